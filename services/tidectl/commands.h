@@ -1,0 +1,18 @@
+// tidectl's subcommands. Each takes the arguments after its name and
+// returns the process exit code (0 ok, 1 failure, 2 usage error).
+#ifndef TIDEWATCH_SERVICES_TIDECTL_COMMANDS_H_
+#define TIDEWATCH_SERVICES_TIDECTL_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace tidewatch::tidectl {
+
+// tidectl replay: replays a JSON-lines event file through the engine.
+int RunReplay(const std::vector<std::string>& args);
+// tidectl capacity: Erlang what-if questions.
+int RunCapacity(const std::vector<std::string>& args);
+
+}  // namespace tidewatch::tidectl
+
+#endif  // TIDEWATCH_SERVICES_TIDECTL_COMMANDS_H_

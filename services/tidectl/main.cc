@@ -1,0 +1,30 @@
+// tidectl: the tidewatch command-line tool.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: tidectl COMMAND [flags]\n"
+    "commands:\n"
+    "  replay     replay a JSON-lines event file through the engine\n"
+    "  capacity   Erlang C / Erlang A what-if: wait, abandonment, agents needed\n"
+    "run 'tidectl COMMAND --help' for a command's flags\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "replay") return tidewatch::tidectl::RunReplay(args);
+  if (command == "capacity") return tidewatch::tidectl::RunCapacity(args);
+  std::fprintf(stderr, "tidectl: unknown command '%s'\n%s", command.c_str(), kUsage);
+  return 2;
+}
