@@ -1,0 +1,471 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "line/kpis.h"
+
+namespace tidewatch::engine {
+
+using tidewatch::v1::CallEvent;
+using tidewatch::v1::CallUp;
+using tidewatch::v1::MetricValue;
+using tidewatch::v1::TideChange;
+
+namespace {
+
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t ns = absl::ToUnixNanos(t);
+  int64_t s = ns / 1000000000;
+  int64_t n = ns % 1000000000;
+  if (n < 0) {
+    n += 1000000000;
+    --s;
+  }
+  out->set_seconds(s);
+  out->set_nanos(static_cast<int32_t>(n));
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t ns = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(ns / 1000000000);
+  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+// Smallest multiple of `step` (from the epoch) at or after t.
+absl::Time CeilTo(absl::Time t, absl::Duration step) {
+  const int64_t ns = absl::ToUnixNanos(t);
+  const int64_t s = absl::ToInt64Nanoseconds(step);
+  int64_t q = ns / s;
+  if (q * s < ns) ++q;
+  return absl::FromUnixNanos(q * s);
+}
+
+std::string WindowLabel(absl::Duration w) {
+  if (w % absl::Hours(1) == absl::ZeroDuration()) {
+    return absl::StrCat(absl::IDivDuration(w, absl::Hours(1), &w), "h");
+  }
+  if (w % absl::Minutes(1) == absl::ZeroDuration()) {
+    return absl::StrCat(absl::IDivDuration(w, absl::Minutes(1), &w), "m");
+  }
+  return absl::FormatDuration(w);
+}
+
+std::string FormatValue(tidewatch::v1::Metric m, double v) {
+  if (policy::IsDurationMetric(m)) return absl::StrFormat("%.0fs", v);
+  switch (m) {
+    case tidewatch::v1::METRIC_ANSWER_RATE:
+    case tidewatch::v1::METRIC_ABANDON_RATE:
+    case tidewatch::v1::METRIC_SERVICE_LEVEL:
+      return absl::StrFormat("%.1f%%", v * 100);
+    case tidewatch::v1::METRIC_ARRIVALS_PER_MINUTE:
+      return absl::StrFormat("%.2f/min", v);
+    default:
+      return absl::StrFormat("%.0f", v);
+  }
+}
+
+std::string ClauseText(const policy::Clause& c, std::optional<double> v) {
+  std::string name(policy::MetricName(c.metric));
+  if (policy::IsWindowedMetric(c.metric)) absl::StrAppend(&name, "(", WindowLabel(c.window), ")");
+  return absl::StrCat(name, "=", v ? FormatValue(c.metric, *v) : std::string("n/a"),
+                      c.above ? " above " : " below ", FormatValue(c.metric, c.threshold));
+}
+
+std::string CompactTime(absl::Time t) {
+  return absl::FormatTime("%Y%m%dT%H%M%SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::string_view EventOutcomeName(EventOutcome outcome) {
+  switch (outcome) {
+    case EventOutcome::kApplied:
+      return "applied";
+    case EventOutcome::kDuplicate:
+      return "duplicate";
+    case EventOutcome::kUnknownLine:
+      return "unknown_line";
+    case EventOutcome::kLate:
+      return "late";
+    case EventOutcome::kHeld:
+      return "held";
+    case EventOutcome::kConflict:
+      return "conflict";
+    case EventOutcome::kTooFarAhead:
+      return "too_far_ahead";
+  }
+  return "unknown";
+}
+
+// Per line: its policy, state and tide.
+struct Engine::LineEntry {
+  LineEntry(const policy::LinePolicy& p, absl::Duration g, std::vector<absl::Duration> windows,
+            absl::Duration lateness, line::LineLimits limits)
+      : policy(&p), state(p, g, std::move(windows), lateness, limits) {
+    enter_since.assign(p.tiers.size(), absl::InfiniteFuture());
+    entered_at.assign(p.tiers.size() + 1, absl::InfinitePast());
+    entries.assign(p.tiers.size() + 1, 0);
+  }
+
+  const policy::LinePolicy* policy;
+  line::LineState state;
+  int level = 0;
+  absl::Time episode_start = absl::InfinitePast();
+  std::vector<absl::Time> enter_since;  // per tier index; Future: not holding
+  std::vector<absl::Time> entered_at;   // per level
+  std::vector<int> entries;             // per level, this episode
+  std::vector<CallUp> open_callups;
+};
+
+Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptions options,
+               EngineOutput* output)
+    : policy_(std::move(policy)),
+      options_(std::move(options)),
+      output_(output),
+      interval_(policy_->evaluation_interval) {
+  windows_ = policy_->windows;
+  for (absl::Duration w : options_.snapshot_windows) {
+    if (std::find(windows_.begin(), windows_.end(), w) == windows_.end()) windows_.push_back(w);
+  }
+  std::sort(windows_.begin(), windows_.end());
+  if (options_.snapshot_windows.empty()) options_.snapshot_windows = policy_->windows;
+  dedupe_horizon_ =
+      std::max(options_.dedupe_horizon, windows_.back() + policy_->allowed_lateness);
+  for (const auto& [id, lp] : policy_->lines) {
+    auto entry = std::make_unique<LineEntry>(lp, interval_, windows_, policy_->allowed_lateness,
+                                             options_.line_limits);
+    by_id_[id] = entry.get();
+    lines_.emplace(id, std::move(entry));
+  }
+}
+
+Engine::~Engine() = default;
+
+bool Engine::Remember(const std::string& event_id, absl::Time t) {
+  if (!seen_ids_.insert(event_id).second) return false;
+  seen_order_.emplace_back(t, event_id);
+  return true;
+}
+
+EventOutcome Engine::Apply(const CallEvent& event) {
+  auto it = by_id_.find(event.line_id());
+  if (it == by_id_.end()) {
+    ++unknown_lines_;
+    return EventOutcome::kUnknownLine;
+  }
+  const absl::Time t = TimeOf(event.event_time());
+  if (now_ != absl::InfinitePast() && t - now_ > options_.max_clock_jump) {
+    ++too_far_ahead_;
+    return EventOutcome::kTooFarAhead;
+  }
+  if (!Remember(event.event_id(), t)) {
+    ++duplicates_;
+    return EventOutcome::kDuplicate;
+  }
+  if (now_ == absl::InfinitePast()) InitClock(t);
+  // Instants strictly before this event are complete: evaluate them first.
+  while (next_eval_ < t) {
+    EvaluateInstant(next_eval_);
+    next_eval_ += interval_;
+  }
+  if (t > now_) now_ = t;
+  LineEntry& entry = *it->second;
+  entry.state.AdvanceTo(now_);
+  switch (entry.state.Apply(event, t)) {
+    case line::LineState::Disposition::kApplied:
+      return EventOutcome::kApplied;
+    case line::LineState::Disposition::kLate:
+      return EventOutcome::kLate;
+    case line::LineState::Disposition::kHeld:
+      return EventOutcome::kHeld;
+    case line::LineState::Disposition::kConflict:
+      return EventOutcome::kConflict;
+  }
+  return EventOutcome::kApplied;
+}
+
+void Engine::InitClock(absl::Time t) {
+  next_eval_ = CeilTo(t, interval_);
+  if (options_.snapshot_every > absl::ZeroDuration()) {
+    next_snapshot_ = CeilTo(t, options_.snapshot_every);
+  }
+  now_ = t;
+}
+
+void Engine::AdvanceTo(absl::Time t) {
+  if (now_ == absl::InfinitePast()) InitClock(t);
+  while (next_eval_ <= t) {
+    EvaluateInstant(next_eval_);
+    next_eval_ += interval_;
+  }
+  if (t > now_) now_ = t;
+  // Forget event ids beyond the dedupe horizon.
+  while (!seen_order_.empty() && seen_order_.front().first < now_ - dedupe_horizon_) {
+    seen_ids_.erase(seen_order_.front().second);
+    seen_order_.pop_front();
+  }
+}
+
+void Engine::Finish() {
+  if (now_ == absl::InfinitePast()) return;
+  AdvanceTo(now_);
+  for (auto& [id, entry] : lines_) entry->state.AdvanceTo(now_);
+  while (next_snapshot_ <= now_) {
+    EmitSnapshots(next_snapshot_);
+    next_snapshot_ += options_.snapshot_every;
+  }
+}
+
+void Engine::EvaluateInstant(absl::Time e) {
+  for (auto& [id, entry] : lines_) {
+    entry->state.AdvanceTo(e);
+    EvaluateLine(*entry, e);
+  }
+  while (next_snapshot_ + policy_->allowed_lateness <= e) {
+    EmitSnapshots(next_snapshot_);
+    next_snapshot_ += options_.snapshot_every;
+  }
+}
+
+void Engine::EmitSnapshots(absl::Time t) {
+  for (auto& [id, entry] : lines_) {
+    for (absl::Duration w : options_.snapshot_windows) {
+      if (!entry->state.windows().CanScan(t, w)) continue;
+      window::WindowStats stats = entry->state.windows().ScanWindow(t, w);
+      tidewatch::v1::KpiSnapshot snap;
+      snap.set_line_id(id);
+      SetTimestamp(t, snap.mutable_time());
+      SetDuration(w, snap.mutable_window());
+      *snap.mutable_kpis() = line::MakeKpis(stats, stats.max_wait_ns);
+      output_->OnSnapshot(snap);
+    }
+  }
+}
+
+namespace {
+
+// Evaluates a condition on a line. When entering, a clause on an undefined
+// metric is not met; when exiting, it does not hold the tier up (it is
+// met). Fills `values` with every clause's value and `met_text` with the
+// clauses that were met.
+bool EvaluateCondition(const policy::Condition& c, const line::LineState& state, bool exiting,
+                       std::vector<MetricValue>* values, std::vector<std::string>* met_text) {
+  bool any = false;
+  bool all = true;
+  for (const policy::Clause& clause : c.clauses) {
+    const int wi = policy::IsWindowedMetric(clause.metric) ? state.WindowIndex(clause.window) : -1;
+    std::optional<double> v = state.MetricValue(clause.metric, wi);
+    bool met;
+    if (!v) {
+      met = exiting;
+    } else {
+      met = clause.above ? *v > clause.threshold : *v < clause.threshold;
+    }
+    any = any || met;
+    all = all && met;
+    if (values) {
+      MetricValue& mv = values->emplace_back();
+      mv.set_metric(clause.metric);
+      if (policy::IsWindowedMetric(clause.metric)) SetDuration(clause.window, mv.mutable_window());
+      if (v) mv.set_value(*v);
+      mv.set_comparison(clause.above ? tidewatch::v1::Clause::COMPARISON_ABOVE
+                                     : tidewatch::v1::Clause::COMPARISON_BELOW);
+      mv.set_threshold(clause.threshold);
+    }
+    if (met && met_text) met_text->push_back(ClauseText(clause, v));
+  }
+  return c.all ? all : any;
+}
+
+}  // namespace
+
+void Engine::StandDown(LineEntry& entry, int level, absl::Time e) {
+  std::vector<CallUp> keep;
+  for (CallUp& cu : entry.open_callups) {
+    if (cu.level() >= level) {
+      cu.set_state(tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+      SetTimestamp(e, cu.mutable_updated());
+      output_->OnCallUp(cu);
+    } else {
+      keep.push_back(std::move(cu));
+    }
+  }
+  entry.open_callups = std::move(keep);
+}
+
+void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
+  const policy::LinePolicy& lp = *entry.policy;
+  const std::string& line_id = lp.line_id;
+  const int num_tiers = static_cast<int>(lp.tiers.size());
+
+  auto emit_change = [&](int from, int to, std::string reason, std::vector<MetricValue> values) {
+    TideChange change;
+    change.set_line_id(line_id);
+    SetTimestamp(e, change.mutable_time());
+    change.set_from_level(from);
+    change.set_to_level(to);
+    if (from > 0) change.set_from_tier(lp.tiers[from - 1].name);
+    if (to > 0) change.set_to_tier(lp.tiers[to - 1].name);
+    change.set_reason(std::move(reason));
+    for (MetricValue& v : values) *change.add_triggers() = std::move(v);
+    SetTimestamp(entry.episode_start, change.mutable_episode_start());
+    output_->OnTideChange(change);
+  };
+
+  if (!lp.hours.IsOpen(e)) {
+    std::fill(entry.enter_since.begin(), entry.enter_since.end(), absl::InfiniteFuture());
+    if (entry.level > 0) {
+      const int from = entry.level;
+      entry.level = 0;
+      StandDown(entry, 1, e);
+      emit_change(from, 0, "line closed (outside opening hours)", {});
+    }
+    return;
+  }
+
+  // Which tiers' enter conditions hold, and since when.
+  int target = 0;
+  for (int i = 0; i < num_tiers; ++i) {
+    const bool holds =
+        EvaluateCondition(lp.tiers[i].enter, entry.state, /*exiting=*/false, nullptr, nullptr);
+    if (!holds) {
+      entry.enter_since[i] = absl::InfiniteFuture();
+    } else if (entry.enter_since[i] == absl::InfiniteFuture()) {
+      entry.enter_since[i] = e;
+    }
+  }
+  for (int i = num_tiers - 1; i >= 0; --i) {
+    if (entry.enter_since[i] != absl::InfiniteFuture() &&
+        e - entry.enter_since[i] >= lp.tiers[i].sustain) {
+      target = lp.tiers[i].level;
+      break;
+    }
+  }
+
+  if (target > entry.level) {
+    const policy::TierRule& tier = lp.tiers[target - 1];
+    std::vector<MetricValue> values;
+    std::vector<std::string> met;
+    EvaluateCondition(tier.enter, entry.state, false, &values, &met);
+    std::string reason = absl::StrCat(absl::StrJoin(met, "; "), " for ",
+                                      absl::FormatDuration(tier.sustain));
+    const int from = entry.level;
+    if (from == 0) {
+      entry.episode_start = e;
+      std::fill(entry.entries.begin(), entry.entries.end(), 0);
+    }
+    entry.level = target;
+    emit_change(from, target, reason, values);
+    for (int lv = from + 1; lv <= target; ++lv) {
+      entry.entered_at[lv] = e;
+      const int entry_no = ++entry.entries[lv];
+      const policy::TierRule& t = lp.tiers[lv - 1];
+      for (const policy::CallUpTemplate& tmpl : t.callups) {
+        CallUp cu;
+        cu.set_id(absl::StrCat(line_id, "/t", lv, "/", CompactTime(entry.episode_start), "/",
+                               entry_no, "/", tmpl.team_id));
+        cu.set_line_id(line_id);
+        cu.set_level(lv);
+        cu.set_tier(t.name);
+        cu.set_team_id(tmpl.team_id);
+        int headcount = tmpl.fixed_headcount;
+        std::string headcount_note;
+        if (tmpl.headcount_from_gap) {
+          // The capacity model is not wired in yet: ask for the cap.
+          headcount = tmpl.max_headcount;
+          if (auto team = policy_->teams.find(tmpl.team_id); team != policy_->teams.end()) {
+            if (headcount <= 0 || (team->second.max_headcount > 0 &&
+                                   team->second.max_headcount < headcount)) {
+              headcount = team->second.max_headcount;
+            }
+          }
+          if (headcount <= 0) headcount = 1;
+          headcount_note = "; headcount: capacity gap unknown, asking for the cap";
+        }
+        cu.set_headcount(headcount);
+        SetDuration(tmpl.duration, cu.mutable_duration());
+        cu.set_reason(absl::StrCat(t.name, " on ", line_id, ": ", reason, headcount_note));
+        for (const MetricValue& v : values) *cu.add_triggers() = v;
+        cu.set_state(tidewatch::v1::CALL_UP_STATE_PAGED);
+        SetTimestamp(e, cu.mutable_created());
+        SetTimestamp(e, cu.mutable_updated());
+        SetTimestamp(entry.episode_start, cu.mutable_episode_start());
+        output_->OnCallUp(cu);
+        entry.open_callups.push_back(std::move(cu));
+      }
+    }
+    return;
+  }
+
+  if (entry.level > 0) {
+    const policy::TierRule& tier = lp.tiers[entry.level - 1];
+    if (e - entry.entered_at[entry.level] < tier.min_hold) return;
+    std::vector<MetricValue> values;
+    std::vector<std::string> met;
+    if (!EvaluateCondition(tier.exit, entry.state, /*exiting=*/true, &values, &met)) return;
+    const int from = entry.level;
+    entry.level = from - 1;
+    StandDown(entry, from, e);
+    emit_change(from, entry.level, absl::StrCat("receding: ", absl::StrJoin(met, "; ")), values);
+  }
+}
+
+std::map<std::string, int64_t> Engine::SetAsideCounts() const {
+  std::map<std::string, int64_t> out;
+  auto put = [&](const char* name, int64_t n) {
+    if (n > 0) out[name] += n;
+  };
+  put("duplicate", duplicates_);
+  put("unknown_line", unknown_lines_);
+  put("too_far_ahead", too_far_ahead_);
+  for (const auto& [id, entry] : lines_) {
+    const line::LineAnomalies& a = entry->state.anomalies();
+    put("late", a.late);
+    put("orphan", a.orphans);
+    put("conflict", a.conflicts);
+    put("expired_waiting", a.expired_waiting);
+    put("stale_agent_event", a.stale_agent_events);
+  }
+  return out;
+}
+
+std::vector<std::string> Engine::LineIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, entry] : lines_) ids.push_back(id);
+  return ids;
+}
+
+const line::LineState* Engine::FindLine(std::string_view line_id) const {
+  auto it = lines_.find(line_id);
+  return it == lines_.end() ? nullptr : &it->second->state;
+}
+
+TideStatus Engine::Tide(std::string_view line_id) const {
+  TideStatus s;
+  auto it = lines_.find(line_id);
+  if (it == lines_.end()) return s;
+  const LineEntry& entry = *it->second;
+  s.level = entry.level;
+  if (entry.level > 0) {
+    s.tier = entry.policy->tiers[entry.level - 1].name;
+    s.episode_start = entry.episode_start;
+    s.since = entry.entered_at[entry.level];
+  }
+  return s;
+}
+
+std::vector<CallUp> Engine::OpenCallUps(std::string_view line_id) const {
+  auto it = lines_.find(line_id);
+  if (it == lines_.end()) return {};
+  return it->second->open_callups;
+}
+
+}  // namespace tidewatch::engine

@@ -1,0 +1,170 @@
+// The deterministic core of tidewatch: call events and clock ticks in; tide
+// changes, call-ups and KPI snapshots out.
+//
+// The engine knows nothing of Kafka, gRPC or Prometheus, and never reads the
+// wall clock. Its clock is the newest event time, moved further by
+// AdvanceTo() (live services tick it from a Clock; replay does not). Given
+// the same policy, options and input it produces the same output, which is
+// what makes replay, backtesting and recovery the same code as production.
+//
+// Time is evaluated on a grid of the policy's evaluation interval g
+// (10 s): each instant E = k*g is evaluated once the clock has moved past it
+// (an event stamped later than E arrives, or AdvanceTo(t >= E)). A KPI
+// snapshot at instant T is taken once the clock has passed T plus the
+// allowed lateness, from the window buckets, so it reflects every event
+// stamped <= T that arrived in time and none stamped later.
+//
+//   class Printer : public EngineOutput { ... };
+//   Printer out;
+//   Engine engine(policy, EngineOptions{}, &out);
+//   for (const CallEvent& e : events) engine.Apply(e);
+//   engine.Finish();
+#ifndef TIDEWATCH_LIBS_ENGINE_ENGINE_H_
+#define TIDEWATCH_LIBS_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "line/line_state.h"
+#include "policy/compiled_policy.h"
+#include "tidewatch/v1/events.pb.h"
+#include "tidewatch/v1/tide.pb.h"
+
+namespace tidewatch::engine {
+
+// Where the engine's decisions go. Called synchronously from Apply(),
+// AdvanceTo() and Finish(), in a deterministic order.
+class EngineOutput {
+ public:
+  virtual ~EngineOutput() = default;
+  // A line's tide level changed.
+  virtual void OnTideChange(const tidewatch::v1::TideChange& change) = 0;
+  // A call-up was created (PAGED) or changed state (e.g. STOOD_DOWN).
+  virtual void OnCallUp(const tidewatch::v1::CallUp& callup) = 0;
+  // A KPI snapshot (only when EngineOptions::snapshot_every is set).
+  virtual void OnSnapshot(const tidewatch::v1::KpiSnapshot& snapshot) {}
+};
+
+// How the engine runs, beyond the policy.
+struct EngineOptions {
+  // Take KPI snapshots at every multiple of this (aligned to the Unix
+  // epoch) in event time; zero: none. Must be a multiple of the policy's
+  // evaluation interval.
+  absl::Duration snapshot_every = absl::ZeroDuration();
+  // Windows to snapshot (each kept by every line); empty: the policy's.
+  std::vector<absl::Duration> snapshot_windows;
+  // An event stamped further than this ahead of the clock is set aside as
+  // too_far_ahead (a broken platform clock must not fast-forward the day).
+  absl::Duration max_clock_jump = absl::Hours(24 * 7);
+  // Event ids are remembered this long (event time) to apply duplicates
+  // once; never shorter than the longest window plus the lateness.
+  absl::Duration dedupe_horizon = absl::Hours(6);
+  line::LineLimits line_limits;
+};
+
+// What happened to one event given to Apply().
+enum class EventOutcome {
+  kApplied,
+  kDuplicate,     // its event_id was seen already: applied once
+  kUnknownLine,   // its line is not in the policy
+  kLate,          // older than the lateness: closes calls, not in windows
+  kHeld,          // an outcome waiting for its queued event
+  kConflict,      // contradicts a call's known state
+  kTooFarAhead,   // stamped beyond max_clock_jump ahead of the clock
+};
+// Stable snake_case name ("unknown_line").
+std::string_view EventOutcomeName(EventOutcome outcome);
+
+// A line's tide as the engine holds it.
+struct TideStatus {
+  int level = 0;
+  std::string tier;  // name of the current tier, empty at level 0
+  absl::Time episode_start = absl::InfinitePast();
+  absl::Time since = absl::InfinitePast();  // when this level was entered
+};
+
+// The engine. Not thread-safe: one owner drives it.
+class Engine {
+ public:
+  // `output` must outlive the engine. The policy must be valid
+  // (CompilePolicy / LoadPolicyYaml).
+  Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptions options,
+         EngineOutput* output);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies one validated event (events::ValidateEvent). The clock first
+  // moves to its event time when that is later, evaluating the instants on
+  // the way.
+  EventOutcome Apply(const tidewatch::v1::CallEvent& event);
+
+  // Moves the clock to `t` (ignored if not later), evaluating every instant
+  // up to and including it.
+  void AdvanceTo(absl::Time t);
+
+  // End of input: evaluates up to the clock and takes every snapshot still
+  // waiting for late events.
+  void Finish();
+
+  // The engine's clock (InfinitePast before the first event or tick).
+  absl::Time now() const { return now_; }
+
+  // Set-aside and anomaly counts by stable name (duplicate, unknown_line,
+  // late, conflict, too_far_ahead, orphan, expired_waiting,
+  // stale_agent_event), non-zero only, sorted.
+  std::map<std::string, int64_t> SetAsideCounts() const;
+
+  // Lines in id order.
+  std::vector<std::string> LineIds() const;
+  const line::LineState* FindLine(std::string_view line_id) const;
+  TideStatus Tide(std::string_view line_id) const;
+  // Call-ups not yet stood down, oldest first.
+  std::vector<tidewatch::v1::CallUp> OpenCallUps(std::string_view line_id) const;
+  const policy::CompiledPolicy& policy() const { return *policy_; }
+  // Every window the lines keep (policy windows plus snapshot windows).
+  const std::vector<absl::Duration>& windows() const { return windows_; }
+
+ private:
+  struct LineEntry;
+
+  void InitClock(absl::Time t);
+  void EvaluateInstant(absl::Time e);
+  void EvaluateLine(LineEntry& entry, absl::Time e);
+  void EmitSnapshots(absl::Time t);
+  bool Remember(const std::string& event_id, absl::Time t);
+  void StandDown(LineEntry& entry, int level, absl::Time e);
+
+  std::shared_ptr<const policy::CompiledPolicy> policy_;
+  EngineOptions options_;
+  EngineOutput* output_;
+  absl::Duration interval_;
+  std::vector<absl::Duration> windows_;
+
+  std::map<std::string, std::unique_ptr<LineEntry>, std::less<>> lines_;
+  absl::flat_hash_map<std::string, LineEntry*> by_id_;
+
+  absl::Time now_ = absl::InfinitePast();
+  absl::Time next_eval_ = absl::InfiniteFuture();  // next instant to evaluate
+  absl::Time next_snapshot_ = absl::InfiniteFuture();
+
+  absl::flat_hash_set<std::string> seen_ids_;
+  std::deque<std::pair<absl::Time, std::string>> seen_order_;
+  absl::Duration dedupe_horizon_;
+
+  int64_t duplicates_ = 0;
+  int64_t unknown_lines_ = 0;
+  int64_t too_far_ahead_ = 0;
+};
+
+}  // namespace tidewatch::engine
+
+#endif  // TIDEWATCH_LIBS_ENGINE_ENGINE_H_

@@ -1,0 +1,90 @@
+#include "line/kpis.h"
+
+#include "absl/time/time.h"
+
+namespace tidewatch::line {
+namespace {
+
+std::optional<double> Ratio(int64_t num, int64_t den) {
+  if (den <= 0) return std::nullopt;
+  return static_cast<double>(num) / static_cast<double>(den);
+}
+
+std::optional<double> MeanSeconds(int64_t sum_ns, int64_t n) {
+  if (n <= 0) return std::nullopt;
+  return static_cast<double>(sum_ns) / 1e9 / static_cast<double>(n);
+}
+
+}  // namespace
+
+std::optional<double> ComputeMetric(tidewatch::v1::Metric metric,
+                                    const window::WindowStats& stats, int64_t max_wait_ns) {
+  using namespace tidewatch::v1;
+  const window::Counters& c = stats.counters;
+  const int64_t decided = c.answered + c.abandoned;
+  const int64_t decided_long = decided - c.short_abandoned;
+  switch (metric) {
+    case METRIC_OFFERED:
+      return static_cast<double>(c.offered);
+    case METRIC_ANSWERED:
+      return static_cast<double>(c.answered);
+    case METRIC_ABANDONED:
+      return static_cast<double>(c.abandoned);
+    case METRIC_ANSWER_RATE:
+      return Ratio(c.answered, decided);
+    case METRIC_ABANDON_RATE:
+      return Ratio(c.abandoned - c.short_abandoned, decided_long);
+    case METRIC_SERVICE_LEVEL:
+      return Ratio(c.answered_in_target, decided_long);
+    case METRIC_ASA:
+      return MeanSeconds(c.sum_wait_answered_ns, c.answered);
+    case METRIC_AVG_WAIT:
+      return MeanSeconds(c.sum_wait_all_ns, decided);
+    case METRIC_P50_WAIT:
+      return stats.waits.QuantileSeconds(0.50);
+    case METRIC_P90_WAIT:
+      return stats.waits.QuantileSeconds(0.90);
+    case METRIC_P95_WAIT:
+      return stats.waits.QuantileSeconds(0.95);
+    case METRIC_MAX_WAIT:
+      if (max_wait_ns < 0) return std::nullopt;
+      return static_cast<double>(max_wait_ns) / 1e9;
+    case METRIC_ARRIVALS_PER_MINUTE:
+      if (stats.length <= absl::ZeroDuration()) return std::nullopt;
+      return static_cast<double>(c.offered) / absl::ToDoubleMinutes(stats.length);
+    case METRIC_MEAN_HANDLE_TIME:
+      return MeanSeconds(c.sum_handle_ns, c.completed);
+    default:
+      return std::nullopt;
+  }
+}
+
+tidewatch::v1::Kpis MakeKpis(const window::WindowStats& stats, int64_t max_wait_ns) {
+  using namespace tidewatch::v1;
+  const window::Counters& c = stats.counters;
+  Kpis k;
+  k.set_offered(c.offered);
+  k.set_answered(c.answered);
+  k.set_abandoned(c.abandoned);
+  k.set_short_abandoned(c.short_abandoned);
+  k.set_callbacks(c.callbacks);
+  k.set_left_queue(c.left_queue);
+  k.set_completed(c.completed);
+  auto set = [&](Metric m, void (Kpis::*setter)(double)) {
+    if (std::optional<double> v = ComputeMetric(m, stats, max_wait_ns)) (k.*setter)(*v);
+  };
+  set(METRIC_ANSWER_RATE, &Kpis::set_answer_rate);
+  set(METRIC_ABANDON_RATE, &Kpis::set_abandon_rate);
+  set(METRIC_SERVICE_LEVEL, &Kpis::set_service_level);
+  set(METRIC_ASA, &Kpis::set_asa_seconds);
+  set(METRIC_AVG_WAIT, &Kpis::set_avg_wait_seconds);
+  set(METRIC_MAX_WAIT, &Kpis::set_max_wait_seconds);
+  set(METRIC_P50_WAIT, &Kpis::set_p50_wait_seconds);
+  set(METRIC_P90_WAIT, &Kpis::set_p90_wait_seconds);
+  set(METRIC_P95_WAIT, &Kpis::set_p95_wait_seconds);
+  set(METRIC_ARRIVALS_PER_MINUTE, &Kpis::set_arrivals_per_minute);
+  set(METRIC_MEAN_HANDLE_TIME, &Kpis::set_mean_handle_seconds);
+  return k;
+}
+
+}  // namespace tidewatch::line

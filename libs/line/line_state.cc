@@ -1,0 +1,241 @@
+#include "line/line_state.h"
+
+#include <algorithm>
+
+#include "line/kpis.h"
+
+namespace tidewatch::line {
+
+using tidewatch::v1::CallEvent;
+
+int64_t AgentCounts::InState(tidewatch::v1::AgentStatus s) const {
+  int64_t total = 0;
+  for (int64_t v : n[static_cast<int>(s)]) total += v;
+  return total;
+}
+
+int64_t AgentCounts::LoggedIn() const {
+  int64_t total = 0;
+  for (int s = tidewatch::v1::AGENT_STATUS_AVAILABLE; s < kStates; ++s) {
+    for (int64_t v : n[s]) total += v;
+  }
+  return total;
+}
+
+LineState::LineState(const policy::LinePolicy& policy, absl::Duration bucket_width,
+                     std::vector<absl::Duration> windows, absl::Duration allowed_lateness,
+                     LineLimits limits)
+    : policy_(&policy),
+      lateness_(allowed_lateness),
+      limits_(limits),
+      windows_(bucket_width, std::move(windows), allowed_lateness) {
+  absl::Duration longest = absl::ZeroDuration();
+  for (int i = 0; i < windows_.num_windows(); ++i) longest = std::max(longest, windows_.window(i));
+  closed_horizon_ = longest + allowed_lateness + bucket_width;
+}
+
+void LineState::AdvanceTo(absl::Time now) {
+  if (now <= now_) return;
+  now_ = now;
+  windows_.AdvanceTo(now);
+  // Held outcomes whose queued event can no longer arrive in time.
+  if (!held_.empty()) {
+    const absl::Time watermark = now - lateness_;
+    for (auto it = held_.begin(); it != held_.end();) {
+      if (it->second.time < watermark) {
+        ++anomalies_.orphans;
+        RememberClosed(it->first, it->second.time);
+        held_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Calls the feed apparently lost.
+  while (!waiting_.empty() && now - waiting_.begin()->first > limits_.max_queue_time) {
+    const uint64_t serial = waiting_.begin()->second;
+    waiting_.erase(waiting_.begin());
+    ++anomalies_.expired_waiting;
+    for (auto it = open_.begin(); it != open_.end(); ++it) {
+      if (it->second.serial == serial) {
+        RememberClosed(it->first, now);
+        open_.erase(it);
+        break;
+      }
+    }
+  }
+  // Forget closed calls beyond the horizon.
+  while (!closed_order_.empty() && closed_order_.front().first < now - closed_horizon_) {
+    auto it = closed_.find(closed_order_.front().second);
+    if (it != closed_.end() && it->second == closed_order_.front().first) closed_.erase(it);
+    closed_order_.pop_front();
+  }
+}
+
+void LineState::RecordSample(absl::Time t, const window::Sample& s, bool in_windows) {
+  totals_.Record(s);
+  if (in_windows) windows_.Record(t, s);
+}
+
+void LineState::RememberClosed(const std::string& call_id, absl::Time t) {
+  closed_[call_id] = t;
+  closed_order_.emplace_back(t, call_id);
+}
+
+void LineState::CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows) {
+  if (wait < absl::ZeroDuration()) wait = absl::ZeroDuration();
+  const policy::Targets& targets = policy_->targets;
+  if (answered) {
+    RecordSample(t, window::Sample::Answered(wait, wait <= targets.answer_within), in_windows);
+  } else {
+    RecordSample(t, window::Sample::Abandoned(wait, wait < targets.short_abandon), in_windows);
+  }
+}
+
+LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
+  if (t > now_) AdvanceTo(t);
+  last_event_time_ = std::max(last_event_time_, t);
+  const bool late = t < now_ - lateness_;
+  const bool in_windows = !late;
+  const Disposition applied = late ? Disposition::kLate : Disposition::kApplied;
+  if (late) ++anomalies_.late;
+
+  switch (event.kind_case()) {
+    case CallEvent::kQueued: {
+      const std::string& id = event.call_id();
+      if (open_.contains(id)) {
+        ++anomalies_.conflicts;
+        return Disposition::kConflict;
+      }
+      RecordSample(t, window::Sample::Offered(), in_windows);
+      if (auto held = held_.find(id); held != held_.end()) {
+        // The outcome came first without a wait: now it has one.
+        HeldOutcome h = held->second;
+        held_.erase(held);
+        const bool outcome_in_windows = h.time >= now_ - lateness_;
+        CloseOutcome(h.time, h.answered, h.time - t, outcome_in_windows);
+        RememberClosed(id, h.time);
+        return applied;
+      }
+      if (closed_.contains(id)) return applied;  // its outcome came first
+      const uint64_t serial = next_serial_++;
+      open_.emplace(id, OpenCall{t, serial});
+      waiting_.emplace(t, serial);
+      return applied;
+    }
+    case CallEvent::kAnswered:
+    case CallEvent::kAbandoned: {
+      const bool answered = event.kind_case() == CallEvent::kAnswered;
+      const bool has_wait =
+          answered ? event.answered().has_wait() : event.abandoned().has_wait();
+      const auto& wait_proto = answered ? event.answered().wait() : event.abandoned().wait();
+      const std::string& id = event.call_id();
+      auto it = open_.find(id);
+      absl::Duration wait;
+      if (it != open_.end()) {
+        wait = has_wait ? absl::Seconds(wait_proto.seconds()) + absl::Nanoseconds(wait_proto.nanos())
+                        : t - it->second.queued;
+        waiting_.erase({it->second.queued, it->second.serial});
+        open_.erase(it);
+      } else if (closed_.contains(id) || held_.contains(id)) {
+        ++anomalies_.conflicts;
+        return Disposition::kConflict;
+      } else if (has_wait) {
+        wait = absl::Seconds(wait_proto.seconds()) + absl::Nanoseconds(wait_proto.nanos());
+      } else {
+        held_.emplace(id, HeldOutcome{answered, t});
+        return Disposition::kHeld;
+      }
+      CloseOutcome(t, answered, wait, in_windows);
+      RememberClosed(id, t);
+      return applied;
+    }
+    case CallEvent::kCallbackRequested:
+    case CallEvent::kLeftQueue: {
+      const std::string& id = event.call_id();
+      auto it = open_.find(id);
+      if (it != open_.end()) {
+        waiting_.erase({it->second.queued, it->second.serial});
+        open_.erase(it);
+      } else if (closed_.contains(id) || held_.contains(id)) {
+        ++anomalies_.conflicts;
+        return Disposition::kConflict;
+      }
+      RecordSample(t,
+                   event.kind_case() == CallEvent::kCallbackRequested
+                       ? window::Sample::Callback()
+                       : window::Sample::LeftQueue(),
+                   in_windows);
+      RememberClosed(id, t);
+      return applied;
+    }
+    case CallEvent::kCompleted: {
+      const auto& c = event.completed();
+      absl::Duration handle = absl::Seconds(c.talk().seconds()) + absl::Nanoseconds(c.talk().nanos()) +
+                              absl::Seconds(c.wrap().seconds()) + absl::Nanoseconds(c.wrap().nanos());
+      std::optional<bool> fcr;
+      if (c.has_resolved_first_time()) fcr = c.resolved_first_time();
+      RecordSample(t, window::Sample::Completed(handle, fcr), in_windows);
+      return applied;
+    }
+    case CallEvent::kAgentState: {
+      const auto& a = event.agent_state();
+      AgentRecord& rec = agent_records_[a.agent_id()];
+      if (t < rec.since) {
+        ++anomalies_.stale_agent_events;
+        return Disposition::kConflict;
+      }
+      const bool known = rec.since != absl::InfinitePast();
+      if (known) --agents_.n[rec.state][rec.origin];
+      rec.state = a.state();
+      if (a.origin() != tidewatch::v1::AGENT_ORIGIN_UNSPECIFIED || !known) {
+        rec.origin = a.origin();
+      }
+      rec.since = t;
+      ++agents_.n[rec.state][rec.origin];
+      return applied;
+    }
+    case CallEvent::KIND_NOT_SET:
+      break;
+  }
+  ++anomalies_.conflicts;
+  return Disposition::kConflict;
+}
+
+std::optional<absl::Duration> LineState::longest_waiting() const {
+  if (waiting_.empty()) return std::nullopt;
+  return std::max(absl::ZeroDuration(), now_ - waiting_.begin()->first);
+}
+
+int LineState::WindowIndex(absl::Duration length) const {
+  for (int i = 0; i < windows_.num_windows(); ++i) {
+    if (windows_.window(i) == length) return i;
+  }
+  return -1;
+}
+
+std::optional<double> LineState::MetricValue(tidewatch::v1::Metric metric,
+                                             int window_index) const {
+  using namespace tidewatch::v1;
+  switch (metric) {
+    case METRIC_CALLS_WAITING:
+      return static_cast<double>(calls_waiting());
+    case METRIC_LONGEST_WAITING: {
+      // No one waiting: the longest wait is zero, a calm value.
+      std::optional<absl::Duration> w = longest_waiting();
+      return w ? absl::ToDoubleSeconds(*w) : 0.0;
+    }
+    case METRIC_AGENTS_AVAILABLE:
+      return static_cast<double>(agents_.InState(AGENT_STATUS_AVAILABLE));
+    case METRIC_PREDICTED_WAIT:
+    case METRIC_CAPACITY_GAP:
+      return std::nullopt;  // the capacity model is not wired into lines yet
+    default:
+      break;
+  }
+  if (window_index < 0 || window_index >= windows_.num_windows()) return std::nullopt;
+  int64_t max_ns = metric == METRIC_MAX_WAIT ? windows_.RunningMaxWaitNs(window_index) : -1;
+  return ComputeMetric(metric, windows_.Running(window_index), max_ns);
+}
+
+}  // namespace tidewatch::line

@@ -1,0 +1,159 @@
+// The live state of one call line: open calls, agents, sliding windows.
+//
+// LineState follows every call from queued to its outcome (answered,
+// abandoned, callback_requested, left_queue), keeps calls_waiting and the
+// age of the oldest waiting call, counts agents by state and origin, and
+// records each outcome in the line's sliding windows at the time it
+// happened. The engine owns one per line, de-duplicates events before they
+// reach it, and moves its clock.
+//
+// Out-of-order events: an event stamped within the allowed lateness of the
+// clock lands in its own window bucket. An older one is "late": it still
+// opens or closes its call and counts in the totals, but no longer in the
+// windows. An answered/abandoned event whose queued event has not been seen
+// uses its own `wait`; without one it is held until its queued event
+// arrives, or counted as an orphan once the lateness has passed.
+//
+//   LineState line(policy, absl::Seconds(10), windows, absl::Minutes(2));
+//   line.AdvanceTo(now);
+//   LineState::Disposition d = line.Apply(event, EventTime(event));
+//   int64_t waiting = line.calls_waiting();
+#ifndef TIDEWATCH_LIBS_LINE_LINE_STATE_H_
+#define TIDEWATCH_LIBS_LINE_LINE_STATE_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "policy/compiled_policy.h"
+#include "tidewatch/v1/events.pb.h"
+#include "window/sliding_windows.h"
+
+namespace tidewatch::line {
+
+// Agents on a line by state and origin (indexed by the proto enum values).
+struct AgentCounts {
+  static constexpr int kStates = 6;   // AgentStatus values
+  static constexpr int kOrigins = 5;  // AgentOrigin values
+  std::array<std::array<int64_t, kOrigins>, kStates> n{};
+
+  int64_t InState(tidewatch::v1::AgentStatus s) const;
+  // Logged in: any state but LOGGED_OUT / UNSPECIFIED.
+  int64_t LoggedIn() const;
+};
+
+// Tallies of events that were not applied normally, by what happened.
+struct LineAnomalies {
+  int64_t late = 0;               // applied to calls and totals only
+  int64_t orphans = 0;            // outcome with no wait and no queued event
+  int64_t conflicts = 0;          // e.g. a second outcome for a call
+  int64_t expired_waiting = 0;    // waiting calls dropped after max_queue_time
+  int64_t stale_agent_events = 0; // agent_state older than the last applied
+};
+
+// Limits on what a line keeps.
+struct LineLimits {
+  // A call still "waiting" after this long is assumed lost by the feed and
+  // dropped from calls_waiting (counted in expired_waiting).
+  absl::Duration max_queue_time = absl::Hours(8);
+};
+
+// One line's state.
+class LineState {
+ public:
+  // What Apply did with an event.
+  enum class Disposition {
+    kApplied,
+    kLate,      // applied to calls/totals, too old for the windows
+    kHeld,      // outcome waiting for its queued event
+    kConflict,  // contradicts what is known; ignored
+  };
+
+  LineState(const policy::LinePolicy& policy, absl::Duration bucket_width,
+            std::vector<absl::Duration> windows, absl::Duration allowed_lateness,
+            LineLimits limits = {});
+
+  // Replaces targets etc. (future samples use the new targets).
+  void set_policy(const policy::LinePolicy& policy) { policy_ = &policy; }
+  const policy::LinePolicy& policy() const { return *policy_; }
+
+  // Moves the clock forward: slides windows, turns held outcomes older than
+  // the lateness into orphans, drops calls waiting beyond max_queue_time.
+  void AdvanceTo(absl::Time now);
+  absl::Time now() const { return now_; }
+
+  // Applies one event stamped `t` (its event_time). The caller has advanced
+  // the clock to at least `t`.
+  Disposition Apply(const tidewatch::v1::CallEvent& event, absl::Time t);
+
+  // Live figures.
+  int64_t calls_waiting() const { return static_cast<int64_t>(waiting_.size()); }
+  // Age of the oldest waiting call at the clock; nullopt when none waits.
+  std::optional<absl::Duration> longest_waiting() const;
+  const AgentCounts& agents() const { return agents_; }
+  // The newest event time seen (InfinitePast before any).
+  absl::Time last_event_time() const { return last_event_time_; }
+
+  const window::SlidingWindows& windows() const { return windows_; }
+  // Everything ever applied (late events included), for replay totals.
+  const window::WindowStats& totals() const { return totals_; }
+  int64_t totals_max_wait_ns() const { return totals_.max_wait_ns; }
+  const LineAnomalies& anomalies() const { return anomalies_; }
+
+  // The value of `metric` now: windowed metrics over window `window_index`,
+  // live metrics ignore it. nullopt when undefined.
+  std::optional<double> MetricValue(tidewatch::v1::Metric metric, int window_index) const;
+  // Index of a window of this length, or -1.
+  int WindowIndex(absl::Duration length) const;
+
+ private:
+  struct OpenCall {
+    absl::Time queued;
+    uint64_t serial;
+  };
+  struct HeldOutcome {
+    bool answered;  // else abandoned
+    absl::Time time;
+  };
+
+  void RecordSample(absl::Time t, const window::Sample& s, bool in_windows);
+  void RememberClosed(const std::string& call_id, absl::Time t);
+  void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
+
+  const policy::LinePolicy* policy_;
+  absl::Duration lateness_;
+  LineLimits limits_;
+  window::SlidingWindows windows_;
+  window::WindowStats totals_;
+  absl::Time now_ = absl::InfinitePast();
+  absl::Time last_event_time_ = absl::InfinitePast();
+
+  absl::flat_hash_map<std::string, OpenCall> open_;
+  absl::btree_set<std::pair<absl::Time, uint64_t>> waiting_;
+  uint64_t next_serial_ = 0;
+  // Calls that left the queue recently, so a late queued event does not
+  // reopen them; kept for the ring's horizon.
+  absl::flat_hash_map<std::string, absl::Time> closed_;
+  std::deque<std::pair<absl::Time, std::string>> closed_order_;
+  absl::Duration closed_horizon_;
+  absl::flat_hash_map<std::string, HeldOutcome> held_;
+
+  struct AgentRecord {
+    tidewatch::v1::AgentStatus state = tidewatch::v1::AGENT_STATUS_LOGGED_OUT;
+    tidewatch::v1::AgentOrigin origin = tidewatch::v1::AGENT_ORIGIN_UNSPECIFIED;
+    absl::Time since = absl::InfinitePast();
+  };
+  absl::flat_hash_map<std::string, AgentRecord> agent_records_;
+  AgentCounts agents_;
+  LineAnomalies anomalies_;
+};
+
+}  // namespace tidewatch::line
+
+#endif  // TIDEWATCH_LIBS_LINE_LINE_STATE_H_

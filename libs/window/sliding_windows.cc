@@ -1,0 +1,204 @@
+#include "window/sliding_windows.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace tidewatch::window {
+
+void Counters::Add(const Counters& o, int sign) {
+  offered += sign * o.offered;
+  answered += sign * o.answered;
+  abandoned += sign * o.abandoned;
+  short_abandoned += sign * o.short_abandoned;
+  answered_in_target += sign * o.answered_in_target;
+  callbacks += sign * o.callbacks;
+  left_queue += sign * o.left_queue;
+  completed += sign * o.completed;
+  fcr_known += sign * o.fcr_known;
+  fcr_resolved += sign * o.fcr_resolved;
+  sum_wait_answered_ns += sign * o.sum_wait_answered_ns;
+  sum_wait_all_ns += sign * o.sum_wait_all_ns;
+  sum_handle_ns += sign * o.sum_handle_ns;
+}
+
+namespace {
+
+// Adds one sample to counters; returns the wait in ns when the sample
+// carries one that belongs in the wait distribution, else -1.
+int64_t CountSample(Counters& c, const Sample& s) {
+  switch (s.kind) {
+    case Sample::Kind::kOffered:
+      ++c.offered;
+      return -1;
+    case Sample::Kind::kAnswered: {
+      int64_t ns = absl::ToInt64Nanoseconds(s.wait);
+      ++c.answered;
+      if (s.flag) ++c.answered_in_target;
+      c.sum_wait_answered_ns += ns;
+      c.sum_wait_all_ns += ns;
+      return ns;
+    }
+    case Sample::Kind::kAbandoned: {
+      int64_t ns = absl::ToInt64Nanoseconds(s.wait);
+      ++c.abandoned;
+      if (s.flag) ++c.short_abandoned;
+      c.sum_wait_all_ns += ns;
+      return ns;
+    }
+    case Sample::Kind::kCallback:
+      ++c.callbacks;
+      return -1;
+    case Sample::Kind::kLeftQueue:
+      ++c.left_queue;
+      return -1;
+    case Sample::Kind::kCompleted:
+      ++c.completed;
+      c.sum_handle_ns += absl::ToInt64Nanoseconds(s.handle);
+      if (s.fcr.has_value()) {
+        ++c.fcr_known;
+        if (*s.fcr) ++c.fcr_resolved;
+      }
+      return -1;
+  }
+  return -1;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+}  // namespace
+
+void WindowStats::Record(const Sample& s) {
+  int64_t ns = CountSample(counters, s);
+  if (ns >= 0) {
+    waits.Add(WaitBin(absl::Nanoseconds(ns)));
+    max_wait_ns = std::max(max_wait_ns, ns);
+  }
+}
+
+SlidingWindows::SlidingWindows(absl::Duration bucket_width, std::vector<absl::Duration> windows,
+                               absl::Duration allowed_lateness)
+    : width_(bucket_width),
+      width_ns_(absl::ToInt64Nanoseconds(bucket_width)),
+      windows_(std::move(windows)) {
+  assert(width_ns_ > 0);
+  int64_t longest = 0;
+  for (absl::Duration w : windows_) {
+    int64_t n = absl::ToInt64Nanoseconds(w) / width_ns_;
+    window_buckets_.push_back(n);
+    longest = std::max(longest, n);
+    WindowStats s;
+    s.length = w;
+    running_.push_back(std::move(s));
+  }
+  int64_t lateness = (absl::ToInt64Nanoseconds(allowed_lateness) + width_ns_ - 1) / width_ns_;
+  // Room for the longest window ending at the oldest instant a snapshot may
+  // still be taken (the clock minus the lateness), plus one spare slot.
+  ring_.resize(static_cast<size_t>(longest + lateness + 2));
+}
+
+int64_t SlidingWindows::BucketIndex(absl::Time t) const {
+  int64_t ns = absl::ToUnixNanos(t);
+  // ceil(ns / width): bucket k holds (k*w - w, k*w].
+  return -FloorDiv(-ns, width_ns_);
+}
+
+const SlidingWindows::Bucket* SlidingWindows::Find(int64_t index) const {
+  const Bucket& b = ring_[static_cast<size_t>(((index % static_cast<int64_t>(ring_.size())) +
+                                               static_cast<int64_t>(ring_.size())) %
+                                              static_cast<int64_t>(ring_.size()))];
+  return b.index == index ? &b : nullptr;
+}
+
+void SlidingWindows::AdvanceTo(absl::Time now) {
+  int64_t n = BucketIndex(now);
+  if (now_index_ == INT64_MIN) {
+    now_index_ = n;
+    return;
+  }
+  if (n <= now_index_) return;
+  for (size_t w = 0; w < windows_.size(); ++w) {
+    // Window covers (idx - len, idx]; buckets <= new_idx - len leave it.
+    int64_t len = window_buckets_[w];
+    int64_t first_out = now_index_ - len + 1;
+    // Buckets past the old clock hold nothing yet, so a long jump costs no
+    // more than one window's worth of buckets.
+    int64_t last_out = std::min(n - len, now_index_);
+    // Only buckets the ring can hold can be in the window at all.
+    first_out = std::max(first_out, now_index_ - static_cast<int64_t>(ring_.size()) + 1);
+    for (int64_t k = first_out; k <= last_out; ++k) {
+      if (const Bucket* b = Find(k)) {
+        running_[w].counters.Add(b->counters, -1);
+        b->waits.ApplyTo(running_[w].waits, -1);
+      }
+    }
+  }
+  now_index_ = n;
+}
+
+bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
+  int64_t k = BucketIndex(t);
+  if (now_index_ == INT64_MIN) now_index_ = k;
+  if (k > now_index_) AdvanceTo(t);
+  const int64_t ring_size = static_cast<int64_t>(ring_.size());
+  if (k <= now_index_ - ring_size + 1) return false;  // older than the ring keeps
+  Bucket& b = ring_[static_cast<size_t>(((k % ring_size) + ring_size) % ring_size)];
+  if (b.index != k) {
+    b.index = k;
+    b.counters = Counters{};
+    b.waits.Clear();
+    b.max_wait_ns = -1;
+  }
+  Counters delta;
+  int64_t ns = CountSample(delta, sample);
+  b.counters.Add(delta, +1);
+  int bin = -1;
+  if (ns >= 0) {
+    bin = WaitBin(absl::Nanoseconds(ns));
+    b.waits.Add(bin);
+    b.max_wait_ns = std::max(b.max_wait_ns, ns);
+  }
+  for (size_t w = 0; w < windows_.size(); ++w) {
+    if (k > now_index_ - window_buckets_[w]) {
+      running_[w].counters.Add(delta, +1);
+      if (bin >= 0) running_[w].waits.Add(bin);
+    }
+  }
+  return true;
+}
+
+int64_t SlidingWindows::RunningMaxWaitNs(int i) const {
+  int64_t best = -1;
+  int64_t len = window_buckets_[i];
+  for (int64_t k = now_index_ - len + 1; k <= now_index_; ++k) {
+    if (const Bucket* b = Find(k)) best = std::max(best, b->max_wait_ns);
+  }
+  return best;
+}
+
+bool SlidingWindows::CanScan(absl::Time end, absl::Duration length) const {
+  int64_t e = BucketIndex(end);
+  int64_t len = absl::ToInt64Nanoseconds(length) / width_ns_;
+  const int64_t ring_size = static_cast<int64_t>(ring_.size());
+  return e <= now_index_ && e - len + 1 > now_index_ - ring_size + 1;
+}
+
+WindowStats SlidingWindows::ScanWindow(absl::Time end, absl::Duration length) const {
+  WindowStats out;
+  out.length = length;
+  int64_t e = BucketIndex(end);
+  int64_t len = absl::ToInt64Nanoseconds(length) / width_ns_;
+  for (int64_t k = e - len + 1; k <= e; ++k) {
+    if (const Bucket* b = Find(k)) {
+      out.counters.Add(b->counters, +1);
+      b->waits.ApplyTo(out.waits, +1);
+      out.max_wait_ns = std::max(out.max_wait_ns, b->max_wait_ns);
+    }
+  }
+  return out;
+}
+
+}  // namespace tidewatch::window

@@ -1,0 +1,142 @@
+// Event-time sliding windows over a line's call outcomes.
+//
+// Time is cut into buckets of a fixed width g (the policy's evaluation
+// interval, 10 s by default), aligned to the Unix epoch: bucket k holds
+// events stamped in (k*g - g, k*g]. A window of length L ending at instant T
+// (a multiple of g) is exactly the buckets (T - L, T], which is the KPI
+// definition's half-open interval. The bucket ring keeps the longest window
+// plus the allowed lateness, so memory is fixed by the window configuration,
+// never by call volume.
+//
+// Each configured window keeps a running aggregate, updated as events land
+// and as the clock slides buckets out, so reading counts and sums is O(1);
+// quantiles read the window's dense WaitSketch. Snapshots at an earlier
+// aligned instant are recomputed from the buckets (ScanWindow), which is
+// what lets a snapshot wait for late events before it is taken.
+//
+//   SlidingWindows w(absl::Seconds(10), {absl::Minutes(15)}, absl::Minutes(2));
+//   w.AdvanceTo(now);
+//   w.Record(t, Sample::Answered(wait, /*in_target=*/true));
+//   const WindowStats& s = w.Running(0);
+#ifndef TIDEWATCH_LIBS_WINDOW_SLIDING_WINDOWS_H_
+#define TIDEWATCH_LIBS_WINDOW_SLIDING_WINDOWS_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "window/wait_sketch.h"
+
+namespace tidewatch::window {
+
+// Additive counters of one bucket, one window or a whole replay.
+struct Counters {
+  int64_t offered = 0;
+  int64_t answered = 0;
+  int64_t abandoned = 0;
+  int64_t short_abandoned = 0;
+  int64_t answered_in_target = 0;
+  int64_t callbacks = 0;
+  int64_t left_queue = 0;
+  int64_t completed = 0;
+  int64_t fcr_known = 0;     // completed calls with resolved_first_time set
+  int64_t fcr_resolved = 0;  // ... and true
+  int64_t sum_wait_answered_ns = 0;
+  int64_t sum_wait_all_ns = 0;  // answered + abandoned
+  int64_t sum_handle_ns = 0;    // talk + wrap of completed
+
+  void Add(const Counters& o, int sign);
+};
+
+// One thing to record at an instant.
+struct Sample {
+  enum class Kind { kOffered, kAnswered, kAbandoned, kCallback, kLeftQueue, kCompleted };
+  Kind kind = Kind::kOffered;
+  absl::Duration wait;       // answered, abandoned
+  bool flag = false;         // answered: in target; abandoned: short
+  absl::Duration handle;     // completed: talk + wrap
+  std::optional<bool> fcr;   // completed: resolved first time
+
+  static Sample Offered() { return {Kind::kOffered}; }
+  static Sample Answered(absl::Duration wait, bool in_target) {
+    return {Kind::kAnswered, wait, in_target};
+  }
+  static Sample Abandoned(absl::Duration wait, bool short_abandon) {
+    return {Kind::kAbandoned, wait, short_abandon};
+  }
+  static Sample Callback() { return {Kind::kCallback}; }
+  static Sample LeftQueue() { return {Kind::kLeftQueue}; }
+  static Sample Completed(absl::Duration handle, std::optional<bool> fcr) {
+    Sample s{Kind::kCompleted};
+    s.handle = handle;
+    s.fcr = fcr;
+    return s;
+  }
+};
+
+// Counters plus the wait distribution and exact max of some span of time.
+struct WindowStats {
+  Counters counters;
+  WaitSketch waits;               // answered + abandoned waits
+  int64_t max_wait_ns = -1;       // -1: no waits
+  absl::Duration length;          // window length (zero for totals)
+
+  void Record(const Sample& s);
+};
+
+// The bucket ring and the running windows of one line.
+class SlidingWindows {
+ public:
+  // `bucket_width` must divide every window and the lateness; windows are
+  // kept in the order given.
+  SlidingWindows(absl::Duration bucket_width, std::vector<absl::Duration> windows,
+                 absl::Duration allowed_lateness);
+
+  // Moves the clock forward (never back); buckets that fall out of a window
+  // are subtracted from its running aggregate.
+  void AdvanceTo(absl::Time now);
+
+  // Records a sample stamped `t` (t <= the clock). Returns false, recording
+  // nothing, when `t` is older than the ring keeps (later than allowed).
+  bool Record(absl::Time t, const Sample& sample);
+
+  // The running aggregate of window `i` at the current clock. Its
+  // max_wait_ns is not maintained: use RunningMaxWait.
+  const WindowStats& Running(int i) const { return running_[i]; }
+  int64_t RunningMaxWaitNs(int i) const;
+  int num_windows() const { return static_cast<int>(windows_.size()); }
+  absl::Duration window(int i) const { return windows_[i]; }
+
+  // Recomputes a window of `length` ending at `end` from the buckets. `end`
+  // must be a multiple of the bucket width, and (end - length, end] must
+  // still be in the ring (CanScan).
+  bool CanScan(absl::Time end, absl::Duration length) const;
+  WindowStats ScanWindow(absl::Time end, absl::Duration length) const;
+
+  // The bucket index holding instant t: ceil(t / width).
+  int64_t BucketIndex(absl::Time t) const;
+  absl::Duration bucket_width() const { return width_; }
+
+ private:
+  struct Bucket {
+    int64_t index = INT64_MIN;  // which bucket the slot holds now
+    Counters counters;
+    SparseWaitBins waits;
+    int64_t max_wait_ns = -1;
+  };
+
+  const Bucket* Find(int64_t index) const;
+
+  absl::Duration width_;
+  int64_t width_ns_;
+  std::vector<absl::Duration> windows_;
+  std::vector<int64_t> window_buckets_;  // length / width
+  std::vector<Bucket> ring_;
+  std::vector<WindowStats> running_;
+  int64_t now_index_ = INT64_MIN;  // bucket index of the clock
+};
+
+}  // namespace tidewatch::window
+
+#endif  // TIDEWATCH_LIBS_WINDOW_SLIDING_WINDOWS_H_

@@ -1,0 +1,167 @@
+// Per-line bookkeeping through the engine: duplicates, lateness, orphans,
+// conflicts, agents, live waiting figures, bad input set aside.
+#include "engine/engine.h"
+#include "test_util.h"
+
+namespace tidewatch::engine {
+namespace {
+
+using tidewatch::testing::EventBuilder;
+using tidewatch::testing::MustLoad;
+using tidewatch::testing::RecordingOutput;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1664787600);  // Mon 2022-10-03 10:00 BST
+
+constexpr char kPolicy[] = R"(
+name: line test
+windows: [5m, 15m]
+allowed_lateness: 2m
+evaluation_interval: 10s
+defaults:
+  opening_hours: {always: true}
+  roles: {}
+  tiers:
+    - level: 1
+      name: busy
+      enter: {any: [{metric: calls_waiting, above: 100}]}
+      sustain: 0s
+      exit: {all: [{metric: calls_waiting, below: 50}]}
+      min_hold: 0s
+      callups: [{team: reserve, headcount: 1, duration: 1h}]
+teams:
+  reserve: {ack_timeout: 5m, rota: [{name: A, contact: a}]}
+lines:
+  revenues: {}
+  waste: {}
+)";
+
+class LineStateTest : public ::testing::Test {
+ protected:
+  LineStateTest() : policy_(MustLoad(kPolicy)), engine_(policy_, {}, &out_), b_("revenues") {}
+  const line::LineState& line() { return *engine_.FindLine("revenues"); }
+
+  std::shared_ptr<const policy::CompiledPolicy> policy_;
+  RecordingOutput out_;
+  Engine engine_;
+  EventBuilder b_;
+};
+
+TEST_F(LineStateTest, QueuedThenAnsweredComputesWait) {
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0)), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 1);
+  engine_.AdvanceTo(kT0 + absl::Seconds(40));
+  EXPECT_EQ(*line().longest_waiting(), absl::Seconds(40));
+  EXPECT_EQ(engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(45))), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  EXPECT_FALSE(line().longest_waiting().has_value());
+  EXPECT_EQ(line().totals().counters.sum_wait_answered_ns, 45000000000);
+}
+
+TEST_F(LineStateTest, ExplicitWaitWins) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(45), absl::Seconds(30)));
+  EXPECT_EQ(line().totals().counters.sum_wait_answered_ns, 30000000000);
+}
+
+TEST_F(LineStateTest, DuplicateEventIdAppliedOnce) {
+  auto q = b_.Queued("c1", kT0);
+  EXPECT_EQ(engine_.Apply(q), EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(q), EventOutcome::kDuplicate);
+  EXPECT_EQ(line().totals().counters.offered, 1);
+  EXPECT_EQ(engine_.SetAsideCounts().at("duplicate"), 1);
+}
+
+TEST_F(LineStateTest, UnknownLineIsSetAside) {
+  EventBuilder other("parking");
+  EXPECT_EQ(engine_.Apply(other.Queued("c1", kT0)), EventOutcome::kUnknownLine);
+  EXPECT_EQ(engine_.SetAsideCounts().at("unknown_line"), 1);
+}
+
+TEST_F(LineStateTest, OutcomeBeforeQueuedWithinLatenessIsResolved) {
+  // The answer (no wait given) arrives first; its queued event 30 s later.
+  EXPECT_EQ(engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(60))), EventOutcome::kHeld);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(20))), EventOutcome::kApplied);
+  EXPECT_EQ(line().totals().counters.answered, 1);
+  EXPECT_EQ(line().totals().counters.sum_wait_answered_ns, 40000000000);
+  EXPECT_EQ(line().calls_waiting(), 0);
+}
+
+TEST_F(LineStateTest, OutcomeWithoutWaitOrQueuedBecomesOrphan) {
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c9", kT0)), EventOutcome::kHeld);
+  engine_.AdvanceTo(kT0 + absl::Minutes(3));
+  EXPECT_EQ(engine_.SetAsideCounts().at("orphan"), 1);
+  EXPECT_EQ(line().totals().counters.abandoned, 0);
+}
+
+TEST_F(LineStateTest, OutcomeWithWaitButNoQueuedUsesItsWait) {
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c9", kT0, absl::Seconds(70))), EventOutcome::kApplied);
+  EXPECT_EQ(line().totals().counters.abandoned, 1);
+  EXPECT_EQ(line().totals().counters.sum_wait_all_ns, 70000000000);
+  // Its queued event arriving afterwards counts as offered, opens nothing.
+  EXPECT_EQ(engine_.Apply(b_.Queued("c9", kT0 - absl::Seconds(70))), EventOutcome::kApplied);
+  EXPECT_EQ(line().totals().counters.offered, 1);
+  EXPECT_EQ(line().calls_waiting(), 0);
+}
+
+TEST_F(LineStateTest, LateEventClosesCallButMissesWindows) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  engine_.Apply(b_.Queued("c2", kT0 + absl::Minutes(10)));
+  // Answer for c1 stamped 3 minutes behind the clock: beyond the 2m lateness.
+  EXPECT_EQ(engine_.Apply(b_.Answered("c1", kT0 + absl::Minutes(7))), EventOutcome::kLate);
+  EXPECT_EQ(line().calls_waiting(), 1);
+  EXPECT_EQ(line().totals().counters.answered, 1);
+  EXPECT_EQ(line().windows().Running(1).counters.answered, 0);
+  EXPECT_EQ(engine_.SetAsideCounts().at("late"), 1);
+}
+
+TEST_F(LineStateTest, SecondOutcomeIsAConflict) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(5)));
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(6))), EventOutcome::kConflict);
+  EXPECT_EQ(line().totals().counters.abandoned, 0);
+  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 1);
+}
+
+TEST_F(LineStateTest, RepeatedQueuedForOpenCallIsAConflict) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(1))), EventOutcome::kConflict);
+  EXPECT_EQ(line().calls_waiting(), 1);
+  EXPECT_EQ(line().totals().counters.offered, 1);
+}
+
+TEST_F(LineStateTest, FarFutureEventDoesNotFastForwardTheClock) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  EXPECT_EQ(engine_.Apply(b_.Queued("c2", kT0 + absl::Hours(24 * 365))),
+            EventOutcome::kTooFarAhead);
+  EXPECT_EQ(engine_.now(), kT0);
+  EXPECT_EQ(engine_.SetAsideCounts().at("too_far_ahead"), 1);
+}
+
+TEST_F(LineStateTest, WaitingCallsLostByTheFeedExpire) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  engine_.AdvanceTo(kT0 + absl::Hours(9));
+  EXPECT_EQ(line().calls_waiting(), 0);
+  EXPECT_EQ(engine_.SetAsideCounts().at("expired_waiting"), 1);
+}
+
+TEST_F(LineStateTest, AgentsByStateAndOrigin) {
+  using namespace tidewatch::v1;
+  engine_.Apply(b_.Agent("a1", kT0, AGENT_STATUS_AVAILABLE, AGENT_ORIGIN_CSC));
+  engine_.Apply(b_.Agent("a2", kT0, AGENT_STATUS_AVAILABLE, AGENT_ORIGIN_BACK_OFFICE));
+  engine_.Apply(b_.Agent("a2", kT0 + absl::Seconds(5), AGENT_STATUS_ON_CALL, AGENT_ORIGIN_BACK_OFFICE));
+  const auto& a = line().agents();
+  EXPECT_EQ(a.InState(AGENT_STATUS_AVAILABLE), 1);
+  EXPECT_EQ(a.n[AGENT_STATUS_ON_CALL][AGENT_ORIGIN_BACK_OFFICE], 1);
+  EXPECT_EQ(a.LoggedIn(), 2);
+  // An older state for a2 arriving late does not overwrite the newer one.
+  EXPECT_EQ(engine_.Apply(b_.Agent("a2", kT0 + absl::Seconds(2), AGENT_STATUS_AWAY,
+                                   AGENT_ORIGIN_BACK_OFFICE)),
+            EventOutcome::kConflict);
+  EXPECT_EQ(a.n[AGENT_STATUS_ON_CALL][AGENT_ORIGIN_BACK_OFFICE], 1);
+  EXPECT_EQ(engine_.SetAsideCounts().at("stale_agent_event"), 1);
+  engine_.Apply(b_.Agent("a1", kT0 + absl::Seconds(9), AGENT_STATUS_LOGGED_OUT, AGENT_ORIGIN_CSC));
+  EXPECT_EQ(a.LoggedIn(), 1);
+}
+
+}  // namespace
+}  // namespace tidewatch::engine
