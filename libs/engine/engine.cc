@@ -49,9 +49,6 @@ absl::Time CeilTo(absl::Time t, absl::Duration step) {
 }
 
 std::string WindowLabel(absl::Duration w) {
-  if (w % absl::Hours(1) == absl::ZeroDuration()) {
-    return absl::StrCat(absl::IDivDuration(w, absl::Hours(1), &w), "h");
-  }
   if (w % absl::Minutes(1) == absl::ZeroDuration()) {
     return absl::StrCat(absl::IDivDuration(w, absl::Minutes(1), &w), "m");
   }

@@ -1,12 +1,445 @@
-#include <cstdio>
+// tidectl replay: replays a JSON-lines event file through the engine and
+// reports per-line totals, snapshots, escalations and set-aside records.
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "args.h"
 #include "commands.h"
+#include "engine/engine.h"
+#include "events/events.h"
+#include "events/json_lines.h"
+#include "json_writer.h"
+#include "line/kpis.h"
+#include "policy/policy.h"
 
 namespace tidewatch::tidectl {
+namespace {
 
-int RunReplay(const std::vector<std::string>& args) {
-  std::fputs("tidectl replay: not built yet\n", stderr);
-  return 1;
+using tidewatch::v1::CallUp;
+using tidewatch::v1::KpiSnapshot;
+using tidewatch::v1::TideChange;
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// Collects what one engine emits.
+class ReplayOutput : public engine::EngineOutput {
+ public:
+  void OnTideChange(const TideChange& c) override { changes.push_back(c); }
+  void OnCallUp(const CallUp& c) override { callups.push_back(c); }
+  void OnSnapshot(const KpiSnapshot& s) override { snapshots.push_back(s); }
+
+  std::vector<TideChange> changes;
+  std::vector<CallUp> callups;
+  std::vector<KpiSnapshot> snapshots;
+};
+
+// One policy's run over the events.
+struct Run {
+  std::string label;  // policy source name
+  std::shared_ptr<const policy::CompiledPolicy> policy;
+  ReplayOutput output;
+  std::unique_ptr<engine::Engine> engine;
+};
+
+void WriteKpis(JsonWriter& w, const tidewatch::v1::Kpis& k) {
+  w.BeginObject();
+  w.Key("offered").Int(k.offered());
+  w.Key("answered").Int(k.answered());
+  w.Key("abandoned").Int(k.abandoned());
+  w.Key("short_abandoned").Int(k.short_abandoned());
+  if (k.has_answer_rate()) w.Key("answer_rate").Ratio(k.answer_rate());
+  if (k.has_abandon_rate()) w.Key("abandon_rate").Ratio(k.abandon_rate());
+  if (k.has_service_level()) w.Key("service_level").Ratio(k.service_level());
+  if (k.has_asa_seconds()) w.Key("asa_seconds").Seconds(k.asa_seconds());
+  if (k.has_avg_wait_seconds()) w.Key("avg_wait_seconds").Seconds(k.avg_wait_seconds());
+  if (k.has_max_wait_seconds()) w.Key("max_wait_seconds").Seconds(k.max_wait_seconds());
+  if (k.has_p50_wait_seconds()) w.Key("p50_wait_seconds").Seconds(k.p50_wait_seconds());
+  if (k.has_p90_wait_seconds()) w.Key("p90_wait_seconds").Seconds(k.p90_wait_seconds());
+  if (k.has_p95_wait_seconds()) w.Key("p95_wait_seconds").Seconds(k.p95_wait_seconds());
+  w.Key("callbacks").Int(k.callbacks());
+  w.Key("left_queue").Int(k.left_queue());
+  w.Key("completed").Int(k.completed());
+  if (k.has_mean_handle_seconds()) w.Key("mean_handle_seconds").Seconds(k.mean_handle_seconds());
+  if (k.has_arrivals_per_minute()) w.Key("arrivals_per_minute").Ratio(k.arrivals_per_minute());
+  w.EndObject();
+}
+
+std::string Rfc3339(const google::protobuf::Timestamp& ts) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", ToTime(ts), absl::UTCTimeZone());
+}
+
+std::string WindowLabel(absl::Duration w) {
+  if (w % absl::Minutes(1) == absl::ZeroDuration()) return absl::StrCat(w / absl::Minutes(1), "m");
+  return absl::StrCat(w / absl::Seconds(1), "s");
+}
+
+// Lines that saw anything, in id order.
+std::vector<std::string> ActiveLines(const engine::Engine& e) {
+  std::vector<std::string> out;
+  for (const std::string& id : e.LineIds()) {
+    const line::LineState* l = e.FindLine(id);
+    const window::Counters& c = l->totals().counters;
+    if (c.offered + c.answered + c.abandoned + c.callbacks + c.left_queue + c.completed > 0 ||
+        l->last_event_time() != absl::InfinitePast()) {
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
+void WriteEscalations(JsonWriter& w, const Run& run) {
+  w.BeginArray();
+  for (const TideChange& c : run.output.changes) {
+    w.BeginObject();
+    w.Key("time").String(Rfc3339(c.time()));
+    w.Key("line").String(c.line_id());
+    w.Key("from_tier").Int(c.from_level());
+    w.Key("to_tier").Int(c.to_level());
+    w.Key("to_tier_name").String(c.to_tier());
+    w.Key("reason").String(c.reason());
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteCallUps(JsonWriter& w, const Run& run) {
+  w.BeginArray();
+  for (const CallUp& c : run.output.callups) {
+    w.BeginObject();
+    w.Key("time").String(Rfc3339(c.updated()));
+    w.Key("id").String(c.id());
+    w.Key("line").String(c.line_id());
+    w.Key("tier").Int(c.level());
+    w.Key("team").String(c.team_id());
+    w.Key("headcount").Int(c.headcount());
+    w.Key("state").String(c.state() == tidewatch::v1::CALL_UP_STATE_STOOD_DOWN ? "stood_down"
+                                                                              : "paged");
+    w.Key("reason").String(c.reason());
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteRejected(JsonWriter& w, const events::RejectCounter& decode, const engine::Engine& e) {
+  std::map<std::string, int64_t> all = decode.ByName();
+  for (const auto& [k, v] : e.SetAsideCounts()) all[k] += v;
+  w.BeginObject();
+  for (const auto& [k, v] : all) w.Key(k).Int(v);
+  w.EndObject();
+}
+
+std::string JsonReport(const Run& run, const events::RejectCounter& decode) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("lines").BeginObject();
+  for (const std::string& id : ActiveLines(*run.engine)) {
+    const line::LineState* l = run.engine->FindLine(id);
+    w.Key(id);
+    WriteKpis(w, line::MakeKpis(l->totals(), l->totals_max_wait_ns()));
+  }
+  w.EndObject();
+  w.Key("snapshots").BeginArray();
+  for (const KpiSnapshot& s : run.output.snapshots) {
+    w.BeginObject();
+    w.Key("time").String(Rfc3339(s.time()));
+    w.Key("line").String(s.line_id());
+    w.Key("window").String(
+        WindowLabel(absl::Seconds(s.window().seconds()) + absl::Nanoseconds(s.window().nanos())));
+    w.Key("kpis");
+    WriteKpis(w, s.kpis());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("escalations");
+  WriteEscalations(w, run);
+  w.Key("callups");
+  WriteCallUps(w, run);
+  w.Key("rejected");
+  WriteRejected(w, decode, *run.engine);
+  w.EndObject();
+  return w.Take();
+}
+
+std::string Percent(const tidewatch::v1::Kpis& k, bool has, double v) {
+  return has ? absl::StrFormat("%.1f%%", v * 100) : "-";
+}
+
+std::string Mmss(bool has, double seconds) {
+  if (!has) return "-";
+  int64_t s = static_cast<int64_t>(seconds + 0.5);
+  return absl::StrFormat("%d:%02d", s / 60, s % 60);
+}
+
+std::string LocalTime(const policy::CompiledPolicy& p, const std::string& line,
+                      const google::protobuf::Timestamp& ts) {
+  absl::TimeZone zone = absl::UTCTimeZone();
+  if (const policy::LinePolicy* lp = p.FindLine(line)) zone = lp->hours.zone;
+  return absl::FormatTime("%a %d %b %H:%M", ToTime(ts), zone);
+}
+
+std::string TableReport(const Run& run, const events::RejectCounter& decode) {
+  std::string out;
+  absl::StrAppend(&out, "Per-line totals (", run.label, ")\n");
+  absl::StrAppend(&out, absl::StrFormat("%-20s %8s %8s %9s %9s %10s %9s %9s %8s\n", "line",
+                                        "offered", "answered", "%answered", "%abandoned",
+                                        "avg wait", "max wait", "SL", "callback"));
+  for (const std::string& id : ActiveLines(*run.engine)) {
+    const line::LineState* l = run.engine->FindLine(id);
+    tidewatch::v1::Kpis k = line::MakeKpis(l->totals(), l->totals_max_wait_ns());
+    absl::StrAppend(&out, absl::StrFormat(
+                              "%-20s %8d %8d %9s %9s %10s %9s %9s %8d\n", id, k.offered(),
+                              k.answered(), Percent(k, k.has_answer_rate(), k.answer_rate()),
+                              Percent(k, k.has_abandon_rate(), k.abandon_rate()),
+                              Mmss(k.has_avg_wait_seconds(), k.avg_wait_seconds()),
+                              Mmss(k.has_max_wait_seconds(), k.max_wait_seconds()),
+                              Percent(k, k.has_service_level(), k.service_level()), k.callbacks()));
+  }
+  absl::StrAppend(&out, "\nEscalation timeline\n");
+  if (run.output.changes.empty()) absl::StrAppend(&out, "  (no escalations)\n");
+  for (const TideChange& c : run.output.changes) {
+    const bool up = c.to_level() > c.from_level();
+    absl::StrAppend(&out, absl::StrFormat("  %s  %-18s %s tier %d -> %d  %s\n    %s\n",
+                                          LocalTime(*run.policy, c.line_id(), c.time()),
+                                          c.line_id(), up ? "RISING " : "falling", c.from_level(),
+                                          c.to_level(), up ? c.to_tier() : c.from_tier(),
+                                          c.reason()));
+    if (up) {
+      for (const CallUp& cu : run.output.callups) {
+        if (cu.line_id() == c.line_id() && cu.state() == tidewatch::v1::CALL_UP_STATE_PAGED &&
+            ToTime(cu.created()) == ToTime(c.time())) {
+          absl::StrAppend(&out, absl::StrFormat("    call-up: %d from %s for %s  [%s]\n",
+                                                cu.headcount(), cu.team_id(),
+                                                absl::FormatDuration(absl::Seconds(
+                                                    cu.duration().seconds())),
+                                                cu.id()));
+        }
+      }
+    }
+  }
+  std::map<std::string, int64_t> rejected = decode.ByName();
+  for (const auto& [k, v] : run.engine->SetAsideCounts()) rejected[k] += v;
+  absl::StrAppend(&out, "\nSet aside\n");
+  if (rejected.empty()) absl::StrAppend(&out, "  (none)\n");
+  for (const auto& [k, v] : rejected) absl::StrAppend(&out, absl::StrFormat("  %-20s %d\n", k, v));
+  return out;
+}
+
+// Escalations of two policies side by side, in time order.
+std::string CompareTable(const Run& a, const Run& b) {
+  std::string out = absl::StrFormat("Escalations: A = %s, B = %s\n", a.label, b.label);
+  absl::StrAppend(&out, absl::StrFormat("  %-16s %-18s %-12s %-12s\n", "time", "line", "A", "B"));
+  std::vector<std::pair<const TideChange*, int>> all;
+  for (const auto& c : a.output.changes) all.push_back({&c, 0});
+  for (const auto& c : b.output.changes) all.push_back({&c, 1});
+  std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) {
+    absl::Time tx = ToTime(x.first->time()), ty = ToTime(y.first->time());
+    if (tx != ty) return tx < ty;
+    if (x.first->line_id() != y.first->line_id()) return x.first->line_id() < y.first->line_id();
+    return x.second < y.second;
+  });
+  for (const auto& [c, side] : all) {
+    std::string move = absl::StrCat(c->from_level(), " -> ", c->to_level());
+    absl::StrAppend(&out, absl::StrFormat("  %-16s %-18s %-12s %-12s\n",
+                                          LocalTime(*a.policy, c->line_id(), c->time()),
+                                          c->line_id(), side == 0 ? move : "",
+                                          side == 1 ? move : ""));
+  }
+  absl::StrAppend(&out, absl::StrFormat("  total: A %d changes, %d call-ups; B %d changes, %d call-ups\n",
+                                        a.output.changes.size(), a.output.callups.size(),
+                                        b.output.changes.size(), b.output.callups.size()));
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> LoadPolicy(
+    const std::optional<std::string>& path) {
+  absl::StatusOr<policy::CompiledPolicy> p =
+      path ? policy::LoadPolicyFile(*path)
+           : policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "embedded default policy");
+  if (!p.ok()) return p.status();
+  return std::make_shared<const policy::CompiledPolicy>(*std::move(p));
+}
+
+}  // namespace
+
+int RunReplay(const std::vector<std::string>& argv) {
+  CommandArgs args("replay");
+  args.AddFlag("events", "JSON-lines CallEvent file ('-' for stdin)");
+  args.AddFlag("policy", "tide policy YAML (default: the embedded default policy)");
+  args.AddFlag("compare-policy", "a second policy: print both policies' escalations side by side");
+  args.AddFlag("snapshot-every", "take KPI snapshots at every multiple of this, e.g. 1h (default: none)");
+  args.AddFlag("windows", "snapshot windows, e.g. 15m,60m (default: the policy's windows)");
+  args.AddFlag("format", "table (default) or json");
+  args.AddBool("quiet", "no progress or error lines on stderr");
+  args.AddBool("help", "show this help");
+  if (absl::Status s = args.Parse(argv); !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 2;
+  }
+  if (args.GetBool("help")) {
+    std::cout << args.Usage();
+    return 0;
+  }
+  const bool quiet = args.GetBool("quiet");
+  std::optional<std::string> events_path = args.Get("events");
+  if (!events_path) {
+    std::cerr << "tidectl replay: --events FILE.jsonl is required\n" << args.Usage();
+    return 2;
+  }
+  const std::string format = args.GetOr("format", "table");
+  if (format != "table" && format != "json") {
+    std::cerr << "tidectl replay: --format must be table or json, not '" << format << "'\n";
+    return 2;
+  }
+
+  std::vector<std::unique_ptr<Run>> runs;
+  for (const char* flag : {"policy", "compare-policy"}) {
+    if (std::string(flag) == "compare-policy" && !args.Has(flag)) break;
+    auto p = LoadPolicy(args.Get(flag));
+    if (!p.ok()) {
+      std::cerr << "tidectl replay: policy rejected:\n" << p.status().message() << "\n";
+      return 1;
+    }
+    auto run = std::make_unique<Run>();
+    run->label = args.GetOr(flag, "embedded default policy");
+    run->policy = *p;
+    runs.push_back(std::move(run));
+  }
+
+  engine::EngineOptions options;
+  if (args.Has("snapshot-every")) {
+    absl::StatusOr<absl::Duration> every = args.GetDuration("snapshot-every");
+    if (!every.ok()) {
+      std::cerr << "tidectl replay: " << every.status().message() << "\n";
+      return 2;
+    }
+    options.snapshot_every = *every;
+  }
+  if (args.Has("windows")) {
+    for (absl::string_view part : absl::StrSplit(*args.Get("windows"), ',', absl::SkipEmpty())) {
+      absl::Duration d;
+      if (!absl::ParseDuration(part, &d) || d <= absl::ZeroDuration()) {
+        std::cerr << "tidectl replay: --windows: '" << part << "' is not a duration (e.g. 15m)\n";
+        return 2;
+      }
+      options.snapshot_windows.push_back(d);
+    }
+  }
+  for (auto& run : runs) {
+    const absl::Duration g = run->policy->evaluation_interval;
+    if (options.snapshot_every > absl::ZeroDuration() &&
+        options.snapshot_every % g != absl::ZeroDuration()) {
+      std::cerr << "tidectl replay: --snapshot-every must be a multiple of the policy's "
+                   "evaluation_interval ("
+                << absl::FormatDuration(g) << ")\n";
+      return 2;
+    }
+    for (absl::Duration w : options.snapshot_windows) {
+      if (w % g != absl::ZeroDuration()) {
+        std::cerr << "tidectl replay: --windows " << absl::FormatDuration(w)
+                  << " is not a multiple of the policy's evaluation_interval ("
+                  << absl::FormatDuration(g) << ")\n";
+        return 2;
+      }
+    }
+    run->engine = std::make_unique<engine::Engine>(run->policy, options, &run->output);
+  }
+
+  FILE* in = stdin;
+  if (*events_path != "-") {
+    in = std::fopen(events_path->c_str(), "rb");
+    if (in == nullptr) {
+      std::cerr << "tidectl replay: cannot open " << *events_path << ": " << std::strerror(errno)
+                << "\n";
+      return 1;
+    }
+  }
+  events::RejectCounter rejects;
+  events::JsonLinesReader reader(in);
+  tidewatch::v1::CallEvent event;
+  const bool tty = isatty(STDERR_FILENO);
+  const absl::Time started = absl::Now();
+  int64_t records = 0;
+  int64_t shown_errors = 0;
+  constexpr int64_t kMaxShownErrors = 20;
+  events::JsonLinesReader::Line record;
+  while (reader.Next(record)) {
+    ++records;
+    const int64_t line_no = record.number;
+    events::RejectReason reason = events::RejectReason::kBadJson;
+    absl::Status s =
+        record.too_long
+            ? absl::InvalidArgumentError("record longer than 1 MiB: not a CallEvent")
+            : events::ParseJsonEvent(record.text, event, &reason);
+    if (!s.ok()) {
+      rejects.Add(reason);
+      if (!quiet && shown_errors++ < kMaxShownErrors) {
+        std::cerr << *events_path << ":" << line_no << ": " << s.message() << "\n";
+      }
+      continue;
+    }
+    for (auto& run : runs) run->engine->Apply(event);
+    if (!quiet && records % 1000000 == 0) {
+      double secs = absl::ToDoubleSeconds(absl::Now() - started);
+      std::fprintf(stderr, "%sreplay: %lld records, %.0f/s%s", tty ? "\r" : "",
+                   static_cast<long long>(records), records / std::max(secs, 1e-9),
+                   tty ? "" : "\n");
+    }
+  }
+  if (!reader.status().ok()) {
+    std::cerr << "tidectl replay: reading " << *events_path << ": " << reader.status().message()
+              << "\n";
+    return 1;
+  }
+  if (in != stdin) std::fclose(in);
+  if (!quiet && tty && records >= 1000000) std::fputs("\n", stderr);
+  if (!quiet && shown_errors > kMaxShownErrors) {
+    std::cerr << "tidectl replay: " << shown_errors - kMaxShownErrors
+              << " more bad records not shown\n";
+  }
+  for (auto& run : runs) run->engine->Finish();
+
+  if (runs.size() == 2) {
+    if (format == "json") {
+      JsonWriter w;
+      w.BeginObject();
+      for (int i = 0; i < 2; ++i) {
+        w.Key(i == 0 ? "a" : "b").BeginObject();
+        w.Key("policy").String(runs[i]->label);
+        w.Key("escalations");
+        WriteEscalations(w, *runs[i]);
+        w.Key("callups");
+        WriteCallUps(w, *runs[i]);
+        w.EndObject();
+      }
+      w.EndObject();
+      std::cout << w.Take() << "\n";
+    } else {
+      std::cout << CompareTable(*runs[0], *runs[1]);
+    }
+    return 0;
+  }
+  if (format == "json") {
+    std::cout << JsonReport(*runs[0], rejects) << "\n";
+  } else {
+    std::cout << TableReport(*runs[0], rejects);
+  }
+  return 0;
 }
 
 }  // namespace tidewatch::tidectl
