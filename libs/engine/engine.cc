@@ -127,15 +127,15 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
     : policy_(std::move(policy)),
       options_(std::move(options)),
       output_(output),
-      interval_(policy_->evaluation_interval) {
+      interval_(policy_->evaluation_interval),
+      seen_ids_(std::max(options_.dedupe_horizon,
+                         policy_->longest_window() + policy_->allowed_lateness)) {
   windows_ = policy_->windows;
   for (absl::Duration w : options_.snapshot_windows) {
     if (std::find(windows_.begin(), windows_.end(), w) == windows_.end()) windows_.push_back(w);
   }
   std::sort(windows_.begin(), windows_.end());
   if (options_.snapshot_windows.empty()) options_.snapshot_windows = policy_->windows;
-  dedupe_horizon_ =
-      std::max(options_.dedupe_horizon, windows_.back() + policy_->allowed_lateness);
   for (const auto& [id, lp] : policy_->lines) {
     auto entry = std::make_unique<LineEntry>(lp, interval_, windows_, policy_->allowed_lateness,
                                              options_.line_limits);
@@ -145,12 +145,6 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
 }
 
 Engine::~Engine() = default;
-
-bool Engine::Remember(const std::string& event_id, absl::Time t) {
-  if (!seen_ids_.insert(event_id).second) return false;
-  seen_order_.emplace_back(t, event_id);
-  return true;
-}
 
 EventOutcome Engine::Apply(const CallEvent& event) {
   auto it = by_id_.find(event.line_id());
@@ -163,7 +157,7 @@ EventOutcome Engine::Apply(const CallEvent& event) {
     ++too_far_ahead_;
     return EventOutcome::kTooFarAhead;
   }
-  if (!Remember(event.event_id(), t)) {
+  if (!seen_ids_.Insert(event.event_id())) {
     ++duplicates_;
     return EventOutcome::kDuplicate;
   }
@@ -204,11 +198,6 @@ void Engine::AdvanceTo(absl::Time t) {
     next_eval_ += interval_;
   }
   if (t > now_) now_ = t;
-  // Forget event ids beyond the dedupe horizon.
-  while (!seen_order_.empty() && seen_order_.front().first < now_ - dedupe_horizon_) {
-    seen_ids_.erase(seen_order_.front().second);
-    seen_order_.pop_front();
-  }
 }
 
 void Engine::Finish() {
@@ -222,6 +211,7 @@ void Engine::Finish() {
 }
 
 void Engine::EvaluateInstant(absl::Time e) {
+  seen_ids_.AdvanceTo(e);
   for (auto& [id, entry] : lines_) {
     entry->state.AdvanceTo(e);
     EvaluateLine(*entry, e);

@@ -23,7 +23,6 @@
 #define TIDEWATCH_LIBS_ENGINE_ENGINE_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,8 +30,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "common/recent_id_set.h"
 #include "line/line_state.h"
 #include "policy/compiled_policy.h"
 #include "tidewatch/v1/events.pb.h"
@@ -66,7 +65,7 @@ struct EngineOptions {
   absl::Duration max_clock_jump = absl::Hours(24 * 7);
   // Event ids are remembered this long (event time) to apply duplicates
   // once; never shorter than the longest window plus the lateness.
-  absl::Duration dedupe_horizon = absl::Hours(6);
+  absl::Duration dedupe_horizon = absl::Hours(1);
   line::LineLimits line_limits;
 };
 
@@ -140,7 +139,6 @@ class Engine {
   void EvaluateInstant(absl::Time e);
   void EvaluateLine(LineEntry& entry, absl::Time e);
   void EmitSnapshots(absl::Time t);
-  bool Remember(const std::string& event_id, absl::Time t);
   void StandDown(LineEntry& entry, int level, absl::Time e);
 
   std::shared_ptr<const policy::CompiledPolicy> policy_;
@@ -156,9 +154,7 @@ class Engine {
   absl::Time next_eval_ = absl::InfiniteFuture();  // next instant to evaluate
   absl::Time next_snapshot_ = absl::InfiniteFuture();
 
-  absl::flat_hash_set<std::string> seen_ids_;
-  std::deque<std::pair<absl::Time, std::string>> seen_order_;
-  absl::Duration dedupe_horizon_;
+  RecentIdSet seen_ids_;  // event ids, for duplicates
 
   int64_t duplicates_ = 0;
   int64_t unknown_lines_ = 0;

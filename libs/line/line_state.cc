@@ -22,17 +22,24 @@ int64_t AgentCounts::LoggedIn() const {
   return total;
 }
 
+namespace {
+
+absl::Duration LongestOf(const std::vector<absl::Duration>& windows) {
+  absl::Duration longest = absl::ZeroDuration();
+  for (absl::Duration w : windows) longest = std::max(longest, w);
+  return longest;
+}
+
+}  // namespace
+
 LineState::LineState(const policy::LinePolicy& policy, absl::Duration bucket_width,
                      std::vector<absl::Duration> windows, absl::Duration allowed_lateness,
                      LineLimits limits)
     : policy_(&policy),
       lateness_(allowed_lateness),
       limits_(limits),
-      windows_(bucket_width, std::move(windows), allowed_lateness) {
-  absl::Duration longest = absl::ZeroDuration();
-  for (int i = 0; i < windows_.num_windows(); ++i) longest = std::max(longest, windows_.window(i));
-  closed_horizon_ = longest + allowed_lateness + bucket_width;
-}
+      windows_(bucket_width, windows, allowed_lateness),
+      closed_(LongestOf(windows) + allowed_lateness + bucket_width) {}
 
 void LineState::AdvanceTo(absl::Time now) {
   if (now <= now_) return;
@@ -44,7 +51,7 @@ void LineState::AdvanceTo(absl::Time now) {
     for (auto it = held_.begin(); it != held_.end();) {
       if (it->second.time < watermark) {
         ++anomalies_.orphans;
-        RememberClosed(it->first, it->second.time);
+        RememberClosed(it->first);
         held_.erase(it++);
       } else {
         ++it;
@@ -58,28 +65,18 @@ void LineState::AdvanceTo(absl::Time now) {
     ++anomalies_.expired_waiting;
     for (auto it = open_.begin(); it != open_.end(); ++it) {
       if (it->second.serial == serial) {
-        RememberClosed(it->first, now);
+        RememberClosed(it->first);
         open_.erase(it);
         break;
       }
     }
   }
-  // Forget closed calls beyond the horizon.
-  while (!closed_order_.empty() && closed_order_.front().first < now - closed_horizon_) {
-    auto it = closed_.find(closed_order_.front().second);
-    if (it != closed_.end() && it->second == closed_order_.front().first) closed_.erase(it);
-    closed_order_.pop_front();
-  }
+  closed_.AdvanceTo(now);
 }
 
 void LineState::RecordSample(absl::Time t, const window::Sample& s, bool in_windows) {
   totals_.Record(s);
   if (in_windows) windows_.Record(t, s);
-}
-
-void LineState::RememberClosed(const std::string& call_id, absl::Time t) {
-  closed_[call_id] = t;
-  closed_order_.emplace_back(t, call_id);
 }
 
 void LineState::CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows) {
@@ -114,10 +111,10 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
         held_.erase(held);
         const bool outcome_in_windows = h.time >= now_ - lateness_;
         CloseOutcome(h.time, h.answered, h.time - t, outcome_in_windows);
-        RememberClosed(id, h.time);
+        RememberClosed(id);
         return applied;
       }
-      if (closed_.contains(id)) return applied;  // its outcome came first
+      if (closed_.Contains(id)) return applied;  // its outcome came first
       const uint64_t serial = next_serial_++;
       open_.emplace(id, OpenCall{t, serial});
       waiting_.emplace(t, serial);
@@ -137,7 +134,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
                         : t - it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
-      } else if (closed_.contains(id) || held_.contains(id)) {
+      } else if (closed_.Contains(id) || held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
       } else if (has_wait) {
@@ -147,7 +144,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
         return Disposition::kHeld;
       }
       CloseOutcome(t, answered, wait, in_windows);
-      RememberClosed(id, t);
+      RememberClosed(id);
       return applied;
     }
     case CallEvent::kCallbackRequested:
@@ -157,7 +154,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
       if (it != open_.end()) {
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
-      } else if (closed_.contains(id) || held_.contains(id)) {
+      } else if (closed_.Contains(id) || held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
       }
@@ -166,7 +163,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
                        ? window::Sample::Callback()
                        : window::Sample::LeftQueue(),
                    in_windows);
-      RememberClosed(id, t);
+      RememberClosed(id);
       return applied;
     }
     case CallEvent::kCompleted: {

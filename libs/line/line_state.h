@@ -23,7 +23,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +30,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "common/recent_id_set.h"
 #include "policy/compiled_policy.h"
 #include "tidewatch/v1/events.pb.h"
 #include "window/sliding_windows.h"
@@ -123,7 +123,7 @@ class LineState {
   };
 
   void RecordSample(absl::Time t, const window::Sample& s, bool in_windows);
-  void RememberClosed(const std::string& call_id, absl::Time t);
+  void RememberClosed(const std::string& call_id) { closed_.Insert(call_id); }
   void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
 
   const policy::LinePolicy* policy_;
@@ -138,10 +138,8 @@ class LineState {
   absl::btree_set<std::pair<absl::Time, uint64_t>> waiting_;
   uint64_t next_serial_ = 0;
   // Calls that left the queue recently, so a late queued event does not
-  // reopen them; kept for the ring's horizon.
-  absl::flat_hash_map<std::string, absl::Time> closed_;
-  std::deque<std::pair<absl::Time, std::string>> closed_order_;
-  absl::Duration closed_horizon_;
+  // reopen them; kept for at least the windows' horizon.
+  RecentIdSet closed_;
   absl::flat_hash_map<std::string, HeldOutcome> held_;
 
   struct AgentRecord {
