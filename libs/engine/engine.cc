@@ -139,6 +139,9 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
   for (const auto& [id, lp] : policy_->lines) {
     auto entry = std::make_unique<LineEntry>(lp, interval_, windows_, policy_->allowed_lateness,
                                              options_.line_limits);
+    const auto cw = std::find(windows_.begin(), windows_.end(), options_.capacity_window);
+    entry->state.set_capacity_window(cw == windows_.end() ? static_cast<int>(windows_.size()) - 1
+                                                          : static_cast<int>(cw - windows_.begin()));
     by_id_[id] = entry.get();
     lines_.emplace(id, std::move(entry));
   }
@@ -366,16 +369,21 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
         int headcount = tmpl.fixed_headcount;
         std::string headcount_note;
         if (tmpl.headcount_from_gap) {
-          // The capacity model is not wired in yet: ask for the cap.
-          headcount = tmpl.max_headcount;
+          // The capacity gap, capped by the call-up's and the team's caps.
+          int cap = tmpl.max_headcount;
           if (auto team = policy_->teams.find(tmpl.team_id); team != policy_->teams.end()) {
-            if (headcount <= 0 || (team->second.max_headcount > 0 &&
-                                   team->second.max_headcount < headcount)) {
-              headcount = team->second.max_headcount;
-            }
+            const int team_cap = team->second.max_headcount;
+            if (team_cap > 0 && (cap <= 0 || team_cap < cap)) cap = team_cap;
           }
-          if (headcount <= 0) headcount = 1;
-          headcount_note = "; headcount: capacity gap unknown, asking for the cap";
+          const line::CapacityEstimate& est = entry.state.Capacity();
+          if (est.gap) {
+            headcount = std::max(1, *est.gap);
+            if (cap > 0) headcount = std::min(headcount, cap);
+          } else {
+            headcount = cap > 0 ? cap : 1;  // no estimate: ask for the cap
+          }
+          headcount_note = absl::StrCat("; headcount ", headcount, " from ", est.Describe(),
+                                        cap > 0 ? absl::StrCat(", cap ", cap) : "");
         }
         cu.set_headcount(headcount);
         SetDuration(tmpl.duration, cu.mutable_duration());

@@ -67,6 +67,9 @@ struct EngineOptions {
   // once; never shorter than the longest window plus the lateness.
   absl::Duration dedupe_horizon = absl::Hours(1);
   line::LineLimits line_limits;
+  // The window the live capacity estimate reads (predicted_wait,
+  // capacity_gap, `headcount: gap`); the longest window when not kept.
+  absl::Duration capacity_window = absl::Minutes(15);
 };
 
 // What happened to one event given to Apply().

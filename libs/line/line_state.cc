@@ -44,6 +44,7 @@ LineState::LineState(const policy::LinePolicy& policy, absl::Duration bucket_wid
 void LineState::AdvanceTo(absl::Time now) {
   if (now <= now_) return;
   now_ = now;
+  capacity_valid_ = false;
   windows_.AdvanceTo(now);
   // Held outcomes whose queued event can no longer arrive in time.
   if (!held_.empty()) {
@@ -91,6 +92,7 @@ void LineState::CloseOutcome(absl::Time t, bool answered, absl::Duration wait, b
 
 LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
   if (t > now_) AdvanceTo(t);
+  capacity_valid_ = false;
   last_event_time_ = std::max(last_event_time_, t);
   const bool late = t < now_ - lateness_;
   const bool in_windows = !late;
@@ -225,14 +227,33 @@ std::optional<double> LineState::MetricValue(tidewatch::v1::Metric metric,
     case METRIC_AGENTS_AVAILABLE:
       return static_cast<double>(agents_.InState(AGENT_STATUS_AVAILABLE));
     case METRIC_PREDICTED_WAIT:
-    case METRIC_CAPACITY_GAP:
-      return std::nullopt;  // the capacity model is not wired into lines yet
+      return Capacity().predicted_wait_seconds;
+    case METRIC_CAPACITY_GAP: {
+      std::optional<int> gap = Capacity().gap;
+      if (!gap) return std::nullopt;
+      return static_cast<double>(*gap);
+    }
     default:
       break;
   }
   if (window_index < 0 || window_index >= windows_.num_windows()) return std::nullopt;
   int64_t max_ns = metric == METRIC_MAX_WAIT ? windows_.RunningMaxWaitNs(window_index) : -1;
   return ComputeMetric(metric, windows_.Running(window_index), max_ns);
+}
+
+}  // namespace tidewatch::line
+
+namespace tidewatch::line {
+
+const CapacityEstimate& LineState::Capacity() const {
+  if (!capacity_valid_) {
+    const int wi = capacity_window_ >= 0 && capacity_window_ < windows_.num_windows()
+                       ? capacity_window_
+                       : windows_.num_windows() - 1;
+    capacity_ = EstimateCapacity(windows_.Running(wi), windows_.window(wi), agents_, *policy_);
+    capacity_valid_ = true;
+  }
+  return capacity_;
 }
 
 }  // namespace tidewatch::line

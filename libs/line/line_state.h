@@ -31,22 +31,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/recent_id_set.h"
+#include "line/agent_counts.h"
+#include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
 #include "tidewatch/v1/events.pb.h"
 #include "window/sliding_windows.h"
 
 namespace tidewatch::line {
-
-// Agents on a line by state and origin (indexed by the proto enum values).
-struct AgentCounts {
-  static constexpr int kStates = 6;   // AgentStatus values
-  static constexpr int kOrigins = 5;  // AgentOrigin values
-  std::array<std::array<int64_t, kOrigins>, kStates> n{};
-
-  int64_t InState(tidewatch::v1::AgentStatus s) const;
-  // Logged in: any state but LOGGED_OUT / UNSPECIFIED.
-  int64_t LoggedIn() const;
-};
 
 // Tallies of events that were not applied normally, by what happened.
 struct LineAnomalies {
@@ -112,6 +103,12 @@ class LineState {
   // Index of a window of this length, or -1.
   int WindowIndex(absl::Duration length) const;
 
+  // Which window the live capacity estimate reads (default: the last).
+  void set_capacity_window(int window_index) { capacity_window_ = window_index; }
+  // The live capacity estimate (libs/line/capacity_estimate.h) over the
+  // capacity window at the clock; computed once per clock instant.
+  const CapacityEstimate& Capacity() const;
+
  private:
   struct OpenCall {
     absl::Time queued;
@@ -150,6 +147,10 @@ class LineState {
   absl::flat_hash_map<std::string, AgentRecord> agent_records_;
   AgentCounts agents_;
   LineAnomalies anomalies_;
+
+  int capacity_window_ = -1;
+  mutable bool capacity_valid_ = false;
+  mutable CapacityEstimate capacity_;
 };
 
 }  // namespace tidewatch::line
