@@ -58,17 +58,28 @@ struct Sample {
   absl::Duration handle;     // completed: talk + wrap
   std::optional<bool> fcr;   // completed: resolved first time
 
-  static Sample Offered() { return {Kind::kOffered}; }
+  static Sample Of(Kind kind) {
+    Sample s;
+    s.kind = kind;
+    return s;
+  }
+  static Sample Offered() { return Of(Kind::kOffered); }
   static Sample Answered(absl::Duration wait, bool in_target) {
-    return {Kind::kAnswered, wait, in_target};
+    Sample s = Of(Kind::kAnswered);
+    s.wait = wait;
+    s.flag = in_target;
+    return s;
   }
   static Sample Abandoned(absl::Duration wait, bool short_abandon) {
-    return {Kind::kAbandoned, wait, short_abandon};
+    Sample s = Of(Kind::kAbandoned);
+    s.wait = wait;
+    s.flag = short_abandon;
+    return s;
   }
-  static Sample Callback() { return {Kind::kCallback}; }
-  static Sample LeftQueue() { return {Kind::kLeftQueue}; }
+  static Sample Callback() { return Of(Kind::kCallback); }
+  static Sample LeftQueue() { return Of(Kind::kLeftQueue); }
   static Sample Completed(absl::Duration handle, std::optional<bool> fcr) {
-    Sample s{Kind::kCompleted};
+    Sample s = Of(Kind::kCompleted);
     s.handle = handle;
     s.fcr = fcr;
     return s;

@@ -1,0 +1,62 @@
+// tide-sim's engine: a discrete-event simulation of a multi-line contact
+// centre that emits the CallEvents a telephony platform would.
+//
+//   absl::StatusOr<Scenario> scenario = LoadScenarioFile(path);
+//   JsonLinesSink sink(file);
+//   SimOptions options;
+//   options.seed = 7;
+//   absl::StatusOr<Summary> summary = Simulate(*scenario, options, sink);
+//
+// The model (details and definitions in docs/simulator.md):
+// - Arrivals per line are a non-homogeneous Poisson process whose rate is
+//   piecewise constant: volume x day-of-week x intraday profile x surges,
+//   only while the line is open. Abandoning callers may call again later
+//   (same caller_key).
+// - Each caller has a patience (with an optional cluster at the IVR
+//   message), may take a call-back after waiting `offer_after`, and may hit
+//   the platform's queue timeout; whichever comes first ends the wait unless
+//   an agent answers before.
+// - Agents (CSC staffing blocks, and scripted reinforcements with origin
+//   BACK_OFFICE / PERIPATETIC / CASUAL) serve their line first-come
+//   first-served; the longest-idle agent takes the next call. Pending
+//   call-backs are made by idle agents when nobody is queued.
+// - When a line closes no new calls arrive. Waiting calls are either served
+//   (agents on duty stay until the queue is empty; callers may still
+//   abandon) or overflow (left_queue OVERFLOW), per the line's at_close.
+//   The run ends when every call is resolved, so the summary is exact.
+//
+// Same scenario, options and seed: byte-identical events. The simulation
+// never reads the wall clock; pacing belongs to the caller's sink.
+#ifndef TIDEWATCH_LIBS_SIM_SIMULATOR_H_
+#define TIDEWATCH_LIBS_SIM_SIMULATOR_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
+#include "sim/event_sink.h"
+#include "sim/scenario.h"
+#include "sim/summary.h"
+
+namespace tidewatch::sim {
+
+// Options of one run.
+struct SimOptions {
+  uint64_t seed = 1;
+  // Replaces the scenario's date (first simulated day) when set.
+  std::optional<absl::CivilDay> start_date;
+  // CallEvent.source of every event.
+  std::string source = "tide-sim";
+};
+
+// Runs the scenario to the end, writing every event to `sink` in event-time
+// order, flushes the sink, and returns the per-line totals. Fails only when
+// the sink fails.
+absl::StatusOr<Summary> Simulate(const Scenario& scenario, const SimOptions& options,
+                                 EventSink& sink);
+
+}  // namespace tidewatch::sim
+
+#endif  // TIDEWATCH_LIBS_SIM_SIMULATOR_H_
