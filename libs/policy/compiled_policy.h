@@ -30,8 +30,15 @@ bool IsWindowedMetric(tidewatch::v1::Metric metric);
 // True for metrics measured in seconds (thresholds are written as
 // durations in YAML).
 bool IsDurationMetric(tidewatch::v1::Metric metric);
-// Short lower-case YAML name, e.g. "avg_wait".
+// True for metrics that are fractions in [0, 1] (answer_rate, abandon_rate,
+// service_level). The others are durations (IsDurationMetric) or counts and
+// per-minute rates.
+bool IsFractionMetric(tidewatch::v1::Metric metric);
+// Short lower-case YAML name, e.g. "avg_wait"; "unspecified" for
+// METRIC_UNSPECIFIED and values outside the enum.
 std::string_view MetricName(tidewatch::v1::Metric metric);
+// The metric with that short name, or METRIC_UNSPECIFIED if there is none.
+tidewatch::v1::Metric MetricFromName(std::string_view name);
 
 // metric(window) above|below threshold. `window` is zero for live metrics.
 // Thresholds are in the metric's base unit (seconds, fraction, count).
