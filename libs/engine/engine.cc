@@ -98,8 +98,15 @@ std::string_view EventOutcomeName(EventOutcome outcome) {
       return "conflict";
     case EventOutcome::kTooFarAhead:
       return "too_far_ahead";
+    case EventOutcome::kNotOwned:
+      return "not_owned";
   }
   return "unknown";
+}
+
+void EngineOutput::OnEscalation(const tidewatch::v1::Escalation& escalation) {
+  if (escalation.has_tide_change()) OnTideChange(escalation.tide_change());
+  if (escalation.has_callup()) OnCallUp(escalation.callup());
 }
 
 // Per line: its policy, state and tide.
@@ -120,6 +127,9 @@ struct Engine::LineEntry {
   std::vector<absl::Time> entered_at;   // per level
   std::vector<int> entries;             // per level, this episode
   std::vector<CallUp> open_callups;
+  int64_t escalation_sequence = 0;      // last used
+  bool owned = true;                    // EngineOptions::owns_line
+  bool frozen = false;                  // recovering: tide not evaluated
 };
 
 Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptions options,
@@ -142,6 +152,7 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
     const auto cw = std::find(windows_.begin(), windows_.end(), options_.capacity_window);
     entry->state.set_capacity_window(cw == windows_.end() ? static_cast<int>(windows_.size()) - 1
                                                           : static_cast<int>(cw - windows_.begin()));
+    entry->owned = !options_.owns_line || options_.owns_line(id);
     by_id_[id] = entry.get();
     lines_.emplace(id, std::move(entry));
   }
@@ -154,6 +165,10 @@ EventOutcome Engine::Apply(const CallEvent& event) {
   if (it == by_id_.end()) {
     ++unknown_lines_;
     return EventOutcome::kUnknownLine;
+  }
+  if (!it->second->owned) {
+    ++not_owned_;
+    return EventOutcome::kNotOwned;
   }
   const absl::Time t = TimeOf(event.event_time());
   if (now_ != absl::InfinitePast() && t - now_ > options_.max_clock_jump) {
@@ -216,8 +231,9 @@ void Engine::Finish() {
 void Engine::EvaluateInstant(absl::Time e) {
   seen_ids_.AdvanceTo(e);
   for (auto& [id, entry] : lines_) {
+    if (!entry->owned) continue;
     entry->state.AdvanceTo(e);
-    EvaluateLine(*entry, e);
+    if (!entry->frozen) EvaluateLine(*entry, e);
   }
   while (next_snapshot_ + policy_->allowed_lateness <= e) {
     EmitSnapshots(next_snapshot_);
@@ -227,6 +243,7 @@ void Engine::EvaluateInstant(absl::Time e) {
 
 void Engine::EmitSnapshots(absl::Time t) {
   for (auto& [id, entry] : lines_) {
+    if (!entry->owned) continue;
     for (absl::Duration w : options_.snapshot_windows) {
       if (!entry->state.windows().CanScan(t, w)) continue;
       window::WindowStats stats = entry->state.windows().ScanWindow(t, w);
@@ -277,13 +294,23 @@ bool EvaluateCondition(const policy::Condition& c, const line::LineState& state,
 
 }  // namespace
 
+void Engine::Emit(LineEntry& entry, tidewatch::v1::Escalation escalation) {
+  const int64_t seq = ++entry.escalation_sequence;
+  escalation.set_id(absl::StrCat(entry.policy->line_id, "/", seq));
+  escalation.set_line_id(entry.policy->line_id);
+  escalation.set_sequence(seq);
+  output_->OnEscalation(escalation);
+}
+
 void Engine::StandDown(LineEntry& entry, int level, absl::Time e) {
   std::vector<CallUp> keep;
   for (CallUp& cu : entry.open_callups) {
     if (cu.level() >= level) {
       cu.set_state(tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
       SetTimestamp(e, cu.mutable_updated());
-      output_->OnCallUp(cu);
+      tidewatch::v1::Escalation esc;
+      *esc.mutable_callup() = cu;
+      Emit(entry, std::move(esc));
     } else {
       keep.push_back(std::move(cu));
     }
@@ -307,7 +334,9 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     change.set_reason(std::move(reason));
     for (MetricValue& v : values) *change.add_triggers() = std::move(v);
     SetTimestamp(entry.episode_start, change.mutable_episode_start());
-    output_->OnTideChange(change);
+    tidewatch::v1::Escalation esc;
+    *esc.mutable_tide_change() = std::move(change);
+    Emit(entry, std::move(esc));
   };
 
   if (!lp.hours.IsOpen(e)) {
@@ -393,7 +422,9 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
         SetTimestamp(e, cu.mutable_created());
         SetTimestamp(e, cu.mutable_updated());
         SetTimestamp(entry.episode_start, cu.mutable_episode_start());
-        output_->OnCallUp(cu);
+        tidewatch::v1::Escalation esc;
+        *esc.mutable_callup() = cu;
+        Emit(entry, std::move(esc));
         entry.open_callups.push_back(std::move(cu));
       }
     }
@@ -421,6 +452,7 @@ std::map<std::string, int64_t> Engine::SetAsideCounts() const {
   put("duplicate", duplicates_);
   put("unknown_line", unknown_lines_);
   put("too_far_ahead", too_far_ahead_);
+  put("not_owned", not_owned_);
   for (const auto& [id, entry] : lines_) {
     const line::LineAnomalies& a = entry->state.anomalies();
     put("late", a.late);
@@ -461,6 +493,61 @@ std::vector<CallUp> Engine::OpenCallUps(std::string_view line_id) const {
   auto it = lines_.find(line_id);
   if (it == lines_.end()) return {};
   return it->second->open_callups;
+}
+
+absl::Status Engine::FreezeTide(std::string_view line_id) {
+  auto it = lines_.find(line_id);
+  if (it == lines_.end()) return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
+  it->second->frozen = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_view line_id) const {
+  auto it = lines_.find(line_id);
+  if (it == lines_.end()) return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
+  const LineEntry& entry = *it->second;
+  tidewatch::v1::LineTideState s;
+  s.set_line_id(entry.policy->line_id);
+  s.set_level(entry.level);
+  SetTimestamp(entry.episode_start == absl::InfinitePast() ? absl::UnixEpoch() : entry.episode_start,
+               s.mutable_episode_start());
+  for (absl::Time t : entry.enter_since) {
+    const bool set = t != absl::InfiniteFuture();
+    s.add_enter_since_set(set);
+    SetTimestamp(set ? t : absl::UnixEpoch(), s.add_enter_since());
+  }
+  for (absl::Time t : entry.entered_at) {
+    SetTimestamp(t == absl::InfinitePast() ? absl::UnixEpoch() : t, s.add_entered_at());
+  }
+  for (int n : entry.entries) s.add_entries(n);
+  for (const CallUp& cu : entry.open_callups) *s.add_open_callups() = cu;
+  s.set_escalation_sequence(entry.escalation_sequence);
+  if (now_ != absl::InfinitePast()) SetTimestamp(now_, s.mutable_engine_time());
+  return s;
+}
+
+absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
+  auto it = lines_.find(s.line_id());
+  if (it == lines_.end()) return absl::NotFoundError(absl::StrCat("no line '", s.line_id(), "'"));
+  LineEntry& entry = *it->second;
+  const int tiers = static_cast<int>(entry.policy->tiers.size());
+  // A policy with fewer tiers than the snapshot: keep the highest that
+  // still exists.
+  entry.level = std::clamp(s.level(), 0, tiers);
+  entry.episode_start = TimeOf(s.episode_start());
+  for (int i = 0; i < tiers; ++i) {
+    const bool set = i < s.enter_since_set_size() && s.enter_since_set(i) &&
+                     i < s.enter_since_size();
+    entry.enter_since[i] = set ? TimeOf(s.enter_since(i)) : absl::InfiniteFuture();
+  }
+  for (int lv = 0; lv <= tiers; ++lv) {
+    entry.entered_at[lv] = lv < s.entered_at_size() ? TimeOf(s.entered_at(lv)) : absl::InfinitePast();
+    entry.entries[lv] = lv < s.entries_size() ? s.entries(lv) : 0;
+  }
+  entry.open_callups.assign(s.open_callups().begin(), s.open_callups().end());
+  entry.escalation_sequence = s.escalation_sequence();
+  entry.frozen = false;
+  return absl::OkStatus();
 }
 
 }  // namespace tidewatch::engine

@@ -23,6 +23,7 @@
 #define TIDEWATCH_LIBS_ENGINE_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/recent_id_set.h"
 #include "line/line_state.h"
@@ -44,6 +47,9 @@ namespace tidewatch::engine {
 class EngineOutput {
  public:
   virtual ~EngineOutput() = default;
+  // Every tide change and call-up change, in its numbered envelope. The
+  // default hands the content to OnTideChange / OnCallUp.
+  virtual void OnEscalation(const tidewatch::v1::Escalation& escalation);
   // A line's tide level changed.
   virtual void OnTideChange(const tidewatch::v1::TideChange& change) = 0;
   // A call-up was created (PAGED) or changed state (e.g. STOOD_DOWN).
@@ -67,6 +73,10 @@ struct EngineOptions {
   // once; never shorter than the longest window plus the lateness.
   absl::Duration dedupe_horizon = absl::Hours(1);
   line::LineLimits line_limits;
+  // When set, only lines it accepts are tracked and evaluated; events for
+  // other lines are set aside as not_owned (tidewatchd: the lines whose key
+  // hashes to this engine's partition).
+  std::function<bool(std::string_view line_id)> owns_line;
   // The window the live capacity estimate reads (predicted_wait,
   // capacity_gap, `headcount: gap`); the longest window when not kept.
   absl::Duration capacity_window = absl::Minutes(15);
@@ -81,6 +91,7 @@ enum class EventOutcome {
   kHeld,          // an outcome waiting for its queued event
   kConflict,      // contradicts a call's known state
   kTooFarAhead,   // stamped beyond max_clock_jump ahead of the clock
+  kNotOwned,      // its line belongs to another partition (see owns_line)
 };
 // Stable snake_case name ("unknown_line").
 std::string_view EventOutcomeName(EventOutcome outcome);
@@ -131,6 +142,14 @@ class Engine {
   TideStatus Tide(std::string_view line_id) const;
   // Call-ups not yet stood down, oldest first.
   std::vector<tidewatch::v1::CallUp> OpenCallUps(std::string_view line_id) const;
+
+  // Recovery. A frozen line's tide is not evaluated (nothing is emitted for
+  // it) while events rebuild its windows; RestoreTide sets its tide and
+  // call-up state from a snapshot and unfreezes it. Unknown line: NotFound.
+  absl::Status FreezeTide(std::string_view line_id);
+  absl::Status RestoreTide(const tidewatch::v1::LineTideState& state);
+  // The line's tide state now (positions left for the caller to fill).
+  absl::StatusOr<tidewatch::v1::LineTideState> SnapshotTide(std::string_view line_id) const;
   const policy::CompiledPolicy& policy() const { return *policy_; }
   // Every window the lines keep (policy windows plus snapshot windows).
   const std::vector<absl::Duration>& windows() const { return windows_; }
@@ -143,6 +162,7 @@ class Engine {
   void EvaluateLine(LineEntry& entry, absl::Time e);
   void EmitSnapshots(absl::Time t);
   void StandDown(LineEntry& entry, int level, absl::Time e);
+  void Emit(LineEntry& entry, tidewatch::v1::Escalation escalation);
 
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   EngineOptions options_;
@@ -162,6 +182,7 @@ class Engine {
   int64_t duplicates_ = 0;
   int64_t unknown_lines_ = 0;
   int64_t too_far_ahead_ = 0;
+  int64_t not_owned_ = 0;
 };
 
 }  // namespace tidewatch::engine
