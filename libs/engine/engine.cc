@@ -130,6 +130,8 @@ struct Engine::LineEntry {
   int64_t escalation_sequence = 0;      // last used
   bool owned = true;                    // EngineOptions::owns_line
   bool frozen = false;                  // recovering: tide not evaluated
+  bool feed_stale = false;
+  absl::Time last_closed = absl::InfinitePast();  // last instant seen closed
 };
 
 Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptions options,
@@ -202,6 +204,7 @@ EventOutcome Engine::Apply(const CallEvent& event) {
 }
 
 void Engine::InitClock(absl::Time t) {
+  started_ = t;
   next_eval_ = CeilTo(t, interval_);
   if (options_.snapshot_every > absl::ZeroDuration()) {
     next_snapshot_ = CeilTo(t, options_.snapshot_every);
@@ -339,7 +342,22 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     Emit(entry, std::move(esc));
   };
 
+  auto emit_feed = [&](bool stale) {
+    entry.feed_stale = stale;
+    tidewatch::v1::Escalation esc;
+    auto* f = esc.mutable_feed_status();
+    f->set_line_id(line_id);
+    SetTimestamp(e, f->mutable_time());
+    f->set_stale(stale);
+    if (entry.state.last_event_time() != absl::InfinitePast()) {
+      SetTimestamp(entry.state.last_event_time(), f->mutable_last_event());
+    }
+    Emit(entry, std::move(esc));
+  };
+
   if (!lp.hours.IsOpen(e)) {
+    entry.last_closed = e;
+    if (entry.feed_stale) emit_feed(false);  // closed lines are silent by design
     std::fill(entry.enter_since.begin(), entry.enter_since.end(), absl::InfiniteFuture());
     if (entry.level > 0) {
       const int from = entry.level;
@@ -348,6 +366,15 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
       emit_change(from, 0, "line closed (outside opening hours)", {});
     }
     return;
+  }
+
+  if (options_.detect_stale_feeds) {
+    // Silent since the last event, or since the engine started (or the
+    // line opened) if none came since.
+    absl::Time last = std::max(entry.state.last_event_time(), started_);
+    if (entry.last_closed != absl::InfinitePast()) last = std::max(last, entry.last_closed);
+    const bool stale = e - last > lp.feed_stale_after;
+    if (stale != entry.feed_stale) emit_feed(stale);
   }
 
   // Which tiers' enter conditions hold, and since when.
@@ -481,6 +508,7 @@ TideStatus Engine::Tide(std::string_view line_id) const {
   if (it == lines_.end()) return s;
   const LineEntry& entry = *it->second;
   s.level = entry.level;
+  s.feed_stale = entry.feed_stale;
   if (entry.level > 0) {
     s.tier = entry.policy->tiers[entry.level - 1].name;
     s.episode_start = entry.episode_start;
@@ -522,7 +550,31 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
   for (int n : entry.entries) s.add_entries(n);
   for (const CallUp& cu : entry.open_callups) *s.add_open_callups() = cu;
   s.set_escalation_sequence(entry.escalation_sequence);
+  s.set_feed_stale(entry.feed_stale);
   if (now_ != absl::InfinitePast()) SetTimestamp(now_, s.mutable_engine_time());
+  const window::WindowStats& tot = entry.state.totals();
+  const window::Counters& c = tot.counters;
+  tidewatch::v1::LineTotals* t = s.mutable_totals();
+  t->set_offered(c.offered);
+  t->set_answered(c.answered);
+  t->set_abandoned(c.abandoned);
+  t->set_short_abandoned(c.short_abandoned);
+  t->set_answered_in_target(c.answered_in_target);
+  t->set_callbacks(c.callbacks);
+  t->set_left_queue(c.left_queue);
+  t->set_completed(c.completed);
+  t->set_fcr_known(c.fcr_known);
+  t->set_fcr_resolved(c.fcr_resolved);
+  t->set_sum_wait_answered_ns(c.sum_wait_answered_ns);
+  t->set_sum_wait_all_ns(c.sum_wait_all_ns);
+  t->set_sum_handle_ns(c.sum_handle_ns);
+  t->set_max_wait_ns(tot.max_wait_ns);
+  for (int b = 0; b < window::NumWaitBins(); ++b) {
+    if (uint32_t n = tot.waits.bin_count(b)) {
+      t->add_wait_bins(b);
+      t->add_wait_bin_counts(n);
+    }
+  }
   return s;
 }
 
@@ -546,6 +598,35 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   }
   entry.open_callups.assign(s.open_callups().begin(), s.open_callups().end());
   entry.escalation_sequence = s.escalation_sequence();
+  entry.feed_stale = s.feed_stale();
+  if (s.has_totals()) {
+    const tidewatch::v1::LineTotals& t = s.totals();
+    window::WindowStats tot;
+    window::Counters& c = tot.counters;
+    c.offered = t.offered();
+    c.answered = t.answered();
+    c.abandoned = t.abandoned();
+    c.short_abandoned = t.short_abandoned();
+    c.answered_in_target = t.answered_in_target();
+    c.callbacks = t.callbacks();
+    c.left_queue = t.left_queue();
+    c.completed = t.completed();
+    c.fcr_known = t.fcr_known();
+    c.fcr_resolved = t.fcr_resolved();
+    c.sum_wait_answered_ns = t.sum_wait_answered_ns();
+    c.sum_wait_all_ns = t.sum_wait_all_ns();
+    c.sum_handle_ns = t.sum_handle_ns();
+    tot.max_wait_ns = t.max_wait_ns();
+    for (int i = 0; i < t.wait_bins_size() && i < t.wait_bin_counts_size(); ++i) {
+      const int bin = t.wait_bins(i);
+      if (bin < 0 || bin >= window::NumWaitBins() || t.wait_bin_counts(i) < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("line '", s.line_id(), "': wait bin ", bin, " out of range"));
+      }
+      tot.waits.Add(bin, static_cast<uint32_t>(t.wait_bin_counts(i)));
+    }
+    entry.state.set_totals(std::move(tot));
+  }
   entry.frozen = false;
   return absl::OkStatus();
 }

@@ -77,6 +77,10 @@ struct EngineOptions {
   // other lines are set aside as not_owned (tidewatchd: the lines whose key
   // hashes to this engine's partition).
   std::function<bool(std::string_view line_id)> owns_line;
+  // Mark a line whose feed is silent for its policy's feed_stale_after
+  // during opening hours as feed_stale (emitting FeedStatus escalations).
+  // For live services; replay leaves it off.
+  bool detect_stale_feeds = false;
   // The window the live capacity estimate reads (predicted_wait,
   // capacity_gap, `headcount: gap`); the longest window when not kept.
   absl::Duration capacity_window = absl::Minutes(15);
@@ -102,6 +106,7 @@ struct TideStatus {
   std::string tier;  // name of the current tier, empty at level 0
   absl::Time episode_start = absl::InfinitePast();
   absl::Time since = absl::InfinitePast();  // when this level was entered
+  bool feed_stale = false;
 };
 
 // The engine. Not thread-safe: one owner drives it.
@@ -174,6 +179,7 @@ class Engine {
   absl::flat_hash_map<std::string, LineEntry*> by_id_;
 
   absl::Time now_ = absl::InfinitePast();
+  absl::Time started_ = absl::InfinitePast();  // first clock reading
   absl::Time next_eval_ = absl::InfiniteFuture();  // next instant to evaluate
   absl::Time next_snapshot_ = absl::InfiniteFuture();
 

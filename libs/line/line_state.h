@@ -95,6 +95,8 @@ class LineState {
   // Everything ever applied (late events included), for replay totals.
   const window::WindowStats& totals() const { return totals_; }
   int64_t totals_max_wait_ns() const { return totals_.max_wait_ns; }
+  // Replaces the totals (recovery: the totals as of a tide snapshot).
+  void set_totals(window::WindowStats totals) { totals_ = std::move(totals); }
   const LineAnomalies& anomalies() const { return anomalies_; }
 
   // The value of `metric` now: windowed metrics over window `window_index`,

@@ -42,6 +42,7 @@ class WaitSketch {
   void Remove(int bin, uint32_t n = 1);
   void Clear();
   int64_t count() const { return count_; }
+  uint32_t bin_count(int bin) const { return bins_[bin]; }
 
   // Nearest-rank quantile (q in (0, 1]): the representative value of the
   // bin holding the ceil(q * count)-th smallest wait. nullopt when empty.

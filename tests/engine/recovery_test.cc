@@ -83,6 +83,22 @@ TEST(RecoveryTest, RestoredEngineContinuesIdentically) {
     for (const auto& s : saved) ASSERT_TRUE(engine.RestoreTide(s).ok());
     for (size_t i = split; i < events.size(); ++i) engine.Apply(events[i]);
     engine.Finish();
+    // Totals survive the restart: they equal an uninterrupted run's.
+    {
+      EscalationRecorder ignore;
+      Engine straight(policy, {}, &ignore);
+      for (const auto& e : events) straight.Apply(e);
+      straight.Finish();
+      for (const std::string& id : engine.LineIds()) {
+        const auto& a = engine.FindLine(id)->totals();
+        const auto& b = straight.FindLine(id)->totals();
+        EXPECT_EQ(a.counters.offered, b.counters.offered) << id;
+        EXPECT_EQ(a.counters.answered, b.counters.answered) << id;
+        EXPECT_EQ(a.counters.sum_wait_all_ns, b.counters.sum_wait_all_ns) << id;
+        EXPECT_EQ(a.max_wait_ns, b.max_wait_ns) << id;
+        EXPECT_EQ(a.waits.QuantileSeconds(0.9), b.waits.QuantileSeconds(0.9)) << id;
+      }
+    }
 
     std::vector<Escalation> joined = before.all;
     joined.insert(joined.end(), after.all.begin(), after.all.end());
@@ -93,6 +109,33 @@ TEST(RecoveryTest, RestoredEngineContinuesIdentically) {
           << joined[i].DebugString() << "\nvs\n" << whole.all[i].DebugString();
     }
   }
+}
+
+TEST(RecoveryTest, SilentFeedDuringOpeningHoursIsMarkedStale) {
+  auto policy = MustLoad(std::string(policy::DefaultPolicyYaml()));
+  EscalationRecorder out;
+  EngineOptions options;
+  options.detect_stale_feeds = true;
+  options.owns_line = [](std::string_view line) { return line == "revenues"; };
+  Engine engine(policy, options, &out);
+  EventBuilder rev("revenues");
+  engine.Apply(rev.Queued("c1", kT0));
+  engine.AdvanceTo(kT0 + absl::Minutes(5));
+  EXPECT_TRUE(out.all.empty());
+  engine.AdvanceTo(kT0 + absl::Minutes(5) + absl::Seconds(10));  // 5m (feed_stale_after) passed
+  ASSERT_EQ(out.all.size(), 1u);
+  ASSERT_TRUE(out.all[0].has_feed_status());
+  EXPECT_TRUE(out.all[0].feed_status().stale());
+  EXPECT_EQ(out.all[0].feed_status().last_event().seconds(), absl::ToUnixSeconds(kT0));
+  EXPECT_TRUE(engine.Tide("revenues").feed_stale);
+  // The feed comes back.
+  engine.Apply(rev.Answered("c1", kT0 + absl::Minutes(6)));
+  engine.AdvanceTo(kT0 + absl::Minutes(6) + absl::Seconds(10));
+  ASSERT_EQ(out.all.size(), 2u);
+  EXPECT_FALSE(out.all[1].feed_status().stale());
+  // 17:30 local: closed lines are silent by design, never stale.
+  engine.AdvanceTo(absl::FromUnixSeconds(1664814600) + absl::Hours(2));
+  EXPECT_FALSE(engine.Tide("revenues").feed_stale);
 }
 
 TEST(RecoveryTest, LinesOfOtherPartitionsAreSetAside) {
