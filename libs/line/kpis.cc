@@ -87,4 +87,27 @@ tidewatch::v1::Kpis MakeKpis(const window::WindowStats& stats, int64_t max_wait_
   return k;
 }
 
+void WriteKpisJson(JsonWriter& w, const tidewatch::v1::Kpis& k) {
+  w.BeginObject();
+  w.Key("offered").Int(k.offered());
+  w.Key("answered").Int(k.answered());
+  w.Key("abandoned").Int(k.abandoned());
+  w.Key("short_abandoned").Int(k.short_abandoned());
+  if (k.has_answer_rate()) w.Key("answer_rate").Ratio(k.answer_rate());
+  if (k.has_abandon_rate()) w.Key("abandon_rate").Ratio(k.abandon_rate());
+  if (k.has_service_level()) w.Key("service_level").Ratio(k.service_level());
+  if (k.has_asa_seconds()) w.Key("asa_seconds").Seconds(k.asa_seconds());
+  if (k.has_avg_wait_seconds()) w.Key("avg_wait_seconds").Seconds(k.avg_wait_seconds());
+  if (k.has_max_wait_seconds()) w.Key("max_wait_seconds").Seconds(k.max_wait_seconds());
+  if (k.has_p50_wait_seconds()) w.Key("p50_wait_seconds").Seconds(k.p50_wait_seconds());
+  if (k.has_p90_wait_seconds()) w.Key("p90_wait_seconds").Seconds(k.p90_wait_seconds());
+  if (k.has_p95_wait_seconds()) w.Key("p95_wait_seconds").Seconds(k.p95_wait_seconds());
+  w.Key("callbacks").Int(k.callbacks());
+  w.Key("left_queue").Int(k.left_queue());
+  w.Key("completed").Int(k.completed());
+  if (k.has_mean_handle_seconds()) w.Key("mean_handle_seconds").Seconds(k.mean_handle_seconds());
+  if (k.has_arrivals_per_minute()) w.Key("arrivals_per_minute").Ratio(k.arrivals_per_minute());
+  w.EndObject();
+}
+
 }  // namespace tidewatch::line

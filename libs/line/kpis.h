@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/json_writer.h"
 #include "tidewatch/v1/policy.pb.h"
 #include "tidewatch/v1/tide.pb.h"
 #include "window/sliding_windows.h"
@@ -26,6 +27,10 @@ std::optional<double> ComputeMetric(tidewatch::v1::Metric metric,
 
 // All windowed KPIs over `stats`.
 tidewatch::v1::Kpis MakeKpis(const window::WindowStats& stats, int64_t max_wait_ns);
+
+// Writes `k` as a JSON object: counts always, the rest only when defined,
+// in docs/metrics.md's order (tidectl replay's and tidewatchd's format).
+void WriteKpisJson(JsonWriter& w, const tidewatch::v1::Kpis& k);
 
 }  // namespace tidewatch::line
 

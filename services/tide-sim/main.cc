@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "kafka/kafka.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -36,7 +37,8 @@
 
 ABSL_FLAG(std::string, scenario, "", "Scenario YAML file (deploy/scenarios/*.yaml). Required.");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed: the same seed gives byte-identical output.");
-ABSL_FLAG(std::string, out, "-", "Where to write JSON lines: a file, or '-' for stdout.");
+ABSL_FLAG(std::string, out, "",
+          "Where to write JSON lines: a file, or '-' for stdout (the default without --brokers).");
 ABSL_FLAG(std::string, summary, "", "Also write the per-line summary as JSON to this file.");
 ABSL_FLAG(std::string, speed, "",
           "Pacing: N (times real time, e.g. 1 or 60) or 'max' (as fast as possible). "
@@ -45,7 +47,9 @@ ABSL_FLAG(std::string, start_date, "",
           "First simulated day, YYYY-MM-DD (overrides the scenario's date). "
           "Also spelled --start-date.");
 ABSL_FLAG(std::string, brokers, "",
-          "Kafka bootstrap servers for binary protobuf output (not available in this build yet).");
+          "Kafka bootstrap servers: also produce every event as binary protobuf (key = line_id) "
+          "to --topic. With --brokers and no --out, Kafka is the only output.");
+ABSL_FLAG(std::string, topic, "telephony.call-events", "Kafka topic for --brokers.");
 
 namespace tidewatch::sim {
 namespace {
@@ -82,18 +86,69 @@ class PacedSink final : public EventSink {
   absl::Time sim_start_;
 };
 
+// Produces each event to Kafka (binary protobuf, key = line_id, Kafka's
+// default murmur2 partitioning); Flush waits for every delivery report.
+class KafkaSink final : public EventSink {
+ public:
+  KafkaSink(kafka::Producer& producer, std::string topic)
+      : producer_(producer), topic_(std::move(topic)) {}
+
+  absl::Status Write(const tidewatch::v1::CallEvent& event) override {
+    for (int attempt = 0;; ++attempt) {
+      absl::Status s = producer_.Produce(
+          topic_, event.line_id(), event.SerializeAsString(), {},
+          [this](const absl::Status& st, const kafka::Record&) {
+            if (!st.ok() && failed_++ == 0) first_error_ = st;
+          });
+      if (s.ok()) break;
+      if (s.code() != absl::StatusCode::kResourceExhausted || attempt > 600) return s;
+      producer_.Poll(absl::Milliseconds(100));  // local queue full
+    }
+    if (++written_ % 1024 == 0) producer_.Poll(absl::ZeroDuration());
+    return absl::OkStatus();
+  }
+  absl::Status Flush() override {
+    absl::Status s = producer_.Flush(absl::Seconds(60));
+    if (!s.ok()) return s;
+    if (failed_ > 0) {
+      return absl::UnavailableError(absl::StrCat(failed_, " events not delivered to ", topic_,
+                                                 "; first error: ", first_error_.message()));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  kafka::Producer& producer_;
+  std::string topic_;
+  int64_t written_ = 0;
+  int64_t failed_ = 0;
+  absl::Status first_error_;
+};
+
+// Writes every event to two sinks.
+class TeeSink final : public EventSink {
+ public:
+  TeeSink(EventSink& a, EventSink& b) : a_(a), b_(b) {}
+  absl::Status Write(const tidewatch::v1::CallEvent& e) override {
+    absl::Status s = a_.Write(e);
+    return s.ok() ? b_.Write(e) : s;
+  }
+  absl::Status Flush() override {
+    absl::Status s = a_.Flush();
+    return s.ok() ? b_.Flush() : s;
+  }
+
+ private:
+  EventSink& a_;
+  EventSink& b_;
+};
+
 int Fail(const std::string& message, int code = 1) {
   std::fprintf(stderr, "tide-sim: %s\n", message.c_str());
   return code;
 }
 
 int Run() {
-  if (!absl::GetFlag(FLAGS_brokers).empty()) {
-    return Fail(
-        "--brokers: Kafka output is not available in this build yet (the Kafka library has not "
-        "landed). Write JSON lines with --out FILE or --out - instead.",
-        2);
-  }
   const std::string scenario_path = absl::GetFlag(FLAGS_scenario);
   if (scenario_path.empty()) return Fail("--scenario FILE is required (see --help)", 2);
 
@@ -108,7 +163,9 @@ int Run() {
   }
 
   const std::string out_path = absl::GetFlag(FLAGS_out);
-  const bool to_stdout = out_path == "-" || out_path.empty();
+  const std::string brokers = absl::GetFlag(FLAGS_brokers);
+  const bool no_file = !brokers.empty() && out_path.empty();
+  const bool to_stdout = !no_file && (out_path == "-" || out_path.empty());
   double speed = to_stdout ? 1.0 : 0.0;  // 0: no pacing
   if (const std::string s = absl::GetFlag(FLAGS_speed); !s.empty()) {
     if (s == "max") {
@@ -123,8 +180,20 @@ int Run() {
     return Fail(absl::StrCat("scenario rejected:\n", scenario.status().message()), 2);
   }
 
+  std::unique_ptr<kafka::Producer> producer;
+  if (!brokers.empty()) {
+    kafka::KafkaConfig config;
+    config.bootstrap = brokers;
+    config.client_id = "tide-sim";
+    absl::StatusOr<std::unique_ptr<kafka::Producer>> p = kafka::NewProducer(config, {});
+    if (!p.ok()) return Fail(absl::StrCat("--brokers: ", p.status().message()), 2);
+    producer = *std::move(p);
+  }
+
   std::FILE* out = stdout;
-  if (!to_stdout) {
+  if (no_file) {
+    out = std::fopen("/dev/null", "wb");
+  } else if (!to_stdout) {
     out = std::fopen(out_path.c_str(), "wb");
     if (out == nullptr) {
       return Fail(absl::StrCat("cannot write ", out_path, ": ", std::strerror(errno)));
@@ -133,14 +202,25 @@ int Run() {
   absl::StatusOr<Summary> summary;
   {
     JsonLinesSink json(out);
+    std::unique_ptr<KafkaSink> kafka_sink;
+    std::unique_ptr<TeeSink> tee;
+    EventSink* sink = &json;
+    if (producer) {
+      kafka_sink = std::make_unique<KafkaSink>(*producer, absl::GetFlag(FLAGS_topic));
+      sink = kafka_sink.get();
+      if (!no_file) {
+        tee = std::make_unique<TeeSink>(json, *kafka_sink);
+        sink = tee.get();
+      }
+    }
     if (speed > 0) {
-      PacedSink paced(json, speed);
+      PacedSink paced(*sink, speed);
       summary = Simulate(*scenario, options, paced);
     } else {
-      summary = Simulate(*scenario, options, json);
+      summary = Simulate(*scenario, options, *sink);
     }
   }
-  if (!to_stdout && std::fclose(out) != 0) {
+  if (!to_stdout && std::fclose(out) != 0 && !no_file) {
     return Fail(absl::StrCat("closing ", out_path, ": ", std::strerror(errno)));
   }
   if (!summary.ok()) return Fail(std::string(summary.status().message()));

@@ -22,7 +22,7 @@
 #include "engine/engine.h"
 #include "events/events.h"
 #include "events/json_lines.h"
-#include "json_writer.h"
+#include "common/json_writer.h"
 #include "line/kpis.h"
 #include "policy/policy.h"
 
@@ -56,29 +56,6 @@ struct Run {
   ReplayOutput output;
   std::unique_ptr<engine::Engine> engine;
 };
-
-void WriteKpis(JsonWriter& w, const tidewatch::v1::Kpis& k) {
-  w.BeginObject();
-  w.Key("offered").Int(k.offered());
-  w.Key("answered").Int(k.answered());
-  w.Key("abandoned").Int(k.abandoned());
-  w.Key("short_abandoned").Int(k.short_abandoned());
-  if (k.has_answer_rate()) w.Key("answer_rate").Ratio(k.answer_rate());
-  if (k.has_abandon_rate()) w.Key("abandon_rate").Ratio(k.abandon_rate());
-  if (k.has_service_level()) w.Key("service_level").Ratio(k.service_level());
-  if (k.has_asa_seconds()) w.Key("asa_seconds").Seconds(k.asa_seconds());
-  if (k.has_avg_wait_seconds()) w.Key("avg_wait_seconds").Seconds(k.avg_wait_seconds());
-  if (k.has_max_wait_seconds()) w.Key("max_wait_seconds").Seconds(k.max_wait_seconds());
-  if (k.has_p50_wait_seconds()) w.Key("p50_wait_seconds").Seconds(k.p50_wait_seconds());
-  if (k.has_p90_wait_seconds()) w.Key("p90_wait_seconds").Seconds(k.p90_wait_seconds());
-  if (k.has_p95_wait_seconds()) w.Key("p95_wait_seconds").Seconds(k.p95_wait_seconds());
-  w.Key("callbacks").Int(k.callbacks());
-  w.Key("left_queue").Int(k.left_queue());
-  w.Key("completed").Int(k.completed());
-  if (k.has_mean_handle_seconds()) w.Key("mean_handle_seconds").Seconds(k.mean_handle_seconds());
-  if (k.has_arrivals_per_minute()) w.Key("arrivals_per_minute").Ratio(k.arrivals_per_minute());
-  w.EndObject();
-}
 
 std::string Rfc3339(const google::protobuf::Timestamp& ts) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", ToTime(ts), absl::UTCTimeZone());
@@ -151,7 +128,7 @@ std::string JsonReport(const Run& run, const events::RejectCounter& decode) {
   for (const std::string& id : ActiveLines(*run.engine)) {
     const line::LineState* l = run.engine->FindLine(id);
     w.Key(id);
-    WriteKpis(w, line::MakeKpis(l->totals(), l->totals_max_wait_ns()));
+    line::WriteKpisJson(w, line::MakeKpis(l->totals(), l->totals_max_wait_ns()));
   }
   w.EndObject();
   w.Key("snapshots").BeginArray();
@@ -162,7 +139,7 @@ std::string JsonReport(const Run& run, const events::RejectCounter& decode) {
     w.Key("window").String(
         WindowLabel(absl::Seconds(s.window().seconds()) + absl::Nanoseconds(s.window().nanos())));
     w.Key("kpis");
-    WriteKpis(w, s.kpis());
+    line::WriteKpisJson(w, s.kpis());
     w.EndObject();
   }
   w.EndArray();

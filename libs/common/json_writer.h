@@ -7,15 +7,15 @@
 //   w.Key("answer_rate").Ratio(0.9166);
 //   w.EndObject();
 //   std::string text = w.Take();   // {"offered":12,"answer_rate":0.9166}
-#ifndef TIDEWATCH_SERVICES_TIDECTL_JSON_WRITER_H_
-#define TIDEWATCH_SERVICES_TIDECTL_JSON_WRITER_H_
+#ifndef TIDEWATCH_LIBS_COMMON_JSON_WRITER_H_
+#define TIDEWATCH_LIBS_COMMON_JSON_WRITER_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace tidewatch::tidectl {
+namespace tidewatch {
 
 // Writes compact JSON. Commas are placed automatically.
 class JsonWriter {
@@ -44,6 +44,6 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace tidewatch::tidectl
+}  // namespace tidewatch
 
-#endif  // TIDEWATCH_SERVICES_TIDECTL_JSON_WRITER_H_
+#endif  // TIDEWATCH_LIBS_COMMON_JSON_WRITER_H_

@@ -1,11 +1,11 @@
-#include "json_writer.h"
+#include "common/json_writer.h"
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace tidewatch::tidectl {
+namespace tidewatch {
 
 void JsonWriter::Separate() {
   if (after_key_) {
@@ -114,4 +114,4 @@ JsonWriter& JsonWriter::Number(double value, int decimals) {
 JsonWriter& JsonWriter::Ratio(double value) { return Number(value, 6); }
 JsonWriter& JsonWriter::Seconds(double value) { return Number(value, 3); }
 
-}  // namespace tidewatch::tidectl
+}  // namespace tidewatch

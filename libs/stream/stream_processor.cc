@@ -1,0 +1,443 @@
+#include "stream/stream_processor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "events/events.h"
+#include "line/kpis.h"
+#include "stream/partitioner.h"
+
+namespace tidewatch::stream {
+
+using tidewatch::v1::Escalation;
+using tidewatch::v1::LineTideState;
+
+// One owned events partition.
+struct StreamProcessor::Task {
+  int32_t partition = -1;
+  std::unique_ptr<TaskOutput> output;
+  std::unique_ptr<engine::Engine> engine;
+  std::vector<std::string> lines;  // policy lines on this partition
+  // Next events offset to apply; records below it are leftovers of a seek.
+  int64_t next_offset = 0;
+  // (event time, offset) of applied events, oldest first, trimmed to the
+  // longest window + lateness: its front is where a replay must start.
+  std::deque<std::pair<absl::Time, int64_t>> horizon;
+  // Saved tide state of frozen lines, restored when the replay reaches it.
+  std::map<std::string, LineTideState> pending;
+  bool dirty = false;
+  bool uncommitted = false;
+  absl::Time recovery_started = absl::InfinitePast();
+};
+
+// Routes a partition engine's escalations to the producer.
+class StreamProcessor::TaskOutput final : public engine::EngineOutput {
+ public:
+  explicit TaskOutput(StreamProcessor* p) : p_(p) {}
+  void OnEscalation(const Escalation& e) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    p_->ProduceEscalation(e);
+  }
+  void OnTideChange(const tidewatch::v1::TideChange&) override {}
+  void OnCallUp(const tidewatch::v1::CallUp&) override {}
+
+ private:
+  StreamProcessor* p_;
+};
+
+StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> policy,
+                                 StreamOptions options, kafka::Consumer& consumer,
+                                 kafka::Producer& producer, ReaderFactory new_reader,
+                                 const Clock& clock)
+    : policy_(std::move(policy)),
+      options_(std::move(options)),
+      consumer_(consumer),
+      producer_(producer),
+      new_reader_(std::move(new_reader)),
+      clock_(clock) {}
+
+StreamProcessor::~StreamProcessor() = default;
+
+absl::Status StreamProcessor::Start() {
+  absl::Status s = consumer_.Subscribe({options_.events_topic, options_.commands_topic}, this);
+  absl::MutexLock lock(&mu_);
+  if (s.ok()) status_.started = true;
+  return s;
+}
+
+std::vector<std::string> StreamProcessor::OwnedLines(int32_t partition) const {
+  std::vector<std::string> out;
+  for (const auto& [id, lp] : policy_->lines) {
+    if (PartitionForKey(id, options_.partitions) == partition) out.push_back(id);
+  }
+  return out;
+}
+
+void StreamProcessor::Error(const absl::Status& status) {
+  status_.last_error = std::string(status.message());
+  status_.last_error_time = clock_.Now();
+}
+
+void StreamProcessor::UpdateReady() {
+  // Not ready before the group has given this member its partitions (none
+  // is a valid answer when there are more members than partitions).
+  bool ready = status_.started && assigned_;
+  status_.partitions.clear();
+  status_.recovering.clear();
+  for (const auto& [p, task] : tasks_) {
+    status_.partitions.push_back(p);
+    if (!task->pending.empty()) {
+      status_.recovering.push_back(p);
+      ready = false;
+    }
+  }
+  status_.ready = ready;
+}
+
+absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates(
+    int32_t partition) {
+  std::map<std::string, LineTideState> states;
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> reader = new_reader_();
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<kafka::Watermarks> wm =
+      (*reader)->QueryWatermarks(options_.state_topic, partition, absl::Seconds(10));
+  if (!wm.ok()) return wm.status();
+  if (wm->high <= wm->low) return states;
+  if (absl::Status s = (*reader)->Assign({{options_.state_topic, partition, wm->low}}); !s.ok()) {
+    return s;
+  }
+  const absl::Time deadline = clock_.Now() + options_.state_read_timeout;
+  int64_t next = wm->low;
+  while (next < wm->high) {
+    if (clock_.Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "reading ", options_.state_topic, " [", partition, "]: at offset ", next, " of ",
+          wm->high, " after ", absl::FormatDuration(options_.state_read_timeout)));
+    }
+    std::vector<kafka::Record> batch;
+    if (absl::Status s = (*reader)->PollBatch(1000, absl::Milliseconds(200), &batch); !s.ok()) {
+      continue;  // transient; the deadline bounds it
+    }
+    for (const kafka::Record& r : batch) {
+      next = std::max(next, r.offset + 1);
+      LineTideState st;
+      if (!st.ParseFromString(r.value) || st.line_id().empty()) continue;
+      states[st.line_id()] = std::move(st);  // the last record per line wins
+    }
+  }
+  (*reader)->Close().IgnoreError();
+  return states;
+}
+
+void StreamProcessor::StartTask(int32_t partition) {
+  auto task = std::make_unique<Task>();
+  task->partition = partition;
+  task->lines = OwnedLines(partition);
+  task->output = std::make_unique<TaskOutput>(this);
+  task->recovery_started = clock_.Now();
+  engine::EngineOptions eo;
+  eo.detect_stale_feeds = options_.wall_clock_ticks;
+  const int32_t partitions = options_.partitions;
+  eo.owns_line = [partition, partitions](std::string_view line) {
+    return PartitionForKey(line, partitions) == partition;
+  };
+  task->engine = std::make_unique<engine::Engine>(policy_, eo, task->output.get());
+
+  int64_t start = kafka::kOffsetInvalid;  // the committed offset
+  absl::StatusOr<std::map<std::string, LineTideState>> states = ReadStates(partition);
+  if (!states.ok()) {
+    Error(absl::Status(states.status().code(),
+                       absl::StrCat("recovery of partition ", partition,
+                                    ": cannot read state, starting from the committed offset: ",
+                                    states.status().message())));
+  } else if (!states->empty()) {
+    int64_t replay_from = INT64_MAX;
+    for (auto& [line, st] : *states) {
+      if (PartitionForKey(line, partitions) != partition || !policy_->FindLine(line)) continue;
+      replay_from = std::min(replay_from, st.replay_from_offset());
+      task->engine->FreezeTide(line).IgnoreError();
+      task->pending[line] = std::move(st);
+    }
+    if (replay_from != INT64_MAX) start = std::max<int64_t>(replay_from, 0);
+  }
+  if (start == kafka::kOffsetInvalid) {
+    absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
+        consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
+    if (committed.ok() && !committed->empty() && (*committed)[0].offset >= 0) {
+      start = (*committed)[0].offset;
+    }
+  }
+  if (start >= 0) {
+    if (absl::Status s = consumer_.Seek({options_.events_topic, partition, start}, absl::Seconds(5));
+        !s.ok()) {
+      Error(s);
+    }
+    task->next_offset = start;
+  }
+  ++status_.recoveries;
+  tasks_[partition] = std::move(task);
+  RestoreDue(*tasks_[partition], -1);
+}
+
+void StreamProcessor::RestoreDue(Task& task, int64_t offset) {
+  // Lines whose saved position is at or before the next event to apply.
+  const int64_t at = offset < 0 ? task.next_offset : offset;
+  for (auto it = task.pending.begin(); it != task.pending.end();) {
+    if (it->second.next_offset() <= at) {
+      if (absl::Status s = task.engine->RestoreTide(it->second); !s.ok()) Error(s);
+      it = task.pending.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (task.pending.empty() && task.recovery_started != absl::InfinitePast()) {
+    status_.last_recovery = clock_.Now() - task.recovery_started;
+    task.recovery_started = absl::InfinitePast();
+  }
+}
+
+void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
+  absl::MutexLock lock(&mu_);
+  assigned_ = true;
+  for (const kafka::TopicPartition& tp : partitions) {
+    if (tp.topic == options_.events_topic) StartTask(tp.partition);
+  }
+  UpdateReady();
+}
+
+void StreamProcessor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Task*> leaving;
+  for (const kafka::TopicPartition& tp : partitions) {
+    if (tp.topic != options_.events_topic) continue;
+    auto it = tasks_.find(tp.partition);
+    if (it != tasks_.end()) leaving.push_back(it->second.get());
+  }
+  // Hand over cleanly: state written, flushed, offsets committed.
+  CommitTasks(leaving, /*write_states=*/true);
+  for (Task* t : leaving) tasks_.erase(t->partition);
+  UpdateReady();
+}
+
+void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
+  absl::MutexLock lock(&mu_);
+  for (const kafka::TopicPartition& tp : partitions) {
+    if (tp.topic == options_.events_topic) tasks_.erase(tp.partition);
+  }
+  Error(absl::UnavailableError("partitions lost (session timed out?): dropped without commit"));
+  UpdateReady();
+}
+
+void StreamProcessor::Produce(const std::string& topic, const std::string& key, std::string value,
+                              std::vector<kafka::Header> headers) {
+  for (int attempt = 0;; ++attempt) {
+    absl::Status s = producer_.Produce(
+        topic, key, value, headers,
+        [this](const absl::Status& st, const kafka::Record& r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          // Runs inside producer_.Poll/Flush, which are only called under mu_.
+          if (st.ok()) return;
+          ++status_.delivery_errors;
+          ++failed_since_commit_;
+          Error(st);
+          retry_.push_back(r);
+        });
+    if (s.ok()) return;
+    if (s.code() == absl::StatusCode::kResourceExhausted && attempt < 100) {
+      producer_.Poll(absl::Milliseconds(50));  // local queue full: let it drain
+      continue;
+    }
+    Error(s);
+    ++status_.delivery_errors;
+    ++failed_since_commit_;
+    kafka::Record r;
+    r.topic = topic;
+    r.key = key;
+    r.value = std::move(value);
+    r.headers = std::move(headers);
+    retry_.push_back(std::move(r));
+    return;
+  }
+}
+
+void StreamProcessor::ProduceEscalation(const Escalation& e) {
+  Produce(options_.escalations_topic, e.line_id(), e.SerializeAsString(),
+          {{"tidewatch-escalation-id", e.id()}});
+  ++status_.escalations_produced;
+  if (options_.on_escalation) options_.on_escalation(e);
+}
+
+void StreamProcessor::Handle(const kafka::Record& record) {
+  ++status_.records_consumed;
+  if (record.topic == options_.commands_topic) {
+    ++status_.commands_consumed;  // acknowledgements arrive with the gRPC service
+    return;
+  }
+  auto it = tasks_.find(record.partition);
+  if (record.topic != options_.events_topic || it == tasks_.end()) return;
+  Task& task = *it->second;
+  if (record.offset < task.next_offset) return;  // fetched before a seek
+  RestoreDue(task, record.offset);
+  task.next_offset = record.offset + 1;
+  task.dirty = true;
+  task.uncommitted = true;
+  events::RejectReason reason;
+  absl::Status s = events::ParseBinaryEvent(record.value, event_, &reason);
+  if (!s.ok()) {
+    const std::string name(events::RejectReasonName(reason));
+    ++status_.rejected[name];
+    ++status_.dead_lettered;
+    Produce(options_.dead_letter_topic, record.key, record.value,
+            {{"tidewatch-error", std::string(s.message())},
+             {"tidewatch-reason", name},
+             {"tidewatch-source",
+              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}});
+    return;
+  }
+  task.engine->Apply(event_);
+  task.horizon.emplace_back(events::EventTime(event_), record.offset);
+  ++status_.events_applied;
+}
+
+void StreamProcessor::WriteStates(Task& task) {
+  if (!task.pending.empty()) return;  // mid-replay: the saved state stands
+  const absl::Duration keep = policy_->longest_window() + policy_->allowed_lateness +
+                              policy_->evaluation_interval;
+  const absl::Time now = task.engine->now();
+  while (!task.horizon.empty() && task.horizon.front().first < now - keep) {
+    task.horizon.pop_front();
+  }
+  const int64_t replay_from = task.horizon.empty() ? task.next_offset : task.horizon.front().second;
+  for (const std::string& line : task.lines) {
+    absl::StatusOr<LineTideState> st = task.engine->SnapshotTide(line);
+    if (!st.ok()) continue;
+    st->set_events_topic(options_.events_topic);
+    st->set_events_partition(task.partition);
+    st->set_next_offset(task.next_offset);
+    st->set_replay_from_offset(replay_from);
+    Produce(options_.state_topic, line, st->SerializeAsString(), {});
+    ++status_.state_records_produced;
+  }
+  task.dirty = false;
+}
+
+bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_states) {
+  for (kafka::Record& r : std::exchange(retry_, {})) {
+    Produce(r.topic, r.key, std::move(r.value), std::move(r.headers));
+  }
+  if (write_states) {
+    for (Task* t : tasks) {
+      if (t->dirty) WriteStates(*t);
+    }
+  }
+  if (absl::Status s = producer_.Flush(options_.flush_timeout); !s.ok()) {
+    Error(s);
+    ++status_.commit_failures;
+    return false;
+  }
+  if (failed_since_commit_ > 0) {
+    // Something was not delivered: produce it again before committing.
+    failed_since_commit_ = 0;
+    ++status_.commit_failures;
+    return false;
+  }
+  std::vector<kafka::TopicPartition> offsets;
+  for (Task* t : tasks) {
+    if (t->uncommitted && t->pending.empty()) {
+      offsets.push_back({options_.events_topic, t->partition, t->next_offset});
+    }
+  }
+  if (offsets.empty()) return true;
+  if (absl::Status s = consumer_.Commit(offsets, /*async=*/false); !s.ok()) {
+    Error(s);
+    ++status_.commit_failures;
+    return false;
+  }
+  for (Task* t : tasks) {
+    if (t->pending.empty()) t->uncommitted = false;
+  }
+  ++status_.commits;
+  return true;
+}
+
+absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
+  std::vector<kafka::Record> batch;
+  absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &batch);
+  absl::MutexLock lock(&mu_);
+  if (!poll.ok()) Error(poll);
+  for (const kafka::Record& r : batch) Handle(r);
+  const absl::Time now = clock_.Now();
+  for (auto& [p, task] : tasks_) {
+    RestoreDue(*task, -1);
+    if (options_.wall_clock_ticks) task->engine->AdvanceTo(now);
+  }
+  producer_.Poll(absl::ZeroDuration());
+  if (now - last_commit_ >= options_.commit_interval) {
+    std::vector<Task*> all;
+    for (auto& [p, task] : tasks_) all.push_back(task.get());
+    CommitTasks(all, /*write_states=*/true);
+    last_commit_ = now;
+  }
+  UpdateReady();
+  return poll;
+}
+
+absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<Task*> all;
+    for (auto& [p, task] : tasks_) all.push_back(task.get());
+    if (!CommitTasks(all, /*write_states=*/true)) {
+      return absl::UnavailableError(
+          absl::StrCat("shutdown: outputs not durable, offsets not committed: ", status_.last_error));
+    }
+  }
+  // Leaving the group revokes every partition (OnRevoked commits again:
+  // nothing new by now).
+  absl::Status s = consumer_.Close();
+  absl::MutexLock lock(&mu_);
+  if (absl::Status f = producer_.Flush(timeout); !f.ok()) return f;
+  return s;
+}
+
+StreamStatus StreamProcessor::Status() const {
+  absl::MutexLock lock(&mu_);
+  StreamStatus s = status_;
+  for (const auto& [p, task] : tasks_) {
+    for (const auto& [k, v] : task->engine->SetAsideCounts()) s.rejected[k] += v;
+  }
+  s.consumer_health = consumer_.Health();
+  s.producer_health = producer_.Health();
+  return s;
+}
+
+std::vector<LineStatus> StreamProcessor::Lines() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<LineStatus> out;
+  for (const auto& [p, task] : tasks_) {
+    for (const std::string& id : task->lines) {
+      const line::LineState* l = task->engine->FindLine(id);
+      if (l == nullptr) continue;
+      LineStatus ls;
+      ls.line_id = id;
+      ls.partition = p;
+      ls.tide = task->engine->Tide(id);
+      ls.totals = line::MakeKpis(l->totals(), l->totals_max_wait_ns());
+      for (int i = 0; i < l->windows().num_windows(); ++i) {
+        ls.windows.emplace_back(l->windows().window(i),
+                                line::MakeKpis(l->windows().Running(i), l->windows().RunningMaxWaitNs(i)));
+      }
+      ls.calls_waiting = l->calls_waiting();
+      ls.longest_waiting = l->longest_waiting();
+      ls.agents = l->agents();
+      ls.capacity = l->Capacity();
+      ls.open_callups = task->engine->OpenCallUps(id);
+      ls.last_event = l->last_event_time();
+      out.push_back(std::move(ls));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LineStatus& a, const LineStatus& b) { return a.line_id < b.line_id; });
+  return out;
+}
+
+}  // namespace tidewatch::stream

@@ -1,0 +1,197 @@
+// The streaming service's core: call events from Kafka through per-partition
+// engines to escalations, with state kept in Kafka for recovery.
+//
+// One StreamProcessor runs in each tidewatchd instance. It joins the
+// consumer group on the events topic (keyed by line_id) and the
+// co-partitioned commands topic; each events partition it is given gets its
+// own Engine, which tracks exactly the policy lines whose key hashes to that
+// partition. Undecodable records go to the dead-letter topic with the
+// original bytes and the error in headers. Tide changes, call-ups and feed
+// status go to the escalations topic (key = line_id, numbered per line);
+// every commit interval the tide, call-up and totals state of each line goes
+// to the compacted state topic with the input position it reflects, the
+// producer is flushed, and only then are the consumed offsets committed: an
+// offset is committed only once the state it reflects is durable.
+//
+// Recovery. On assignment of a partition the processor reads the state
+// topic's partition to its end (last record per line wins: the in-process
+// broker does not compact), freezes those lines, seeks the events partition
+// back to the oldest event still inside the longest window + lateness (the
+// state says which offset that is), and replays: windows and open calls are
+// rebuilt while frozen lines emit nothing; as the replay passes each line's
+// saved position its tide is restored and it goes live. The processor is
+// ready (Status().ready) once every owned partition has caught up.
+//
+// Threading: Step() and Shutdown() on one thread; Status() and Lines() from
+// any thread (HTTP handlers).
+//
+//   StreamProcessor processor(policy, options, *consumer, *producer, new_reader, clock);
+//   RETURN_IF_ERROR(processor.Start());
+//   while (!stop) processor.Step(absl::Milliseconds(100));
+//   processor.Shutdown(absl::Seconds(8));
+#ifndef TIDEWATCH_LIBS_STREAM_STREAM_PROCESSOR_H_
+#define TIDEWATCH_LIBS_STREAM_STREAM_PROCESSOR_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "engine/engine.h"
+#include "kafka/kafka.h"
+#include "line/capacity_estimate.h"
+#include "policy/compiled_policy.h"
+#include "tidewatch/v1/events.pb.h"
+#include "tidewatch/v1/tide.pb.h"
+
+namespace tidewatch::stream {
+
+// Topics and timing.
+struct StreamOptions {
+  std::string events_topic = "telephony.call-events";
+  std::string commands_topic = "tidewatch.commands";
+  std::string escalations_topic = "tidewatch.escalations";
+  std::string state_topic = "tidewatch.state";
+  std::string dead_letter_topic = "tidewatch.dead-letter";
+  // Partitions of the events topic (and of commands and state, which must
+  // match: co-partitioned by line_id).
+  int32_t partitions = 12;
+  // How often state is written, the producer flushed and offsets committed.
+  absl::Duration commit_interval = absl::Seconds(1);
+  // Live: wall-clock ticks move engine time (windows slide, stale feeds are
+  // noticed). Off: engine time is event time only (replaying recorded or
+  // simulated days at speed).
+  bool wall_clock_ticks = true;
+  // Records taken per Step.
+  size_t max_batch = 2000;
+  // Limit on waiting for the producer at each commit.
+  absl::Duration flush_timeout = absl::Seconds(5);
+  // Limit on reading a state partition during recovery.
+  absl::Duration state_read_timeout = absl::Seconds(30);
+  // Called for every escalation produced (under the processor's lock: keep
+  // it short, e.g. a log line).
+  std::function<void(const tidewatch::v1::Escalation&)> on_escalation;
+};
+
+// Counters and health, for /healthz, /readyz and metrics.
+struct StreamStatus {
+  bool started = false;
+  bool ready = false;  // assigned and every owned partition caught up
+  std::vector<int32_t> partitions;
+  std::vector<int32_t> recovering;
+  int64_t records_consumed = 0;
+  int64_t events_applied = 0;
+  int64_t commands_consumed = 0;
+  // Decode failures by reason, plus the engines' set-aside counts.
+  std::map<std::string, int64_t> rejected;
+  int64_t dead_lettered = 0;
+  int64_t escalations_produced = 0;
+  int64_t state_records_produced = 0;
+  int64_t delivery_errors = 0;
+  int64_t commits = 0;
+  int64_t commit_failures = 0;
+  int64_t recoveries = 0;
+  absl::Duration last_recovery = absl::ZeroDuration();
+  std::string last_error;
+  absl::Time last_error_time = absl::InfinitePast();
+  std::vector<kafka::PartitionLag> lag;
+  kafka::ClientHealth consumer_health;
+  kafka::ClientHealth producer_health;
+};
+
+// One owned line, for status endpoints and tests.
+struct LineStatus {
+  std::string line_id;
+  int32_t partition = -1;
+  engine::TideStatus tide;
+  tidewatch::v1::Kpis totals;
+  std::vector<std::pair<absl::Duration, tidewatch::v1::Kpis>> windows;
+  int64_t calls_waiting = 0;
+  std::optional<absl::Duration> longest_waiting;
+  line::AgentCounts agents;
+  line::CapacityEstimate capacity;
+  std::vector<tidewatch::v1::CallUp> open_callups;
+  absl::Time last_event = absl::InfinitePast();
+};
+
+// Makes a consumer that reads partitions by Assign (no group), for the
+// state topic during recovery.
+using ReaderFactory = std::function<absl::StatusOr<std::unique_ptr<kafka::Consumer>>()>;
+
+class StreamProcessor final : public kafka::RebalanceListener {
+ public:
+  // `consumer` must be a group consumer (ConsumerOptions::group_id set);
+  // everything passed must outlive the processor.
+  StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> policy, StreamOptions options,
+                  kafka::Consumer& consumer, kafka::Producer& producer, ReaderFactory new_reader,
+                  const Clock& clock);
+  ~StreamProcessor() override;
+
+  // Subscribes to the events and commands topics.
+  absl::Status Start();
+  // One round: poll up to max_batch records (waiting up to `poll_timeout`),
+  // process them, tick the engines, and commit when the interval is due.
+  absl::Status Step(absl::Duration poll_timeout);
+  // Writes state, flushes, commits and leaves the group.
+  absl::Status Shutdown(absl::Duration timeout);
+
+  StreamStatus Status() const;
+  std::vector<LineStatus> Lines() const;
+
+  // kafka::RebalanceListener (called from within Step's poll).
+  void OnAssigned(const std::vector<kafka::TopicPartition>& partitions) override;
+  void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
+  void OnLost(const std::vector<kafka::TopicPartition>& partitions) override;
+
+ private:
+  struct Task;
+  class TaskOutput;
+
+  void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(
+      int32_t partition);
+  void Handle(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriteStates(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Flushes and commits the given tasks' positions; false if not durable.
+  bool CommitTasks(const std::vector<Task*>& tasks, bool write_states)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Produce(const std::string& topic, const std::string& key, std::string value,
+               std::vector<kafka::Header> headers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProduceEscalation(const tidewatch::v1::Escalation& escalation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Error(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> OwnedLines(int32_t partition) const;
+
+  const std::shared_ptr<const policy::CompiledPolicy> policy_;
+  const StreamOptions options_;
+  kafka::Consumer& consumer_;
+  kafka::Producer& producer_;
+  const ReaderFactory new_reader_;
+  const Clock& clock_;
+
+  mutable absl::Mutex mu_;
+  std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
+  StreamStatus status_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Records whose delivery failed, produced again at the next commit.
+  std::vector<kafka::Record> retry_ ABSL_GUARDED_BY(mu_);
+  int64_t failed_since_commit_ ABSL_GUARDED_BY(mu_) = 0;
+  bool assigned_ ABSL_GUARDED_BY(mu_) = false;
+  tidewatch::v1::CallEvent event_;  // reused decode buffer (Step's thread)
+};
+
+}  // namespace tidewatch::stream
+
+#endif  // TIDEWATCH_LIBS_STREAM_STREAM_PROCESSOR_H_

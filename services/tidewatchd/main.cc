@@ -1,0 +1,307 @@
+// tidewatchd: the tidewatch streaming service.
+//
+// Consumes call events from Kafka, keeps every owned line's KPIs and tide
+// live, publishes escalations and state, serves /healthz, /readyz and /lines
+// on --metrics-address. --brokers=embedded (the default) runs an in-process
+// Kafka-protocol broker for development and demos.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/clock.h"
+#include "common/json_writer.h"
+#include "http/http_server.h"
+#include "kafka/embedded_broker.h"
+#include "kafka/kafka.h"
+#include "line/kpis.h"
+#include "policy/policy.h"
+#include "stream/stream_processor.h"
+
+ABSL_FLAG(std::string, brokers, "embedded",
+          "Kafka bootstrap servers (host:port,...), or 'embedded' for an in-process development "
+          "broker");
+ABSL_FLAG(std::string, events_topic, "telephony.call-events", "call events topic (key = line_id)");
+ABSL_FLAG(std::string, commands_topic, "tidewatch.commands", "commands topic (co-partitioned)");
+ABSL_FLAG(std::string, escalations_topic, "tidewatch.escalations", "escalations output topic");
+ABSL_FLAG(std::string, state_topic, "tidewatch.state", "compacted state topic (co-partitioned)");
+ABSL_FLAG(std::string, dead_letter_topic, "tidewatch.dead-letter", "undecodable records go here");
+ABSL_FLAG(std::string, group, "tidewatch", "consumer group");
+ABSL_FLAG(std::string, policy, "", "tide policy YAML (default: the embedded default policy)");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464",
+          "HOST:PORT for /healthz, /readyz and /lines ('' to disable; port 0 picks one)");
+ABSL_FLAG(int, partitions, 12, "partitions per topic when the embedded broker creates them");
+ABSL_FLAG(std::string, clock, "wall",
+          "'wall': wall-clock ticks move engine time (live); 'event': event time only (replaying "
+          "recorded or simulated days at speed)");
+ABSL_FLAG(absl::Duration, commit_interval, absl::Seconds(1),
+          "how often state is written and offsets committed");
+ABSL_FLAG(std::string, instance_id, "", "client id suffix for logs (default: the pid)");
+ABSL_FLAG(bool, quiet, false, "log only errors and lifecycle lines, not every escalation");
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "%s tidewatchd: %s\n",
+               absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()).c_str(),
+               line.c_str());
+  std::fflush(stderr);
+}
+
+std::string Describe(const tidewatch::v1::Escalation& e) {
+  if (e.has_tide_change()) {
+    const auto& c = e.tide_change();
+    return absl::StrFormat("escalation %s: %s tier %d -> %d %s: %s", e.id(), c.line_id(),
+                           c.from_level(), c.to_level(),
+                           c.to_level() > c.from_level() ? c.to_tier() : c.from_tier(), c.reason());
+  }
+  if (e.has_callup()) {
+    const auto& c = e.callup();
+    return absl::StrFormat("escalation %s: call-up %s %s: %d from %s", e.id(), c.id(),
+                           tidewatch::v1::CallUpState_Name(c.state()), c.headcount(), c.team_id());
+  }
+  if (e.has_feed_status()) {
+    return absl::StrFormat("escalation %s: feed of %s is %s", e.id(), e.line_id(),
+                           e.feed_status().stale() ? "STALE (no events during opening hours)"
+                                                   : "back");
+  }
+  return absl::StrCat("escalation ", e.id());
+}
+
+std::string LinesJson(const std::vector<tidewatch::stream::LineStatus>& lines) {
+  tidewatch::JsonWriter w;
+  w.BeginObject().Key("lines").BeginObject();
+  for (const auto& l : lines) {
+    w.Key(l.line_id).BeginObject();
+    w.Key("partition").Int(l.partition);
+    w.Key("tide_level").Int(l.tide.level);
+    w.Key("tier").String(l.tide.tier);
+    w.Key("feed_stale").Bool(l.tide.feed_stale);
+    w.Key("calls_waiting").Int(l.calls_waiting);
+    if (l.longest_waiting) w.Key("longest_waiting_seconds").Seconds(absl::ToDoubleSeconds(*l.longest_waiting));
+    w.Key("totals");
+    tidewatch::line::WriteKpisJson(w, l.totals);
+    w.Key("windows").BeginObject();
+    for (const auto& [len, k] : l.windows) {
+      w.Key(absl::StrCat(len / absl::Minutes(1), "m"));
+      tidewatch::line::WriteKpisJson(w, k);
+    }
+    w.EndObject();
+    w.Key("open_callups").BeginArray();
+    for (const auto& c : l.open_callups) {
+      w.BeginObject().Key("id").String(c.id()).Key("team").String(c.team_id());
+      w.Key("headcount").Int(c.headcount()).EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndObject().EndObject();
+  return w.Take();
+}
+
+int Run() {
+  using namespace tidewatch;
+  RealClock clock;
+  const std::string instance =
+      absl::GetFlag(FLAGS_instance_id).empty() ? absl::StrCat(getpid()) : absl::GetFlag(FLAGS_instance_id);
+
+  // Policy.
+  absl::StatusOr<policy::CompiledPolicy> loaded =
+      absl::GetFlag(FLAGS_policy).empty()
+          ? policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "embedded default policy")
+          : policy::LoadPolicyFile(absl::GetFlag(FLAGS_policy));
+  if (!loaded.ok()) {
+    Log(absl::StrCat("policy rejected:\n", loaded.status().message()));
+    return 2;
+  }
+  auto policy = std::make_shared<const policy::CompiledPolicy>(*std::move(loaded));
+  Log(absl::StrCat("policy '", policy->name, "': ", policy->lines.size(), " lines"));
+
+  stream::StreamOptions options;
+  options.events_topic = absl::GetFlag(FLAGS_events_topic);
+  options.commands_topic = absl::GetFlag(FLAGS_commands_topic);
+  options.escalations_topic = absl::GetFlag(FLAGS_escalations_topic);
+  options.state_topic = absl::GetFlag(FLAGS_state_topic);
+  options.dead_letter_topic = absl::GetFlag(FLAGS_dead_letter_topic);
+  options.commit_interval = absl::GetFlag(FLAGS_commit_interval);
+  const std::string clock_mode = absl::GetFlag(FLAGS_clock);
+  if (clock_mode != "wall" && clock_mode != "event") {
+    Log(absl::StrCat("--clock must be 'wall' or 'event', not '", clock_mode, "'"));
+    return 2;
+  }
+  options.wall_clock_ticks = clock_mode == "wall";
+  if (!absl::GetFlag(FLAGS_quiet)) {
+    options.on_escalation = [](const tidewatch::v1::Escalation& e) { Log(Describe(e)); };
+  }
+
+  // Kafka.
+  std::unique_ptr<kafka::EmbeddedBroker> embedded;
+  kafka::KafkaConfig config;
+  config.client_id = absl::StrCat("tidewatchd-", instance);
+  config.clock = &clock;
+  config.on_error = [](const absl::Status& s, bool fatal) {
+    Log(absl::StrCat(fatal ? "FATAL kafka error: " : "kafka: ", s.message()));
+    if (fatal) g_stop.store(true);
+  };
+  config.on_log = [](int level, std::string_view facility, std::string_view message) {
+    if (level <= 3) Log(absl::StrCat("librdkafka ", std::string(facility), ": ", std::string(message)));
+  };
+  const std::vector<std::string> topics = {options.events_topic, options.commands_topic,
+                                           options.escalations_topic, options.state_topic,
+                                           options.dead_letter_topic};
+  if (absl::GetFlag(FLAGS_brokers) == "embedded") {
+    absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> b = kafka::EmbeddedBroker::Start(1);
+    if (!b.ok()) {
+      Log(absl::StrCat("cannot start the embedded broker: ", b.status().message()));
+      return 1;
+    }
+    embedded = *std::move(b);
+    for (const std::string& t : topics) {
+      if (absl::Status s = embedded->CreateTopic(t, absl::GetFlag(FLAGS_partitions)); !s.ok()) {
+        Log(absl::StrCat("cannot create ", t, ": ", s.message()));
+        return 1;
+      }
+    }
+    config.bootstrap = embedded->bootstrap();
+    Log("EMBEDDED BROKER: an in-process Kafka for development and demos only; its data is gone "
+        "when tidewatchd stops. Point --brokers at a real cluster in production.");
+    std::printf("bootstrap=%s\n", config.bootstrap.c_str());
+    std::fflush(stdout);
+    options.partitions = absl::GetFlag(FLAGS_partitions);
+  } else {
+    config.bootstrap = absl::GetFlag(FLAGS_brokers);
+    absl::StatusOr<std::unique_ptr<kafka::Admin>> admin = kafka::NewAdmin(config);
+    if (!admin.ok()) {
+      Log(absl::StrCat("kafka admin: ", admin.status().message()));
+      return 1;
+    }
+    absl::StatusOr<int> n = (*admin)->PartitionCount(options.events_topic, absl::Seconds(30));
+    if (!n.ok()) {
+      Log(absl::StrCat("cannot read ", options.events_topic, " from ", config.bootstrap, ": ",
+                       n.status().message()));
+      return 1;
+    }
+    options.partitions = *n;
+    for (const std::string& t : {options.commands_topic, options.state_topic}) {
+      absl::StatusOr<int> m = (*admin)->PartitionCount(t, absl::Seconds(30));
+      if (!m.ok() || *m != *n) {
+        Log(absl::StrCat(t, " must exist with ", *n, " partitions (co-partitioned with ",
+                         options.events_topic, ")", m.ok() ? absl::StrCat(", it has ", *m) : ""));
+        return 1;
+      }
+    }
+  }
+  Log(absl::StrCat("kafka ", config.bootstrap, ", group '", absl::GetFlag(FLAGS_group), "', ",
+                   options.partitions, " partitions, clock ", clock_mode));
+
+  kafka::ConsumerOptions co;
+  co.group_id = absl::GetFlag(FLAGS_group);
+  co.read_committed = true;
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::NewConsumer(config, co);
+  kafka::ProducerOptions po;
+  po.delivery_timeout = absl::Minutes(10);
+  absl::StatusOr<std::unique_ptr<kafka::Producer>> producer = kafka::NewProducer(config, po);
+  if (!consumer.ok() || !producer.ok()) {
+    Log(absl::StrCat("kafka clients: ", consumer.ok() ? producer.status().message()
+                                                       : consumer.status().message()));
+    return 1;
+  }
+  stream::ReaderFactory new_reader = [config]() {
+    kafka::ConsumerOptions ro;
+    ro.read_committed = true;
+    return kafka::NewConsumer(config, ro);
+  };
+  stream::StreamProcessor processor(policy, options, **consumer, **producer, new_reader, clock);
+
+  // Operational endpoints.
+  std::unique_ptr<http::HttpServer> server;
+  if (!absl::GetFlag(FLAGS_metrics_address).empty()) {
+    http::HttpServer::Handlers handlers;
+    handlers["/healthz"] = [&processor](const http::HttpRequest&) {
+      stream::StreamStatus s = processor.Status();
+      const bool healthy = s.started && !s.consumer_health.fatal && !s.producer_health.fatal;
+      std::string body = absl::StrCat(healthy ? "ok" : "unhealthy", "\n", "brokers down: ",
+                                      s.producer_health.brokers_down, "\n", "last error: ",
+                                      s.last_error.empty() ? "-" : s.last_error, "\n");
+      return http::HttpResponse{healthy ? 200 : 503, "text/plain; charset=utf-8", body};
+    };
+    handlers["/readyz"] = [&processor](const http::HttpRequest&) {
+      stream::StreamStatus s = processor.Status();
+      std::string body = s.ready ? "ready\n"
+                                 : absl::StrCat("not ready: recovering ", s.recovering.size(),
+                                                " partition(s)\n");
+      return http::HttpResponse{s.ready ? 200 : 503, "text/plain; charset=utf-8", body};
+    };
+    handlers["/lines"] = [&processor](const http::HttpRequest&) {
+      return http::HttpResponse{200, "application/json", LinesJson(processor.Lines()) + "\n"};
+    };
+    absl::StatusOr<std::unique_ptr<http::HttpServer>> srv =
+        http::HttpServer::Start(absl::GetFlag(FLAGS_metrics_address), std::move(handlers));
+    if (!srv.ok()) {
+      Log(absl::StrCat("--metrics-address: ", srv.status().message()));
+      return 1;
+    }
+    server = *std::move(srv);
+    Log(absl::StrCat("serving /healthz /readyz /lines on port ", server->port()));
+  }
+
+  if (absl::Status s = processor.Start(); !s.ok()) {
+    Log(absl::StrCat("subscribe: ", s.message()));
+    return 1;
+  }
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  Log("running");
+  absl::Time last_report = absl::Now();
+  bool was_ready = false;
+  while (!g_stop.load()) {
+    processor.Step(absl::Milliseconds(100)).IgnoreError();
+    const absl::Time now = absl::Now();
+    stream::StreamStatus st;
+    if (now - last_report > absl::Seconds(30) || !was_ready) st = processor.Status();
+    if (!was_ready && st.ready) {
+      was_ready = true;
+      Log(absl::StrCat("ready: owning ", st.partitions.size(), " partition(s)"));
+    }
+    if (now - last_report > absl::Seconds(30)) {
+      last_report = now;
+      Log(absl::StrCat("status: ", st.events_applied, " events applied, ", st.dead_lettered,
+                       " dead-lettered, ", st.escalations_produced, " escalations, ",
+                       st.partitions.size(), " partitions",
+                       st.last_error.empty() ? "" : absl::StrCat("; last error: ", st.last_error)));
+    }
+  }
+  Log("stopping: flushing and committing");
+  absl::Status s = processor.Shutdown(absl::Seconds(8));
+  if (!s.ok()) {
+    Log(absl::StrCat("stopped WITHOUT committing: ", s.message()));
+    return 1;
+  }
+  stream::StreamStatus st = processor.Status();
+  Log(absl::StrCat("stopped cleanly: ", st.events_applied, " events applied, ", st.commits,
+                   " commits"));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "tidewatchd: consumes call events from Kafka, keeps per-line KPIs and the rising tide live, "
+      "publishes escalations.\n  tidewatchd [--brokers=embedded|HOST:PORT,...] [--policy FILE] ...");
+  absl::ParseCommandLine(argc, argv);
+  return Run();
+}
