@@ -1,5 +1,7 @@
 #include "line/kpis.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 
 namespace tidewatch::line {
@@ -108,6 +110,35 @@ void WriteKpisJson(JsonWriter& w, const tidewatch::v1::Kpis& k) {
   if (k.has_mean_handle_seconds()) w.Key("mean_handle_seconds").Seconds(k.mean_handle_seconds());
   if (k.has_arrivals_per_minute()) w.Key("arrivals_per_minute").Ratio(k.arrivals_per_minute());
   w.EndObject();
+}
+
+namespace {
+
+std::string Percent(bool has, double v) { return has ? absl::StrFormat("%.1f%%", v * 100) : "-"; }
+
+std::string Mmss(bool has, double seconds) {
+  if (!has) return "-";
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  return absl::StrFormat("%d:%02d", s / 60, s % 60);
+}
+
+}  // namespace
+
+std::string LineTotalsTable(const std::vector<std::pair<std::string, tidewatch::v1::Kpis>>& rows) {
+  std::string out = absl::StrFormat("%-20s %8s %8s %9s %9s %10s %9s %9s %8s\n", "line", "offered",
+                                    "answered", "%answered", "%abandoned", "avg wait", "max wait",
+                                    "SL", "callback");
+  for (const auto& [id, k] : rows) {
+    absl::StrAppend(&out, absl::StrFormat("%-20s %8d %8d %9s %9s %10s %9s %9s %8d\n", id,
+                                          k.offered(), k.answered(),
+                                          Percent(k.has_answer_rate(), k.answer_rate()),
+                                          Percent(k.has_abandon_rate(), k.abandon_rate()),
+                                          Mmss(k.has_avg_wait_seconds(), k.avg_wait_seconds()),
+                                          Mmss(k.has_max_wait_seconds(), k.max_wait_seconds()),
+                                          Percent(k.has_service_level(), k.service_level()),
+                                          k.callbacks()));
+  }
+  return out;
 }
 
 }  // namespace tidewatch::line

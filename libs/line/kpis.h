@@ -10,6 +10,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/json_writer.h"
 #include "tidewatch/v1/policy.pb.h"
@@ -31,6 +34,11 @@ tidewatch::v1::Kpis MakeKpis(const window::WindowStats& stats, int64_t max_wait_
 // Writes `k` as a JSON object: counts always, the rest only when defined,
 // in docs/metrics.md's order (tidectl replay's and tidewatchd's format).
 void WriteKpisJson(JsonWriter& w, const tidewatch::v1::Kpis& k);
+
+// The per-line table a duty manager reads (like a council's monthly
+// dashboard): offered, answered, % answered, % abandoned, average and max
+// wait, service level, call-backs; one row per (line, totals).
+std::string LineTotalsTable(const std::vector<std::pair<std::string, tidewatch::v1::Kpis>>& rows);
 
 }  // namespace tidewatch::line
 

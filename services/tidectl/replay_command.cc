@@ -153,16 +153,6 @@ std::string JsonReport(const Run& run, const events::RejectCounter& decode) {
   return w.Take();
 }
 
-std::string Percent(const tidewatch::v1::Kpis& k, bool has, double v) {
-  return has ? absl::StrFormat("%.1f%%", v * 100) : "-";
-}
-
-std::string Mmss(bool has, double seconds) {
-  if (!has) return "-";
-  int64_t s = static_cast<int64_t>(seconds + 0.5);
-  return absl::StrFormat("%d:%02d", s / 60, s % 60);
-}
-
 std::string LocalTime(const policy::CompiledPolicy& p, const std::string& line,
                       const google::protobuf::Timestamp& ts) {
   absl::TimeZone zone = absl::UTCTimeZone();
@@ -173,20 +163,12 @@ std::string LocalTime(const policy::CompiledPolicy& p, const std::string& line,
 std::string TableReport(const Run& run, const events::RejectCounter& decode) {
   std::string out;
   absl::StrAppend(&out, "Per-line totals (", run.label, ")\n");
-  absl::StrAppend(&out, absl::StrFormat("%-20s %8s %8s %9s %9s %10s %9s %9s %8s\n", "line",
-                                        "offered", "answered", "%answered", "%abandoned",
-                                        "avg wait", "max wait", "SL", "callback"));
+  std::vector<std::pair<std::string, tidewatch::v1::Kpis>> rows;
   for (const std::string& id : ActiveLines(*run.engine)) {
     const line::LineState* l = run.engine->FindLine(id);
-    tidewatch::v1::Kpis k = line::MakeKpis(l->totals(), l->totals_max_wait_ns());
-    absl::StrAppend(&out, absl::StrFormat(
-                              "%-20s %8d %8d %9s %9s %10s %9s %9s %8d\n", id, k.offered(),
-                              k.answered(), Percent(k, k.has_answer_rate(), k.answer_rate()),
-                              Percent(k, k.has_abandon_rate(), k.abandon_rate()),
-                              Mmss(k.has_avg_wait_seconds(), k.avg_wait_seconds()),
-                              Mmss(k.has_max_wait_seconds(), k.max_wait_seconds()),
-                              Percent(k, k.has_service_level(), k.service_level()), k.callbacks()));
+    rows.emplace_back(id, line::MakeKpis(l->totals(), l->totals_max_wait_ns()));
   }
+  absl::StrAppend(&out, line::LineTotalsTable(rows));
   absl::StrAppend(&out, "\nEscalation timeline\n");
   if (run.output.changes.empty()) absl::StrAppend(&out, "  (no escalations)\n");
   for (const TideChange& c : run.output.changes) {
