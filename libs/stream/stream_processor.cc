@@ -168,7 +168,8 @@ void StreamProcessor::StartTask(int32_t partition) {
     }
   }
   if (start >= 0) {
-    if (absl::Status s = consumer_.Seek({options_.events_topic, partition, start}, absl::Seconds(5));
+    if (absl::Status s =
+            consumer_.Seek({options_.events_topic, partition, start}, absl::Seconds(5));
         !s.ok()) {
       Error(s);
     }
@@ -231,16 +232,17 @@ void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partition
 void StreamProcessor::Produce(const std::string& topic, const std::string& key, std::string value,
                               std::vector<kafka::Header> headers) {
   for (int attempt = 0;; ++attempt) {
-    absl::Status s = producer_.Produce(
-        topic, key, value, headers,
-        [this](const absl::Status& st, const kafka::Record& r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          // Runs inside producer_.Poll/Flush, which are only called under mu_.
-          if (st.ok()) return;
-          ++status_.delivery_errors;
-          ++failed_since_commit_;
-          Error(st);
-          retry_.push_back(r);
-        });
+    absl::Status s = producer_.Produce(topic, key, value, headers,
+                                       [this](const absl::Status& st, const kafka::Record& r)
+                                           ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                             // Runs inside producer_.Poll/Flush, which are only
+                                             // called under mu_.
+                                             if (st.ok()) return;
+                                             ++status_.delivery_errors;
+                                             ++failed_since_commit_;
+                                             Error(st);
+                                             retry_.push_back(r);
+                                           });
     if (s.ok()) return;
     if (s.code() == absl::StatusCode::kResourceExhausted && attempt < 100) {
       producer_.Poll(absl::Milliseconds(50));  // local queue full: let it drain
@@ -300,8 +302,8 @@ void StreamProcessor::Handle(const kafka::Record& record) {
 
 void StreamProcessor::WriteStates(Task& task) {
   if (!task.pending.empty()) return;  // mid-replay: the saved state stands
-  const absl::Duration keep = policy_->longest_window() + policy_->allowed_lateness +
-                              policy_->evaluation_interval;
+  const absl::Duration keep =
+      policy_->longest_window() + policy_->allowed_lateness + policy_->evaluation_interval;
   const absl::Time now = task.engine->now();
   while (!task.horizon.empty() && task.horizon.front().first < now - keep) {
     task.horizon.pop_front();
@@ -364,11 +366,16 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &batch);
   absl::MutexLock lock(&mu_);
   if (!poll.ok()) Error(poll);
+  const absl::Time batch_start = clock_.Now();
   for (const kafka::Record& r : batch) Handle(r);
   const absl::Time now = clock_.Now();
   for (auto& [p, task] : tasks_) {
     RestoreDue(*task, -1);
     if (options_.wall_clock_ticks) task->engine->AdvanceTo(now);
+  }
+  if (!batch.empty()) status_.batch_latency.Record(clock_.Now() - batch_start);
+  if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_.Lag(); lag.ok()) {
+    status_.lag = *std::move(lag);
   }
   producer_.Poll(absl::ZeroDuration());
   if (now - last_commit_ >= options_.commit_interval) {
@@ -387,8 +394,8 @@ absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
     std::vector<Task*> all;
     for (auto& [p, task] : tasks_) all.push_back(task.get());
     if (!CommitTasks(all, /*write_states=*/true)) {
-      return absl::UnavailableError(
-          absl::StrCat("shutdown: outputs not durable, offsets not committed: ", status_.last_error));
+      return absl::UnavailableError(absl::StrCat(
+          "shutdown: outputs not durable, offsets not committed: ", status_.last_error));
     }
   }
   // Leaving the group revokes every partition (OnRevoked commits again:
@@ -423,8 +430,9 @@ std::vector<LineStatus> StreamProcessor::Lines() const {
       ls.tide = task->engine->Tide(id);
       ls.totals = line::MakeKpis(l->totals(), l->totals_max_wait_ns());
       for (int i = 0; i < l->windows().num_windows(); ++i) {
-        ls.windows.emplace_back(l->windows().window(i),
-                                line::MakeKpis(l->windows().Running(i), l->windows().RunningMaxWaitNs(i)));
+        ls.windows.emplace_back(
+            l->windows().window(i),
+            line::MakeKpis(l->windows().Running(i), l->windows().RunningMaxWaitNs(i)));
       }
       ls.calls_waiting = l->calls_waiting();
       ls.longest_waiting = l->longest_waiting();
@@ -432,6 +440,7 @@ std::vector<LineStatus> StreamProcessor::Lines() const {
       ls.capacity = l->Capacity();
       ls.open_callups = task->engine->OpenCallUps(id);
       ls.last_event = l->last_event_time();
+      ls.engine_time = task->engine->now();
       out.push_back(std::move(ls));
     }
   }

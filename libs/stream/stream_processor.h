@@ -32,6 +32,7 @@
 #ifndef TIDEWATCH_LIBS_STREAM_STREAM_PROCESSOR_H_
 #define TIDEWATCH_LIBS_STREAM_STREAM_PROCESSOR_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -83,6 +84,27 @@ struct StreamOptions {
   std::function<void(const tidewatch::v1::Escalation&)> on_escalation;
 };
 
+// Wall time spent processing each non-empty polled batch (decoding, the
+// engines, ticks; not the wait for records nor the commit), as histogram
+// buckets for metrics (libs/telemetry).
+struct BatchLatency {
+  // Upper bounds of the buckets, seconds; one more bucket (+Inf) follows.
+  static constexpr std::array<double, 12> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                     0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+  std::array<int64_t, kBounds.size() + 1> counts{};  // per bucket, not cumulative
+  int64_t batches = 0;
+  double sum_seconds = 0;
+
+  void Record(absl::Duration d) {
+    const double s = absl::ToDoubleSeconds(d);
+    size_t i = 0;
+    while (i < kBounds.size() && s > kBounds[i]) ++i;
+    ++counts[i];
+    ++batches;
+    sum_seconds += s;
+  }
+};
+
 // Counters and health, for /healthz, /readyz and metrics.
 struct StreamStatus {
   bool started = false;
@@ -104,7 +126,9 @@ struct StreamStatus {
   absl::Duration last_recovery = absl::ZeroDuration();
   std::string last_error;
   absl::Time last_error_time = absl::InfinitePast();
+  // Per assigned partition (events and commands), refreshed every Step.
   std::vector<kafka::PartitionLag> lag;
+  BatchLatency batch_latency;
   kafka::ClientHealth consumer_health;
   kafka::ClientHealth producer_health;
 };
@@ -122,6 +146,8 @@ struct LineStatus {
   line::CapacityEstimate capacity;
   std::vector<tidewatch::v1::CallUp> open_callups;
   absl::Time last_event = absl::InfinitePast();
+  // The partition engine's clock (call-up ages, opening hours).
+  absl::Time engine_time = absl::InfinitePast();
 };
 
 // Makes a consumer that reads partitions by Assign (no group), for the
@@ -158,8 +184,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   class TaskOutput;
 
   void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(
-      int32_t partition);
+  absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
   void Handle(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteStates(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

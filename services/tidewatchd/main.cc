@@ -1,8 +1,8 @@
 // tidewatchd: the tidewatch streaming service.
 //
 // Consumes call events from Kafka, keeps every owned line's KPIs and tide
-// live, publishes escalations and state, serves /healthz, /readyz and /lines
-// on --metrics-address. --brokers=embedded (the default) runs an in-process
+// live, publishes escalations and state, serves /metrics, /healthz, /readyz and
+// /lines on --metrics-address. --brokers=embedded (the default) runs an in-process
 // Kafka-protocol broker for development and demos.
 #include <unistd.h>
 
@@ -27,6 +27,7 @@
 #include "line/kpis.h"
 #include "policy/policy.h"
 #include "stream/stream_processor.h"
+#include "telemetry/metrics_exporter.h"
 
 ABSL_FLAG(std::string, brokers, "embedded",
           "Kafka bootstrap servers (host:port,...), or 'embedded' for an in-process development "
@@ -39,7 +40,10 @@ ABSL_FLAG(std::string, dead_letter_topic, "tidewatch.dead-letter", "undecodable 
 ABSL_FLAG(std::string, group, "tidewatch", "consumer group");
 ABSL_FLAG(std::string, policy, "", "tide policy YAML (default: the embedded default policy)");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9464",
-          "HOST:PORT for /healthz, /readyz and /lines ('' to disable; port 0 picks one)");
+          "HOST:PORT for /metrics, /healthz, /readyz and /lines ('' to disable; port 0 picks one)");
+ABSL_FLAG(int, max_metric_lines, 1000,
+          "at most this many lines get per-line metrics on /metrics (surging lines first; the rest "
+          "are counted in tidewatch_metrics_lines_dropped)");
 ABSL_FLAG(int, partitions, 12, "partitions per topic when the embedded broker creates them");
 ABSL_FLAG(std::string, clock, "wall",
           "'wall': wall-clock ticks move engine time (live); 'event': event time only (replaying "
@@ -64,9 +68,12 @@ void Log(const std::string& line) {
 std::string Describe(const tidewatch::v1::Escalation& e) {
   if (e.has_tide_change()) {
     const auto& c = e.tide_change();
-    return absl::StrFormat("escalation %s: %s tier %d -> %d %s: %s", e.id(), c.line_id(),
-                           c.from_level(), c.to_level(),
-                           c.to_level() > c.from_level() ? c.to_tier() : c.from_tier(), c.reason());
+    return absl::StrFormat(
+        "escalation %s at %s: %s tier %d -> %d %s: %s", e.id(),
+        absl::FormatTime("%H:%M:%S UTC", absl::FromUnixSeconds(c.time().seconds()),
+                         absl::UTCTimeZone()),
+        c.line_id(), c.from_level(), c.to_level(),
+        c.to_level() > c.from_level() ? c.to_tier() : c.from_tier(), c.reason());
   }
   if (e.has_callup()) {
     const auto& c = e.callup();
@@ -74,9 +81,9 @@ std::string Describe(const tidewatch::v1::Escalation& e) {
                            tidewatch::v1::CallUpState_Name(c.state()), c.headcount(), c.team_id());
   }
   if (e.has_feed_status()) {
-    return absl::StrFormat("escalation %s: feed of %s is %s", e.id(), e.line_id(),
-                           e.feed_status().stale() ? "STALE (no events during opening hours)"
-                                                   : "back");
+    return absl::StrFormat(
+        "escalation %s: feed of %s is %s", e.id(), e.line_id(),
+        e.feed_status().stale() ? "STALE (no events during opening hours)" : "back");
   }
   return absl::StrCat("escalation ", e.id());
 }
@@ -91,7 +98,8 @@ std::string LinesJson(const std::vector<tidewatch::stream::LineStatus>& lines) {
     w.Key("tier").String(l.tide.tier);
     w.Key("feed_stale").Bool(l.tide.feed_stale);
     w.Key("calls_waiting").Int(l.calls_waiting);
-    if (l.longest_waiting) w.Key("longest_waiting_seconds").Seconds(absl::ToDoubleSeconds(*l.longest_waiting));
+    if (l.longest_waiting)
+      w.Key("longest_waiting_seconds").Seconds(absl::ToDoubleSeconds(*l.longest_waiting));
     w.Key("totals");
     tidewatch::line::WriteKpisJson(w, l.totals);
     w.Key("windows").BeginObject();
@@ -115,8 +123,9 @@ std::string LinesJson(const std::vector<tidewatch::stream::LineStatus>& lines) {
 int Run() {
   using namespace tidewatch;
   RealClock clock;
-  const std::string instance =
-      absl::GetFlag(FLAGS_instance_id).empty() ? absl::StrCat(getpid()) : absl::GetFlag(FLAGS_instance_id);
+  const std::string instance = absl::GetFlag(FLAGS_instance_id).empty()
+                                   ? absl::StrCat(getpid())
+                                   : absl::GetFlag(FLAGS_instance_id);
 
   // Policy.
   absl::StatusOr<policy::CompiledPolicy> loaded =
@@ -157,7 +166,8 @@ int Run() {
     if (fatal) g_stop.store(true);
   };
   config.on_log = [](int level, std::string_view facility, std::string_view message) {
-    if (level <= 3) Log(absl::StrCat("librdkafka ", std::string(facility), ": ", std::string(message)));
+    if (level <= 3)
+      Log(absl::StrCat("librdkafka ", std::string(facility), ": ", std::string(message)));
   };
   const std::vector<std::string> topics = {options.events_topic, options.commands_topic,
                                            options.escalations_topic, options.state_topic,
@@ -215,8 +225,8 @@ int Run() {
   po.delivery_timeout = absl::Minutes(10);
   absl::StatusOr<std::unique_ptr<kafka::Producer>> producer = kafka::NewProducer(config, po);
   if (!consumer.ok() || !producer.ok()) {
-    Log(absl::StrCat("kafka clients: ", consumer.ok() ? producer.status().message()
-                                                       : consumer.status().message()));
+    Log(absl::StrCat("kafka clients: ",
+                     consumer.ok() ? producer.status().message() : consumer.status().message()));
     return 1;
   }
   stream::ReaderFactory new_reader = [config]() {
@@ -233,20 +243,28 @@ int Run() {
     handlers["/healthz"] = [&processor](const http::HttpRequest&) {
       stream::StreamStatus s = processor.Status();
       const bool healthy = s.started && !s.consumer_health.fatal && !s.producer_health.fatal;
-      std::string body = absl::StrCat(healthy ? "ok" : "unhealthy", "\n", "brokers down: ",
-                                      s.producer_health.brokers_down, "\n", "last error: ",
-                                      s.last_error.empty() ? "-" : s.last_error, "\n");
+      std::string body = absl::StrCat(
+          healthy ? "ok" : "unhealthy", "\n", "brokers down: ", s.producer_health.brokers_down,
+          "\n", "last error: ", s.last_error.empty() ? "-" : s.last_error, "\n");
       return http::HttpResponse{healthy ? 200 : 503, "text/plain; charset=utf-8", body};
     };
     handlers["/readyz"] = [&processor](const http::HttpRequest&) {
       stream::StreamStatus s = processor.Status();
-      std::string body = s.ready ? "ready\n"
-                                 : absl::StrCat("not ready: recovering ", s.recovering.size(),
-                                                " partition(s)\n");
+      std::string body =
+          s.ready ? "ready\n"
+                  : absl::StrCat("not ready: recovering ", s.recovering.size(), " partition(s)\n");
       return http::HttpResponse{s.ready ? 200 : 503, "text/plain; charset=utf-8", body};
     };
     handlers["/lines"] = [&processor](const http::HttpRequest&) {
       return http::HttpResponse{200, "application/json", LinesJson(processor.Lines()) + "\n"};
+    };
+    // Prometheus metrics (libs/telemetry; docs/metrics.md "Prometheus metrics").
+    telemetry::ExporterOptions metrics_options;
+    metrics_options.max_lines = absl::GetFlag(FLAGS_max_metric_lines);
+    auto exporter = std::make_shared<const telemetry::MetricsExporter>(policy, metrics_options);
+    handlers["/metrics"] = [&processor, exporter](const http::HttpRequest&) {
+      return http::HttpResponse{200, telemetry::MetricsExporter::kContentType,
+                                exporter->Render(processor.Status(), processor.Lines())};
     };
     absl::StatusOr<std::unique_ptr<http::HttpServer>> srv =
         http::HttpServer::Start(absl::GetFlag(FLAGS_metrics_address), std::move(handlers));
@@ -255,7 +273,7 @@ int Run() {
       return 1;
     }
     server = *std::move(srv);
-    Log(absl::StrCat("serving /healthz /readyz /lines on port ", server->port()));
+    Log(absl::StrCat("serving /metrics /healthz /readyz /lines on port ", server->port()));
   }
 
   if (absl::Status s = processor.Start(); !s.ok()) {
@@ -285,6 +303,7 @@ int Run() {
     }
   }
   Log("stopping: flushing and committing");
+  const std::vector<stream::LineStatus> final_lines = processor.Lines();
   absl::Status s = processor.Shutdown(absl::Seconds(8));
   if (!s.ok()) {
     Log(absl::StrCat("stopped WITHOUT committing: ", s.message()));
@@ -293,6 +312,17 @@ int Run() {
   stream::StreamStatus st = processor.Status();
   Log(absl::StrCat("stopped cleanly: ", st.events_applied, " events applied, ", st.commits,
                    " commits"));
+  // The lines this instance owned, as it leaves them.
+  std::vector<std::pair<std::string, tidewatch::v1::Kpis>> rows;
+  for (const stream::LineStatus& l : final_lines) {
+    if (l.totals.offered() > 0 || l.last_event != absl::InfinitePast())
+      rows.emplace_back(l.line_id, l.totals);
+  }
+  if (!rows.empty()) {
+    std::printf("\nPer-line totals (this instance's lines)\n%s",
+                line::LineTotalsTable(rows).c_str());
+    std::fflush(stdout);
+  }
   return 0;
 }
 
@@ -301,7 +331,8 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "tidewatchd: consumes call events from Kafka, keeps per-line KPIs and the rising tide live, "
-      "publishes escalations.\n  tidewatchd [--brokers=embedded|HOST:PORT,...] [--policy FILE] ...");
+      "publishes escalations.\n  tidewatchd [--brokers=embedded|HOST:PORT,...] [--policy FILE] "
+      "...");
   absl::ParseCommandLine(argc, argv);
   return Run();
 }
