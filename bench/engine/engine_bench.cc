@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/arena.h"
 #include "benchmark/benchmark.h"
 #include "engine/engine.h"
 #include "events/events.h"
+#include "google/protobuf/arena.h"
 #include "policy/policy.h"
 
 namespace tidewatch {

@@ -43,15 +43,17 @@ Fixture& Filled() {
     auto producer = *kafka::NewProducer(fx->config, {});
     auto scenario = *sim::LoadScenarioFile(std::string(TIDEWATCH_BENCH_SOURCE_DIR) +
                                            "/deploy/scenarios/council-tax-summons.yaml");
-    for (int day = 0; day < 6; ++day) {  // six Mondays, ~100k events (the in-process broker keeps ~5 MiB a partition)
+    for (int day = 0; day < 6;
+         ++day) {  // six Mondays, ~100k events (the in-process broker keeps ~5 MiB a partition)
       sim::CollectingSink sink;
       sim::SimOptions o;
       o.seed = 100 + day;
       o.start_date = absl::CivilDay(2022, 10, 3) + 7 * day;
       sim::Simulate(scenario, o, sink).IgnoreError();
       for (const auto& e : sink.events()) {
-        while (producer->Produce("telephony.call-events", e.line_id(), e.SerializeAsString())
-                   .code() == absl::StatusCode::kResourceExhausted) {
+        while (
+            producer->Produce("telephony.call-events", e.line_id(), e.SerializeAsString()).code() ==
+            absl::StatusCode::kResourceExhausted) {
           producer->Poll(absl::Milliseconds(10));
         }
         ++fx->events;
@@ -111,9 +113,9 @@ void BM_StreamProcessor(benchmark::State& state) {
     so.wall_clock_ticks = false;
     so.partitions = 12;
     kafka::KafkaConfig rc = fx.config;
-    stream::StreamProcessor p(policy, so, *consumer, *producer,
-                              [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); },
-                              clock);
+    stream::StreamProcessor p(
+        policy, so, *consumer, *producer,
+        [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock);
     p.Start().IgnoreError();
     absl::Time start = absl::InfinitePast();
     while (true) {

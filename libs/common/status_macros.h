@@ -18,10 +18,10 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing
 // function if it is not OK.
-#define RETURN_IF_ERROR(expr)                                \
-  do {                                                       \
-    ::absl::Status tidewatch_status_ = (expr);               \
-    if (!tidewatch_status_.ok()) return tidewatch_status_;   \
+#define RETURN_IF_ERROR(expr)                              \
+  do {                                                     \
+    ::absl::Status tidewatch_status_ = (expr);             \
+    if (!tidewatch_status_.ok()) return tidewatch_status_; \
   } while (false)
 
 #define TIDEWATCH_CONCAT_INNER_(a, b) a##b

@@ -127,9 +127,9 @@ struct Engine::LineEntry {
   std::vector<absl::Time> entered_at;   // per level
   std::vector<int> entries;             // per level, this episode
   std::vector<CallUp> open_callups;
-  int64_t escalation_sequence = 0;      // last used
-  bool owned = true;                    // EngineOptions::owns_line
-  bool frozen = false;                  // recovering: tide not evaluated
+  int64_t escalation_sequence = 0;  // last used
+  bool owned = true;                // EngineOptions::owns_line
+  bool frozen = false;              // recovering: tide not evaluated
   bool feed_stale = false;
   absl::Time last_closed = absl::InfinitePast();  // last instant seen closed
 };
@@ -152,8 +152,9 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
     auto entry = std::make_unique<LineEntry>(lp, interval_, windows_, policy_->allowed_lateness,
                                              options_.line_limits);
     const auto cw = std::find(windows_.begin(), windows_.end(), options_.capacity_window);
-    entry->state.set_capacity_window(cw == windows_.end() ? static_cast<int>(windows_.size()) - 1
-                                                          : static_cast<int>(cw - windows_.begin()));
+    entry->state.set_capacity_window(cw == windows_.end()
+                                         ? static_cast<int>(windows_.size()) - 1
+                                         : static_cast<int>(cw - windows_.begin()));
     entry->owned = !options_.owns_line || options_.owns_line(id);
     by_id_[id] = entry.get();
     lines_.emplace(id, std::move(entry));
@@ -401,8 +402,8 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     std::vector<MetricValue> values;
     std::vector<std::string> met;
     EvaluateCondition(tier.enter, entry.state, false, &values, &met);
-    std::string reason = absl::StrCat(absl::StrJoin(met, "; "), " for ",
-                                      absl::FormatDuration(tier.sustain));
+    std::string reason =
+        absl::StrCat(absl::StrJoin(met, "; "), " for ", absl::FormatDuration(tier.sustain));
     const int from = entry.level;
     if (from == 0) {
       entry.episode_start = e;
@@ -525,20 +526,23 @@ std::vector<CallUp> Engine::OpenCallUps(std::string_view line_id) const {
 
 absl::Status Engine::FreezeTide(std::string_view line_id) {
   auto it = lines_.find(line_id);
-  if (it == lines_.end()) return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
+  if (it == lines_.end())
+    return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
   it->second->frozen = true;
   return absl::OkStatus();
 }
 
 absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_view line_id) const {
   auto it = lines_.find(line_id);
-  if (it == lines_.end()) return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
+  if (it == lines_.end())
+    return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
   const LineEntry& entry = *it->second;
   tidewatch::v1::LineTideState s;
   s.set_line_id(entry.policy->line_id);
   s.set_level(entry.level);
-  SetTimestamp(entry.episode_start == absl::InfinitePast() ? absl::UnixEpoch() : entry.episode_start,
-               s.mutable_episode_start());
+  SetTimestamp(
+      entry.episode_start == absl::InfinitePast() ? absl::UnixEpoch() : entry.episode_start,
+      s.mutable_episode_start());
   for (absl::Time t : entry.enter_since) {
     const bool set = t != absl::InfiniteFuture();
     s.add_enter_since_set(set);
@@ -588,12 +592,13 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   entry.level = std::clamp(s.level(), 0, tiers);
   entry.episode_start = TimeOf(s.episode_start());
   for (int i = 0; i < tiers; ++i) {
-    const bool set = i < s.enter_since_set_size() && s.enter_since_set(i) &&
-                     i < s.enter_since_size();
+    const bool set =
+        i < s.enter_since_set_size() && s.enter_since_set(i) && i < s.enter_since_size();
     entry.enter_since[i] = set ? TimeOf(s.enter_since(i)) : absl::InfiniteFuture();
   }
   for (int lv = 0; lv <= tiers; ++lv) {
-    entry.entered_at[lv] = lv < s.entered_at_size() ? TimeOf(s.entered_at(lv)) : absl::InfinitePast();
+    entry.entered_at[lv] =
+        lv < s.entered_at_size() ? TimeOf(s.entered_at(lv)) : absl::InfinitePast();
     entry.entries[lv] = lv < s.entries_size() ? s.entries(lv) : 0;
   }
   entry.open_callups.assign(s.open_callups().begin(), s.open_callups().end());

@@ -89,13 +89,13 @@ struct EngineOptions {
 // What happened to one event given to Apply().
 enum class EventOutcome {
   kApplied,
-  kDuplicate,     // its event_id was seen already: applied once
-  kUnknownLine,   // its line is not in the policy
-  kLate,          // older than the lateness: closes calls, not in windows
-  kHeld,          // an outcome waiting for its queued event
-  kConflict,      // contradicts a call's known state
-  kTooFarAhead,   // stamped beyond max_clock_jump ahead of the clock
-  kNotOwned,      // its line belongs to another partition (see owns_line)
+  kDuplicate,    // its event_id was seen already: applied once
+  kUnknownLine,  // its line is not in the policy
+  kLate,         // older than the lateness: closes calls, not in windows
+  kHeld,         // an outcome waiting for its queued event
+  kConflict,     // contradicts a call's known state
+  kTooFarAhead,  // stamped beyond max_clock_jump ahead of the clock
+  kNotOwned,     // its line belongs to another partition (see owns_line)
 };
 // Stable snake_case name ("unknown_line").
 std::string_view EventOutcomeName(EventOutcome outcome);
@@ -179,7 +179,7 @@ class Engine {
   absl::flat_hash_map<std::string, LineEntry*> by_id_;
 
   absl::Time now_ = absl::InfinitePast();
-  absl::Time started_ = absl::InfinitePast();  // first clock reading
+  absl::Time started_ = absl::InfinitePast();      // first clock reading
   absl::Time next_eval_ = absl::InfiniteFuture();  // next instant to evaluate
   absl::Time next_snapshot_ = absl::InfiniteFuture();
 

@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   std::call_once(init_once, [] { mg_init_library(0); });
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->handlers_ = std::move(handlers);
-  const char* options[] = {"listening_ports", address.c_str(), "num_threads", "4",
-                           "request_timeout_ms", "10000", nullptr};
+  const char* options[] = {"listening_ports",    address.c_str(), "num_threads", "4",
+                           "request_timeout_ms", "10000",         nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof callbacks);
   server->ctx_ = mg_start(&callbacks, nullptr, options);

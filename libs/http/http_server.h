@@ -2,9 +2,9 @@
 // /healthz, /readyz, /lines), over civetweb.
 //
 //   HttpServer::Handlers handlers;
-//   handlers["/healthz"] = [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; };
-//   ASSIGN_OR_RETURN(auto server, HttpServer::Start("127.0.0.1:0", std::move(handlers)));
-//   int port = server->port();
+//   handlers["/healthz"] = [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"};
+//   }; ASSIGN_OR_RETURN(auto server, HttpServer::Start("127.0.0.1:0", std::move(handlers))); int
+//   port = server->port();
 //
 // Handlers run on civetweb's worker threads: they must be thread-safe.
 // Stopping (destruction) waits for requests in flight.

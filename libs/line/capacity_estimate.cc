@@ -9,17 +9,20 @@
 namespace tidewatch::line {
 
 std::string CapacityEstimate::Describe() const {
-  std::string inputs = absl::StrFormat("%.0f calls/h, handle %.0fs%s", arrivals_per_hour,
-                                       mean_handle_seconds,
-                                       handle_time_is_default ? " (default)" : "");
-  if (mean_patience_seconds) absl::StrAppend(&inputs, absl::StrFormat(", patience %.0fs", *mean_patience_seconds));
+  std::string inputs =
+      absl::StrFormat("%.0f calls/h, handle %.0fs%s", arrivals_per_hour, mean_handle_seconds,
+                      handle_time_is_default ? " (default)" : "");
+  if (mean_patience_seconds)
+    absl::StrAppend(&inputs, absl::StrFormat(", patience %.0fs", *mean_patience_seconds));
   if (window > absl::ZeroDuration()) {
     absl::StrAppend(&inputs, ", over ", absl::FormatDuration(window));
   }
-  if (!enough_data) return absl::StrCat("capacity estimate unavailable: too little data (", inputs, ")");
-  if (!agents_needed) return absl::StrCat("capacity model found no staffing that meets the targets (", inputs, ")");
-  return absl::StrFormat("capacity gap %d (needs %d, staffed %d; %s)", gap.value_or(0), *agents_needed,
-                         staffed_agents, inputs);
+  if (!enough_data)
+    return absl::StrCat("capacity estimate unavailable: too little data (", inputs, ")");
+  if (!agents_needed)
+    return absl::StrCat("capacity model found no staffing that meets the targets (", inputs, ")");
+  return absl::StrFormat("capacity gap %d (needs %d, staffed %d; %s)", gap.value_or(0),
+                         *agents_needed, staffed_agents, inputs);
 }
 
 CapacityEstimate EstimateCapacity(const window::WindowStats& stats, absl::Duration span,
@@ -30,8 +33,8 @@ CapacityEstimate EstimateCapacity(const window::WindowStats& stats, absl::Durati
   const window::Counters& c = stats.counters;
   CapacityEstimate est;
   est.window = stats.length;
-  est.staffed_agents = agents.InState(AGENT_STATUS_AVAILABLE) + agents.InState(AGENT_STATUS_ON_CALL) +
-                       agents.InState(AGENT_STATUS_WRAP_UP);
+  est.staffed_agents = agents.InState(AGENT_STATUS_AVAILABLE) +
+                       agents.InState(AGENT_STATUS_ON_CALL) + agents.InState(AGENT_STATUS_WRAP_UP);
   const double span_s = absl::ToDoubleSeconds(span);
   if (span_s <= 0) return est;
   est.arrivals_per_hour = static_cast<double>(c.offered) / span_s * 3600;
@@ -55,7 +58,8 @@ CapacityEstimate EstimateCapacity(const window::WindowStats& stats, absl::Durati
   if (est.staffed_agents > 0) {
     params.agents = static_cast<int>(std::min<int64_t>(est.staffed_agents, capacity::kMaxAgents));
     absl::StatusOr<capacity::QueueMetrics> m = capacity::Evaluate(params, answer_within);
-    if (m.ok() && std::isfinite(m->mean_wait_seconds)) est.predicted_wait_seconds = m->mean_wait_seconds;
+    if (m.ok() && std::isfinite(m->mean_wait_seconds))
+      est.predicted_wait_seconds = m->mean_wait_seconds;
   }
   capacity::StaffingTarget target;
   target.service_level = policy.targets.service_level;

@@ -19,8 +19,8 @@ std::optional<double> MeanSeconds(int64_t sum_ns, int64_t n) {
 
 }  // namespace
 
-std::optional<double> ComputeMetric(tidewatch::v1::Metric metric,
-                                    const window::WindowStats& stats, int64_t max_wait_ns) {
+std::optional<double> ComputeMetric(tidewatch::v1::Metric metric, const window::WindowStats& stats,
+                                    int64_t max_wait_ns) {
   using namespace tidewatch::v1;
   const window::Counters& c = stats.counters;
   const int64_t decided = c.answered + c.abandoned;
@@ -125,18 +125,17 @@ std::string Mmss(bool has, double seconds) {
 }  // namespace
 
 std::string LineTotalsTable(const std::vector<std::pair<std::string, tidewatch::v1::Kpis>>& rows) {
-  std::string out = absl::StrFormat("%-20s %8s %8s %9s %9s %10s %9s %9s %8s\n", "line", "offered",
-                                    "answered", "%answered", "%abandoned", "avg wait", "max wait",
-                                    "SL", "callback");
+  std::string out =
+      absl::StrFormat("%-20s %8s %8s %9s %9s %10s %9s %9s %8s\n", "line", "offered", "answered",
+                      "%answered", "%abandoned", "avg wait", "max wait", "SL", "callback");
   for (const auto& [id, k] : rows) {
-    absl::StrAppend(&out, absl::StrFormat("%-20s %8d %8d %9s %9s %10s %9s %9s %8d\n", id,
-                                          k.offered(), k.answered(),
-                                          Percent(k.has_answer_rate(), k.answer_rate()),
-                                          Percent(k.has_abandon_rate(), k.abandon_rate()),
-                                          Mmss(k.has_avg_wait_seconds(), k.avg_wait_seconds()),
-                                          Mmss(k.has_max_wait_seconds(), k.max_wait_seconds()),
-                                          Percent(k.has_service_level(), k.service_level()),
-                                          k.callbacks()));
+    absl::StrAppend(
+        &out, absl::StrFormat("%-20s %8d %8d %9s %9s %10s %9s %9s %8d\n", id, k.offered(),
+                              k.answered(), Percent(k.has_answer_rate(), k.answer_rate()),
+                              Percent(k.has_abandon_rate(), k.abandon_rate()),
+                              Mmss(k.has_avg_wait_seconds(), k.avg_wait_seconds()),
+                              Mmss(k.has_max_wait_seconds(), k.max_wait_seconds()),
+                              Percent(k.has_service_level(), k.service_level()), k.callbacks()));
   }
   return out;
 }

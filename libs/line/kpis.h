@@ -25,8 +25,8 @@ namespace tidewatch::line {
 // arrivals per minute; zero length: arrivals_per_minute is absent).
 // `max_wait_ns` is the exact max over the same span (-1: none). Live
 // metrics are not handled here (nullopt).
-std::optional<double> ComputeMetric(tidewatch::v1::Metric metric,
-                                    const window::WindowStats& stats, int64_t max_wait_ns);
+std::optional<double> ComputeMetric(tidewatch::v1::Metric metric, const window::WindowStats& stats,
+                                    int64_t max_wait_ns);
 
 // All windowed KPIs over `stats`.
 tidewatch::v1::Kpis MakeKpis(const window::WindowStats& stats, int64_t max_wait_ns);

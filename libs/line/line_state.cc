@@ -125,15 +125,15 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
     case CallEvent::kAnswered:
     case CallEvent::kAbandoned: {
       const bool answered = event.kind_case() == CallEvent::kAnswered;
-      const bool has_wait =
-          answered ? event.answered().has_wait() : event.abandoned().has_wait();
+      const bool has_wait = answered ? event.answered().has_wait() : event.abandoned().has_wait();
       const auto& wait_proto = answered ? event.answered().wait() : event.abandoned().wait();
       const std::string& id = event.call_id();
       auto it = open_.find(id);
       absl::Duration wait;
       if (it != open_.end()) {
-        wait = has_wait ? absl::Seconds(wait_proto.seconds()) + absl::Nanoseconds(wait_proto.nanos())
-                        : t - it->second.queued;
+        wait = has_wait
+                   ? absl::Seconds(wait_proto.seconds()) + absl::Nanoseconds(wait_proto.nanos())
+                   : t - it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
       } else if (closed_.Contains(id) || held_.contains(id)) {
@@ -161,17 +161,17 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
         return Disposition::kConflict;
       }
       RecordSample(t,
-                   event.kind_case() == CallEvent::kCallbackRequested
-                       ? window::Sample::Callback()
-                       : window::Sample::LeftQueue(),
+                   event.kind_case() == CallEvent::kCallbackRequested ? window::Sample::Callback()
+                                                                      : window::Sample::LeftQueue(),
                    in_windows);
       RememberClosed(id);
       return applied;
     }
     case CallEvent::kCompleted: {
       const auto& c = event.completed();
-      absl::Duration handle = absl::Seconds(c.talk().seconds()) + absl::Nanoseconds(c.talk().nanos()) +
-                              absl::Seconds(c.wrap().seconds()) + absl::Nanoseconds(c.wrap().nanos());
+      absl::Duration handle =
+          absl::Seconds(c.talk().seconds()) + absl::Nanoseconds(c.talk().nanos()) +
+          absl::Seconds(c.wrap().seconds()) + absl::Nanoseconds(c.wrap().nanos());
       std::optional<bool> fcr;
       if (c.has_resolved_first_time()) fcr = c.resolved_first_time();
       RecordSample(t, window::Sample::Completed(handle, fcr), in_windows);
@@ -213,8 +213,7 @@ int LineState::WindowIndex(absl::Duration length) const {
   return -1;
 }
 
-std::optional<double> LineState::MetricValue(tidewatch::v1::Metric metric,
-                                             int window_index) const {
+std::optional<double> LineState::MetricValue(tidewatch::v1::Metric metric, int window_index) const {
   using namespace tidewatch::v1;
   switch (metric) {
     case METRIC_CALLS_WAITING:

@@ -41,11 +41,11 @@ namespace tidewatch::line {
 
 // Tallies of events that were not applied normally, by what happened.
 struct LineAnomalies {
-  int64_t late = 0;               // applied to calls and totals only
-  int64_t orphans = 0;            // outcome with no wait and no queued event
-  int64_t conflicts = 0;          // e.g. a second outcome for a call
-  int64_t expired_waiting = 0;    // waiting calls dropped after max_queue_time
-  int64_t stale_agent_events = 0; // agent_state older than the last applied
+  int64_t late = 0;                // applied to calls and totals only
+  int64_t orphans = 0;             // outcome with no wait and no queued event
+  int64_t conflicts = 0;           // e.g. a second outcome for a call
+  int64_t expired_waiting = 0;     // waiting calls dropped after max_queue_time
+  int64_t stale_agent_events = 0;  // agent_state older than the last applied
 };
 
 // Limits on what a line keeps.

@@ -107,9 +107,9 @@ int64_t SlidingWindows::BucketIndex(absl::Time t) const {
 }
 
 const SlidingWindows::Bucket* SlidingWindows::Find(int64_t index) const {
-  const Bucket& b = ring_[static_cast<size_t>(((index % static_cast<int64_t>(ring_.size())) +
-                                               static_cast<int64_t>(ring_.size())) %
-                                              static_cast<int64_t>(ring_.size()))];
+  const Bucket& b = ring_[static_cast<size_t>(
+      ((index % static_cast<int64_t>(ring_.size())) + static_cast<int64_t>(ring_.size())) %
+      static_cast<int64_t>(ring_.size()))];
   return b.index == index ? &b : nullptr;
 }
 

@@ -53,10 +53,10 @@ struct Counters {
 struct Sample {
   enum class Kind { kOffered, kAnswered, kAbandoned, kCallback, kLeftQueue, kCompleted };
   Kind kind = Kind::kOffered;
-  absl::Duration wait;       // answered, abandoned
-  bool flag = false;         // answered: in target; abandoned: short
-  absl::Duration handle;     // completed: talk + wrap
-  std::optional<bool> fcr;   // completed: resolved first time
+  absl::Duration wait;      // answered, abandoned
+  bool flag = false;        // answered: in target; abandoned: short
+  absl::Duration handle;    // completed: talk + wrap
+  std::optional<bool> fcr;  // completed: resolved first time
 
   static Sample Of(Kind kind) {
     Sample s;
@@ -89,9 +89,9 @@ struct Sample {
 // Counters plus the wait distribution and exact max of some span of time.
 struct WindowStats {
   Counters counters;
-  WaitSketch waits;               // answered + abandoned waits
-  int64_t max_wait_ns = -1;       // -1: no waits
-  absl::Duration length;          // window length (zero for totals)
+  WaitSketch waits;          // answered + abandoned waits
+  int64_t max_wait_ns = -1;  // -1: no waits
+  absl::Duration length;     // window length (zero for totals)
 
   void Record(const Sample& s);
 };

@@ -11,7 +11,8 @@ const double kGamma = (1 + kRelativeError) / (1 - kRelativeError);
 const double kLogGamma = std::log(kGamma);
 constexpr double kMinSeconds = 1e-6;          // below this: bin 0
 constexpr double kMaxSeconds = 30 * 86400.0;  // above this: last bin
-const int kNumBins = 2 + static_cast<int>(std::ceil(std::log(kMaxSeconds / kMinSeconds) / kLogGamma));
+const int kNumBins =
+    2 + static_cast<int>(std::ceil(std::log(kMaxSeconds / kMinSeconds) / kLogGamma));
 
 }  // namespace
 

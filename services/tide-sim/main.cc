@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "kafka/kafka.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -30,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "events/events.h"
+#include "kafka/kafka.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
@@ -95,11 +95,10 @@ class KafkaSink final : public EventSink {
 
   absl::Status Write(const tidewatch::v1::CallEvent& event) override {
     for (int attempt = 0;; ++attempt) {
-      absl::Status s = producer_.Produce(
-          topic_, event.line_id(), event.SerializeAsString(), {},
-          [this](const absl::Status& st, const kafka::Record&) {
-            if (!st.ok() && failed_++ == 0) first_error_ = st;
-          });
+      absl::Status s = producer_.Produce(topic_, event.line_id(), event.SerializeAsString(), {},
+                                         [this](const absl::Status& st, const kafka::Record&) {
+                                           if (!st.ok() && failed_++ == 0) first_error_ = st;
+                                         });
       if (s.ok()) break;
       if (s.code() != absl::StatusCode::kResourceExhausted || attempt > 600) return s;
       producer_.Poll(absl::Milliseconds(100));  // local queue full

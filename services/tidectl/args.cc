@@ -1,8 +1,8 @@
 #include "args.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 
 namespace tidewatch::tidectl {
 
@@ -77,8 +77,8 @@ absl::StatusOr<absl::Duration> CommandArgs::GetDuration(const std::string& name)
   if (it == values_.end()) return absl::NotFoundError(absl::StrCat("--", name, " not given"));
   absl::Duration d;
   if (!absl::ParseDuration(it->second, &d) || d < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, ": '", it->second, "' is not a duration (e.g. 90s, 15m, 1h30m)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": '", it->second, "' is not a duration (e.g. 90s, 15m, 1h30m)"));
   }
   return d;
 }

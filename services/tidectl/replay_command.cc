@@ -19,10 +19,10 @@
 #include "absl/time/clock.h"
 #include "args.h"
 #include "commands.h"
+#include "common/json_writer.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "events/json_lines.h"
-#include "common/json_writer.h"
 #include "line/kpis.h"
 #include "policy/policy.h"
 
@@ -106,7 +106,7 @@ void WriteCallUps(JsonWriter& w, const Run& run) {
     w.Key("team").String(c.team_id());
     w.Key("headcount").Int(c.headcount());
     w.Key("state").String(c.state() == tidewatch::v1::CALL_UP_STATE_STOOD_DOWN ? "stood_down"
-                                                                              : "paged");
+                                                                               : "paged");
     w.Key("reason").String(c.reason());
     w.EndObject();
   }
@@ -173,20 +173,19 @@ std::string TableReport(const Run& run, const events::RejectCounter& decode) {
   if (run.output.changes.empty()) absl::StrAppend(&out, "  (no escalations)\n");
   for (const TideChange& c : run.output.changes) {
     const bool up = c.to_level() > c.from_level();
-    absl::StrAppend(&out, absl::StrFormat("  %s  %-18s %s tier %d -> %d  %s\n    %s\n",
-                                          LocalTime(*run.policy, c.line_id(), c.time()),
-                                          c.line_id(), up ? "RISING " : "falling", c.from_level(),
-                                          c.to_level(), up ? c.to_tier() : c.from_tier(),
-                                          c.reason()));
+    absl::StrAppend(&out,
+                    absl::StrFormat("  %s  %-18s %s tier %d -> %d  %s\n    %s\n",
+                                    LocalTime(*run.policy, c.line_id(), c.time()), c.line_id(),
+                                    up ? "RISING " : "falling", c.from_level(), c.to_level(),
+                                    up ? c.to_tier() : c.from_tier(), c.reason()));
     if (up) {
       for (const CallUp& cu : run.output.callups) {
         if (cu.line_id() == c.line_id() && cu.state() == tidewatch::v1::CALL_UP_STATE_PAGED &&
             ToTime(cu.created()) == ToTime(c.time())) {
-          absl::StrAppend(&out, absl::StrFormat("    call-up: %d from %s for %s  [%s]\n",
-                                                cu.headcount(), cu.team_id(),
-                                                absl::FormatDuration(absl::Seconds(
-                                                    cu.duration().seconds())),
-                                                cu.id()));
+          absl::StrAppend(
+              &out, absl::StrFormat(
+                        "    call-up: %d from %s for %s  [%s]\n", cu.headcount(), cu.team_id(),
+                        absl::FormatDuration(absl::Seconds(cu.duration().seconds())), cu.id()));
         }
       }
     }
@@ -214,14 +213,15 @@ std::string CompareTable(const Run& a, const Run& b) {
   });
   for (const auto& [c, side] : all) {
     std::string move = absl::StrCat(c->from_level(), " -> ", c->to_level());
-    absl::StrAppend(&out, absl::StrFormat("  %-16s %-18s %-12s %-12s\n",
-                                          LocalTime(*a.policy, c->line_id(), c->time()),
-                                          c->line_id(), side == 0 ? move : "",
-                                          side == 1 ? move : ""));
+    absl::StrAppend(&out,
+                    absl::StrFormat("  %-16s %-18s %-12s %-12s\n",
+                                    LocalTime(*a.policy, c->line_id(), c->time()), c->line_id(),
+                                    side == 0 ? move : "", side == 1 ? move : ""));
   }
-  absl::StrAppend(&out, absl::StrFormat("  total: A %d changes, %d call-ups; B %d changes, %d call-ups\n",
-                                        a.output.changes.size(), a.output.callups.size(),
-                                        b.output.changes.size(), b.output.callups.size()));
+  absl::StrAppend(&out,
+                  absl::StrFormat("  total: A %d changes, %d call-ups; B %d changes, %d call-ups\n",
+                                  a.output.changes.size(), a.output.callups.size(),
+                                  b.output.changes.size(), b.output.callups.size()));
   return out;
 }
 
@@ -241,7 +241,8 @@ int RunReplay(const std::vector<std::string>& argv) {
   args.AddFlag("events", "JSON-lines CallEvent file ('-' for stdin)");
   args.AddFlag("policy", "tide policy YAML (default: the embedded default policy)");
   args.AddFlag("compare-policy", "a second policy: print both policies' escalations side by side");
-  args.AddFlag("snapshot-every", "take KPI snapshots at every multiple of this, e.g. 1h (default: none)");
+  args.AddFlag("snapshot-every",
+               "take KPI snapshots at every multiple of this, e.g. 1h (default: none)");
   args.AddFlag("windows", "snapshot windows, e.g. 15m,60m (default: the policy's windows)");
   args.AddFlag("format", "table (default) or json");
   args.AddBool("quiet", "no progress or error lines on stderr");
@@ -341,10 +342,9 @@ int RunReplay(const std::vector<std::string>& argv) {
     ++records;
     const int64_t line_no = record.number;
     events::RejectReason reason = events::RejectReason::kBadJson;
-    absl::Status s =
-        record.too_long
-            ? absl::InvalidArgumentError("record longer than 1 MiB: not a CallEvent")
-            : events::ParseJsonEvent(record.text, event, &reason);
+    absl::Status s = record.too_long
+                         ? absl::InvalidArgumentError("record longer than 1 MiB: not a CallEvent")
+                         : events::ParseJsonEvent(record.text, event, &reason);
     if (!s.ok()) {
       rejects.Add(reason);
       if (!quiet && shown_errors++ < kMaxShownErrors) {

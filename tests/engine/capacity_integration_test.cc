@@ -3,17 +3,17 @@
 // whose reason carries the gap and its inputs.
 #include "capacity/erlang.h"
 #include "engine/engine.h"
-#include "line/capacity_estimate.h"
 #include "gmock/gmock.h"
+#include "line/capacity_estimate.h"
 #include "test_util.h"
 
 namespace tidewatch::engine {
 namespace {
 
+using ::testing::HasSubstr;
 using tidewatch::testing::EventBuilder;
 using tidewatch::testing::MustLoad;
 using tidewatch::testing::RecordingOutput;
-using ::testing::HasSubstr;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1664787600);  // Mon 10:00 BST
 
@@ -37,7 +37,7 @@ TEST(CapacityEstimateTest, EstimatesFromCounters) {
   EXPECT_DOUBLE_EQ(est.mean_handle_seconds, 240);
   EXPECT_FALSE(est.handle_time_is_default);
   EXPECT_DOUBLE_EQ(*est.mean_patience_seconds, 120);  // 4800 s / 40 abandons
-  EXPECT_EQ(est.staffed_agents, 22);                 // AWAY is not staffed
+  EXPECT_EQ(est.staffed_agents, 22);                  // AWAY is not staffed
 
   capacity::QueueParams p{400.0 / 3600, 240, 22, 120.0};
   capacity::StaffingTarget target{0.8, 180, 0.1};
@@ -115,9 +115,10 @@ TEST(CapacityIntegrationTest, GapCallUpCarriesTheComputedHeadcountAndInputs) {
   // Recompute the gap independently from the reason's own inputs.
   int gap = 0, needs = 0;
   double per_hour = 0;
-  ASSERT_EQ(std::sscanf(reason.substr(reason.find("capacity gap")).c_str(),
-                        "capacity gap %d (needs %d, staffed 4; %lf calls/h", &gap, &needs, &per_hour),
-            3)
+  ASSERT_EQ(
+      std::sscanf(reason.substr(reason.find("capacity gap")).c_str(),
+                  "capacity gap %d (needs %d, staffed 4; %lf calls/h", &gap, &needs, &per_hour),
+      3)
       << reason;
   EXPECT_EQ(cu.headcount(), gap);
   EXPECT_EQ(gap, needs - 4);

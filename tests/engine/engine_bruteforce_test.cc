@@ -108,7 +108,8 @@ Stream Generate(int64_t target, absl::Duration lateness, uint64_t seed, double d
       c.set_line_id(line);
       c.set_call_id(call_id);
       SetDur(absl::Nanoseconds(handle_ns * 4 / 5), c.mutable_completed()->mutable_talk());
-      SetDur(absl::Nanoseconds(handle_ns - handle_ns * 4 / 5), c.mutable_completed()->mutable_wrap());
+      SetDur(absl::Nanoseconds(handle_ns - handle_ns * 4 / 5),
+             c.mutable_completed()->mutable_wrap());
       absl::Time tc = to + absl::Nanoseconds(handle_ns);
       emit(c, tc);
       truth.completed.push_back({tc, handle_ns});
@@ -117,8 +118,10 @@ Stream Generate(int64_t target, absl::Duration lateness, uint64_t seed, double d
         wait_ns = static_cast<int64_t>(u(rng) * 6e9);
         to = tq + absl::Nanoseconds(wait_ns);
       }
-      if (u(rng) < 0.5) SetDur(absl::Nanoseconds(wait_ns), o.mutable_abandoned()->mutable_wait());
-      else o.mutable_abandoned();
+      if (u(rng) < 0.5)
+        SetDur(absl::Nanoseconds(wait_ns), o.mutable_abandoned()->mutable_wait());
+      else
+        o.mutable_abandoned();
       emit(o, to);
       truth.outcomes.push_back({to, 'B', wait_ns});
     } else if (r < 0.95) {
@@ -225,8 +228,9 @@ void CheckSnapshot(const tidewatch::v1::KpiSnapshot& snap, const Truth& truth,
     EXPECT_DOUBLE_EQ(k.answer_rate(), static_cast<double>(answered) / decided) << where;
     EXPECT_DOUBLE_EQ(k.avg_wait_seconds(), static_cast<double>(sum_all) / 1e9 / decided) << where;
     EXPECT_DOUBLE_EQ(k.max_wait_seconds(), static_cast<double>(max_wait) / 1e9) << where;
-    for (auto [q, got] : {std::pair{0.5, k.p50_wait_seconds()}, std::pair{0.9, k.p90_wait_seconds()},
-                          std::pair{0.95, k.p95_wait_seconds()}}) {
+    for (auto [q, got] :
+         {std::pair{0.5, k.p50_wait_seconds()}, std::pair{0.9, k.p90_wait_seconds()},
+          std::pair{0.95, k.p95_wait_seconds()}}) {
       double exact = NearestRank(waits, q);
       EXPECT_LE(std::abs(got - exact), 0.01 * exact + 1e-6) << where << " q=" << q;
     }

@@ -125,7 +125,7 @@ TEST_F(TideTest, RisesAfterSustainAndRecedesOneTierAtATime) {
 TEST_F(TideTest, FlickeringConditionNeverSustains) {
   for (int i = 0; i < 10; ++i) {
     absl::Time t = kT0 + absl::Seconds(40 * i);
-    Queue(6, t);                      // above 5 ...
+    Queue(6, t);                       // above 5 ...
     Answer(6, t + absl::Seconds(20));  // ... for 20 s only
   }
   engine_.AdvanceTo(kT0 + absl::Minutes(10));
@@ -180,7 +180,8 @@ TEST(TideDeterminismTest, SameInputSameOutput) {
     EventBuilder b("revenues");
     for (int i = 0; i < 200; ++i) {
       engine.Apply(b.Queued(absl::StrCat("c", i), kT0 + absl::Seconds(3 * i)));
-      if (i >= 20) engine.Apply(b.Answered(absl::StrCat("c", i - 20), kT0 + absl::Seconds(3 * i + 1)));
+      if (i >= 20)
+        engine.Apply(b.Answered(absl::StrCat("c", i - 20), kT0 + absl::Seconds(3 * i + 1)));
     }
     engine.Finish();
     return out;

@@ -148,7 +148,8 @@ TEST_F(LineStateTest, AgentsByStateAndOrigin) {
   using namespace tidewatch::v1;
   engine_.Apply(b_.Agent("a1", kT0, AGENT_STATUS_AVAILABLE, AGENT_ORIGIN_CSC));
   engine_.Apply(b_.Agent("a2", kT0, AGENT_STATUS_AVAILABLE, AGENT_ORIGIN_BACK_OFFICE));
-  engine_.Apply(b_.Agent("a2", kT0 + absl::Seconds(5), AGENT_STATUS_ON_CALL, AGENT_ORIGIN_BACK_OFFICE));
+  engine_.Apply(
+      b_.Agent("a2", kT0 + absl::Seconds(5), AGENT_STATUS_ON_CALL, AGENT_ORIGIN_BACK_OFFICE));
   const auto& a = line().agents();
   EXPECT_EQ(a.InState(AGENT_STATUS_AVAILABLE), 1);
   EXPECT_EQ(a.n[AGENT_STATUS_ON_CALL][AGENT_ORIGIN_BACK_OFFICE], 1);

@@ -106,7 +106,8 @@ TEST(RecoveryTest, RestoredEngineContinuesIdentically) {
     for (size_t i = 0; i < joined.size(); ++i) {
       EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(joined[i], whole.all[i]))
           << "split " << split << " escalation " << i << "\n"
-          << joined[i].DebugString() << "\nvs\n" << whole.all[i].DebugString();
+          << joined[i].DebugString() << "\nvs\n"
+          << whole.all[i].DebugString();
     }
   }
 }

@@ -42,8 +42,9 @@ std::string TempFile(const std::string& name, const std::string& content) {
 // Monday 2022-10-03, 09:00 UTC (10:00 BST): lines are open.
 std::string Ev(int id, const std::string& line, const std::string& call, const std::string& time,
                const std::string& kind) {
-  return absl::StrFormat(R"({"eventId":"e%d","lineId":"%s","callId":"%s","eventTime":"2022-10-03T%sZ",%s})",
-                         id, line, call, time, kind);
+  return absl::StrFormat(
+      R"({"eventId":"e%d","lineId":"%s","callId":"%s","eventTime":"2022-10-03T%sZ",%s})", id, line,
+      call, time, kind);
 }
 
 std::string SmallDay() {
@@ -55,7 +56,8 @@ std::string SmallDay() {
   s += Ev(4, "revenues", "c2", "09:00:40", R"("abandoned":{"wait":"30s"})") + "\n";
   s += Ev(3, "revenues", "c1", "09:01:00", R"("answered":{"agentId":"a1"})") + "\n";  // duplicate
   s += Ev(5, "parking", "c9", "09:01:00", R"("queued":{})") + "\n";  // unknown line
-  s += R"({"eventId":"e6","callId":"c3","eventTime":"2022-10-03T09:02:00Z","queued":{}})" "\n";
+  s += R"({"eventId":"e6","callId":"c3","eventTime":"2022-10-03T09:02:00Z","queued":{}})"
+       "\n";
   s += Ev(7, "waste", "w1", "09:02:00", R"("queued":{})") + "\n";
   s += Ev(8, "waste", "w1", "09:02:03", R"("abandoned":{"wait":"3s"})") + "\n";
   return s;
@@ -65,14 +67,19 @@ TEST(TidectlReplayTest, JsonTotalsAndRejects) {
   std::string events = TempFile("small.jsonl", SmallDay());
   Result r = Tidectl(absl::StrCat("replay --events ", events, " --format json --quiet"));
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr(
-      R"("revenues":{"offered":2,"answered":1,"abandoned":1,"short_abandoned":0,"answer_rate":0.5,"abandon_rate":0.5,"service_level":0.5,"asa_seconds":60,"avg_wait_seconds":45,"max_wait_seconds":60,)"));
-  EXPECT_THAT(r.out, HasSubstr(
-      R"("waste":{"offered":1,"answered":0,"abandoned":1,"short_abandoned":1,"answer_rate":0,"avg_wait_seconds":3,"max_wait_seconds":3,)"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr(
+          R"("revenues":{"offered":2,"answered":1,"abandoned":1,"short_abandoned":0,"answer_rate":0.5,"abandon_rate":0.5,"service_level":0.5,"asa_seconds":60,"avg_wait_seconds":45,"max_wait_seconds":60,)"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr(
+          R"("waste":{"offered":1,"answered":0,"abandoned":1,"short_abandoned":1,"answer_rate":0,"avg_wait_seconds":3,"max_wait_seconds":3,)"));
   // Empty denominators: abandon_rate and service_level absent for waste.
   EXPECT_THAT(r.out, Not(HasSubstr(R"("short_abandoned":1,"answer_rate":0,"abandon_rate")")));
-  EXPECT_THAT(r.out, HasSubstr(
-      R"("rejected":{"bad_json":1,"duplicate":1,"missing_line_id":1,"unknown_line":1})"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr(R"("rejected":{"bad_json":1,"duplicate":1,"missing_line_id":1,"unknown_line":1})"));
 }
 
 TEST(TidectlReplayTest, BadRecordsAreNamedWithTheirLineNumbers) {
@@ -97,14 +104,16 @@ TEST(TidectlReplayTest, OutputIsByteIdenticalRunToRun) {
     day += Ev(2 * i + 1, "revenues", absl::StrCat("c", i), t2, R"("answered":{})") + "\n";
   }
   std::string events = TempFile("long.jsonl", day);
-  std::string args = absl::StrCat("replay --events ", events, " --format json --snapshot-every 30m --windows 15m,60m");
+  std::string args = absl::StrCat("replay --events ", events,
+                                  " --format json --snapshot-every 30m --windows 15m,60m");
   Result a = Tidectl(args), b = Tidectl(args);
   ASSERT_EQ(a.exit_code, 0) << a.out;
   EXPECT_EQ(a.out, b.out);
   // Waits of 400+ s push revenues up the tide.
   EXPECT_THAT(a.out, HasSubstr(R"("from_tier":0,"to_tier":1)"));
   EXPECT_THAT(a.out, HasSubstr(R"("window":"60m")"));
-  EXPECT_THAT(a.out, HasSubstr(R"("time":"2022-10-03T09:30:00Z","line":"revenues","window":"15m")"));
+  EXPECT_THAT(a.out,
+              HasSubstr(R"("time":"2022-10-03T09:30:00Z","line":"revenues","window":"15m")"));
 }
 
 TEST(TidectlReplayTest, InvalidPolicyIsRefusedWithPathAndLine) {
@@ -144,8 +153,8 @@ TEST(TidectlReplayTest, ComparePolicyShowsBothSides) {
   ASSERT_NE(pos, std::string::npos);
   strict.replace(pos, 11, "sustain: 10h");
   std::string b = TempFile("strict.yaml", strict);
-  Result r = Tidectl(absl::StrCat("replay --events ", events, " --compare-policy ", b,
-                              " --format json"));
+  Result r =
+      Tidectl(absl::StrCat("replay --events ", events, " --compare-policy ", b, " --format json"));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr(R"("a":{"policy":"embedded default policy","escalations":[{)"));
   EXPECT_THAT(r.out, HasSubstr(R"("b":{"policy":")"));

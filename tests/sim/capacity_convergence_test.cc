@@ -37,7 +37,8 @@ TEST(CapacityConvergenceTest, LiveEstimatesMatchTheStationaryScenario) {
   const absl::Time open = absl::FromUnixSeconds(1664782200);
   double sum_rate = 0, sum_handle = 0, sum_patience = 0;
   int hourly = 0, needed_close = 0, with_patience = 0;
-  double day_offered = 0, day_handle_ns = 0, day_completed = 0, day_waited_ns = 0, day_abandoned = 0;
+  double day_offered = 0, day_handle_ns = 0, day_completed = 0, day_waited_ns = 0,
+         day_abandoned = 0;
   capacity::StaffingTarget target{0.8, 180, 0.1};
   const capacity::QueueParams truth{0.1, 240, 0, 120.0};
   const int true_needed = *capacity::AgentsNeeded(truth, target, 10000);
@@ -59,7 +60,8 @@ TEST(CapacityConvergenceTest, LiveEstimatesMatchTheStationaryScenario) {
     // Live estimates over the 60m window at every hour from 09:30 to 15:30 (16:30 is closing).
     for (int h = 1; h <= 7; ++h) {
       const absl::Time at = open + absl::Hours(h);
-      while (next < events.size() && events[next].event_time().seconds() <= absl::ToUnixSeconds(at)) {
+      while (next < events.size() &&
+             events[next].event_time().seconds() <= absl::ToUnixSeconds(at)) {
         engine.Apply(events[next++]);
       }
       engine.AdvanceTo(at);
@@ -91,7 +93,12 @@ TEST(CapacityConvergenceTest, LiveEstimatesMatchTheStationaryScenario) {
     day_abandoned += c.abandoned;
   }
   // Hour by hour (a 60-minute window holds ~360 calls, ~34 abandons).
-  std::printf("hourly means: %.1f calls/h, handle %.1fs, patience %.1fs; day: %.1f/h, %.1fs, %.1fs; needed %d\n", sum_rate / hourly, sum_handle / hourly, sum_patience / with_patience, day_offered / (kDays * 8.0), day_handle_ns / 1e9 / day_completed, day_waited_ns / 1e9 / day_abandoned, true_needed);
+  std::printf(
+      "hourly means: %.1f calls/h, handle %.1fs, patience %.1fs; day: %.1f/h, %.1fs, %.1fs; needed "
+      "%d\n",
+      sum_rate / hourly, sum_handle / hourly, sum_patience / with_patience,
+      day_offered / (kDays * 8.0), day_handle_ns / 1e9 / day_completed,
+      day_waited_ns / 1e9 / day_abandoned, true_needed);
   // Hour by hour (a 60-minute window holds ~360 calls, ~34 abandons),
   // averaged over the days.
   EXPECT_NEAR(sum_rate / hourly, 360, 360 * 0.03);

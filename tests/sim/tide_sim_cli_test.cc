@@ -79,12 +79,8 @@ TEST(TideSimCliTest, StartDateOverride) {
   EXPECT_THAT(d.substr(0, d.find('\n')), HasSubstr("\"eventTime\":\"2022-11-08T08:30:00Z\""));
 }
 
-TEST(TideSimCliTest, BrokersIsNotAvailableYet) {
-  const Result r = RunTideSim(
-      absl::StrCat("--scenario ", kScenarios, "normal-monday.yaml --brokers localhost:9092"));
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("not available in this build yet"));
-}
+// Kafka output (--brokers) is exercised by tests/integration (tide-sim
+// feeding tidewatchd through the development broker).
 
 TEST(TideSimCliTest, BadScenarioIsRejectedWithItsPath) {
   const std::string path = Tmp("bad-scenario.yaml");

@@ -91,9 +91,10 @@ class StreamTest : public ::testing::Test {
   void Produce(const std::vector<tidewatch::v1::CallEvent>& events, size_t from, size_t to) {
     auto producer = *kafka::NewProducer(config_, {});
     for (size_t i = from; i < to; ++i) {
-      ASSERT_TRUE(producer->Produce("telephony.call-events", events[i].line_id(),
-                                    events[i].SerializeAsString())
-                      .ok());
+      ASSERT_TRUE(
+          producer
+              ->Produce("telephony.call-events", events[i].line_id(), events[i].SerializeAsString())
+              .ok());
     }
     ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
   }
@@ -154,10 +155,12 @@ TEST_F(StreamTest, EveryEventReflectedExactlyOnce) {
   Produce(day.events, 0, day.events.size());
   auto in = NewInstance();
   const int64_t n = static_cast<int64_t>(day.events.size());
-  ASSERT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n && s.ready; }))
+  ASSERT_TRUE(
+      RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n && s.ready; }))
       << in->processor->Status().events_applied << " of " << n;
   // A little longer: nothing more may arrive.
-  RunUntil(*in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));
   StreamStatus st = in->processor->Status();
   EXPECT_EQ(st.events_applied, n);
   EXPECT_EQ(st.dead_lettered, 0);
@@ -187,7 +190,8 @@ TEST_F(StreamTest, UndecodableRecordsGoToTheDeadLetterTopic) {
   tidewatch::v1::CallEvent no_line = day.events[0];
   no_line.clear_line_id();
   ASSERT_TRUE(producer->Produce("telephony.call-events", "revenues", garbage).ok());
-  ASSERT_TRUE(producer->Produce("telephony.call-events", "revenues", no_line.SerializeAsString()).ok());
+  ASSERT_TRUE(
+      producer->Produce("telephony.call-events", "revenues", no_line.SerializeAsString()).ok());
   ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
   // Valid events after the bad ones on the same partition.
   std::vector<tidewatch::v1::CallEvent> rev;
@@ -222,12 +226,12 @@ TEST_F(StreamTest, BrokerOutageLosesNothing) {
   const size_t half = day.events.size() / 2;
   Produce(day.events, 0, half);
   auto in = NewInstance();
-  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-    return s.events_applied >= static_cast<int64_t>(half);
-  }));
+  ASSERT_TRUE(RunUntil(
+      *in, [&](const StreamStatus& s) { return s.events_applied >= static_cast<int64_t>(half); }));
   ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
   // The service keeps stepping; commits fail and the fault is reported.
-  RunUntil(*in, [](const StreamStatus&) { return false; }, absl::Seconds(4));
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Seconds(4));
   StreamStatus down = in->processor->Status();
   EXPECT_FALSE(down.last_error.empty());
   ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
@@ -241,10 +245,12 @@ TEST_F(StreamTest, BrokerOutageLosesNothing) {
     for (const LineStatus& l : in->processor->Lines()) sum += l.totals.offered();
     return sum;
   };
-  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-    return s.ready && total_offered() >= offered;
-  }, absl::Seconds(90))) << total_offered() << " of " << offered;
-  RunUntil(*in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
+  ASSERT_TRUE(RunUntil(
+      *in, [&](const StreamStatus& s) { return s.ready && total_offered() >= offered; },
+      absl::Seconds(90)))
+      << total_offered() << " of " << offered;
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
   ExpectTotalsEqualSummary(in->processor->Lines());
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(10)).ok());
 }
@@ -284,7 +290,8 @@ TEST_F(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
   ASSERT_TRUE(RunUntil(*second, [&](const StreamStatus& s) {
     return s.ready && s.recoveries > 0 && s.events_applied >= n - static_cast<int64_t>(split);
   }));
-  RunUntil(*second, [](const StreamStatus&) { return false; }, absl::Seconds(2));
+  RunUntil(
+      *second, [](const StreamStatus&) { return false; }, absl::Seconds(2));
   ExpectTotalsEqualSummary(second->processor->Lines());
   ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
   std::map<std::string, std::string> got;
@@ -292,7 +299,9 @@ TEST_F(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
     tidewatch::v1::Escalation e;
     e.ParseFromString(r.value);
     auto [it, fresh] = got.emplace(e.id(), r.value);
-    if (!fresh) EXPECT_EQ(it->second, r.value) << "two different escalations share id " << e.id();
+    if (!fresh) {
+      EXPECT_EQ(it->second, r.value) << "two different escalations share id " << e.id();
+    }
   }
   EXPECT_EQ(got, reference);
 }

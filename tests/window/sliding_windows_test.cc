@@ -47,7 +47,8 @@ TEST(SlidingWindowsTest, RunningMatchesScanAndBruteForce) {
     if (i % 997 == 0) {
       for (int wi = 0; wi < 2; ++wi) {
         // Running aggregate covers (ceil(now) - L, ceil(now)] in buckets.
-        absl::Time end = absl::FromUnixSeconds((absl::ToUnixSeconds(now - absl::Nanoseconds(1)) / 10 + 1) * 10);
+        absl::Time end =
+            absl::FromUnixSeconds((absl::ToUnixSeconds(now - absl::Nanoseconds(1)) / 10 + 1) * 10);
         if (absl::ToUnixNanos(now) % 10000000000 == 0) end = now;
         int64_t n = 0, in_target = 0, sum = 0, mx = -1;
         for (const Rec& r : recs) {
