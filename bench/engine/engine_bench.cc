@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "common/proto_time.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "google/protobuf/arena.h"
@@ -25,16 +26,8 @@ namespace {
 
 using tidewatch::v1::CallEvent;
 
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t ns = absl::ToUnixNanos(t);
-  ts->set_seconds(ns / 1000000000);
-  ts->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
-void SetDur(absl::Duration d, google::protobuf::Duration* out) {
-  int64_t ns = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(ns / 1000000000);
-  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
+void SetTime(absl::Time t, google::protobuf::Timestamp* ts) { ToProto(t, ts); }
+void SetDur(absl::Duration d, google::protobuf::Duration* out) { ToProto(d, out); }
 
 std::vector<CallEvent> MakeDay(int64_t target_events) {
   const std::vector<std::string> lines = {"revenues", "council-tax", "waste", "housing",

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "line/kpis.h"
 
 namespace tidewatch::engine {
@@ -16,28 +17,6 @@ using tidewatch::v1::MetricValue;
 using tidewatch::v1::TideChange;
 
 namespace {
-
-absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t ns = absl::ToUnixNanos(t);
-  int64_t s = ns / 1000000000;
-  int64_t n = ns % 1000000000;
-  if (n < 0) {
-    n += 1000000000;
-    --s;
-  }
-  out->set_seconds(s);
-  out->set_nanos(static_cast<int32_t>(n));
-}
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t ns = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(ns / 1000000000);
-  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
 
 // Smallest multiple of `step` (from the epoch) at or after t.
 absl::Time CeilTo(absl::Time t, absl::Duration step) {
@@ -173,7 +152,7 @@ EventOutcome Engine::Apply(const CallEvent& event) {
     ++not_owned_;
     return EventOutcome::kNotOwned;
   }
-  const absl::Time t = TimeOf(event.event_time());
+  const absl::Time t = FromProto(event.event_time());
   if (now_ != absl::InfinitePast() && t - now_ > options_.max_clock_jump) {
     ++too_far_ahead_;
     return EventOutcome::kTooFarAhead;
@@ -253,8 +232,8 @@ void Engine::EmitSnapshots(absl::Time t) {
       window::WindowStats stats = entry->state.windows().ScanWindow(t, w);
       tidewatch::v1::KpiSnapshot snap;
       snap.set_line_id(id);
-      SetTimestamp(t, snap.mutable_time());
-      SetDuration(w, snap.mutable_window());
+      ToProto(t, snap.mutable_time());
+      ToProto(w, snap.mutable_window());
       *snap.mutable_kpis() = line::MakeKpis(stats, stats.max_wait_ns);
       output_->OnSnapshot(snap);
     }
@@ -285,7 +264,7 @@ bool EvaluateCondition(const policy::Condition& c, const line::LineState& state,
     if (values) {
       MetricValue& mv = values->emplace_back();
       mv.set_metric(clause.metric);
-      if (policy::IsWindowedMetric(clause.metric)) SetDuration(clause.window, mv.mutable_window());
+      if (policy::IsWindowedMetric(clause.metric)) ToProto(clause.window, mv.mutable_window());
       if (v) mv.set_value(*v);
       mv.set_comparison(clause.above ? tidewatch::v1::Clause::COMPARISON_ABOVE
                                      : tidewatch::v1::Clause::COMPARISON_BELOW);
@@ -311,7 +290,7 @@ void Engine::StandDown(LineEntry& entry, int level, absl::Time e) {
   for (CallUp& cu : entry.open_callups) {
     if (cu.level() >= level) {
       cu.set_state(tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
-      SetTimestamp(e, cu.mutable_updated());
+      ToProto(e, cu.mutable_updated());
       tidewatch::v1::Escalation esc;
       *esc.mutable_callup() = cu;
       Emit(entry, std::move(esc));
@@ -330,14 +309,14 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   auto emit_change = [&](int from, int to, std::string reason, std::vector<MetricValue> values) {
     TideChange change;
     change.set_line_id(line_id);
-    SetTimestamp(e, change.mutable_time());
+    ToProto(e, change.mutable_time());
     change.set_from_level(from);
     change.set_to_level(to);
     if (from > 0) change.set_from_tier(lp.tiers[from - 1].name);
     if (to > 0) change.set_to_tier(lp.tiers[to - 1].name);
     change.set_reason(std::move(reason));
     for (MetricValue& v : values) *change.add_triggers() = std::move(v);
-    SetTimestamp(entry.episode_start, change.mutable_episode_start());
+    ToProto(entry.episode_start, change.mutable_episode_start());
     tidewatch::v1::Escalation esc;
     *esc.mutable_tide_change() = std::move(change);
     Emit(entry, std::move(esc));
@@ -348,10 +327,10 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     tidewatch::v1::Escalation esc;
     auto* f = esc.mutable_feed_status();
     f->set_line_id(line_id);
-    SetTimestamp(e, f->mutable_time());
+    ToProto(e, f->mutable_time());
     f->set_stale(stale);
     if (entry.state.last_event_time() != absl::InfinitePast()) {
-      SetTimestamp(entry.state.last_event_time(), f->mutable_last_event());
+      ToProto(entry.state.last_event_time(), f->mutable_last_event());
     }
     Emit(entry, std::move(esc));
   };
@@ -443,13 +422,13 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
                                         cap > 0 ? absl::StrCat(", cap ", cap) : "");
         }
         cu.set_headcount(headcount);
-        SetDuration(tmpl.duration, cu.mutable_duration());
+        ToProto(tmpl.duration, cu.mutable_duration());
         cu.set_reason(absl::StrCat(t.name, " on ", line_id, ": ", reason, headcount_note));
         for (const MetricValue& v : values) *cu.add_triggers() = v;
         cu.set_state(tidewatch::v1::CALL_UP_STATE_PAGED);
-        SetTimestamp(e, cu.mutable_created());
-        SetTimestamp(e, cu.mutable_updated());
-        SetTimestamp(entry.episode_start, cu.mutable_episode_start());
+        ToProto(e, cu.mutable_created());
+        ToProto(e, cu.mutable_updated());
+        ToProto(entry.episode_start, cu.mutable_episode_start());
         tidewatch::v1::Escalation esc;
         *esc.mutable_callup() = cu;
         Emit(entry, std::move(esc));
@@ -540,22 +519,21 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
   tidewatch::v1::LineTideState s;
   s.set_line_id(entry.policy->line_id);
   s.set_level(entry.level);
-  SetTimestamp(
-      entry.episode_start == absl::InfinitePast() ? absl::UnixEpoch() : entry.episode_start,
-      s.mutable_episode_start());
+  ToProto(entry.episode_start == absl::InfinitePast() ? absl::UnixEpoch() : entry.episode_start,
+          s.mutable_episode_start());
   for (absl::Time t : entry.enter_since) {
     const bool set = t != absl::InfiniteFuture();
     s.add_enter_since_set(set);
-    SetTimestamp(set ? t : absl::UnixEpoch(), s.add_enter_since());
+    ToProto(set ? t : absl::UnixEpoch(), s.add_enter_since());
   }
   for (absl::Time t : entry.entered_at) {
-    SetTimestamp(t == absl::InfinitePast() ? absl::UnixEpoch() : t, s.add_entered_at());
+    ToProto(t == absl::InfinitePast() ? absl::UnixEpoch() : t, s.add_entered_at());
   }
   for (int n : entry.entries) s.add_entries(n);
   for (const CallUp& cu : entry.open_callups) *s.add_open_callups() = cu;
   s.set_escalation_sequence(entry.escalation_sequence);
   s.set_feed_stale(entry.feed_stale);
-  if (now_ != absl::InfinitePast()) SetTimestamp(now_, s.mutable_engine_time());
+  if (now_ != absl::InfinitePast()) ToProto(now_, s.mutable_engine_time());
   const window::WindowStats& tot = entry.state.totals();
   const window::Counters& c = tot.counters;
   tidewatch::v1::LineTotals* t = s.mutable_totals();
@@ -590,15 +568,15 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   // A policy with fewer tiers than the snapshot: keep the highest that
   // still exists.
   entry.level = std::clamp(s.level(), 0, tiers);
-  entry.episode_start = TimeOf(s.episode_start());
+  entry.episode_start = FromProto(s.episode_start());
   for (int i = 0; i < tiers; ++i) {
     const bool set =
         i < s.enter_since_set_size() && s.enter_since_set(i) && i < s.enter_since_size();
-    entry.enter_since[i] = set ? TimeOf(s.enter_since(i)) : absl::InfiniteFuture();
+    entry.enter_since[i] = set ? FromProto(s.enter_since(i)) : absl::InfiniteFuture();
   }
   for (int lv = 0; lv <= tiers; ++lv) {
     entry.entered_at[lv] =
-        lv < s.entered_at_size() ? TimeOf(s.entered_at(lv)) : absl::InfinitePast();
+        lv < s.entered_at_size() ? FromProto(s.entered_at(lv)) : absl::InfinitePast();
     entry.entries[lv] = lv < s.entries_size() ? s.entries(lv) : 0;
   }
   entry.open_callups.assign(s.open_callups().begin(), s.open_callups().end());

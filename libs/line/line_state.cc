@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/proto_time.h"
 #include "line/kpis.h"
 
 namespace tidewatch::line {
@@ -131,16 +132,14 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
       auto it = open_.find(id);
       absl::Duration wait;
       if (it != open_.end()) {
-        wait = has_wait
-                   ? absl::Seconds(wait_proto.seconds()) + absl::Nanoseconds(wait_proto.nanos())
-                   : t - it->second.queued;
+        wait = has_wait ? FromProto(wait_proto) : t - it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
       } else if (closed_.Contains(id) || held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
       } else if (has_wait) {
-        wait = absl::Seconds(wait_proto.seconds()) + absl::Nanoseconds(wait_proto.nanos());
+        wait = FromProto(wait_proto);
       } else {
         held_.emplace(id, HeldOutcome{answered, t});
         return Disposition::kHeld;
@@ -169,9 +168,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
     }
     case CallEvent::kCompleted: {
       const auto& c = event.completed();
-      absl::Duration handle =
-          absl::Seconds(c.talk().seconds()) + absl::Nanoseconds(c.talk().nanos()) +
-          absl::Seconds(c.wrap().seconds()) + absl::Nanoseconds(c.wrap().nanos());
+      absl::Duration handle = FromProto(c.talk()) + FromProto(c.wrap());
       std::optional<bool> fcr;
       if (c.has_resolved_first_time()) fcr = c.resolved_first_time();
       RecordSample(t, window::Sample::Completed(handle, fcr), in_windows);

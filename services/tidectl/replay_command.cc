@@ -20,6 +20,7 @@
 #include "args.h"
 #include "commands.h"
 #include "common/json_writer.h"
+#include "common/proto_time.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "events/json_lines.h"
@@ -32,10 +33,6 @@ namespace {
 using tidewatch::v1::CallUp;
 using tidewatch::v1::KpiSnapshot;
 using tidewatch::v1::TideChange;
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // Collects what one engine emits.
 class ReplayOutput : public engine::EngineOutput {
@@ -58,7 +55,7 @@ struct Run {
 };
 
 std::string Rfc3339(const google::protobuf::Timestamp& ts) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", ToTime(ts), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", FromProto(ts), absl::UTCTimeZone());
 }
 
 std::string WindowLabel(absl::Duration w) {
@@ -136,8 +133,7 @@ std::string JsonReport(const Run& run, const events::RejectCounter& decode) {
     w.BeginObject();
     w.Key("time").String(Rfc3339(s.time()));
     w.Key("line").String(s.line_id());
-    w.Key("window").String(
-        WindowLabel(absl::Seconds(s.window().seconds()) + absl::Nanoseconds(s.window().nanos())));
+    w.Key("window").String(WindowLabel(FromProto(s.window())));
     w.Key("kpis");
     line::WriteKpisJson(w, s.kpis());
     w.EndObject();
@@ -157,7 +153,7 @@ std::string LocalTime(const policy::CompiledPolicy& p, const std::string& line,
                       const google::protobuf::Timestamp& ts) {
   absl::TimeZone zone = absl::UTCTimeZone();
   if (const policy::LinePolicy* lp = p.FindLine(line)) zone = lp->hours.zone;
-  return absl::FormatTime("%a %d %b %H:%M", ToTime(ts), zone);
+  return absl::FormatTime("%a %d %b %H:%M", FromProto(ts), zone);
 }
 
 std::string TableReport(const Run& run, const events::RejectCounter& decode) {
@@ -181,7 +177,7 @@ std::string TableReport(const Run& run, const events::RejectCounter& decode) {
     if (up) {
       for (const CallUp& cu : run.output.callups) {
         if (cu.line_id() == c.line_id() && cu.state() == tidewatch::v1::CALL_UP_STATE_PAGED &&
-            ToTime(cu.created()) == ToTime(c.time())) {
+            FromProto(cu.created()) == FromProto(c.time())) {
           absl::StrAppend(
               &out, absl::StrFormat(
                         "    call-up: %d from %s for %s  [%s]\n", cu.headcount(), cu.team_id(),
@@ -206,7 +202,7 @@ std::string CompareTable(const Run& a, const Run& b) {
   for (const auto& c : a.output.changes) all.push_back({&c, 0});
   for (const auto& c : b.output.changes) all.push_back({&c, 1});
   std::stable_sort(all.begin(), all.end(), [](const auto& x, const auto& y) {
-    absl::Time tx = ToTime(x.first->time()), ty = ToTime(y.first->time());
+    absl::Time tx = FromProto(x.first->time()), ty = FromProto(y.first->time());
     if (tx != ty) return tx < ty;
     if (x.first->line_id() != y.first->line_id()) return x.first->line_id() < y.first->line_id();
     return x.second < y.second;

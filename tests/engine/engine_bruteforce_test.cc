@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "engine/engine.h"
 #include "gtest/gtest.h"
 #include "policy/policy.h"
@@ -24,16 +25,8 @@ const absl::Time kStart = absl::FromUnixSeconds(1664780400);
 const std::vector<std::string> kLines = {"adult-social-care", "council-tax", "housing", "revenues",
                                          "waste"};
 
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t ns = absl::ToUnixNanos(t);
-  ts->set_seconds(ns / 1000000000);
-  ts->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
-void SetDur(absl::Duration d, google::protobuf::Duration* out) {
-  int64_t ns = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(ns / 1000000000);
-  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
+void SetTime(absl::Time t, google::protobuf::Timestamp* ts) { ToProto(t, ts); }
+void SetDur(absl::Duration d, google::protobuf::Duration* out) { ToProto(d, out); }
 
 // Ground truth of one line, from the generator's own bookkeeping.
 struct Truth {
@@ -158,13 +151,6 @@ class Recorder : public EngineOutput {
   std::vector<tidewatch::v1::KpiSnapshot> snapshots;
 };
 
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-absl::Duration ToDur(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 double NearestRank(std::vector<int64_t> v, double q) {
   std::sort(v.begin(), v.end());
   size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
@@ -176,8 +162,8 @@ void CheckSnapshot(const tidewatch::v1::KpiSnapshot& snap, const Truth& truth,
                    const policy::LinePolicy& lp) {
   const int64_t target_ns = absl::ToInt64Nanoseconds(lp.targets.answer_within);
   const int64_t short_ns = absl::ToInt64Nanoseconds(lp.targets.short_abandon);
-  const absl::Time end = ToTime(snap.time());
-  const absl::Time begin = end - ToDur(snap.window());
+  const absl::Time end = FromProto(snap.time());
+  const absl::Time begin = end - FromProto(snap.window());
   auto in = [&](absl::Time t) { return t > begin && t <= end; };
   int64_t offered = 0, answered = 0, abandoned = 0, shorts = 0, cb = 0, left = 0, in_target = 0;
   int64_t sum_ans = 0, sum_all = 0, max_wait = -1, completed = 0, sum_handle = 0;
@@ -214,7 +200,7 @@ void CheckSnapshot(const tidewatch::v1::KpiSnapshot& snap, const Truth& truth,
   }
   const auto& k = snap.kpis();
   const std::string where = absl::StrCat(snap.line_id(), " at ", absl::FormatTime(end), " window ",
-                                         absl::FormatDuration(ToDur(snap.window())));
+                                         absl::FormatDuration(FromProto(snap.window())));
   ASSERT_EQ(k.offered(), offered) << where;
   ASSERT_EQ(k.answered(), answered) << where;
   ASSERT_EQ(k.abandoned(), abandoned) << where;
@@ -252,7 +238,7 @@ void CheckSnapshot(const tidewatch::v1::KpiSnapshot& snap, const Truth& truth,
     EXPECT_DOUBLE_EQ(k.mean_handle_seconds(), static_cast<double>(sum_handle) / 1e9 / completed);
   }
   EXPECT_DOUBLE_EQ(k.arrivals_per_minute(),
-                   static_cast<double>(offered) / absl::ToDoubleMinutes(ToDur(snap.window())));
+                   static_cast<double>(offered) / absl::ToDoubleMinutes(FromProto(snap.window())));
 }
 
 void RunAndCheck(int64_t target, double dup_rate, uint64_t seed) {
@@ -310,8 +296,8 @@ void RunAndCheck(int64_t target, double dup_rate, uint64_t seed) {
 
   // A snapshot for every line and window at every 15-minute instant.
   ASSERT_FALSE(out.snapshots.empty());
-  absl::Time first = ToTime(out.snapshots.front().time());
-  absl::Time last = ToTime(out.snapshots.back().time());
+  absl::Time first = FromProto(out.snapshots.front().time());
+  absl::Time last = FromProto(out.snapshots.back().time());
   int64_t instants = (last - first) / absl::Minutes(15) + 1;
   EXPECT_EQ(static_cast<int64_t>(out.snapshots.size()), instants * 5 * 3);
   for (const auto& snap : out.snapshots) {

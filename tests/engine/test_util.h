@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "engine/engine.h"
 #include "gtest/gtest.h"
 #include "policy/policy.h"
@@ -15,16 +16,8 @@
 
 namespace tidewatch::testing {
 
-inline void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  int64_t ns = absl::ToUnixNanos(t);
-  ts->set_seconds(ns / 1000000000);
-  ts->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
-inline void SetDur(absl::Duration d, google::protobuf::Duration* out) {
-  int64_t ns = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(ns / 1000000000);
-  out->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
+inline void SetTime(absl::Time t, google::protobuf::Timestamp* ts) { ToProto(t, ts); }
+inline void SetDur(absl::Duration d, google::protobuf::Duration* out) { ToProto(d, out); }
 
 // Builds events with unique ids.
 class EventBuilder {
