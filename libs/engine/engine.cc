@@ -27,13 +27,6 @@ absl::Time CeilTo(absl::Time t, absl::Duration step) {
   return absl::FromUnixNanos(q * s);
 }
 
-std::string WindowLabel(absl::Duration w) {
-  if (w % absl::Minutes(1) == absl::ZeroDuration()) {
-    return absl::StrCat(absl::IDivDuration(w, absl::Minutes(1), &w), "m");
-  }
-  return absl::FormatDuration(w);
-}
-
 std::string FormatValue(tidewatch::v1::Metric m, double v) {
   if (policy::IsDurationMetric(m)) return absl::StrFormat("%.0fs", v);
   switch (m) {
@@ -50,7 +43,8 @@ std::string FormatValue(tidewatch::v1::Metric m, double v) {
 
 std::string ClauseText(const policy::Clause& c, std::optional<double> v) {
   std::string name(policy::MetricName(c.metric));
-  if (policy::IsWindowedMetric(c.metric)) absl::StrAppend(&name, "(", WindowLabel(c.window), ")");
+  if (policy::IsWindowedMetric(c.metric))
+    absl::StrAppend(&name, "(", policy::WindowLabel(c.window), ")");
   return absl::StrCat(name, "=", v ? FormatValue(c.metric, *v) : std::string("n/a"),
                       c.above ? " above " : " below ", FormatValue(c.metric, c.threshold));
 }

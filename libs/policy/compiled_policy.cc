@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace tidewatch::policy {
 
 using tidewatch::v1::Metric;
@@ -49,6 +51,13 @@ bool IsFractionMetric(Metric metric) {
   return metric == tidewatch::v1::METRIC_ANSWER_RATE ||
          metric == tidewatch::v1::METRIC_ABANDON_RATE ||
          metric == tidewatch::v1::METRIC_SERVICE_LEVEL;
+}
+
+std::string WindowLabel(absl::Duration window) {
+  if (window % absl::Minutes(1) == absl::ZeroDuration()) {
+    return absl::StrCat(window / absl::Minutes(1), "m");
+  }
+  return absl::StrCat(window / absl::Seconds(1), "s");
 }
 
 std::string_view MetricName(Metric metric) {

@@ -37,6 +37,9 @@ bool IsFractionMetric(tidewatch::v1::Metric metric);
 // Short lower-case YAML name, e.g. "avg_wait"; "unspecified" for
 // METRIC_UNSPECIFIED and values outside the enum.
 std::string_view MetricName(tidewatch::v1::Metric metric);
+// A window's label as YAML, flags, JSON and metric labels spell it: "15m",
+// "60m"; whole seconds otherwise ("90s").
+std::string WindowLabel(absl::Duration window);
 // The metric with that short name, or METRIC_UNSPECIFIED if there is none.
 tidewatch::v1::Metric MetricFromName(std::string_view name);
 

@@ -117,13 +117,6 @@ std::optional<double> Opt(bool has, double value) {
 
 }  // namespace
 
-std::string WindowLabel(absl::Duration window) {
-  if (window % absl::Minutes(1) == absl::ZeroDuration()) {
-    return absl::StrCat(window / absl::Minutes(1), "m");
-  }
-  return absl::StrCat(window / absl::Seconds(1), "s");
-}
-
 MetricsExporter::MetricsExporter(std::shared_ptr<const policy::CompiledPolicy> policy,
                                  ExporterOptions options)
     : policy_(std::move(policy)), options_(std::move(options)) {}
@@ -430,7 +423,7 @@ std::vector<MetricFamily> MetricsExporter::Collect(
     fam.AddOptional(cap_wait, line, l.capacity.predicted_wait_seconds);
 
     for (const auto& [len, k] : l.windows) {
-      const Labels lw = {{"line", l.line_id}, {"window", WindowLabel(len)}};
+      const Labels lw = {{"line", l.line_id}, {"window", policy::WindowLabel(len)}};
       fam.Add(w_offered, lw, static_cast<double>(k.offered()));
       fam.Add(w_answered, lw, static_cast<double>(k.answered()));
       fam.Add(w_abandoned, lw, static_cast<double>(k.abandoned()));

@@ -68,9 +68,6 @@ class MetricsExporter {
   const ExporterOptions options_;
 };
 
-// A window length as a label value: "15m" for whole minutes, "90s" otherwise.
-std::string WindowLabel(absl::Duration window);
-
 }  // namespace tidewatch::telemetry
 
 #endif  // TIDEWATCH_LIBS_TELEMETRY_METRICS_EXPORTER_H_

@@ -58,11 +58,6 @@ std::string Rfc3339(const google::protobuf::Timestamp& ts) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", FromProto(ts), absl::UTCTimeZone());
 }
 
-std::string WindowLabel(absl::Duration w) {
-  if (w % absl::Minutes(1) == absl::ZeroDuration()) return absl::StrCat(w / absl::Minutes(1), "m");
-  return absl::StrCat(w / absl::Seconds(1), "s");
-}
-
 // Lines that saw anything, in id order.
 std::vector<std::string> ActiveLines(const engine::Engine& e) {
   std::vector<std::string> out;
@@ -133,7 +128,7 @@ std::string JsonReport(const Run& run, const events::RejectCounter& decode) {
     w.BeginObject();
     w.Key("time").String(Rfc3339(s.time()));
     w.Key("line").String(s.line_id());
-    w.Key("window").String(WindowLabel(FromProto(s.window())));
+    w.Key("window").String(policy::WindowLabel(FromProto(s.window())));
     w.Key("kpis");
     line::WriteKpisJson(w, s.kpis());
     w.EndObject();

@@ -104,7 +104,7 @@ std::string LinesJson(const std::vector<tidewatch::stream::LineStatus>& lines) {
     tidewatch::line::WriteKpisJson(w, l.totals);
     w.Key("windows").BeginObject();
     for (const auto& [len, k] : l.windows) {
-      w.Key(absl::StrCat(len / absl::Minutes(1), "m"));
+      w.Key(tidewatch::policy::WindowLabel(len));
       tidewatch::line::WriteKpisJson(w, k);
     }
     w.EndObject();

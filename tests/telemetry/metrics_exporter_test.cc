@@ -442,9 +442,9 @@ TEST(MetricsExporterTest, LineCapKeepsSurgingAndStaleLinesAndCountsTheRest) {
 }
 
 TEST(MetricsExporterTest, WindowLabels) {
-  EXPECT_EQ(WindowLabel(absl::Minutes(15)), "15m");
-  EXPECT_EQ(WindowLabel(absl::Minutes(60)), "60m");
-  EXPECT_EQ(WindowLabel(absl::Seconds(90)), "90s");
+  EXPECT_EQ(policy::WindowLabel(absl::Minutes(15)), "15m");
+  EXPECT_EQ(policy::WindowLabel(absl::Minutes(60)), "60m");
+  EXPECT_EQ(policy::WindowLabel(absl::Seconds(90)), "90s");
 }
 
 // Acceptance (4): /metrics for 500 busy lines (every window figure defined,
