@@ -17,6 +17,10 @@
 
 namespace tidewatch {
 
+// Appends `value` as a quoted JSON string (", \\, \n, \r, \t escaped;
+// other control characters as \u00XX) to `out`.
+void AppendJsonString(std::string_view value, std::string& out);
+
 // Writes compact JSON. Commas are placed automatically.
 class JsonWriter {
  public:
