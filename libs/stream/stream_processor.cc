@@ -480,16 +480,33 @@ void StreamProcessor::TxnFailed(const absl::Status& status) {
   // Abortable (or not transactional at all, e.g. no group metadata): abort,
   // then rewind to what is committed.
   if (txn_open_) {
-    absl::Status a =
-        TxnCall([this] { return producer_.AbortTransaction(options_.txn_call_timeout); });
-    txn_open_ = false;
-    if (!a.ok()) {
-      Fence(absl::StrCat("cannot abort the transaction: ", a.message()));
-      return;
-    }
+    abort_pending_ = true;
+    FinishAbort();
+    return;
   }
   ++status_.txn_aborts;
   Rewind();
+}
+
+bool StreamProcessor::FinishAbort() {
+  absl::Status a =
+      TxnCall([this] { return producer_.AbortTransaction(options_.txn_call_timeout); });
+  if (a.ok()) {
+    abort_pending_ = false;
+    txn_open_ = false;
+    ++status_.txn_aborts;
+    Rewind();
+    return true;
+  }
+  if (kafka::GetTxnError(a) == kafka::TxnError::kRetriable) {
+    // E.g. the broker is down: nothing is consumed or produced until the
+    // abort goes through (retried every Step).
+    Error(a);
+    return false;
+  }
+  abort_pending_ = false;
+  Fence(absl::StrCat("cannot abort the transaction: ", a.message()));
+  return false;
 }
 
 void StreamProcessor::Rewind() {
@@ -504,6 +521,7 @@ void StreamProcessor::Rewind() {
 
 bool StreamProcessor::CommitTransaction() {
   if (status_.fenced) return false;
+  if (abort_pending_ && !FinishAbort()) return false;
   for (auto& [p, task] : tasks_) {
     if (task->dirty) WriteStates(*task);
   }
@@ -561,6 +579,15 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   {
     absl::MutexLock lock(&mu_);
     if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+    if (abort_pending_ && !FinishAbort()) {
+      if (status_.fenced) {
+        tasks_.clear();
+        UpdateReady();
+        return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+      }
+      return absl::UnavailableError(
+          absl::StrCat("waiting to abort the transaction: ", status_.last_error));
+    }
   }
   std::vector<kafka::Record> batch;
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &batch);

@@ -234,6 +234,10 @@ class StreamProcessor final : public kafka::RebalanceListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Handles a failed transactional call: abort and rewind, or fence.
   void TxnFailed(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Aborts the open transaction and rewinds; false while the abort still
+  // fails retriably (abort_pending_ stays set) or when it failed for good
+  // (fenced).
+  bool FinishAbort() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops every task and recovers it again from committed state.
   void Rewind() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fence(const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -260,6 +264,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // Exactly-once: a produce into the open transaction failed; the commit
   // aborts instead.
   absl::Status txn_error_ ABSL_GUARDED_BY(mu_);
+  // Exactly-once: an abort timed out; retried before anything else.
+  bool abort_pending_ ABSL_GUARDED_BY(mu_) = false;
   tidewatch::v1::CallEvent event_;  // reused decode buffer (Step's thread)
 };
 

@@ -5,8 +5,17 @@
 // a broker outage mid-run loses nothing; a partition handed over to a new
 // instance recovers from the state topic and continues as if nothing
 // happened (same escalations, same totals).
+//
+// Every test runs against the in-process broker (label integration,
+// idempotent path) and a real Apache Kafka (label kafka, exactly-once:
+// transactions, read_committed readers; topics and group unique per test).
+// On the real broker the outage is the broker process killed (SIGKILL) and
+// started again on its data (scripts/kafka-broker kill / start).
 #include "stream/stream_processor.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/kafka.h"
+#include "kafka/test_brokers.h"
 #include "policy/policy.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
@@ -48,17 +58,45 @@ const Day& SummonsDay() {
   return *day;
 }
 
-class StreamTest : public ::testing::Test {
+using ::tidewatch::testing::BrokerKind;
+
+class StreamTest : public ::testing::TestWithParam<BrokerKind> {
  protected:
+  bool real() const { return GetParam() == BrokerKind::kReal; }
+  // The test's name for one of tidewatch's topics.
+  std::string T(const std::string& topic) const { return prefix_ + topic; }
+
   void SetUp() override {
-    broker_ = *kafka::EmbeddedBroker::Start(1);
-    for (const char* t : {"telephony.call-events", "tidewatch.commands", "tidewatch.escalations",
-                          "tidewatch.state"}) {
-      ASSERT_TRUE(broker_->CreateTopic(t, kPartitions).ok());
+    TIDEWATCH_SKIP_WITHOUT_REAL_KAFKA(GetParam());
+    config_ = kafka::KafkaConfig{};
+    if (real()) {
+      prefix_ = ::tidewatch::testing::UniquePrefix();
+      config_.bootstrap = *::tidewatch::testing::RealKafkaBootstrap();
+      ASSERT_TRUE(::tidewatch::testing::CreateRealTopics(config_.bootstrap,
+                                                         {{T("telephony.call-events"), kPartitions},
+                                                          {T("tidewatch.commands"), kPartitions},
+                                                          {T("tidewatch.escalations"), kPartitions},
+                                                          {T("tidewatch.state"), kPartitions},
+                                                          {T("tidewatch.dead-letter"), 1}},
+                                                         {{T("tidewatch.state"), "compact"}})
+                      .ok());
+    } else {
+      broker_ = *kafka::EmbeddedBroker::Start(1);
+      for (const char* t : {"telephony.call-events", "tidewatch.commands", "tidewatch.escalations",
+                            "tidewatch.state"}) {
+        ASSERT_TRUE(broker_->CreateTopic(t, kPartitions).ok());
+      }
+      ASSERT_TRUE(broker_->CreateTopic("tidewatch.dead-letter", 1).ok());
+      config_.bootstrap = broker_->bootstrap();
     }
-    ASSERT_TRUE(broker_->CreateTopic("tidewatch.dead-letter", 1).ok());
-    config_.bootstrap = broker_->bootstrap();
     config_.clock = &clock_;
+    options_ = StreamOptions{};
+    options_.events_topic = T("telephony.call-events");
+    options_.commands_topic = T("tidewatch.commands");
+    options_.escalations_topic = T("tidewatch.escalations");
+    options_.state_topic = T("tidewatch.state");
+    options_.dead_letter_topic = T("tidewatch.dead-letter");
+    options_.exactly_once = real();
     auto loaded = policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "default");
     ASSERT_TRUE(loaded.ok());
     policy_ = std::make_shared<const policy::CompiledPolicy>(*std::move(loaded));
@@ -76,10 +114,15 @@ class StreamTest : public ::testing::Test {
   std::unique_ptr<Instance> NewInstance() {
     auto in = std::make_unique<Instance>();
     kafka::ConsumerOptions co;
-    co.group_id = "tidewatch";
+    co.group_id = T("tidewatch");
     co.session_timeout = absl::Seconds(6);
     in->consumer = *kafka::NewConsumer(config_, co);
-    in->producer = *kafka::NewProducer(config_, {});
+    kafka::ProducerOptions po;
+    if (real()) {
+      po.transactional_id = T(absl::StrCat("tidewatch-", ++instances_));
+      po.transaction_timeout = absl::Seconds(10);
+    }
+    in->producer = *kafka::NewProducer(config_, po);
     kafka::KafkaConfig rc = config_;
     in->processor = std::make_unique<StreamProcessor>(
         policy_, options_, *in->consumer, *in->producer,
@@ -91,10 +134,10 @@ class StreamTest : public ::testing::Test {
   void Produce(const std::vector<tidewatch::v1::CallEvent>& events, size_t from, size_t to) {
     auto producer = *kafka::NewProducer(config_, {});
     for (size_t i = from; i < to; ++i) {
-      ASSERT_TRUE(
-          producer
-              ->Produce("telephony.call-events", events[i].line_id(), events[i].SerializeAsString())
-              .ok());
+      ASSERT_TRUE(producer
+                      ->Produce(T("telephony.call-events"), events[i].line_id(),
+                                events[i].SerializeAsString())
+                      .ok());
     }
     ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
   }
@@ -110,25 +153,50 @@ class StreamTest : public ::testing::Test {
     return false;
   }
 
-  std::vector<kafka::Record> ReadAll(const std::string& topic, int partitions) {
-    auto reader = *kafka::NewConsumer(config_, kafka::ConsumerOptions{});
-    std::vector<kafka::Record> out;
-    for (int p = 0; p < partitions; ++p) {
-      auto wm = reader->QueryWatermarks(topic, p, absl::Seconds(5));
-      if (!wm.ok() || wm->high <= wm->low) continue;
-      EXPECT_TRUE(reader->Assign({{topic, p, wm->low}}).ok());
-      int64_t next = wm->low;
-      const absl::Time deadline = absl::Now() + absl::Seconds(20);
-      while (next < wm->high && absl::Now() < deadline) {
-        std::vector<kafka::Record> batch;
-        reader->PollBatch(1000, absl::Milliseconds(100), &batch).IgnoreError();
-        for (auto& r : batch) {
-          next = r.offset + 1;
-          out.push_back(std::move(r));
-        }
+  // RunUntil, but an instance that gets fenced (exactly-once: it lost its
+  // partitions, e.g. the session expired while the broker was down) is
+  // replaced by a new one, as tidewatchd's supervisor would restart it.
+  bool RunUntilRestarting(std::unique_ptr<Instance>& in,
+                          const std::function<bool(const StreamStatus&)>& done,
+                          absl::Duration limit) {
+    const absl::Time deadline = absl::Now() + limit;
+    while (absl::Now() < deadline) {
+      if (in->processor->Step(absl::Milliseconds(50)).code() == absl::StatusCode::kAborted) {
+        std::printf("instance fenced (%s): restarting it\n",
+                    in->processor->Status().fenced_reason.c_str());
+        ++restarts_;
+        in->processor->Shutdown(absl::Seconds(2)).IgnoreError();
+        in = NewInstance();
+        continue;
       }
+      if (done(in->processor->Status())) return true;
     }
-    return out;
+    return false;
+  }
+
+  std::vector<kafka::Record> ReadAll(const std::string& topic, int partitions) {
+    absl::StatusOr<std::vector<kafka::Record>> records =
+        ::tidewatch::testing::ReadCommitted(config_, topic, partitions);
+    EXPECT_TRUE(records.ok()) << records.status();
+    return records.ok() ? *std::move(records) : std::vector<kafka::Record>{};
+  }
+
+  // The broker goes away and comes back: the in-process broker's only broker
+  // set down/up; the real broker's process SIGKILLed and started again on
+  // its data and port.
+  void BrokerDown() {
+    if (!real()) {
+      ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+      return;
+    }
+    ASSERT_EQ(std::system(TIDEWATCH_SOURCE_DIR "/scripts/kafka-broker kill"), 0);
+  }
+  void BrokerUp() {
+    if (!real()) {
+      ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+      return;
+    }
+    ASSERT_EQ(std::system(TIDEWATCH_SOURCE_DIR "/scripts/kafka-broker start >/dev/null"), 0);
   }
 
   void ExpectTotalsEqualSummary(const std::vector<LineStatus>& lines) {
@@ -144,13 +212,16 @@ class StreamTest : public ::testing::Test {
   }
 
   RealClock clock_;
+  std::string prefix_;  // topic and group name prefix (real broker)
+  int instances_ = 0;
+  int restarts_ = 0;  // instances replaced after being fenced
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
   kafka::KafkaConfig config_;
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   StreamOptions options_;
 };
 
-TEST_F(StreamTest, EveryEventReflectedExactlyOnce) {
+TEST_P(StreamTest, EveryEventReflectedExactlyOnce) {
   const Day& day = SummonsDay();
   Produce(day.events, 0, day.events.size());
   auto in = NewInstance();
@@ -173,7 +244,7 @@ TEST_F(StreamTest, EveryEventReflectedExactlyOnce) {
   }
   // Escalations: numbered per line without gaps, ids unique.
   std::map<std::string, int64_t> seq;
-  for (const kafka::Record& r : ReadAll("tidewatch.escalations", kPartitions)) {
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
     tidewatch::v1::Escalation e;
     ASSERT_TRUE(e.ParseFromString(r.value));
     EXPECT_EQ(r.key, e.line_id());
@@ -183,15 +254,15 @@ TEST_F(StreamTest, EveryEventReflectedExactlyOnce) {
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
-TEST_F(StreamTest, UndecodableRecordsGoToTheDeadLetterTopic) {
+TEST_P(StreamTest, UndecodableRecordsGoToTheDeadLetterTopic) {
   const Day& day = SummonsDay();
   auto producer = *kafka::NewProducer(config_, {});
   const std::string garbage = "\xff\xfe not a protobuf";
   tidewatch::v1::CallEvent no_line = day.events[0];
   no_line.clear_line_id();
-  ASSERT_TRUE(producer->Produce("telephony.call-events", "revenues", garbage).ok());
+  ASSERT_TRUE(producer->Produce(T("telephony.call-events"), "revenues", garbage).ok());
   ASSERT_TRUE(
-      producer->Produce("telephony.call-events", "revenues", no_line.SerializeAsString()).ok());
+      producer->Produce(T("telephony.call-events"), "revenues", no_line.SerializeAsString()).ok());
   ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
   // Valid events after the bad ones on the same partition.
   std::vector<tidewatch::v1::CallEvent> rev;
@@ -208,33 +279,33 @@ TEST_F(StreamTest, UndecodableRecordsGoToTheDeadLetterTopic) {
   EXPECT_EQ(st.rejected["bad_protobuf"], 1);
   EXPECT_EQ(st.rejected["missing_line_id"], 1);
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-  std::vector<kafka::Record> dead = ReadAll("tidewatch.dead-letter", 1);
+  std::vector<kafka::Record> dead = ReadAll(T("tidewatch.dead-letter"), 1);
   ASSERT_EQ(dead.size(), 2u);
   EXPECT_EQ(dead[0].value, garbage);
   std::map<std::string, std::string> h;
   for (const auto& kv : dead[0].headers) h[kv.key] = kv.value;
   EXPECT_EQ(h["tidewatch-reason"], "bad_protobuf");
   EXPECT_FALSE(h["tidewatch-error"].empty());
-  EXPECT_NE(h["tidewatch-source"].find("telephony.call-events/"), std::string::npos);
+  EXPECT_NE(h["tidewatch-source"].find(T("telephony.call-events/")), std::string::npos);
   h.clear();
   for (const auto& kv : dead[1].headers) h[kv.key] = kv.value;
   EXPECT_EQ(h["tidewatch-reason"], "missing_line_id");
 }
 
-TEST_F(StreamTest, BrokerOutageLosesNothing) {
+TEST_P(StreamTest, BrokerOutageLosesNothing) {
   const Day& day = SummonsDay();
   const size_t half = day.events.size() / 2;
   Produce(day.events, 0, half);
   auto in = NewInstance();
   ASSERT_TRUE(RunUntil(
       *in, [&](const StreamStatus& s) { return s.events_applied >= static_cast<int64_t>(half); }));
-  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  BrokerDown();
   // The service keeps stepping; commits fail and the fault is reported.
-  RunUntil(
-      *in, [](const StreamStatus&) { return false; }, absl::Seconds(4));
+  RunUntilRestarting(
+      in, [](const StreamStatus&) { return false; }, absl::Seconds(4));
   StreamStatus down = in->processor->Status();
-  EXPECT_FALSE(down.last_error.empty());
-  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+  EXPECT_TRUE(!down.last_error.empty() || restarts_ > 0);
+  BrokerUp();
   Produce(day.events, half, day.events.size());
   // The outage may cost the group its partitions (the coordinator is gone
   // too): they come back through recovery, which replays from the state
@@ -245,17 +316,21 @@ TEST_F(StreamTest, BrokerOutageLosesNothing) {
     for (const LineStatus& l : in->processor->Lines()) sum += l.totals.offered();
     return sum;
   };
-  ASSERT_TRUE(RunUntil(
-      *in, [&](const StreamStatus& s) { return s.ready && total_offered() >= offered; },
+  ASSERT_TRUE(RunUntilRestarting(
+      in, [&](const StreamStatus& s) { return s.ready && total_offered() >= offered; },
       absl::Seconds(90)))
       << total_offered() << " of " << offered;
-  RunUntil(
-      *in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
+  RunUntilRestarting(
+      in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
+  // Only the exactly-once path stops a member that lost its partitions.
+  if (!real()) {
+    EXPECT_EQ(restarts_, 0);
+  }
   ExpectTotalsEqualSummary(in->processor->Lines());
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(10)).ok());
 }
 
-TEST_F(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
+TEST_P(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
   const Day& day = SummonsDay();
   const int64_t n = static_cast<int64_t>(day.events.size());
   // Reference: one instance, the whole day.
@@ -265,7 +340,7 @@ TEST_F(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
     auto in = NewInstance();
     ASSERT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n; }));
     ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-    for (const kafka::Record& r : ReadAll("tidewatch.escalations", kPartitions)) {
+    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
       tidewatch::v1::Escalation e;
       e.ParseFromString(r.value);
       reference[e.id()] = r.value;
@@ -295,7 +370,7 @@ TEST_F(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
   ExpectTotalsEqualSummary(second->processor->Lines());
   ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
   std::map<std::string, std::string> got;
-  for (const kafka::Record& r : ReadAll("tidewatch.escalations", kPartitions)) {
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
     tidewatch::v1::Escalation e;
     e.ParseFromString(r.value);
     auto [it, fresh] = got.emplace(e.id(), r.value);
@@ -305,6 +380,11 @@ TEST_F(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
   }
   EXPECT_EQ(got, reference);
 }
+
+INSTANTIATE_TEST_SUITE_P(InProcess, StreamTest, ::testing::Values(BrokerKind::kInProcess),
+                         ::tidewatch::testing::BrokerName);
+INSTANTIATE_TEST_SUITE_P(RealKafka, StreamTest, ::testing::Values(BrokerKind::kReal),
+                         ::tidewatch::testing::BrokerName);
 
 }  // namespace
 }  // namespace tidewatch::stream
