@@ -72,6 +72,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka.h"
+#include "kafka/test_brokers.h"
 #include "stream/partitioner.h"
 #include "tidewatch/v1/tide.pb.h"
 
@@ -96,6 +97,16 @@ constexpr double kPacedSpeedFactor = 720;
 // instance dies, so more is replayed and re-emitted, and the outputs must
 // not depend on the commit cadence.
 constexpr char kCrashRunCommitInterval[] = "3s";
+
+// Where a run's topics live: kafka-dev-broker (fresh per run, the default
+// names) or the real Apache Kafka (shared, so a unique prefix per run).
+struct Cluster {
+  std::string bootstrap;
+  std::string prefix;
+  bool real = false;
+  std::string Topic(const std::string& name) const { return prefix + name; }
+  std::string Group() const { return prefix + "tidewatch"; }
+};
 
 // Prints how long each phase took, and the total so far.
 class PhaseTimer {
@@ -445,45 +456,13 @@ absl::StatusOr<std::vector<kafka::Watermarks>> Watermarks(kafka::Consumer& consu
   return out;
 }
 
-// Every record of `topic` (12 partitions) from the log start to the high
-// watermark as it was when reading began.
+// Every committed record of `topic` (12 partitions) from the log start to
+// the end as it was when reading began (read_committed, as every reader of
+// tidewatch's topics).
 absl::StatusOr<std::vector<kafka::Record>> ReadTopic(const std::string& bootstrap,
                                                      const std::string& topic) {
-  absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-      kafka::NewConsumer(ClientConfig(bootstrap, "itest-reader"), kafka::ConsumerOptions{});
-  if (!consumer.ok()) return consumer.status();
-  absl::StatusOr<std::vector<kafka::Watermarks>> wm = Watermarks(**consumer, topic);
-  if (!wm.ok()) return wm.status();
-  std::vector<kafka::TopicPartition> assignment;
-  std::vector<int64_t> next(kPartitions);
-  for (int p = 0; p < kPartitions; ++p) {
-    assignment.push_back({topic, p, kafka::kOffsetBeginning});
-    next[p] = (*wm)[p].low;
-  }
-  if (absl::Status s = (*consumer)->Assign(assignment); !s.ok()) return s;
-  std::vector<kafka::Record> out;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  auto done = [&] {
-    for (int p = 0; p < kPartitions; ++p) {
-      if (next[p] < (*wm)[p].high) return false;
-    }
-    return true;
-  };
-  while (!done()) {
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("reading ", topic, ": not at the end in 30 s"));
-    }
-    std::vector<kafka::Record> batch;
-    (*consumer)->PollBatch(5000, absl::Milliseconds(200), &batch).IgnoreError();
-    for (kafka::Record& r : batch) {
-      if (r.offset >= (*wm)[r.partition].high) continue;
-      next[r.partition] = std::max(next[r.partition], r.offset + 1);
-      out.push_back(std::move(r));
-    }
-  }
-  (*consumer)->Close().IgnoreError();
-  return out;
+  return tidewatch::testing::ReadCommitted(ClientConfig(bootstrap, "itest-reader"), topic,
+                                           kPartitions);
 }
 
 // Waits until `topic`'s high watermarks have not moved for `quiet`.
@@ -584,9 +563,9 @@ std::string DescribeEscalation(const std::string& bytes) {
 // written, to act the moment a line's tide rises.
 class EscalationWatcher {
  public:
-  absl::Status Start(const std::string& bootstrap, const std::vector<std::string>& lines) {
-    absl::StatusOr<std::unique_ptr<kafka::Consumer>> c =
-        kafka::NewConsumer(ClientConfig(bootstrap, "itest-watcher"), kafka::ConsumerOptions{});
+  absl::Status Start(const Cluster& cluster, const std::vector<std::string>& lines) {
+    absl::StatusOr<std::unique_ptr<kafka::Consumer>> c = kafka::NewConsumer(
+        ClientConfig(cluster.bootstrap, "itest-watcher"), kafka::ConsumerOptions{});
     if (!c.ok()) return c.status();
     consumer_ = *std::move(c);
     std::set<int32_t> partitions;
@@ -595,7 +574,7 @@ class EscalationWatcher {
     }
     std::vector<kafka::TopicPartition> assignment;
     for (int32_t p : partitions)
-      assignment.push_back({kEscalationsTopic, p, kafka::kOffsetBeginning});
+      assignment.push_back({cluster.Topic(kEscalationsTopic), p, kafka::kOffsetBeginning});
     return consumer_->Assign(assignment);
   }
 
@@ -668,9 +647,14 @@ std::vector<std::string> DiffEscalations(const EscalationLog& reference, const E
   return out;
 }
 
-class TidewatchdProcessTest : public ::testing::Test {
+using tidewatch::testing::BrokerKind;
+
+class TidewatchdProcessTest : public ::testing::TestWithParam<BrokerKind> {
  protected:
+  bool real() const { return GetParam() == BrokerKind::kReal; }
+
   void SetUp() override {
+    TIDEWATCH_SKIP_WITHOUT_REAL_KAFKA(GetParam());
     std::string tmpl = absl::StrCat(::testing::TempDir(), "tidewatchd_process_test.XXXXXX");
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << "mkdtemp " << tmpl;
     dir_ = tmpl;
@@ -709,8 +693,28 @@ class TidewatchdProcessTest : public ::testing::Test {
     return children_.back().get();
   }
 
-  // Starts kafka-dev-broker with tidewatch's topics; returns its bootstrap.
-  std::optional<std::string> StartBroker(const std::string& name) {
+  // A fresh cluster for a run: kafka-dev-broker started with tidewatch's
+  // topics, or fresh topics (unique names) on the real broker.
+  std::optional<Cluster> StartBroker(const std::string& name) {
+    if (real()) {
+      Cluster c{*tidewatch::testing::RealKafkaBootstrap(), tidewatch::testing::UniquePrefix(),
+                true};
+      absl::Status s =
+          tidewatch::testing::CreateRealTopics(c.bootstrap,
+                                               {{c.Topic("telephony.call-events"), kPartitions},
+                                                {c.Topic("tidewatch.commands"), kPartitions},
+                                                {c.Topic("tidewatch.state"), kPartitions},
+                                                {c.Topic("tidewatch.escalations"), kPartitions},
+                                                {c.Topic("tidewatch.dead-letter"), 1}},
+                                               {{c.Topic("tidewatch.state"), "compact"}});
+      if (!s.ok()) {
+        ADD_FAILURE() << name << ": topics on the real broker: " << s;
+        return std::nullopt;
+      }
+      std::printf("[cluster] %s: Apache Kafka at %s, topics %s*\n", name.c_str(),
+                  c.bootstrap.c_str(), c.prefix.c_str());
+      return c;
+    }
     Child* broker =
         Spawn(name, {kBroker, "--topic", "telephony.call-events:12", "--topic",
                      "tidewatch.commands:12", "--topic", "tidewatch.state:12", "--topic",
@@ -740,16 +744,24 @@ class TidewatchdProcessTest : public ::testing::Test {
                     << broker->Stderr();
       return std::nullopt;
     }
-    return bootstrap;
+    return Cluster{bootstrap, "", false};
   }
 
-  // Starts tidewatchd; fills `instance` once it serves HTTP.
-  bool StartTidewatchd(const std::string& bootstrap, const std::string& id, const std::string& run,
+  // Starts tidewatchd; fills `instance` once it serves HTTP. On the real
+  // broker it runs exactly-once (--exactly_once=auto).
+  bool StartTidewatchd(const Cluster& cluster, const std::string& id, const std::string& run,
                        Instance* instance, const std::string& commit_interval = "1s") {
-    Child* child = Spawn(absl::StrCat("tidewatchd-", id, run),
-                         {kTidewatchd, absl::StrCat("--brokers=", bootstrap), "--clock=event",
-                          "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
-                          absl::StrCat("--commit_interval=", commit_interval), "--quiet"});
+    Child* child =
+        Spawn(absl::StrCat("tidewatchd-", id, run),
+              {kTidewatchd, absl::StrCat("--brokers=", cluster.bootstrap), "--clock=event",
+               "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
+               absl::StrCat("--commit_interval=", commit_interval), "--quiet",
+               absl::StrCat("--group=", cluster.Group()),
+               absl::StrCat("--events_topic=", cluster.Topic("telephony.call-events")),
+               absl::StrCat("--commands_topic=", cluster.Topic("tidewatch.commands")),
+               absl::StrCat("--state_topic=", cluster.Topic("tidewatch.state")),
+               absl::StrCat("--escalations_topic=", cluster.Topic("tidewatch.escalations")),
+               absl::StrCat("--dead_letter_topic=", cluster.Topic("tidewatch.dead-letter"))});
     if (child == nullptr) return false;
     int port = 0;
     const bool serving = WaitFor(
@@ -774,12 +786,13 @@ class TidewatchdProcessTest : public ::testing::Test {
   }
 
   // tide-sim: the summons day, to Kafka when `bootstrap` is set.
-  Child* StartSim(const std::string& name, const std::optional<std::string>& bootstrap,
+  Child* StartSim(const std::string& name, const std::optional<Cluster>& bootstrap,
                   const std::string& speed, const std::string& summary) {
     std::vector<std::string> argv = {
         kTideSim, "--scenario", kScenario, "--seed", absl::StrCat(kSeed), "--summary", summary};
     if (bootstrap) {
-      argv.insert(argv.end(), {"--brokers", *bootstrap, "--speed", speed});
+      argv.insert(argv.end(), {"--brokers", bootstrap->bootstrap, "--topic",
+                               bootstrap->Topic(kEventsTopic), "--speed", speed});
     } else {
       argv.insert(argv.end(), {"--out", "/dev/null"});
     }
@@ -807,7 +820,8 @@ class TidewatchdProcessTest : public ::testing::Test {
   // speed; computed once per process (the engine is deterministic in
   // event-clock mode).
   std::optional<Reference> GetReference(const SimSummary& summary) {
-    static auto* cached = new std::optional<Reference>();
+    static auto* references = new std::map<BrokerKind, std::optional<Reference>>();
+    std::optional<Reference>* cached = &(*references)[GetParam()];
     if (!cached->has_value()) {
       *cached = ReferenceRun(summary);
     } else {
@@ -817,7 +831,7 @@ class TidewatchdProcessTest : public ::testing::Test {
   }
 
   std::optional<Reference> ReferenceRun(const SimSummary& summary) {
-    std::optional<std::string> bootstrap = StartBroker("broker-reference");
+    std::optional<Cluster> bootstrap = StartBroker("broker-reference");
     if (!bootstrap) return std::nullopt;
     Instance ref;
     if (!StartTidewatchd(*bootstrap, "ref", "", &ref)) return std::nullopt;
@@ -843,11 +857,13 @@ class TidewatchdProcessTest : public ::testing::Test {
                     << "; saw " << view.Describe();
       return std::nullopt;
     }
-    if (!WaitForQuietTopic(*bootstrap, kEscalationsTopic, absl::Seconds(2), absl::Seconds(20))) {
+    if (!WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                           absl::Seconds(2), absl::Seconds(20))) {
       ADD_FAILURE() << "reference run: escalations never stopped";
       return std::nullopt;
     }
-    absl::StatusOr<std::vector<kafka::Record>> records = ReadTopic(*bootstrap, kEscalationsTopic);
+    absl::StatusOr<std::vector<kafka::Record>> records =
+        ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
     if (!records.ok()) {
       ADD_FAILURE() << records.status();
       return std::nullopt;
@@ -872,7 +888,7 @@ class TidewatchdProcessTest : public ::testing::Test {
   PhaseTimer timer_;
 };
 
-TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
+TEST_P(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   std::optional<SimSummary> summary = OfflineSummary();
   ASSERT_TRUE(summary.has_value());
   ASSERT_TRUE(summary->lines.contains("revenues"));
@@ -887,7 +903,7 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
               static_cast<long>(reference->escalations.CountLine("revenues")));
   timer_.Mark("reference run (1 instance, full speed)");
 
-  std::optional<std::string> bootstrap = StartBroker("broker");
+  std::optional<Cluster> bootstrap = StartBroker("broker");
   ASSERT_TRUE(bootstrap.has_value());
   std::vector<Instance> instances(3);
   for (int i = 0; i < 3; ++i) {
@@ -1086,13 +1102,20 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
                                      << absl::StrJoin(differences, "\n");
   }
 
-  ASSERT_TRUE(
-      WaitForQuietTopic(*bootstrap, kEscalationsTopic, absl::Seconds(2), absl::Seconds(20)));
-  absl::StatusOr<std::vector<kafka::Record>> records = ReadTopic(*bootstrap, kEscalationsTopic);
+  ASSERT_TRUE(WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                                absl::Seconds(2), absl::Seconds(20)));
+  absl::StatusOr<std::vector<kafka::Record>> records =
+      ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
   ASSERT_TRUE(records.ok()) << records.status();
   const EscalationLog log = CheckEscalations(*records);
   log.Print();
   EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+  if (real()) {
+    // Exactly-once: what a killed instance produced after its last commit
+    // was aborted; its successor's re-emission is the only committed copy.
+    EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice: "
+                                 << absl::StrJoin(log.duplicate_ids, ", ");
+  }
   // The same escalations as the uninterrupted run, byte for byte.
   const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
   EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
@@ -1100,7 +1123,7 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   timer_.Mark("escalations checked");
 }
 
-TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
+TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   std::optional<SimSummary> summary = OfflineSummary();
   ASSERT_TRUE(summary.has_value());
   timer_.Mark("offline summary");
@@ -1108,7 +1131,7 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   ASSERT_TRUE(reference.has_value());
   timer_.Mark("reference run (1 instance, full speed)");
 
-  std::optional<std::string> bootstrap = StartBroker("broker");
+  std::optional<Cluster> bootstrap = StartBroker("broker");
   ASSERT_TRUE(bootstrap.has_value());
   // The day is produced at full speed and waits in the topic, so that the
   // instance is certainly mid-stream when it is told to stop.
@@ -1158,16 +1181,19 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   // (every record is a valid event; one instance, no replays).
   {
     kafka::ConsumerOptions options;
-    options.group_id = "tidewatch";
+    options.group_id = bootstrap->Group();
     absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-        kafka::NewConsumer(ClientConfig(*bootstrap, "itest-committed"), options);
+        kafka::NewConsumer(ClientConfig(bootstrap->bootstrap, "itest-committed"), options);
     ASSERT_TRUE(consumer.ok()) << consumer.status();
     std::vector<kafka::TopicPartition> partitions;
-    for (int p = 0; p < kPartitions; ++p) partitions.push_back({kEventsTopic, p});
+    for (int p = 0; p < kPartitions; ++p) {
+      partitions.push_back({bootstrap->Topic(kEventsTopic), p});
+    }
     absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
         (*consumer)->Committed(partitions, absl::Seconds(10));
     ASSERT_TRUE(committed.ok()) << committed.status();
-    absl::StatusOr<std::vector<kafka::Watermarks>> wm = Watermarks(**consumer, kEventsTopic);
+    absl::StatusOr<std::vector<kafka::Watermarks>> wm =
+        Watermarks(**consumer, bootstrap->Topic(kEventsTopic));
     ASSERT_TRUE(wm.ok()) << wm.status();
     int64_t sum = 0, total = 0;
     std::string table;
@@ -1214,9 +1240,10 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   }
   timer_.Mark("restarted instance finished the day");
 
-  ASSERT_TRUE(
-      WaitForQuietTopic(*bootstrap, kEscalationsTopic, absl::Seconds(2), absl::Seconds(20)));
-  absl::StatusOr<std::vector<kafka::Record>> records = ReadTopic(*bootstrap, kEscalationsTopic);
+  ASSERT_TRUE(WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                                absl::Seconds(2), absl::Seconds(20)));
+  absl::StatusOr<std::vector<kafka::Record>> records =
+      ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
   ASSERT_TRUE(records.ok()) << records.status();
   const EscalationLog escalations = CheckEscalations(*records);
   escalations.Print();
@@ -1229,6 +1256,11 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
                                    << absl::StrJoin(differences, "\n");
   timer_.Mark("escalations checked");
 }
+
+INSTANTIATE_TEST_SUITE_P(InProcess, TidewatchdProcessTest,
+                         ::testing::Values(BrokerKind::kInProcess), tidewatch::testing::BrokerName);
+INSTANTIATE_TEST_SUITE_P(RealKafka, TidewatchdProcessTest, ::testing::Values(BrokerKind::kReal),
+                         tidewatch::testing::BrokerName);
 
 }  // namespace
 }  // namespace tidewatch
