@@ -636,6 +636,9 @@ absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
     std::vector<Task*> all;
     for (auto& [p, task] : tasks_) all.push_back(task.get());
     if (!CommitTasks(all, /*write_states=*/true)) {
+      if (status_.fenced) {
+        return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+      }
       return absl::UnavailableError(absl::StrCat(
           "shutdown: outputs not durable, offsets not committed: ", status_.last_error));
     }

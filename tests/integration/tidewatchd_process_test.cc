@@ -53,6 +53,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -1257,9 +1258,298 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   timer_.Mark("escalations checked");
 }
 
+// Zombie fencing (issue 10, acceptance 4), real broker only: exactly-once is
+// what fences. Two instances share the group; mid-surge the owner of
+// revenues is frozen with SIGSTOP past the session timeout, the other takes
+// its partitions over, and then the frozen one is resumed with SIGCONT. It
+// must find itself fenced (its group generation is gone, its transaction
+// aborted by the broker) and exit with status 3 and a FENCED line, and the
+// committed output must show nothing from it: the escalations read with
+// read_committed are gapless, never repeated, and exactly the uninterrupted
+// run's; the survivor's totals equal the simulator's summary.
+class TidewatchdFencingTest : public TidewatchdProcessTest {};
+
+TEST_P(TidewatchdFencingTest, FrozenInstanceIsFencedAndPublishesNothing) {
+  std::optional<SimSummary> summary = OfflineSummary();
+  ASSERT_TRUE(summary.has_value());
+  std::optional<Reference> reference = GetReference(*summary);
+  ASSERT_TRUE(reference.has_value());
+  timer_.Mark("reference run (1 instance, full speed)");
+
+  std::optional<Cluster> cluster = StartBroker("broker");
+  ASSERT_TRUE(cluster.has_value());
+  std::vector<Instance> instances(2);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(StartTidewatchd(*cluster, absl::StrCat(i + 1), "", &instances[i]));
+  }
+  ClusterView view;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        view = Observe({&instances[0], &instances[1]});
+        return view.all_ready && view.OwnedOnce(summary->lines);
+      },
+      absl::Seconds(45), absl::Milliseconds(250)))
+      << "the group never settled: " << view.Describe();
+  Instance* zombie = nullptr;
+  Instance* survivor = nullptr;
+  for (Instance& in : instances) {
+    (in.id == view.owners["revenues"][0] ? zombie : survivor) = &in;
+  }
+  ASSERT_NE(zombie, nullptr);
+  ASSERT_NE(survivor, nullptr);
+  timer_.Mark("2 instances ready");
+
+  EscalationWatcher watcher;
+  ASSERT_TRUE(watcher.Start(*cluster, {"revenues"}).ok());
+  Child* sim = StartSim("tide-sim", cluster, kPacedSpeed, absl::StrCat(dir_, "/summary.json"));
+  ASSERT_NE(sim, nullptr);
+  // Mid-surge: once revenues has risen (committed, so read_committed sees it).
+  const std::optional<std::string> rise =
+      watcher.WaitForRise("revenues", 1, absl::Now() + absl::Seconds(30));
+  zombie->child->Signal(SIGSTOP);
+  std::printf("SIGSTOP instance %s (owner of revenues) %s\n", zombie->id.c_str(),
+              rise ? absl::StrCat("after ", *rise).c_str() : "at the deadline");
+  timer_.Mark("surge under way, owner frozen");
+
+  // The survivor takes every line over once the frozen member's session
+  // (6 s) has expired.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        view = Observe({survivor});
+        return view.all_ready && view.OwnedOnce(summary->lines);
+      },
+      absl::Seconds(60), absl::Milliseconds(250)))
+      << "the survivor never took the frozen instance's lines over: " << view.Describe();
+  timer_.Mark("survivor owns every line");
+  absl::SleepFor(absl::Seconds(3));  // the survivor commits past the zombie
+  zombie->child->Signal(SIGCONT);
+  const absl::Time resumed = absl::Now();
+  ASSERT_TRUE(zombie->child->Wait(absl::Seconds(40)).has_value())
+      << "the resumed zombie did not exit:\n"
+      << Tail(zombie->child->Stderr(), 20);
+  const std::string zombie_log = zombie->child->Stderr();
+  std::printf("zombie: %s %.1f s after SIGCONT; its last lines:\n%s",
+              zombie->child->Describe().c_str(), absl::ToDoubleSeconds(absl::Now() - resumed),
+              Tail(zombie_log, 4).c_str());
+  EXPECT_EQ(zombie->child->Describe(), "exit 3") << zombie_log;
+  EXPECT_NE(zombie_log.find("FENCED"), std::string::npos) << zombie_log;
+  timer_.Mark("zombie resumed, fenced and gone");
+
+  ASSERT_TRUE(sim->Wait(absl::Seconds(90)).has_value()) << "tide-sim did not finish";
+  ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        view = Observe({survivor});
+        return view.all_ready && view.totals == summary->lines;
+      },
+      absl::Seconds(60), absl::Milliseconds(250)))
+      << "survivor totals never matched the summary " << Describe(summary->lines) << "; saw "
+      << view.Describe();
+  {
+    const std::vector<std::string> differences = DiffLines(*reference, view.lines);
+    EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
+                                     << absl::StrJoin(differences, "\n");
+  }
+  ASSERT_TRUE(WaitForQuietTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic),
+                                absl::Seconds(2), absl::Seconds(30)));
+  absl::StatusOr<std::vector<kafka::Record>> records =
+      ReadTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic));
+  ASSERT_TRUE(records.ok()) << records.status();
+  const EscalationLog log = CheckEscalations(*records);
+  log.Print();
+  EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+  EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice (the zombie published?): "
+                               << absl::StrJoin(log.duplicate_ids, ", ");
+  const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
+  EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
+                                   << absl::StrJoin(differences, "\n");
+  timer_.Mark("escalations checked");
+}
+
+// Soak (issue 10, acceptance 3), in the style of Kafka Streams' exactly-once
+// system test; label `soak`, run by scripts/soak, not by scripts/test. Real
+// broker only. Three instances (commit interval 1 s) process the summons day
+// produced at a steady pace (TIDEWATCH_SOAK_SPEED, default 360x: ~92 s),
+// while a chaos loop with a fixed seed picks a victim at random intervals:
+//   KillInstances: one instance, chosen at random, SIGKILLed and restarted
+//     at once with the same id (so its transactional.id fences the dead
+//     producer and aborts its open transaction), at least 10 times;
+//   KillBroker: the Kafka broker process itself SIGKILLed and started again
+//     on its data, twice, mid-surge.
+// Any instance that exits by itself (fenced: exit 3) is restarted too, as a
+// supervisor would. The run is bounded (the day plus at most 3 minutes to
+// settle) and stops by itself. The verifier then reads the escalations with
+// read_committed: every escalation id (and so every call-up transition)
+// exactly once, every line's sequence 1..N without a gap or a duplicate, the
+// distinct escalations byte-identical to the uninterrupted reference run's;
+// the instances' /lines totals equal the simulator's summary and each line's
+// whole final state equals the reference's.
+class TidewatchdSoakTest : public TidewatchdProcessTest {
+ protected:
+  enum class Chaos { kInstances, kBroker };
+
+  void Soak(Chaos chaos) {
+    std::optional<SimSummary> summary = OfflineSummary();
+    ASSERT_TRUE(summary.has_value());
+    std::optional<Reference> reference = GetReference(*summary);
+    ASSERT_TRUE(reference.has_value());
+    timer_.Mark("reference run (1 instance, full speed)");
+
+    std::optional<Cluster> cluster = StartBroker("broker");
+    ASSERT_TRUE(cluster.has_value());
+    std::vector<Instance> instances(3);
+    std::vector<int> generation(3, 0);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(StartTidewatchd(*cluster, absl::StrCat(i + 1), "", &instances[i]));
+    }
+    auto all = [&] {
+      std::vector<Instance*> out;
+      for (Instance& in : instances) out.push_back(&in);
+      return out;
+    };
+    ClusterView view;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          view = Observe(all());
+          return view.all_ready && view.OwnedOnce(summary->lines);
+        },
+        absl::Seconds(60), absl::Milliseconds(250)))
+        << "the group never settled: " << view.Describe();
+    timer_.Mark("3 instances ready");
+
+    const char* speed_env = std::getenv("TIDEWATCH_SOAK_SPEED");
+    const std::string speed = speed_env != nullptr ? speed_env : "360";
+    double speed_factor = 360;
+    ASSERT_TRUE(absl::SimpleAtod(speed, &speed_factor)) << speed;
+    const absl::Duration day = summary->span / speed_factor;
+    Child* sim = StartSim("tide-sim", cluster, speed, absl::StrCat(dir_, "/summary.json"));
+    ASSERT_NE(sim, nullptr);
+    const absl::Time sim_start = absl::Now();
+
+    // Restarts instance i (a new process, same id).
+    auto restart = [&](int i) {
+      ++generation[i];
+      return StartTidewatchd(*cluster, instances[i].id, absl::StrCat("-run", generation[i]),
+                             &instances[i]);
+    };
+    std::mt19937 rng(20261123);
+    int kills = 0, broker_kills = 0, fenced_exits = 0;
+    const int wanted = chaos == Chaos::kInstances ? 10 : 2;
+    // Kills spread over the middle 80% of the day, with random jitter.
+    const absl::Duration window = day * 0.8;
+    const absl::Duration every = window / (wanted + 1);
+    absl::Time next_kill = sim_start + day * 0.1 + every;
+    while (!sim->Wait(absl::ZeroDuration()).has_value() || kills + broker_kills < wanted) {
+      if (absl::Now() - sim_start > day + absl::Minutes(3)) break;
+      // Supervisor: whoever exited by itself comes back.
+      for (int i = 0; i < 3; ++i) {
+        if (instances[i].child->Wait(absl::ZeroDuration()).has_value()) {
+          const std::string how = instances[i].child->Describe();
+          if (how == "exit 3") ++fenced_exits;
+          std::printf("  instance %s exited (%s): restarting it\n", instances[i].id.c_str(),
+                      how.c_str());
+          ASSERT_TRUE(restart(i));
+        }
+      }
+      if (absl::Now() >= next_kill && kills + broker_kills < wanted) {
+        const double at = absl::ToDoubleSeconds(absl::Now() - sim_start);
+        if (chaos == Chaos::kInstances) {
+          const int i = std::uniform_int_distribution<int>(0, 2)(rng);
+          instances[i].child->Signal(SIGKILL);
+          instances[i].child->Wait(absl::Seconds(5));
+          ++kills;
+          std::printf("  kill %d: SIGKILL instance %s at %.1f s of %.0f s\n", kills,
+                      instances[i].id.c_str(), at, absl::ToDoubleSeconds(day));
+          ASSERT_TRUE(restart(i));
+        } else {
+          ASSERT_EQ(std::system(TIDEWATCH_SOURCE_DIR "/scripts/kafka-broker kill"), 0);
+          ++broker_kills;
+          std::printf("  broker kill %d at %.1f s of %.0f s\n", broker_kills, at,
+                      absl::ToDoubleSeconds(day));
+          absl::SleepFor(absl::Seconds(2));
+          ASSERT_EQ(std::system(TIDEWATCH_SOURCE_DIR "/scripts/kafka-broker start >/dev/null"), 0);
+        }
+        const double jitter = std::uniform_real_distribution<double>(0.5, 1.5)(rng);
+        next_kill = absl::Now() + every * jitter;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    timer_.Mark("paced day with chaos");
+    std::printf("soak: %d instance kills, %d broker kills, %d fenced exits\n", kills, broker_kills,
+                fenced_exits);
+    EXPECT_GE(kills + broker_kills, wanted);
+    ASSERT_TRUE(sim->Wait(absl::ZeroDuration()).has_value()) << "tide-sim did not finish";
+    ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
+
+    // Settled: totals equal to the summary, every line owned once.
+    const bool settled = WaitFor(
+        [&] {
+          for (int i = 0; i < 3; ++i) {
+            if (instances[i].child->Wait(absl::ZeroDuration()).has_value() && !restart(i)) {
+              return false;
+            }
+          }
+          view = Observe(all());
+          return view.all_ready && view.all_answered && view.OwnedOnce(summary->lines) &&
+                 view.totals == summary->lines;
+        },
+        absl::Minutes(2), absl::Milliseconds(250));
+    EXPECT_TRUE(settled) << "never settled on the summary's totals " << Describe(summary->lines)
+                         << "; saw " << view.Describe();
+    timer_.Mark("settled");
+    for (const auto& [line, want] : summary->lines) {
+      SCOPED_TRACE(line);
+      EXPECT_EQ(view.totals[line].offered, want.offered);
+      EXPECT_EQ(view.totals[line].answered, want.answered);
+      EXPECT_EQ(view.totals[line].abandoned, want.abandoned);
+    }
+    {
+      const std::vector<std::string> differences = DiffLines(*reference, view.lines);
+      EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
+                                       << absl::StrJoin(differences, "\n");
+    }
+    ASSERT_TRUE(WaitForQuietTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic),
+                                  absl::Seconds(3), absl::Seconds(60)));
+    absl::StatusOr<std::vector<kafka::Record>> records =
+        ReadTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic));
+    ASSERT_TRUE(records.ok()) << records.status();
+    const EscalationLog log = CheckEscalations(*records);
+    log.Print();
+    int64_t callups = 0;
+    for (const auto& [id, bytes] : log.by_id) {
+      tidewatch::v1::Escalation e;
+      if (e.ParseFromString(bytes) && e.has_callup()) ++callups;
+    }
+    std::printf(
+        "soak verdict input: %ld committed escalations, %zu distinct ids, %ld call-up "
+        "transitions, %zu lines\n",
+        static_cast<long>(log.records), log.by_id.size(), static_cast<long>(callups),
+        log.sequences.size());
+    EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+    EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice: "
+                                 << absl::StrJoin(log.duplicate_ids, ", ");
+    const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
+    EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
+                                     << absl::StrJoin(differences, "\n");
+    timer_.Mark("verdict");
+    for (Instance& in : instances) in.child->Signal(SIGTERM);
+    for (Instance& in : instances) in.child->Wait(absl::Seconds(15));
+  }
+};
+
+TEST_P(TidewatchdSoakTest, KillInstances) { Soak(Chaos::kInstances); }
+TEST_P(TidewatchdSoakTest, KillBroker) { Soak(Chaos::kBroker); }
+
 INSTANTIATE_TEST_SUITE_P(InProcess, TidewatchdProcessTest,
                          ::testing::Values(BrokerKind::kInProcess), tidewatch::testing::BrokerName);
 INSTANTIATE_TEST_SUITE_P(RealKafka, TidewatchdProcessTest, ::testing::Values(BrokerKind::kReal),
+                         tidewatch::testing::BrokerName);
+
+INSTANTIATE_TEST_SUITE_P(RealKafka, TidewatchdFencingTest, ::testing::Values(BrokerKind::kReal),
+                         tidewatch::testing::BrokerName);
+
+// "Soak/...": label soak (tests/CMakeLists.txt), real broker only.
+INSTANTIATE_TEST_SUITE_P(Soak, TidewatchdSoakTest, ::testing::Values(BrokerKind::kReal),
                          tidewatch::testing::BrokerName);
 
 }  // namespace
