@@ -332,8 +332,9 @@ int Run() {
   while (!g_stop.load()) {
     if (absl::Status s = processor.Step(absl::Milliseconds(100));
         s.code() == absl::StatusCode::kAborted) {
-      Log(absl::StrCat("FENCED, exiting without publishing anything more: ", s.message(),
-                       " (another instance owns the partitions now; restart to rejoin)"));
+      Log(absl::StrCat(
+          "FENCED, exiting without publishing anything more: ", processor.Status().fenced_reason,
+          " (another instance owns the partitions now; restart to rejoin)"));
       processor.Shutdown(absl::Seconds(2)).IgnoreError();
       return 3;
     }
@@ -357,7 +358,8 @@ int Run() {
   absl::Status s = processor.Shutdown(absl::Seconds(8));
   if (!s.ok()) {
     if (s.code() == absl::StatusCode::kAborted) {
-      Log(absl::StrCat("FENCED, exiting without publishing anything more: ", s.message()));
+      Log(absl::StrCat("FENCED, exiting without publishing anything more: ",
+                       processor.Status().fenced_reason));
       return 3;
     }
     Log(absl::StrCat("stopped WITHOUT committing: ", s.message()));
