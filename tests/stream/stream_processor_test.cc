@@ -474,9 +474,151 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
   EXPECT_EQ(rs.figures().windows(0).kpis().offered(), revenues->windows[0].second.offered());
 }
 
+// A transactional producer whose chosen calls fail the way librdkafka's do,
+// in front of a real one.
+class FlakyTxnProducer final : public kafka::Producer {
+ public:
+  explicit FlakyTxnProducer(std::unique_ptr<kafka::Producer> inner) : inner_(std::move(inner)) {}
+  // The n-th CommitTransaction (1-based) fails as abortable; the n-th
+  // SendOffsetsToTransaction fails once as retriable.
+  int abortable_commit = 0;
+  int retriable_send_offsets = 0;
+  int commits_seen = 0;
+  int sends_seen = 0;
+
+  int Poll(absl::Duration timeout) override { return inner_->Poll(timeout); }
+  absl::Status Flush(absl::Duration timeout) override { return inner_->Flush(timeout); }
+  int64_t InFlight() const override { return inner_->InFlight(); }
+  absl::Status InitTransactions(absl::Duration timeout) override {
+    return inner_->InitTransactions(timeout);
+  }
+  absl::Status BeginTransaction() override { return inner_->BeginTransaction(); }
+  absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>& offsets,
+                                        const kafka::ConsumerGroupMetadata& group,
+                                        absl::Duration timeout) override {
+    if (++sends_seen == retriable_send_offsets) {
+      return Failure("retriable", "send offsets to transaction: _TIMED_OUT (injected)");
+    }
+    return inner_->SendOffsetsToTransaction(offsets, group, timeout);
+  }
+  absl::Status CommitTransaction(absl::Duration timeout) override {
+    if (++commits_seen == abortable_commit) {
+      // The broker never sees this commit: the transaction stays open until
+      // the processor aborts it.
+      return Failure("abortable", "commit transaction: INVALID_RECORD (injected)");
+    }
+    return inner_->CommitTransaction(timeout);
+  }
+  absl::Status AbortTransaction(absl::Duration timeout) override {
+    return inner_->AbortTransaction(timeout);
+  }
+  kafka::ClientHealth Health() const override { return inner_->Health(); }
+
+ protected:
+  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
+                         std::vector<kafka::Header> headers,
+                         kafka::DeliveryCallback on_delivery) override {
+    return inner_->Produce(topic, std::move(key), std::move(value), std::move(headers),
+                           std::move(on_delivery));
+  }
+
+ private:
+  static absl::Status Failure(const char* kind, const char* message) {
+    absl::Status s = absl::UnavailableError(message);
+    s.SetPayload("tidewatch.dev/kafka.txn_error", absl::Cord(kind));
+    return s;
+  }
+  std::unique_ptr<kafka::Producer> inner_;
+};
+
+// Exactly-once only (real broker): librdkafka's transactional error classes.
+class StreamExactlyOnceTest : public StreamTest {};
+
+// A retriable SendOffsetsToTransaction is retried in place; an abortable
+// CommitTransaction aborts the transaction and rewinds every partition to
+// its committed state and offsets (tasks recovered again). Nothing is lost
+// or doubled: the KPIs equal the summary, and the committed escalations are
+// gapless, never repeated, and exactly those of a run without faults.
+TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  std::map<std::string, std::string> reference;
+  {
+    Produce(day.events, 0, day.events.size());
+    auto in = NewInstance();
+    ASSERT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n; }));
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+      tidewatch::v1::Escalation e;
+      e.ParseFromString(r.value);
+      reference[e.id()] = r.value;
+    }
+  }
+  TearDown();
+  SetUp();
+  const size_t third = day.events.size() / 3;
+  Produce(day.events, 0, third);
+  auto in = std::make_unique<Instance>();
+  kafka::ConsumerOptions co;
+  co.group_id = T("tidewatch");
+  in->consumer = *kafka::NewConsumer(config_, co);
+  kafka::ProducerOptions po;
+  po.transactional_id = T("tidewatch-flaky");
+  po.transaction_timeout = absl::Seconds(10);
+  auto flaky = std::make_unique<FlakyTxnProducer>(*kafka::NewProducer(config_, po));
+  FlakyTxnProducer* faults = flaky.get();
+  in->producer = std::move(flaky);
+  kafka::KafkaConfig rc = config_;
+  in->processor = std::make_unique<StreamProcessor>(
+      policy_, options_, *in->consumer, *in->producer,
+      [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock_);
+  ASSERT_TRUE(in->processor->Start().ok());
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.events_applied >= static_cast<int64_t>(third) && s.commits >= 1;
+  }));
+  // Of the next commits, the first has its offsets sent twice (retriable),
+  // the second fails as abortable, mid-day, with outputs in it.
+  faults->retriable_send_offsets = faults->sends_seen + 1;
+  faults->abortable_commit = faults->commits_seen + 2;
+  Produce(day.events, third, day.events.size());
+  const int64_t offered = day.summary.total.offered;
+  auto total_offered = [&] {
+    int64_t sum = 0;
+    for (const LineStatus& l : in->processor->Lines()) sum += l.totals.offered();
+    return sum;
+  };
+  ASSERT_TRUE(RunUntil(
+      *in,
+      [&](const StreamStatus& s) {
+        return s.txn_aborts >= 1 && s.ready && total_offered() >= offered;
+      },
+      absl::Seconds(60)))
+      << total_offered() << " of " << offered;
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
+  StreamStatus st = in->processor->Status();
+  EXPECT_EQ(st.txn_aborts, 1);
+  EXPECT_FALSE(st.fenced);
+  EXPECT_GE(faults->sends_seen, 3);  // the retriable one was retried
+  ExpectTotalsEqualSummary(in->processor->Lines());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  std::map<std::string, std::string> got;
+  std::map<std::string, int64_t> seq;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    EXPECT_TRUE(got.emplace(e.id(), r.value).second) << "committed twice: " << e.id();
+    EXPECT_EQ(e.sequence(), ++seq[e.line_id()]) << e.id();
+  }
+  EXPECT_EQ(got, reference);
+}
+
 INSTANTIATE_TEST_SUITE_P(InProcess, StreamTest, ::testing::Values(BrokerKind::kInProcess),
                          ::tidewatch::testing::BrokerName);
 INSTANTIATE_TEST_SUITE_P(RealKafka, StreamTest, ::testing::Values(BrokerKind::kReal),
+                         ::tidewatch::testing::BrokerName);
+
+INSTANTIATE_TEST_SUITE_P(RealKafka, StreamExactlyOnceTest, ::testing::Values(BrokerKind::kReal),
                          ::tidewatch::testing::BrokerName);
 
 }  // namespace
