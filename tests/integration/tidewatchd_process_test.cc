@@ -1124,6 +1124,58 @@ TEST_P(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   timer_.Mark("escalations checked");
 }
 
+// --exactly_once: auto picks transactions on the real broker and the
+// idempotent path on kafka-dev-broker (recognised by its cluster id); true
+// on the in-process broker and a value that is not auto/true/false are
+// refused with exit 2 and a message naming the problem.
+TEST_P(TidewatchdProcessTest, ExactlyOnceFlagFollowsTheBroker) {
+  std::optional<Cluster> cluster = StartBroker("broker");
+  ASSERT_TRUE(cluster.has_value());
+  auto run = [&](const std::string& name, const std::string& value) {
+    return Spawn(name, {kTidewatchd, absl::StrCat("--brokers=", cluster->bootstrap),
+                        "--metrics_address=", absl::StrCat("--exactly_once=", value),
+                        absl::StrCat("--group=", cluster->Group()),
+                        absl::StrCat("--events_topic=", cluster->Topic("telephony.call-events")),
+                        absl::StrCat("--commands_topic=", cluster->Topic("tidewatch.commands")),
+                        absl::StrCat("--state_topic=", cluster->Topic("tidewatch.state")),
+                        "--instance_id=flag"});
+  };
+  Child* bad = run("tidewatchd-bad-value", "maybe");
+  ASSERT_NE(bad, nullptr);
+  ASSERT_TRUE(bad->Wait(absl::Seconds(30)).has_value());
+  EXPECT_EQ(bad->Describe(), "exit 2");
+  EXPECT_NE(bad->Stderr().find("--exactly_once must be auto, true or false, not 'maybe'"),
+            std::string::npos)
+      << bad->Stderr();
+
+  Child* autod = run("tidewatchd-auto", "auto");
+  ASSERT_NE(autod, nullptr);
+  const std::string want = real() ? "exactly-once (transactions, read_committed)"
+                                  : "idempotent (at-least-once, offsets after outputs)";
+  EXPECT_TRUE(WaitFor([&] { return autod->Stderr().find("running") != std::string::npos; },
+                      absl::Seconds(30)))
+      << autod->Stderr();
+  EXPECT_NE(autod->Stderr().find(want), std::string::npos) << autod->Stderr();
+  if (real()) {
+    EXPECT_NE(autod->Stderr().find(absl::StrCat("transactional.id ", cluster->Group(), "-flag")),
+              std::string::npos)
+        << autod->Stderr();
+  }
+  autod->Signal(SIGTERM);
+  ASSERT_TRUE(autod->Wait(absl::Seconds(15)).has_value());
+  EXPECT_EQ(autod->Describe(), "exit 0") << autod->Stderr();
+
+  if (!real()) {
+    Child* forced = run("tidewatchd-forced", "true");
+    ASSERT_NE(forced, nullptr);
+    ASSERT_TRUE(forced->Wait(absl::Seconds(30)).has_value());
+    EXPECT_EQ(forced->Describe(), "exit 2");
+    EXPECT_NE(forced->Stderr().find("--exactly_once=true needs a real Kafka cluster"),
+              std::string::npos)
+        << forced->Stderr();
+  }
+}
+
 TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   std::optional<SimSummary> summary = OfflineSummary();
   ASSERT_TRUE(summary.has_value());
