@@ -162,6 +162,14 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
   if (!reader.ok()) return reader.status();
   absl::StatusOr<kafka::Watermarks> wm =
       (*reader)->QueryWatermarks(options_.state_topic, partition, absl::Seconds(10));
+  // Transient metadata errors (e.g. NOT_LEADER_FOR_PARTITION on a topic the
+  // client has just learnt of) are retried within the state read limit:
+  // starting without the state would lose the lines' tide and totals.
+  const absl::Time wm_deadline = clock_.Now() + options_.state_read_timeout;
+  while (!wm.ok() && clock_.Now() < wm_deadline) {
+    (*reader)->Poll(absl::Milliseconds(200)).IgnoreError();  // a pause (nothing assigned)
+    wm = (*reader)->QueryWatermarks(options_.state_topic, partition, absl::Seconds(10));
+  }
   if (!wm.ok()) return wm.status();
   if (wm->high <= wm->low) return states;
   if (absl::Status s = (*reader)->Assign({{options_.state_topic, partition, wm->low}}); !s.ok()) {
