@@ -117,20 +117,27 @@ inline absl::Status CreateRealTopics(const std::string& bootstrap,
 
 // Every committed record of `topic` partitions [0, partitions) from the log
 // start to the end as it was when reading began (read_committed: records of
-// aborted or open transactions are not returned; the end is the last stable
-// offset, and transaction markers are passed by position, not by records).
+// aborted transactions are not returned, transaction markers are passed by
+// position, not by records). The end is the high watermark, not the last
+// stable offset: a transaction's commit returns before its markers are
+// written, so right after a commit the stable offset may still lag behind
+// records that are committed; reading waits for them (and for an open
+// transaction to end, e.g. aborted by the broker's transaction timeout).
 inline absl::StatusOr<std::vector<kafka::Record>> ReadCommitted(
     const kafka::KafkaConfig& config, const std::string& topic, int partitions,
-    absl::Duration timeout = absl::Seconds(30)) {
+    absl::Duration timeout = absl::Seconds(60)) {
   kafka::ConsumerOptions options;
   options.read_committed = true;
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::NewConsumer(config, options);
   if (!consumer.ok()) return consumer.status();
+  kafka::ConsumerOptions uncommitted;
+  uncommitted.read_committed = false;  // its watermarks are the high watermarks
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> marks = kafka::NewConsumer(config, uncommitted);
+  if (!marks.ok()) return marks.status();
   std::vector<int64_t> end(partitions), next(partitions);
   std::vector<kafka::TopicPartition> assignment;
   for (int p = 0; p < partitions; ++p) {
-    absl::StatusOr<kafka::Watermarks> wm =
-        (*consumer)->QueryWatermarks(topic, p, absl::Seconds(10));
+    absl::StatusOr<kafka::Watermarks> wm = (*marks)->QueryWatermarks(topic, p, absl::Seconds(10));
     if (!wm.ok()) return wm.status();
     end[p] = wm->high;
     next[p] = wm->low;
