@@ -32,7 +32,14 @@ absl::Status QueueLogBridge::Start() {
       return absl::OkStatus();
     }
   }
-  if (!options_.from_start) follower_.StartAtEnd();
+  if (!options_.from_start) {
+    follower_.StartAtEnd();
+    // Opens the file (if it exists) at its end, so a failed first batch
+    // rewinds to there rather than to the start of the file.
+    absl::StatusOr<int> opened = follower_.Poll(0, [](const FileFollower::Line&) {});
+    if (!opened.ok()) return opened.status();
+    checkpointed_ = follower_.position();
+  }
   Emit(absl::StrCat("following ", follower_.path(),
                     options_.from_start ? " from its start" : " from its end"));
   return absl::OkStatus();
@@ -81,7 +88,12 @@ absl::StatusOr<int> QueueLogBridge::Step() {
       });
   for (const std::string& notice : follower_.TakeNotices()) Emit(notice);
   absl::Status flushed = producer_.Flush(options_.delivery_timeout);
-  if (!n.ok()) return n.status();
+  if (!n.ok()) {
+    // A read error mid-batch: publish nothing as done; start again from the
+    // checkpoint (the lines produced so far carry the same ids next time).
+    follower_.Rewind(checkpointed_);
+    return n.status();
+  }
   if (!enqueue_error.ok() || !flushed.ok() || failed > 0) {
     ++stats_.delivery_failures;
     absl::Status why = !enqueue_error.ok() ? enqueue_error : !flushed.ok() ? flushed : first_error;

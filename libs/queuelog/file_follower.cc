@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -152,8 +153,19 @@ absl::Status FileFollower::Open() {
                                       " cannot be read; starting ", path_, " from the start"));
     }
   } else if (start_at_end_) {
+    // Only new lines, but numbered as in the file: count the existing ones.
     start_at_end_ = false;
-    offset_ = size;
+    std::string buf(kReadChunk, '\0');
+    uint64_t at = 0;
+    int64_t lines = 0;
+    while (at < size) {
+      const ssize_t n = pread(fd_, buf.data(), std::min<uint64_t>(kReadChunk, size - at), at);
+      if (n <= 0) break;
+      lines += std::count(buf.data(), buf.data() + n, '\n');
+      at += n;
+    }
+    offset_ = at;
+    line_ = lines;
   }
   return absl::OkStatus();
 }

@@ -357,6 +357,49 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   }
 }
 
+// Set-up errors are refused before anything is read, and the key never
+// appears in what the bridge prints.
+TEST_F(QueueLogE2eTest, BridgeRefusesBadSetupWithoutShowingTheKey) {
+  const std::string log = Path("queue_log");
+  const std::string map = Path("lines.yaml");
+  std::ofstream(log) << "";
+  std::ofstream(map) << "queues:\n  council-tax: revenues\n";
+  const std::string bad_map = Path("bad.yaml");
+  std::ofstream(bad_map) << "queues:\n  council-tax: 'rev enues'\n";
+  const std::string key = Path("key");
+  std::ofstream(key) << "a-perfectly-good-secret-key\n";
+  const std::vector<std::string> base = {kBridge,    "--queue-log", log,          "--checkpoint",
+                                         Path("cp"), "--brokers",   "127.0.0.1:1"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  };
+  EXPECT_EQ(Run("no-flags", {kBridge}), "exit 2");
+  EXPECT_EQ(Run("no-key", with({"--line-map", map, "--caller-key-env", "TIDEWATCH_UNSET_VAR_X"})),
+            "exit 2");
+  setenv("TIDEWATCH_E2E_SHORT_KEY", "tiny-secret", 1);
+  Child* short_key =
+      Spawn("short-key", with({"--line-map", map, "--caller-key-env", "TIDEWATCH_E2E_SHORT_KEY"}));
+  ASSERT_NE(short_key, nullptr);
+  short_key->Wait(absl::Seconds(30));
+  EXPECT_EQ(short_key->Describe(), "exit 2");
+  EXPECT_TRUE(absl::StrContains(short_key->Stderr(), "at least 16")) << short_key->Stderr();
+  EXPECT_FALSE(absl::StrContains(short_key->Stderr(), "tiny-secret")) << short_key->Stderr();
+  Child* bad = Spawn("bad-map", with({"--line-map", bad_map, "--caller-key-file", key}));
+  ASSERT_NE(bad, nullptr);
+  bad->Wait(absl::Seconds(30));
+  EXPECT_EQ(bad->Describe(), "exit 2");
+  EXPECT_TRUE(absl::StrContains(bad->Stderr(), "bad.yaml:2: queues.council-tax")) << bad->Stderr();
+  EXPECT_FALSE(absl::StrContains(bad->Stderr(), "perfectly-good")) << bad->Stderr();
+  std::ofstream(Path("cp")) << "path=/elsewhere/queue_log\ninode=1\noffset=0\nline=0\n";
+  Child* other = Spawn("other-checkpoint", with({"--line-map", map, "--caller-key-file", key}));
+  ASSERT_NE(other, nullptr);
+  other->Wait(absl::Seconds(30));
+  EXPECT_EQ(other->Describe(), "exit 1");
+  EXPECT_TRUE(absl::StrContains(other->Stderr(), "is for /elsewhere/queue_log")) << other->Stderr();
+}
+
 TEST_F(QueueLogE2eTest, PublishGivesTheSameTotalsAsReplay) {
   const std::string day = Path("day.jsonl");
   ASSERT_EQ(Run("tide-sim", {kTideSim, "--scenario", kScenario, "--seed", "2", "--out", day}),
