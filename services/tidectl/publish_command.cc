@@ -18,6 +18,7 @@ namespace tidewatch::tidectl {
 int RunPublish(const std::vector<std::string>& argv) {
   CommandArgs args("publish");
   args.AddFlag("events", "JSON-lines CallEvent file ('-' for stdin); or give it as FILE");
+  args.AddFlag("input", "the same as --events");
   args.AddFlag("brokers", "Kafka bootstrap servers, host:port[,host:port] (required)");
   args.AddFlag("topic", "topic to produce to (default telephony.call-events)");
   args.AddFlag("timeout", "how long to wait for delivery at the end (default 60s)");
@@ -33,9 +34,10 @@ int RunPublish(const std::vector<std::string>& argv) {
                  "records are reported as FILE:LINE: reason and skipped.\n";
     return 0;
   }
-  std::string path = args.GetOr("events", "");
+  std::string path = args.GetOr("events", args.GetOr("input", ""));
   if (path.empty() && args.positional().size() == 1) path = args.positional()[0];
-  if (path.empty() || args.positional().size() > (args.Has("events") ? 0u : 1u)) {
+  if (path.empty() ||
+      args.positional().size() > (args.Has("events") || args.Has("input") ? 0u : 1u)) {
     std::cerr << "tidectl publish: give one events file (FILE, --events FILE, or - for stdin)\n"
               << args.Usage();
     return 2;
