@@ -117,4 +117,48 @@ absl::StatusOr<int> QueueLogBridge::Step() {
   return *n;
 }
 
+std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stats& file,
+                              const FilePosition& checkpoint) {
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+  };
+  metric("tidewatch_queuelog_lines_total", "counter", "queue_log lines read.");
+  absl::StrAppend(&out, "tidewatch_queuelog_lines_total ", stats.mapped.lines, "\n");
+  metric("tidewatch_queuelog_events_published_total", "counter",
+         "CallEvents delivered to Kafka (delivery confirmed).");
+  absl::StrAppend(&out, "tidewatch_queuelog_events_published_total ", stats.published, "\n");
+  metric("tidewatch_queuelog_lines_skipped_total", "counter",
+         "Malformed or unmappable lines, by reason.");
+  for (int i = 0; i < kNumSkipReasons; ++i) {
+    absl::StrAppend(&out, "tidewatch_queuelog_lines_skipped_total{reason=\"",
+                    std::string(SkipReasonName(static_cast<SkipReason>(i))), "\"} ",
+                    stats.mapped.skipped[i], "\n");
+  }
+  metric("tidewatch_queuelog_lines_ignored_total", "counter",
+         "Known events that carry nothing for tidewatch, by event.");
+  for (const auto& [event, n] : stats.mapped.ignored) {
+    absl::StrAppend(&out, "tidewatch_queuelog_lines_ignored_total{event=\"", event, "\"} ", n,
+                    "\n");
+  }
+  metric("tidewatch_queuelog_delivery_failures_total", "counter",
+         "Batches whose delivery failed (retried from the checkpoint).");
+  absl::StrAppend(&out, "tidewatch_queuelog_delivery_failures_total ", stats.delivery_failures,
+                  "\n");
+  metric("tidewatch_queuelog_rotations_total", "counter", "File rotations followed.");
+  absl::StrAppend(&out, "tidewatch_queuelog_rotations_total ", file.rotations, "\n");
+  metric("tidewatch_queuelog_truncations_total", "counter", "Truncations (copytruncate) seen.");
+  absl::StrAppend(&out, "tidewatch_queuelog_truncations_total ", file.truncations, "\n");
+  metric("tidewatch_queuelog_lost_files_total", "counter",
+         "Checkpointed files rotated away and not found.");
+  absl::StrAppend(&out, "tidewatch_queuelog_lost_files_total ", file.lost_files, "\n");
+  metric("tidewatch_queuelog_checkpoint_line", "gauge",
+         "Line number of the last checkpointed line in the current file.");
+  absl::StrAppend(&out, "tidewatch_queuelog_checkpoint_line ", checkpoint.line, "\n");
+  metric("tidewatch_queuelog_checkpoint_offset_bytes", "gauge",
+         "Byte offset of the checkpoint in the current file.");
+  absl::StrAppend(&out, "tidewatch_queuelog_checkpoint_offset_bytes ", checkpoint.offset, "\n");
+  return out;
+}
+
 }  // namespace tidewatch::queuelog

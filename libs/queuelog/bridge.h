@@ -97,6 +97,15 @@ class QueueLogBridge {
   tidewatch::v1::CallEvent event_;
 };
 
+// The bridge's counters in Prometheus text format (for its /metrics):
+//   tidewatch_queuelog_lines_total, tidewatch_queuelog_events_published_total,
+//   tidewatch_queuelog_lines_skipped_total{reason}, ..._lines_ignored_total{event},
+//   ..._delivery_failures_total, ..._rotations_total, ..._truncations_total,
+//   ..._lost_files_total, ..._checkpoint_line, ..._checkpoint_offset_bytes.
+// Labels are the fixed skip reasons and the known event names only.
+std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stats& file,
+                              const FilePosition& checkpoint);
+
 }  // namespace tidewatch::queuelog
 
 #endif  // TIDEWATCH_LIBS_QUEUELOG_BRIDGE_H_

@@ -27,9 +27,11 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "http/http_server.h"
 #include "kafka/kafka.h"
 #include "queuelog/bridge.h"
 #include "queuelog/caller_hasher.h"
@@ -57,6 +59,8 @@ ABSL_FLAG(bool, exit_at_eof, false,
 ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(60),
           "How often to log counters (0: only at exit).");
 ABSL_FLAG(int, batch_lines, 20000, "Lines per delivery wait and checkpoint.");
+ABSL_FLAG(std::string, metrics_address, "",
+          "HOST:PORT to serve Prometheus /metrics and /healthz on (port 0 picks one; '' off).");
 
 namespace {
 
@@ -136,6 +140,34 @@ int Run() {
   Log(absl::StrCat("publishing to ", options.topic, " on ", brokers, "; ", map->queues.size(),
                    " queues mapped"));
 
+  // /metrics serves the text rebuilt after every Step (civetweb threads
+  // only read it).
+  absl::Mutex metrics_mu;
+  std::string metrics_text;
+  auto update_metrics = [&] {
+    std::string text = BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed());
+    absl::MutexLock lock(&metrics_mu);
+    metrics_text = std::move(text);
+  };
+  update_metrics();
+  std::unique_ptr<tidewatch::http::HttpServer> server;
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_address); !address.empty()) {
+    tidewatch::http::HttpServer::Handlers handlers;
+    handlers["/metrics"] = [&](const tidewatch::http::HttpRequest&) {
+      absl::MutexLock lock(&metrics_mu);
+      return tidewatch::http::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                           metrics_text};
+    };
+    handlers["/healthz"] = [](const tidewatch::http::HttpRequest&) {
+      return tidewatch::http::HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+    };
+    absl::StatusOr<std::unique_ptr<tidewatch::http::HttpServer>> s =
+        tidewatch::http::HttpServer::Start(address, std::move(handlers));
+    if (!s.ok()) return Fail(absl::StrCat("--metrics-address: ", s.status().message()), 2);
+    server = *std::move(s);
+    Log(absl::StrCat("serving /metrics /healthz on port ", server->port()));
+  }
+
   signal(SIGTERM, OnSignal);
   signal(SIGINT, OnSignal);
   const absl::Duration poll = absl::GetFlag(FLAGS_poll_interval);
@@ -153,6 +185,7 @@ int Run() {
   };
   while (!g_stop.load()) {
     absl::StatusOr<int> n = bridge.Step();
+    update_metrics();
     if (!n.ok()) {
       Log(absl::StrCat("retrying in ", absl::FormatDuration(backoff), ": ", n.status().message()));
       absl::SleepFor(backoff);

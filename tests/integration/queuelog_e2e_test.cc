@@ -12,8 +12,8 @@
 //     exactly (acceptance 2);
 //   - no caller number (in any of its forms: as written, national, +44, 44)
 //     appears in the events topic (keys, values, headers), the dead-letter
-//     topic, the bridge's output, tidewatchd's output, /metrics, /lines or the
-//     checkpoint file, while the same search finds them in the queue_log
+//     topic, the bridge's output and /metrics, tidewatchd's output, /metrics,
+//     /lines or the checkpoint file, while the same search finds them in the queue_log
 //     (acceptance 4).
 //
 // QueueLogE2eTest.PublishGivesTheSameTotalsAsReplay
@@ -303,11 +303,31 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   ASSERT_EQ(want.size(), 5u);
 
   ASSERT_TRUE(StartStack());
-  Child* bridge = Spawn("bridge", {kBridge, "--queue-log", queue_log, "--checkpoint", checkpoint,
-                                   "--line-map", line_map, "--brokers", bootstrap_,
-                                   "--caller-key-file", key_file, "--from-start", "--exit-at-eof"});
+  // Followed live (no --exit-at-eof): done when its /metrics shows the
+  // last line checkpointed; then SIGTERM.
+  const std::string raw = ReadFile(queue_log);
+  const int64_t total_lines = std::count(raw.begin(), raw.end(), '\n');
+  Child* bridge = Spawn(
+      "bridge", {kBridge, "--queue-log", queue_log, "--checkpoint", checkpoint, "--line-map",
+                 line_map, "--brokers", bootstrap_, "--caller-key-file", key_file, "--from-start",
+                 "--poll-interval", "50ms", "--metrics-address", "127.0.0.1:0"});
   ASSERT_NE(bridge, nullptr);
-  bridge->Wait(absl::Seconds(120));
+  const int bridge_port = testing::WaitForPort(*bridge);
+  ASSERT_GT(bridge_port, 0) << bridge->Stderr();
+  std::string bridge_metrics;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        bridge_metrics = HttpGet(bridge_port, "/metrics").value_or("");
+        return absl::StrContains(
+            bridge_metrics, absl::StrCat("tidewatch_queuelog_checkpoint_line ", total_lines, "\n"));
+      },
+      absl::Seconds(120)))
+      << bridge_metrics;
+  EXPECT_TRUE(absl::StrContains(
+      bridge_metrics, "tidewatch_queuelog_lines_skipped_total{reason=\"unmapped_queue\"} 1"))
+      << bridge_metrics;
+  bridge->Signal(SIGTERM);
+  bridge->Wait(absl::Seconds(30));
   ASSERT_EQ(bridge->Describe(), "exit 0") << bridge->Stderr();
   const std::string bridge_log = bridge->Stderr() + bridge->Stdout();
   EXPECT_TRUE(absl::StrContains(
@@ -319,7 +339,6 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   EXPECT_EQ(got, want) << "tidewatchd:" << Describe(got) << "\ntide-sim:" << Describe(want);
 
   // Acceptance 4: no caller number anywhere the pipeline writes.
-  const std::string raw = ReadFile(queue_log);
   absl::flat_hash_set<std::string> cores;
   for (absl::string_view line : absl::StrSplit(raw, '\n', absl::SkipEmpty())) {
     std::vector<std::string> f = absl::StrSplit(line, '|');
@@ -347,6 +366,7 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   places["checkpoint"] = ReadFile(checkpoint);
   EXPECT_TRUE(absl::StrContains(places["checkpoint"], "offset=")) << places["checkpoint"];
   places["bridge output"] = bridge_log;
+  places["bridge /metrics"] = bridge_metrics;
   tidewatchd_->Signal(SIGTERM);
   tidewatchd_->Wait(absl::Seconds(20));
   places["tidewatchd output"] = tidewatchd_->Stderr() + tidewatchd_->Stdout();

@@ -451,6 +451,26 @@ TEST_F(BridgeTest, WithoutFromStartOnlyNewLinesEvenAfterAFailedFirstBatch) {
   EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 5);  // numbered as in the file
 }
 
+TEST_F(BridgeTest, MetricsTextCountsByReasonAndEvent) {
+  Append(log_, Calls(1, 2) + "garbage\n" + "1664785900|c|council-tax|A|RINGNOANSWER|1000\n");
+  FakeProducer p;
+  FileFollower follower(log_);
+  QueueLogBridge bridge(follower, mapper_, p, BridgeOptions{}, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  ASSERT_TRUE(bridge.Step().ok());
+  const std::string text =
+      BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed());
+  for (const char* want :
+       {"tidewatch_queuelog_lines_total 4\n", "tidewatch_queuelog_events_published_total 2\n",
+        "tidewatch_queuelog_lines_skipped_total{reason=\"too_few_fields\"} 1\n",
+        "tidewatch_queuelog_lines_skipped_total{reason=\"bad_time\"} 0\n",
+        "tidewatch_queuelog_lines_ignored_total{event=\"RINGNOANSWER\"} 1\n",
+        "tidewatch_queuelog_checkpoint_line 4\n",
+        "# TYPE tidewatch_queuelog_lines_total counter\n"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  }
+}
+
 TEST_F(BridgeTest, CheckpointForAnotherPathIsRefused) {
   ASSERT_TRUE(SaveCheckpoint(checkpoint_, {"/elsewhere/queue_log", {1, 2, 3}}).ok());
   FakeProducer p;
