@@ -16,6 +16,16 @@
 //     /lines or the checkpoint file, while the same search finds them in the queue_log
 //     (acceptance 4).
 //
+// QueueLogE2eTest.KilledBridgeResumesAcrossRotationWithoutLossOrRepeat
+//   The bridge is SIGKILLed half-way through a day and the queue_log grows
+//   and is rotated while it is down; restarted, it publishes the rest: the
+//   topic holds exactly one record per line (distinct event ids) and the
+//   totals equal the summary.
+//
+// QueueLogE2eTest.BridgeRefusesBadSetupWithoutShowingTheKey
+//   Missing flags, a missing or short key, a bad line map, a checkpoint for
+//   another file: refused with the right exit code, the key never printed.
+//
 // QueueLogE2eTest.PublishGivesTheSameTotalsAsReplay
 //   A JSON-lines day with bad records appended: `tidectl publish` of it into
 //   tidewatchd gives per-line totals equal to `tidectl replay` of the same
@@ -39,6 +49,7 @@
 #include "gtest/gtest.h"
 #include "kafka/kafka.h"
 #include "process_util.h"
+#include "tidewatch/v1/events.pb.h"
 
 namespace tidewatch {
 namespace {
@@ -375,6 +386,91 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
     EXPECT_TRUE(leaked.empty()) << leaked.size() << " caller numbers in the " << where
                                 << ", e.g. ..." << *leaked.begin();
   }
+}
+
+// The bridge SIGKILLed half-way through the day and the queue_log rotated
+// while it is down: restarted, it finishes the rotated file from its
+// checkpoint and then the new one. Every event reaches the topic exactly once
+// and tidewatchd's totals equal the summary.
+TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
+  const std::string day = Path("day.queue_log");
+  const std::string queue_log = Path("queue_log");
+  const std::string line_map = Path("lines.yaml");
+  const std::string summary = Path("summary.json");
+  const std::string checkpoint = Path("bridge.checkpoint");
+  const std::string key_file = Path("caller.key");
+  ASSERT_EQ(Run("tide-sim", {kTideSim, "--scenario", kScenario, "--seed", "4", "--queue-log-out",
+                             day, "--line-map-out", line_map, "--summary", summary}),
+            "exit 0");
+  std::ofstream(key_file) << "e2e-test-caller-key-0123456789abcdef\n";
+  const google::protobuf::Struct summary_json = Json(ReadFile(summary));
+  std::map<std::string, Totals> want;
+  for (const auto& v : Field(summary_json, "lines").list_value().values()) {
+    const google::protobuf::Struct& l = v.struct_value();
+    Totals t = CountsOf(l);
+    t["callbacks"] = static_cast<int64_t>(Field(l, "callbacks_requested").number_value());
+    want[Field(l, "line_id").string_value()] = t;
+  }
+  const std::vector<std::string> lines = absl::StrSplit(ReadFile(day), '\n', absl::SkipEmpty());
+  const size_t half = lines.size() / 2, three_quarters = lines.size() * 3 / 4;
+  auto write = [&](const std::string& path, size_t from, size_t to) {
+    std::ofstream out(path, std::ios::app);
+    for (size_t i = from; i < to; ++i) out << lines[i] << "\n";
+  };
+  write(queue_log, 0, half);
+
+  ASSERT_TRUE(StartStack());
+  const std::vector<std::string> argv = {
+      kBridge,      "--queue-log",  queue_log,         "--checkpoint", checkpoint,
+      "--line-map", line_map,       "--brokers",       bootstrap_,     "--caller-key-file",
+      key_file,     "--from-start", "--poll-interval", "50ms",         "--metrics-address",
+      "127.0.0.1:0"};
+  auto wait_for_checkpoint_line = [&](Child* bridge, size_t line) {
+    const int port = testing::WaitForPort(*bridge);
+    std::string metrics;
+    const bool done =
+        port > 0 &&
+        WaitFor(
+            [&] {
+              metrics = HttpGet(port, "/metrics").value_or("");
+              return absl::StrContains(
+                  metrics, absl::StrCat("tidewatch_queuelog_checkpoint_line ", line, "\n"));
+            },
+            absl::Seconds(120));
+    EXPECT_TRUE(done) << "checkpoint never reached line " << line << "\n"
+                      << metrics << bridge->Stderr();
+    return done;
+  };
+  Child* first = Spawn("bridge-1", argv);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(wait_for_checkpoint_line(first, half));
+  first->Signal(SIGKILL);
+  first->Wait(absl::Seconds(10));
+  // While it is down: more lines, a rename rotation, the rest in a new file.
+  write(queue_log, half, three_quarters);
+  ASSERT_EQ(std::rename(queue_log.c_str(), (queue_log + ".1").c_str()), 0);
+  write(queue_log, three_quarters, lines.size());
+
+  Child* second = Spawn("bridge-2", argv);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(wait_for_checkpoint_line(second, lines.size() - three_quarters));
+  EXPECT_TRUE(absl::StrContains(second->Stderr(), "rotated")) << second->Stderr();
+  second->Signal(SIGTERM);
+  second->Wait(absl::Seconds(30));
+  EXPECT_EQ(second->Describe(), "exit 0");
+
+  const std::map<std::string, Totals> got = WaitForTotals(want);
+  EXPECT_EQ(got, want) << "tidewatchd:" << Describe(got) << "\ntide-sim:" << Describe(want);
+  // Exactly once on the topic: one record per line, distinct event ids.
+  std::set<std::string> ids;
+  const std::vector<kafka::Record> records = ReadTopic(bootstrap_, kEventsTopic, kPartitions);
+  for (const kafka::Record& r : records) {
+    tidewatch::v1::CallEvent e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    ids.insert(e.event_id());
+  }
+  EXPECT_EQ(records.size(), lines.size());
+  EXPECT_EQ(ids.size(), lines.size());
 }
 
 // Set-up errors are refused before anything is read, and the key never
