@@ -31,6 +31,7 @@
 #include "events/events.h"
 #include "kafka/kafka.h"
 #include "sim/event_sink.h"
+#include "sim/queue_log_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
 #include "sim/summary.h"
@@ -50,6 +51,12 @@ ABSL_FLAG(std::string, brokers, "",
           "Kafka bootstrap servers: also produce every event as binary protobuf (key = line_id) "
           "to --topic. With --brokers and no --out, Kafka is the only output.");
 ABSL_FLAG(std::string, topic, "telephony.call-events", "Kafka topic for --brokers.");
+ABSL_FLAG(std::string, queue_log_out, "",
+          "Also write the events as an Asterisk queue_log to this file (for queuelog-bridge; "
+          "docs/integrations.md). Also spelled --queue-log-out.");
+ABSL_FLAG(std::string, line_map_out, "",
+          "With --queue-log-out: write the bridge's line map (queue -> line) to this file. "
+          "Also spelled --line-map-out.");
 
 namespace tidewatch::sim {
 namespace {
@@ -163,7 +170,8 @@ int Run() {
 
   const std::string out_path = absl::GetFlag(FLAGS_out);
   const std::string brokers = absl::GetFlag(FLAGS_brokers);
-  const bool no_file = !brokers.empty() && out_path.empty();
+  const std::string queue_log_out = absl::GetFlag(FLAGS_queue_log_out);
+  const bool no_file = (!brokers.empty() || !queue_log_out.empty()) && out_path.empty();
   const bool to_stdout = !no_file && (out_path == "-" || out_path.empty());
   double speed = to_stdout ? 1.0 : 0.0;  // 0: no pacing
   if (const std::string s = absl::GetFlag(FLAGS_speed); !s.empty()) {
@@ -212,11 +220,23 @@ int Run() {
         sink = tee.get();
       }
     }
+    std::unique_ptr<QueueLogFile> queue_log;
+    if (!queue_log_out.empty()) {
+      absl::StatusOr<std::unique_ptr<QueueLogFile>> q =
+          QueueLogFile::Open(queue_log_out, absl::GetFlag(FLAGS_line_map_out),
+                             no_file && brokers.empty() ? nullptr : sink);
+      if (!q.ok()) return Fail(std::string(q.status().message()));
+      queue_log = *std::move(q);
+      sink = queue_log->sink();
+    }
     if (speed > 0) {
       PacedSink paced(*sink, speed);
       summary = Simulate(*scenario, options, paced);
     } else {
       summary = Simulate(*scenario, options, *sink);
+    }
+    if (queue_log && summary.ok()) {
+      if (absl::Status s = queue_log->Close(); !s.ok()) return Fail(std::string(s.message()));
     }
   }
   if (!to_stdout && std::fclose(out) != 0 && !no_file) {
@@ -257,7 +277,9 @@ int main(int argc, char** argv) {
     if (a == "--") break;
     for (const auto& [spelled, name] :
          {std::pair<std::string_view, std::string_view>{"--start-date", "--start_date"},
-          {"-start-date", "-start_date"}}) {
+          {"-start-date", "-start_date"},
+          {"--queue-log-out", "--queue_log_out"},
+          {"--line-map-out", "--line_map_out"}}) {
       if (std::string_view(a).substr(0, spelled.size()) == spelled &&
           (a.size() == spelled.size() || a[spelled.size()] == '=')) {
         a = std::string(name) + a.substr(spelled.size());
