@@ -1,7 +1,7 @@
 // Helpers for tests that run tidewatch's binaries as real processes: a
 // child process with its output in files (killed with the test), a tiny
 // HTTP GET, waiting with a deadline, and the dev broker / tidewatchd start-up
-// handshakes. (The same patterns as tidewatchd_process_test.cc.)
+// handshakes. Used by tidewatchd_process_test.cc and queuelog_e2e_test.cc.
 #ifndef TIDEWATCH_TESTS_INTEGRATION_PROCESS_UTIL_H_
 #define TIDEWATCH_TESTS_INTEGRATION_PROCESS_UTIL_H_
 
@@ -80,6 +80,7 @@ class Child {
     const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid == 0) {
+      // Only async-signal-safe calls from here to exec.
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(127);
       dup2(out, 1);
@@ -113,7 +114,8 @@ class Child {
     if (running()) kill(pid_, sig);
   }
 
-  // Reaps the child if it has exited, waiting up to `timeout`.
+  // Reaps the child if it has exited, waiting up to `timeout`; the raw wait
+  // status, or nullopt if still running.
   std::optional<int> Wait(absl::Duration timeout) {
     if (status_.has_value() || pid_ <= 0) return status_;
     WaitFor(
