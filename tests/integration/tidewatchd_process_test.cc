@@ -38,8 +38,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,15 +69,15 @@ namespace {
 
 using testing::Child;
 using testing::HttpGet;
+using testing::kBroker;
+using testing::kSummonsScenario;
+using testing::kTideSim;
+using testing::kTidewatchd;
 using testing::ReadFile;
 using testing::WaitFor;
 using testing::WaitForBootstrap;
 using testing::WaitForPort;
 
-constexpr char kBroker[] = TIDEWATCH_BINARY_DIR "/services/kafka-dev-broker/kafka-dev-broker";
-constexpr char kTidewatchd[] = TIDEWATCH_BINARY_DIR "/services/tidewatchd/tidewatchd";
-constexpr char kTideSim[] = TIDEWATCH_BINARY_DIR "/services/tide-sim/tide-sim";
-constexpr char kScenario[] = TIDEWATCH_SOURCE_DIR "/deploy/scenarios/council-tax-summons.yaml";
 // A seed whose revenues line rises through tiers 1 and 2 in the surge
 // (tests/sim/sim_tide_test.cc checks seeds 1-4).
 constexpr int kSeed = 1;
@@ -111,14 +109,6 @@ class PhaseTimer {
   absl::Time start_;
   absl::Time last_;
 };
-
-std::string Tail(const std::string& text, int lines) {
-  size_t pos = text.size();
-  for (int i = 0; i <= lines && pos != std::string::npos && pos > 0; ++i) {
-    pos = text.rfind('\n', pos - 1);
-  }
-  return pos == std::string::npos ? text : text.substr(pos + 1);
-}
 
 absl::StatusOr<google::protobuf::Struct> ParseJson(const std::string& json) {
   google::protobuf::Struct out;
@@ -519,51 +509,18 @@ std::vector<std::string> DiffEscalations(const EscalationLog& reference, const E
 
 class TidewatchdProcessTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = absl::StrCat(::testing::TempDir(), "tidewatchd_process_test.XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << "mkdtemp " << tmpl;
-    dir_ = tmpl;
-    std::printf("[dir] %s\n", dir_.c_str());
-  }
+  void SetUp() override { ASSERT_TRUE(children_.Init("tidewatchd_process_test")); }
 
-  // Kills every child (SIGKILL) and reaps it, whatever happened; on failure
-  // shows the end of each child's stderr and keeps the directory.
-  void TearDown() override {
-    const bool failed = HasFailure();
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
-      Child& c = **it;
-      c.Signal(SIGKILL);
-      c.Wait(absl::Seconds(10));
-      if (failed) {
-        std::printf("---- %s (%s), last stderr lines:\n%s", c.name().c_str(), c.Describe().c_str(),
-                    Tail(c.Stderr(), 25).c_str());
-      }
-    }
-    children_.clear();
-    if (failed || std::getenv("TIDEWATCH_KEEP_TEST_LOGS") != nullptr) {
-      std::printf("[dir] logs kept in %s\n", dir_.c_str());
-    } else if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
-  Child* Spawn(const std::string& name, std::vector<std::string> argv) {
-    absl::StatusOr<std::unique_ptr<Child>> c = Child::Spawn(name, std::move(argv), dir_);
-    if (!c.ok()) {
-      ADD_FAILURE() << c.status();
-      return nullptr;
-    }
-    children_.push_back(*std::move(c));
-    return children_.back().get();
-  }
+  // Kills every child and reaps it, whatever happened; on failure shows the
+  // end of each child's stderr and keeps the directory.
+  void TearDown() override { children_.Finish(HasFailure()); }
 
   // Starts kafka-dev-broker with tidewatch's topics; returns its bootstrap.
   std::optional<std::string> StartBroker(const std::string& name) {
     Child* broker =
-        Spawn(name, {kBroker, "--topic", "telephony.call-events:12", "--topic",
-                     "tidewatch.commands:12", "--topic", "tidewatch.state:12", "--topic",
-                     "tidewatch.escalations:12", "--topic", "tidewatch.dead-letter:1"});
+        children_.Spawn(name, {kBroker, "--topic", "telephony.call-events:12", "--topic",
+                               "tidewatch.commands:12", "--topic", "tidewatch.state:12", "--topic",
+                               "tidewatch.escalations:12", "--topic", "tidewatch.dead-letter:1"});
     if (broker == nullptr) return std::nullopt;
     const std::optional<std::string> bootstrap =
         WaitForBootstrap(*broker, {kEventsTopic, "tidewatch.commands", "tidewatch.state",
@@ -580,10 +537,11 @@ class TidewatchdProcessTest : public ::testing::Test {
   // Starts tidewatchd; fills `instance` once it serves HTTP.
   bool StartTidewatchd(const std::string& bootstrap, const std::string& id, const std::string& run,
                        Instance* instance, const std::string& commit_interval = "1s") {
-    Child* child = Spawn(absl::StrCat("tidewatchd-", id, run),
-                         {kTidewatchd, absl::StrCat("--brokers=", bootstrap), "--clock=event",
-                          "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
-                          absl::StrCat("--commit_interval=", commit_interval), "--quiet"});
+    Child* child =
+        children_.Spawn(absl::StrCat("tidewatchd-", id, run),
+                        {kTidewatchd, absl::StrCat("--brokers=", bootstrap), "--clock=event",
+                         "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
+                         absl::StrCat("--commit_interval=", commit_interval), "--quiet"});
     if (child == nullptr) return false;
     const int port = WaitForPort(*child);
     if (port <= 0) {
@@ -599,19 +557,20 @@ class TidewatchdProcessTest : public ::testing::Test {
   // tide-sim: the summons day, to Kafka when `bootstrap` is set.
   Child* StartSim(const std::string& name, const std::optional<std::string>& bootstrap,
                   const std::string& speed, const std::string& summary) {
-    std::vector<std::string> argv = {
-        kTideSim, "--scenario", kScenario, "--seed", absl::StrCat(kSeed), "--summary", summary};
+    std::vector<std::string> argv = {kTideSim, "--scenario",        kSummonsScenario,
+                                     "--seed", absl::StrCat(kSeed), "--summary",
+                                     summary};
     if (bootstrap) {
       argv.insert(argv.end(), {"--brokers", *bootstrap, "--speed", speed});
     } else {
       argv.insert(argv.end(), {"--out", "/dev/null"});
     }
-    return Spawn(name, std::move(argv));
+    return children_.Spawn(name, std::move(argv));
   }
 
   // The day's summary without Kafka (deterministic for the seed).
   std::optional<SimSummary> OfflineSummary() {
-    const std::string path = absl::StrCat(dir_, "/offline-summary.json");
+    const std::string path = absl::StrCat(children_.dir(), "/offline-summary.json");
     Child* sim = StartSim("tide-sim-offline", std::nullopt, "max", path);
     if (sim == nullptr) return std::nullopt;
     if (!sim->Wait(absl::Seconds(30)) || sim->Describe() != "exit 0") {
@@ -648,7 +607,7 @@ class TidewatchdProcessTest : public ::testing::Test {
       ADD_FAILURE() << "reference tidewatchd never ready";
       return std::nullopt;
     }
-    const std::string summary_path = absl::StrCat(dir_, "/reference-summary.json");
+    const std::string summary_path = absl::StrCat(children_.dir(), "/reference-summary.json");
     Child* sim = StartSim("tide-sim-reference", bootstrap, "max", summary_path);
     if (sim == nullptr) return std::nullopt;
     if (!sim->Wait(absl::Seconds(60)) || sim->Describe() != "exit 0") {
@@ -690,8 +649,7 @@ class TidewatchdProcessTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
-  std::vector<std::unique_ptr<Child>> children_;
+  testing::TestChildren children_;
   PhaseTimer timer_;
 };
 
@@ -746,7 +704,7 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   }
   timer_.Mark("3 instances ready, each line owned once");
 
-  const std::string summary_path = absl::StrCat(dir_, "/summary.json");
+  const std::string summary_path = absl::StrCat(children_.dir(), "/summary.json");
   EscalationWatcher watcher;
   ASSERT_TRUE(watcher.Start(*bootstrap, {"revenues", "adult-social-care"}).ok());
   Child* sim = StartSim("tide-sim", bootstrap, kPacedSpeed, summary_path);
@@ -935,7 +893,8 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   ASSERT_TRUE(bootstrap.has_value());
   // The day is produced at full speed and waits in the topic, so that the
   // instance is certainly mid-stream when it is told to stop.
-  Child* sim = StartSim("tide-sim", bootstrap, "max", absl::StrCat(dir_, "/summary.json"));
+  Child* sim =
+      StartSim("tide-sim", bootstrap, "max", absl::StrCat(children_.dir(), "/summary.json"));
   ASSERT_NE(sim, nullptr);
   ASSERT_TRUE(sim->Wait(absl::Seconds(60)).has_value());
   ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
