@@ -111,6 +111,20 @@ std::optional<std::map<std::string, Totals>> LinesTotals(int port) {
   return out;
 }
 
+// tide-sim --summary's counts per line, read from `path` (its
+// callbacks_requested as "callbacks", as /lines names them).
+std::map<std::string, Totals> SummaryTotals(const std::string& path) {
+  std::map<std::string, Totals> out;
+  const google::protobuf::Struct json = Json(ReadFile(path));
+  for (const auto& v : Field(json, "lines").list_value().values()) {
+    const google::protobuf::Struct& l = v.struct_value();
+    Totals t = CountsOf(l);
+    t["callbacks"] = static_cast<int64_t>(Field(l, "callbacks_requested").number_value());
+    out[Field(l, "line_id").string_value()] = t;
+  }
+  return out;
+}
+
 // Every record of a topic (all partitions, from the beginning to the end).
 std::vector<kafka::Record> ReadTopic(const std::string& bootstrap, const std::string& topic,
                                      int partitions) {
@@ -272,14 +286,7 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   std::ofstream(key_file) << "e2e-test-caller-key-0123456789abcdef\n";
 
   // What tide-sim counted, per line.
-  std::map<std::string, Totals> want;
-  const google::protobuf::Struct summary_json = Json(ReadFile(summary));
-  for (const auto& v : Field(summary_json, "lines").list_value().values()) {
-    const google::protobuf::Struct& l = v.struct_value();
-    Totals t = CountsOf(l);
-    t["callbacks"] = static_cast<int64_t>(Field(l, "callbacks_requested").number_value());
-    want[Field(l, "line_id").string_value()] = t;
-  }
+  const std::map<std::string, Totals> want = SummaryTotals(summary);
   ASSERT_EQ(want.size(), 5u);
 
   ASSERT_TRUE(StartStack());
@@ -373,14 +380,7 @@ TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
                        day, "--line-map-out", line_map, "--summary", summary}),
       "exit 0");
   std::ofstream(key_file) << "e2e-test-caller-key-0123456789abcdef\n";
-  const google::protobuf::Struct summary_json = Json(ReadFile(summary));
-  std::map<std::string, Totals> want;
-  for (const auto& v : Field(summary_json, "lines").list_value().values()) {
-    const google::protobuf::Struct& l = v.struct_value();
-    Totals t = CountsOf(l);
-    t["callbacks"] = static_cast<int64_t>(Field(l, "callbacks_requested").number_value());
-    want[Field(l, "line_id").string_value()] = t;
-  }
+  const std::map<std::string, Totals> want = SummaryTotals(summary);
   const std::vector<std::string> lines = absl::StrSplit(ReadFile(day), '\n', absl::SkipEmpty());
   const size_t half = lines.size() / 2, three_quarters = lines.size() * 3 / 4;
   auto write = [&](const std::string& path, size_t from, size_t to) {
