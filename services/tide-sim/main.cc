@@ -13,16 +13,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <string_view>
 #include <utility>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -30,7 +24,9 @@
 #include "absl/time/time.h"
 #include "events/events.h"
 #include "kafka/kafka.h"
+#include "service_flags.h"
 #include "sim/event_sink.h"
+#include "sim/queue_log_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
 #include "sim/summary.h"
@@ -50,6 +46,12 @@ ABSL_FLAG(std::string, brokers, "",
           "Kafka bootstrap servers: also produce every event as binary protobuf (key = line_id) "
           "to --topic. With --brokers and no --out, Kafka is the only output.");
 ABSL_FLAG(std::string, topic, "telephony.call-events", "Kafka topic for --brokers.");
+ABSL_FLAG(std::string, queue_log_out, "",
+          "Also write the events as an Asterisk queue_log to this file (for queuelog-bridge; "
+          "docs/integrations.md). Also spelled --queue-log-out.");
+ABSL_FLAG(std::string, line_map_out, "",
+          "With --queue-log-out: write the bridge's line map (queue -> line) to this file. "
+          "Also spelled --line-map-out.");
 
 namespace tidewatch::sim {
 namespace {
@@ -163,7 +165,8 @@ int Run() {
 
   const std::string out_path = absl::GetFlag(FLAGS_out);
   const std::string brokers = absl::GetFlag(FLAGS_brokers);
-  const bool no_file = !brokers.empty() && out_path.empty();
+  const std::string queue_log_out = absl::GetFlag(FLAGS_queue_log_out);
+  const bool no_file = (!brokers.empty() || !queue_log_out.empty()) && out_path.empty();
   const bool to_stdout = !no_file && (out_path == "-" || out_path.empty());
   double speed = to_stdout ? 1.0 : 0.0;  // 0: no pacing
   if (const std::string s = absl::GetFlag(FLAGS_speed); !s.empty()) {
@@ -212,11 +215,23 @@ int Run() {
         sink = tee.get();
       }
     }
+    std::unique_ptr<QueueLogFile> queue_log;
+    if (!queue_log_out.empty()) {
+      absl::StatusOr<std::unique_ptr<QueueLogFile>> q =
+          QueueLogFile::Open(queue_log_out, absl::GetFlag(FLAGS_line_map_out),
+                             no_file && brokers.empty() ? nullptr : sink);
+      if (!q.ok()) return Fail(std::string(q.status().message()));
+      queue_log = *std::move(q);
+      sink = queue_log->sink();
+    }
     if (speed > 0) {
       PacedSink paced(*sink, speed);
       summary = Simulate(*scenario, options, paced);
     } else {
       summary = Simulate(*scenario, options, *sink);
+    }
+    if (queue_log && summary.ok()) {
+      if (absl::Status s = queue_log->Close(); !s.ok()) return Fail(std::string(s.message()));
     }
   }
   if (!to_stdout && std::fclose(out) != 0 && !no_file) {
@@ -239,33 +254,13 @@ int Run() {
 }  // namespace tidewatch::sim
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  // --help lists this file's flags; --start-date, --queue-log-out and
+  // --line-map-out are read as --start_date, ... (service_flags.h).
+  tidewatch::ParseServiceFlags(
+      argc, argv,
       "simulated contact-centre traffic as CallEvent JSON lines.\n"
       "  tide-sim --scenario FILE [--seed N] [--out FILE|-] [--summary FILE]\n"
-      "           [--speed N|max] [--start-date YYYY-MM-DD]");
-  // --help lists this file's flags (Abseil matches the program name by
-  // default, and this file is main.cc).
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tide-sim/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  // Abseil flag names cannot contain '-': accept the documented spelling.
-  std::vector<std::string> args(argv, argv + argc);
-  for (std::string& a : args) {
-    if (a == "--") break;
-    for (const auto& [spelled, name] :
-         {std::pair<std::string_view, std::string_view>{"--start-date", "--start_date"},
-          {"-start-date", "-start_date"}}) {
-      if (std::string_view(a).substr(0, spelled.size()) == spelled &&
-          (a.size() == spelled.size() || a[spelled.size()] == '=')) {
-        a = std::string(name) + a.substr(spelled.size());
-      }
-    }
-  }
-  std::vector<char*> rewritten;
-  for (std::string& a : args) rewritten.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(rewritten.size()), rewritten.data());
+      "           [--speed N|max] [--start-date YYYY-MM-DD]",
+      "tide-sim/main.cc");
   return tidewatch::sim::Run();
 }

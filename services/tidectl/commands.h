@@ -12,6 +12,8 @@ namespace tidewatch::tidectl {
 int RunReplay(const std::vector<std::string>& args);
 // tidectl capacity: Erlang what-if questions.
 int RunCapacity(const std::vector<std::string>& args);
+// tidectl publish: produces a JSON-lines event file to the events topic.
+int RunPublish(const std::vector<std::string>& args);
 
 }  // namespace tidewatch::tidectl
 

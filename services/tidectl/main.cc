@@ -12,6 +12,7 @@ constexpr char kUsage[] =
     "commands:\n"
     "  replay     replay a JSON-lines event file through the engine\n"
     "  capacity   Erlang C / Erlang A what-if: wait, abandonment, agents needed\n"
+    "  publish    produce a JSON-lines event file to Kafka's events topic, validated\n"
     "run 'tidectl COMMAND --help' for a command's flags\n";
 
 }  // namespace
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "replay") return tidewatch::tidectl::RunReplay(args);
   if (command == "capacity") return tidewatch::tidectl::RunCapacity(args);
+  if (command == "publish") return tidewatch::tidectl::RunPublish(args);
   std::fprintf(stderr, "tidectl: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }
