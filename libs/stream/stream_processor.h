@@ -49,6 +49,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "engine/engine.h"
+#include "google/protobuf/arena.h"
 #include "kafka/kafka.h"
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
@@ -238,7 +239,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::vector<kafka::Record> retry_ ABSL_GUARDED_BY(mu_);
   int64_t failed_since_commit_ ABSL_GUARDED_BY(mu_) = 0;
   bool assigned_ ABSL_GUARDED_BY(mu_) = false;
-  tidewatch::v1::CallEvent event_;  // reused decode buffer (Step's thread)
+  // Decoding (Step's thread): each batch's events are parsed into a message
+  // on an arena that is reset after the batch, so decoding allocates
+  // nothing from the heap in the steady state.
+  std::unique_ptr<char[]> arena_block_;
+  google::protobuf::Arena arena_;
+  tidewatch::v1::CallEvent* event_ = nullptr;
 };
 
 }  // namespace tidewatch::stream

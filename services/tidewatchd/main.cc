@@ -219,6 +219,7 @@ int Run() {
 
   kafka::ConsumerOptions co;
   co.group_id = absl::GetFlag(FLAGS_group);
+  co.read_headers = false;  // events carry none that tidewatchd reads
   co.read_committed = true;
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::NewConsumer(config, co);
   kafka::ProducerOptions po;
