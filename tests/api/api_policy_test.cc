@@ -1,0 +1,161 @@
+// Policy over gRPC (acceptance 5 of issue 6): an invalid policy changes
+// nothing and comes back with the loader's errors; a valid one becomes a new
+// version every instance puts in force (handed to the processor); rollback
+// restores the version before as a new version; each version says who
+// applied it.
+#include "absl/strings/str_replace.h"
+#include "api_test_util.h"
+
+namespace tidewatch::api::testing {
+namespace {
+
+class ApiPolicyTest : public ApiFixture {
+ protected:
+  v1::GetPolicyResponse Get(Front& f) {
+    v1::GetPolicyResponse r;
+    EXPECT_TRUE(v1::PolicyService::NewStub(Insecure(f.address))
+                    ->GetPolicy(Context(kViewerToken).get(), {}, &r)
+                    .ok());
+    return r;
+  }
+  grpc::Status Apply(Front& f, const std::string& yaml, v1::ApplyPolicyResponse* r) {
+    v1::ApplyPolicyRequest req;
+    req.set_yaml(yaml);
+    req.set_source_name("candidate.yaml");
+    req.set_comment("INC-42");
+    return v1::PolicyService::NewStub(Insecure(f.address))
+        ->ApplyPolicy(Context(kAdminToken).get(), req, r);
+  }
+};
+
+// The default policy with tier 1's exit threshold above its enter threshold
+// (no hysteresis): invalid.
+std::string InvalidPolicy() {
+  std::string yaml(policy::DefaultPolicyYaml());
+  return absl::StrReplaceAll(yaml, {{"{metric: avg_wait, window: 15m, below: 150s}",
+                                     "{metric: avg_wait, window: 15m, below: 200s}"}});
+}
+
+std::string RenamedPolicy(const std::string& name) {
+  std::string yaml(policy::DefaultPolicyYaml());
+  return absl::StrReplaceAll(yaml, {{"name: Default council policy", "name: " + name}});
+}
+
+TEST_F(ApiPolicyTest, InvalidChangesNothingValidAppliesEverywhereRollbackRestores) {
+  std::vector<std::pair<std::string, int64_t>> handed;  // (name, version) to the processor
+  absl::Mutex mu;
+  on_policy_ = [&](std::shared_ptr<const policy::CompiledPolicy> p, int64_t v) {
+    absl::MutexLock lock(&mu);
+    handed.emplace_back(p->name, v);
+  };
+  Front& a = StartFront(true, TestAuthenticator());
+  Front& b = StartFront(false, TestAuthenticator());
+  ASSERT_NE(InvalidPolicy(), std::string(policy::DefaultPolicyYaml()));
+
+  // Validate: the loader's errors, with the line.
+  v1::ValidatePolicyRequest vreq;
+  vreq.set_yaml(InvalidPolicy());
+  vreq.set_source_name("candidate.yaml");
+  v1::ValidatePolicyResponse vresp;
+  ASSERT_TRUE(v1::PolicyService::NewStub(Insecure(a.address))
+                  ->ValidatePolicy(Context(kViewerToken).get(), vreq, &vresp)
+                  .ok());
+  EXPECT_FALSE(vresp.valid());
+  ASSERT_GE(vresp.problems_size(), 1);
+  EXPECT_GT(vresp.problems(0).line(), 0);
+  EXPECT_NE(vresp.problems(0).text().find("candidate.yaml:"), std::string::npos);
+  EXPECT_NE(vresp.problems(0).message().find("not below the enter threshold"), std::string::npos)
+      << vresp.problems(0).message();
+  vreq.set_yaml(RenamedPolicy("Valid"));
+  ASSERT_TRUE(v1::PolicyService::NewStub(Insecure(a.address))
+                  ->ValidatePolicy(Context(kViewerToken).get(), vreq, &vresp)
+                  .ok());
+  EXPECT_TRUE(vresp.valid());
+  EXPECT_EQ(vresp.problems_size(), 0);
+
+  // Apply invalid: INVALID_ARGUMENT with the same errors; nothing changes.
+  v1::ApplyPolicyResponse ar;
+  grpc::Status bad = Apply(a, InvalidPolicy(), &ar);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("not below the enter threshold"), std::string::npos);
+  EXPECT_EQ(Get(a).version(), 0);
+  EXPECT_EQ(Get(b).version(), 0);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(handed.empty());
+  }
+
+  // Apply valid: version 1, in force on both instances.
+  ASSERT_TRUE(Apply(a, RenamedPolicy("Summons week"), &ar).ok());
+  EXPECT_EQ(ar.version(), 1);
+  v1::GetPolicyResponse now = Get(a);
+  EXPECT_EQ(now.version(), 1);
+  EXPECT_EQ(now.name(), "Summons week");
+  EXPECT_EQ(now.applied_by(), "alice");
+  EXPECT_EQ(now.comment(), "INC-42");
+  ASSERT_EQ(now.history_size(), 1);
+  EXPECT_EQ(now.history(0).version(), 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (b.policy->Current().version < 1 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(Get(b).version(), 1);
+  EXPECT_EQ(Get(b).name(), "Summons week");
+
+  // Rollback: version 2 is version 0's text again.
+  v1::ApplyPolicyResponse rr;
+  ASSERT_TRUE(v1::PolicyService::NewStub(Insecure(b.address))
+                  ->RollbackPolicy(Context(kAdminToken).get(), {}, &rr)
+                  .ok());
+  EXPECT_EQ(rr.version(), 2);
+  v1::GetPolicyResponse back = Get(b);
+  EXPECT_EQ(back.version(), 2);
+  EXPECT_EQ(back.name(), "Default council policy");
+  EXPECT_EQ(back.yaml(), std::string(policy::DefaultPolicyYaml()));
+  EXPECT_NE(back.comment().find("rollback to version 0"), std::string::npos);
+  while (a.policy->Current().version < 2 && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(20));
+  {
+    absl::MutexLock lock(&mu);
+    // Each instance handed versions 1 and 2 to its processor, in order.
+    std::vector<std::pair<std::string, int64_t>> want = {{"Summons week", 1},
+                                                         {"Summons week", 1},
+                                                         {"Default council policy", 2},
+                                                         {"Default council policy", 2}};
+    std::sort(handed.begin(), handed.end(),
+              [](const auto& x, const auto& y) { return x.second < y.second; });
+    EXPECT_EQ(handed, want);
+  }
+}
+
+TEST_F(ApiPolicyTest, NothingToRollBackTo) {
+  Front& a = StartFront(true, TestAuthenticator());
+  v1::ApplyPolicyResponse rr;
+  grpc::Status s = v1::PolicyService::NewStub(Insecure(a.address))
+                       ->RollbackPolicy(Context(kAdminToken).get(), {}, &rr);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ApiPolicyTest, UnchangeableFieldsAreRefusedByTheCheck) {
+  // The engine's CheckPolicyChange is plugged in by tidewatchd; here a
+  // stand-in refuses any change of the windows.
+  Front& a = StartFront(true, TestAuthenticator());
+  PolicyStoreOptions o;
+  o.check_change = [](const policy::CompiledPolicy& cur, const policy::CompiledPolicy& cand) {
+    return cur.windows == cand.windows
+               ? absl::OkStatus()
+               : absl::InvalidArgumentError("windows: cannot change while running");
+  };
+  PolicyStore store(policy_yaml_, policy_, o, *a.sender, clock_);
+  std::string yaml(policy::DefaultPolicyYaml());
+  yaml = absl::StrReplaceAll(yaml, {{"windows: [5m, 15m, 60m]", "windows: [5m, 15m, 30m, 60m]"}});
+  PolicyStore::Validation v = store.Validate(yaml, "c.yaml");
+  EXPECT_EQ(v.status.code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(v.errors.size(), 1u);
+  EXPECT_NE(v.errors[0].message.find("windows"), std::string::npos);
+  EXPECT_EQ(store.Apply(yaml, "c.yaml", "alice", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.Current().version, 0);
+}
+
+}  // namespace
+}  // namespace tidewatch::api::testing
