@@ -11,6 +11,7 @@
 // time, --speed max as fast as possible. Everything but pacing is in
 // libs/sim; see docs/simulator.md.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -30,6 +31,7 @@
 #include "absl/time/time.h"
 #include "events/events.h"
 #include "kafka/kafka.h"
+#include "responder.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
@@ -50,6 +52,10 @@ ABSL_FLAG(std::string, brokers, "",
           "Kafka bootstrap servers: also produce every event as binary protobuf (key = line_id) "
           "to --topic. With --brokers and no --out, Kafka is the only output.");
 ABSL_FLAG(std::string, topic, "telephony.call-events", "Kafka topic for --brokers.");
+ABSL_FLAG(std::string, respond_to, "",
+          "tidewatchd gRPC address: answer call-ups live with the scenario's reinforcements "
+          "(acknowledge, then send the people) instead of at their scripted times. Also spelled "
+          "--respond-to. Token: $TIDEWATCH_TOKEN (a responder for the teams, or admin).");
 
 namespace tidewatch::sim {
 namespace {
@@ -179,6 +185,17 @@ int Run() {
     return Fail(absl::StrCat("scenario rejected:\n", scenario.status().message()), 2);
   }
 
+  // --respond-to: the scenario's reinforcements answer call-ups live.
+  std::unique_ptr<Responder> responder;
+  if (const std::string address = absl::GetFlag(FLAGS_respond_to); !address.empty()) {
+    const char* token = std::getenv("TIDEWATCH_TOKEN");
+    responder = std::make_unique<Responder>(address, token == nullptr ? "" : token,
+                                            scenario->reinforcements);
+    scenario->reinforcements.clear();
+    if (absl::Status s = responder->Start(); !s.ok()) return Fail(std::string(s.message()));
+    options.live_reinforcements = [r = responder.get()](absl::Time t) { return r->Due(t); };
+  }
+
   std::unique_ptr<kafka::Producer> producer;
   if (!brokers.empty()) {
     kafka::KafkaConfig config;
@@ -222,6 +239,10 @@ int Run() {
   if (!to_stdout && std::fclose(out) != 0 && !no_file) {
     return Fail(absl::StrCat("closing ", out_path, ": ", std::strerror(errno)));
   }
+  if (responder) {
+    responder->Stop();
+    std::fprintf(stderr, "tide-sim: answered %d call-up(s) live\n", responder->acknowledged());
+  }
   if (!summary.ok()) return Fail(std::string(summary.status().message()));
 
   std::fputs(SummaryTable(*summary).c_str(), stderr);
@@ -257,7 +278,9 @@ int main(int argc, char** argv) {
     if (a == "--") break;
     for (const auto& [spelled, name] :
          {std::pair<std::string_view, std::string_view>{"--start-date", "--start_date"},
-          {"-start-date", "-start_date"}}) {
+          {"-start-date", "-start_date"},
+          {"--respond-to", "--respond_to"},
+          {"-respond-to", "-respond_to"}}) {
       if (std::string_view(a).substr(0, spelled.size()) == spelled &&
           (a.size() == spelled.size() || a[spelled.size()] == '=')) {
         a = std::string(name) + a.substr(spelled.size());
