@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "line/kpis.h"
 
 namespace tidewatch::engine {
@@ -113,8 +114,10 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
       options_(std::move(options)),
       output_(output),
       interval_(policy_->evaluation_interval),
-      seen_ids_(std::max(options_.dedupe_horizon,
-                         policy_->longest_window() + policy_->allowed_lateness)) {
+      seen_ids_(
+          std::max(options_.dedupe_horizon, policy_->longest_window() + policy_->allowed_lateness)),
+      command_ids_(options_.command_dedupe_horizon),
+      policy_version_(options_.policy_version) {
   windows_ = policy_->windows;
   for (absl::Duration w : options_.snapshot_windows) {
     if (std::find(windows_.begin(), windows_.end(), w) == windows_.end()) windows_.push_back(w);
@@ -122,16 +125,20 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
   std::sort(windows_.begin(), windows_.end());
   if (options_.snapshot_windows.empty()) options_.snapshot_windows = policy_->windows;
   for (const auto& [id, lp] : policy_->lines) {
-    auto entry = std::make_unique<LineEntry>(lp, interval_, windows_, policy_->allowed_lateness,
-                                             options_.line_limits);
-    const auto cw = std::find(windows_.begin(), windows_.end(), options_.capacity_window);
-    entry->state.set_capacity_window(cw == windows_.end()
-                                         ? static_cast<int>(windows_.size()) - 1
-                                         : static_cast<int>(cw - windows_.begin()));
-    entry->owned = !options_.owns_line || options_.owns_line(id);
+    std::unique_ptr<LineEntry> entry = MakeEntry(lp);
     by_id_[id] = entry.get();
     lines_.emplace(id, std::move(entry));
   }
+}
+
+std::unique_ptr<Engine::LineEntry> Engine::MakeEntry(const policy::LinePolicy& lp) const {
+  auto entry = std::make_unique<LineEntry>(lp, interval_, windows_, policy_->allowed_lateness,
+                                           options_.line_limits);
+  const auto cw = std::find(windows_.begin(), windows_.end(), options_.capacity_window);
+  entry->state.set_capacity_window(cw == windows_.end() ? static_cast<int>(windows_.size()) - 1
+                                                        : static_cast<int>(cw - windows_.begin()));
+  entry->owned = !options_.owns_line || options_.owns_line(lp.line_id);
+  return entry;
 }
 
 Engine::~Engine() = default;
@@ -207,10 +214,13 @@ void Engine::Finish() {
 
 void Engine::EvaluateInstant(absl::Time e) {
   seen_ids_.AdvanceTo(e);
+  command_ids_.AdvanceTo(e);
   for (auto& [id, entry] : lines_) {
     if (!entry->owned) continue;
     entry->state.AdvanceTo(e);
-    if (!entry->frozen) EvaluateLine(*entry, e);
+    if (entry->frozen) continue;
+    if (!entry->open_callups.empty()) RepageDue(*entry, e);
+    EvaluateLine(*entry, e);
   }
   while (next_snapshot_ + policy_->allowed_lateness <= e) {
     EmitSnapshots(next_snapshot_);
@@ -279,6 +289,50 @@ void Engine::Emit(LineEntry& entry, tidewatch::v1::Escalation escalation) {
   output_->OnEscalation(escalation);
 }
 
+void Engine::EmitTideChange(LineEntry& entry, absl::Time e, int from, std::string from_tier, int to,
+                            std::string reason, std::vector<MetricValue> values) {
+  const policy::LinePolicy& lp = *entry.policy;
+  TideChange change;
+  change.set_line_id(lp.line_id);
+  ToProto(e, change.mutable_time());
+  change.set_from_level(from);
+  change.set_to_level(to);
+  change.set_from_tier(std::move(from_tier));
+  if (to > 0) change.set_to_tier(lp.tiers[to - 1].name);
+  change.set_reason(std::move(reason));
+  for (MetricValue& v : values) *change.add_triggers() = std::move(v);
+  ToProto(entry.episode_start, change.mutable_episode_start());
+  tidewatch::v1::Escalation esc;
+  *esc.mutable_tide_change() = std::move(change);
+  Emit(entry, std::move(esc));
+}
+
+void Engine::RepageDue(LineEntry& entry, absl::Time e) {
+  for (CallUp& cu : entry.open_callups) {
+    if (cu.state() != tidewatch::v1::CALL_UP_STATE_PAGED) continue;
+    auto team = policy_->teams.find(cu.team_id());
+    if (team == policy_->teams.end()) continue;
+    const policy::TeamInfo& info = team->second;
+    if (info.ack_timeout <= absl::ZeroDuration()) continue;
+    const absl::Time paged_at =
+        cu.has_paged_at() ? FromProto(cu.paged_at()) : FromProto(cu.created());
+    if (e - paged_at < info.ack_timeout) continue;
+    const int next = cu.rota_position() + 1;
+    if (next < static_cast<int>(info.rota.size())) {
+      cu.set_rota_position(next);
+      cu.set_paged_contact(info.rota[next].name());
+      ToProto(e, cu.mutable_paged_at());
+    } else {
+      cu.set_state(tidewatch::v1::CALL_UP_STATE_EXPIRED);
+    }
+    ToProto(e, cu.mutable_updated());
+    cu.clear_command_id();
+    tidewatch::v1::Escalation esc;
+    *esc.mutable_callup() = cu;
+    Emit(entry, std::move(esc));
+  }
+}
+
 void Engine::StandDown(LineEntry& entry, int level, absl::Time e) {
   std::vector<CallUp> keep;
   for (CallUp& cu : entry.open_callups) {
@@ -301,19 +355,8 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   const int num_tiers = static_cast<int>(lp.tiers.size());
 
   auto emit_change = [&](int from, int to, std::string reason, std::vector<MetricValue> values) {
-    TideChange change;
-    change.set_line_id(line_id);
-    ToProto(e, change.mutable_time());
-    change.set_from_level(from);
-    change.set_to_level(to);
-    if (from > 0) change.set_from_tier(lp.tiers[from - 1].name);
-    if (to > 0) change.set_to_tier(lp.tiers[to - 1].name);
-    change.set_reason(std::move(reason));
-    for (MetricValue& v : values) *change.add_triggers() = std::move(v);
-    ToProto(entry.episode_start, change.mutable_episode_start());
-    tidewatch::v1::Escalation esc;
-    *esc.mutable_tide_change() = std::move(change);
-    Emit(entry, std::move(esc));
+    EmitTideChange(entry, e, from, from > 0 ? lp.tiers[from - 1].name : std::string(), to,
+                   std::move(reason), std::move(values));
   };
 
   auto emit_feed = [&](bool stale) {
@@ -420,6 +463,13 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
         cu.set_reason(absl::StrCat(t.name, " on ", line_id, ": ", reason, headcount_note));
         for (const MetricValue& v : values) *cu.add_triggers() = v;
         cu.set_state(tidewatch::v1::CALL_UP_STATE_PAGED);
+        cu.set_rota_position(0);
+        if (auto team = policy_->teams.find(tmpl.team_id);
+            team != policy_->teams.end() && !team->second.rota.empty()) {
+          cu.set_paged_contact(team->second.rota[0].name());
+        }
+        ToProto(e, cu.mutable_paged_at());
+        cu.set_policy_version(policy_version_);
         ToProto(e, cu.mutable_created());
         ToProto(e, cu.mutable_updated());
         ToProto(entry.episode_start, cu.mutable_episode_start());
@@ -527,6 +577,10 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
   for (const CallUp& cu : entry.open_callups) *s.add_open_callups() = cu;
   s.set_escalation_sequence(entry.escalation_sequence);
   s.set_feed_stale(entry.feed_stale);
+  s.set_policy_version(policy_version_);
+  for (tidewatch::v1::AgentSnapshot& a : entry.state.AgentSnapshots()) {
+    *s.add_agents() = std::move(a);
+  }
   if (now_ != absl::InfinitePast()) ToProto(now_, s.mutable_engine_time());
   const window::WindowStats& tot = entry.state.totals();
   const window::Counters& c = tot.counters;
@@ -604,7 +658,165 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     }
     entry.state.set_totals(std::move(tot));
   }
+  for (const tidewatch::v1::AgentSnapshot& a : s.agents()) entry.state.RestoreAgent(a);
   entry.frozen = false;
+  return absl::OkStatus();
+}
+
+absl::Status Engine::ApplyCommand(const tidewatch::v1::Command& command) {
+  using tidewatch::v1::Command;
+  if (command.kind_case() == Command::KIND_NOT_SET) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("command '", command.id(), "': neither acknowledge nor decline"));
+  }
+  auto it = by_id_.find(command.line_id());
+  if (it == by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("command '", command.id(), "': no line '",
+                                            command.line_id(), "' in the policy"));
+  }
+  LineEntry& entry = *it->second;
+  if (!entry.owned) {
+    return absl::FailedPreconditionError(absl::StrCat("command '", command.id(), "': line '",
+                                                      command.line_id(), "' is owned elsewhere"));
+  }
+  if (entry.frozen) {
+    return absl::UnavailableError(
+        absl::StrCat("command '", command.id(), "': line '", command.line_id(), "' is recovering"));
+  }
+  const bool ack = command.has_acknowledge();
+  const std::string& callup_id =
+      ack ? command.acknowledge().callup_id() : command.decline().callup_id();
+  auto cu = std::find_if(entry.open_callups.begin(), entry.open_callups.end(),
+                         [&](const CallUp& c) { return c.id() == callup_id; });
+  if (cu == entry.open_callups.end()) {
+    return absl::NotFoundError(absl::StrCat("no open call-up '", callup_id, "' on line '",
+                                            command.line_id(),
+                                            "' (unknown, or already stood down)"));
+  }
+  if (!command.id().empty() &&
+      (cu->command_id() == command.id() || command_ids_.Contains(command.id()))) {
+    return absl::OkStatus();  // applied already (a redelivery)
+  }
+  if (ack) {
+    const tidewatch::v1::AcknowledgeCallUp& a = command.acknowledge();
+    if (a.headcount() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("acknowledge '", callup_id, "': headcount ", a.headcount(), " < 0"));
+    }
+    if (a.has_eta() && FromProto(a.eta()) < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("acknowledge '", callup_id, "': negative ETA"));
+    }
+    cu->set_state(tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+    cu->set_responder(a.responder().empty() ? command.actor() : a.responder());
+    cu->set_acknowledged_headcount(a.headcount() > 0 ? a.headcount() : cu->headcount());
+    if (a.has_eta()) {
+      *cu->mutable_eta() = a.eta();
+    } else {
+      cu->clear_eta();
+    }
+    cu->clear_decline_reason();
+  } else {
+    const tidewatch::v1::DeclineCallUp& d = command.decline();
+    if (cu->state() == tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("decline '", callup_id, "': already acknowledged by ", cu->responder(), " (",
+                       cu->acknowledged_headcount(), " coming)"));
+    }
+    cu->set_state(tidewatch::v1::CALL_UP_STATE_DECLINED);
+    cu->set_responder(d.responder().empty() ? command.actor() : d.responder());
+    cu->set_decline_reason(d.reason());
+  }
+  cu->set_command_id(command.id());
+  if (now_ != absl::InfinitePast()) ToProto(now_, cu->mutable_updated());
+  if (!command.id().empty()) command_ids_.Insert(command.id());
+  tidewatch::v1::Escalation esc;
+  *esc.mutable_callup() = *cu;
+  Emit(entry, std::move(esc));
+  return absl::OkStatus();
+}
+
+absl::Status CheckPolicyChange(const policy::CompiledPolicy& current,
+                               const policy::CompiledPolicy& candidate) {
+  auto list = [](const std::vector<absl::Duration>& ws) {
+    std::vector<std::string> out;
+    for (absl::Duration w : ws) out.push_back(policy::WindowLabel(w));
+    return absl::StrCat("[", absl::StrJoin(out, ", "), "]");
+  };
+  if (candidate.windows != current.windows) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("windows: ", list(current.windows), " -> ", list(candidate.windows),
+                     " cannot change while running (the running windows would have to be "
+                     "rebuilt): restart tidewatchd with the new policy"));
+  }
+  if (candidate.evaluation_interval != current.evaluation_interval) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "evaluation_interval: ", absl::FormatDuration(current.evaluation_interval), " -> ",
+        absl::FormatDuration(candidate.evaluation_interval),
+        " cannot change while running (it is the windows' bucket width): restart tidewatchd"));
+  }
+  if (candidate.allowed_lateness != current.allowed_lateness) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("allowed_lateness: ", absl::FormatDuration(current.allowed_lateness), " -> ",
+                     absl::FormatDuration(candidate.allowed_lateness),
+                     " cannot change while running: restart tidewatchd"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy> next,
+                                   int64_t version) {
+  if (next == nullptr) return absl::InvalidArgumentError("no policy");
+  RETURN_IF_ERROR(CheckPolicyChange(*policy_, *next));
+  const bool running = now_ != absl::InfinitePast();
+  const std::string note = absl::StrCat("policy version ", version);
+  // Lines the new version drops: stood down, then forgotten.
+  for (auto it = lines_.begin(); it != lines_.end();) {
+    if (next->FindLine(it->first) != nullptr) {
+      ++it;
+      continue;
+    }
+    LineEntry& entry = *it->second;
+    if (running && entry.owned && entry.level > 0) {
+      const int from = entry.level;
+      const std::string from_tier = entry.policy->tiers[from - 1].name;
+      entry.level = 0;
+      StandDown(entry, 1, now_);
+      EmitTideChange(entry, now_, from, from_tier, 0,
+                     absl::StrCat("line removed from the policy (", note, ")"), {});
+    }
+    by_id_.erase(it->first);
+    it = lines_.erase(it);
+  }
+  for (const auto& [id, lp] : next->lines) {
+    auto it = lines_.find(id);
+    if (it == lines_.end()) {
+      std::unique_ptr<LineEntry> entry = MakeEntry(lp);
+      by_id_[id] = entry.get();
+      lines_.emplace(id, std::move(entry));
+      continue;
+    }
+    LineEntry& entry = *it->second;
+    const int tiers = static_cast<int>(lp.tiers.size());
+    if (entry.level > tiers) {
+      const int from = entry.level;
+      const std::string from_tier = entry.policy->tiers[from - 1].name;
+      entry.policy = &lp;  // the tide change names the new top tier
+      entry.level = tiers;
+      if (running && entry.owned) {
+        StandDown(entry, tiers + 1, now_);
+        EmitTideChange(entry, now_, from, from_tier, tiers,
+                       absl::StrCat("tier removed from the policy (", note, ")"), {});
+      }
+    }
+    entry.policy = &lp;
+    entry.state.set_policy(lp);
+    entry.enter_since.resize(tiers, absl::InfiniteFuture());
+    entry.entered_at.resize(tiers + 1, absl::InfinitePast());
+    entry.entries.resize(tiers + 1, 0);
+  }
+  policy_ = std::move(next);
+  policy_version_ = version;
   return absl::OkStatus();
 }
 

@@ -37,6 +37,7 @@
 #include "common/recent_id_set.h"
 #include "line/line_state.h"
 #include "policy/compiled_policy.h"
+#include "tidewatch/v1/commands.pb.h"
 #include "tidewatch/v1/events.pb.h"
 #include "tidewatch/v1/tide.pb.h"
 
@@ -84,7 +85,20 @@ struct EngineOptions {
   // The window the live capacity estimate reads (predicted_wait,
   // capacity_gap, `headcount: gap`); the longest window when not kept.
   absl::Duration capacity_window = absl::Minutes(15);
+  // The version of the policy the engine starts with (tidewatch.policy);
+  // stamped on call-ups and state snapshots.
+  int64_t policy_version = 0;
+  // Applied command ids are remembered this long (engine time) so that a
+  // redelivered command is applied once.
+  absl::Duration command_dedupe_horizon = absl::Hours(24);
 };
+
+// Whether `candidate` can replace `current` in running engines: the
+// windows, evaluation interval and allowed lateness shape the running
+// windows and cannot change without a restart. FailedPrecondition naming
+// the field otherwise.
+absl::Status CheckPolicyChange(const policy::CompiledPolicy& current,
+                               const policy::CompiledPolicy& candidate);
 
 // What happened to one event given to Apply().
 enum class EventOutcome {
@@ -148,6 +162,22 @@ class Engine {
   // Call-ups not yet stood down, oldest first.
   std::vector<tidewatch::v1::CallUp> OpenCallUps(std::string_view line_id) const;
 
+  // Applies a person's command (tidewatch.commands: acknowledge or decline)
+  // to an open call-up at the engine clock and emits the changed call-up.
+  // A command id already applied is ignored (OK). Errors: InvalidArgument
+  // (no kind, negative headcount or ETA), NotFound (unknown line or no such
+  // open call-up), FailedPrecondition (line owned elsewhere, or declining an
+  // acknowledged call-up), Unavailable (line frozen for recovery: apply it
+  // again once restored).
+  absl::Status ApplyCommand(const tidewatch::v1::Command& command);
+
+  // Puts another policy version in force from the next evaluation. It must
+  // pass CheckPolicyChange against the current one. Lines it adds start
+  // calm; lines it drops are stood down and forgotten; a line whose tiers
+  // shrink below its level is brought down to its new top tier.
+  absl::Status ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy> policy, int64_t version);
+  int64_t policy_version() const { return policy_version_; }
+
   // Recovery. A frozen line's tide is not evaluated (nothing is emitted for
   // it) while events rebuild its windows; RestoreTide sets its tide and
   // call-up state from a snapshot and unfreezes it. Unknown line: NotFound.
@@ -168,6 +198,12 @@ class Engine {
   void EmitSnapshots(absl::Time t);
   void StandDown(LineEntry& entry, int level, absl::Time e);
   void Emit(LineEntry& entry, tidewatch::v1::Escalation escalation);
+  void EmitTideChange(LineEntry& entry, absl::Time e, int from, std::string from_tier, int to,
+                      std::string reason, std::vector<tidewatch::v1::MetricValue> values);
+  // Pages the next rota contact of call-ups unacknowledged past their
+  // team's ack timeout; the last contact's timeout expires the call-up.
+  void RepageDue(LineEntry& entry, absl::Time e);
+  std::unique_ptr<LineEntry> MakeEntry(const policy::LinePolicy& lp) const;
 
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   EngineOptions options_;
@@ -183,7 +219,9 @@ class Engine {
   absl::Time next_eval_ = absl::InfiniteFuture();  // next instant to evaluate
   absl::Time next_snapshot_ = absl::InfiniteFuture();
 
-  RecentIdSet seen_ids_;  // event ids, for duplicates
+  RecentIdSet seen_ids_;     // event ids, for duplicates
+  RecentIdSet command_ids_;  // applied command ids
+  int64_t policy_version_ = 0;
 
   int64_t duplicates_ = 0;
   int64_t unknown_lines_ = 0;

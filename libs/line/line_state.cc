@@ -252,4 +252,40 @@ const CapacityEstimate& LineState::Capacity() const {
   return capacity_;
 }
 
+std::vector<tidewatch::v1::AgentSnapshot> LineState::AgentSnapshots() const {
+  std::vector<tidewatch::v1::AgentSnapshot> out;
+  for (const auto& [id, rec] : agent_records_) {
+    if (rec.state == tidewatch::v1::AGENT_STATUS_LOGGED_OUT ||
+        rec.state == tidewatch::v1::AGENT_STATUS_UNSPECIFIED) {
+      continue;
+    }
+    tidewatch::v1::AgentSnapshot& a = out.emplace_back();
+    a.set_agent_id(id);
+    a.set_status(rec.state);
+    a.set_origin(rec.origin);
+    ToProto(rec.since, a.mutable_time());
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.agent_id() < b.agent_id(); });
+  return out;
+}
+
+void LineState::RestoreAgent(const tidewatch::v1::AgentSnapshot& agent) {
+  const int state = agent.status();
+  const int origin = agent.origin();
+  if (state < 0 || state >= AgentCounts::kStates || origin < 0 || origin >= AgentCounts::kOrigins) {
+    return;  // from a newer schema: not ours to count
+  }
+  const absl::Time since = FromProto(agent.time());
+  AgentRecord& rec = agent_records_[agent.agent_id()];
+  const bool known = rec.since != absl::InfinitePast();
+  if (known && rec.since >= since) return;
+  if (known) --agents_.n[rec.state][rec.origin];
+  rec.state = agent.status();
+  rec.origin = agent.origin();
+  rec.since = since;
+  ++agents_.n[rec.state][rec.origin];
+  capacity_valid_ = false;
+}
+
 }  // namespace tidewatch::line

@@ -35,6 +35,7 @@
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
 #include "tidewatch/v1/events.pb.h"
+#include "tidewatch/v1/tide.pb.h"
 #include "window/sliding_windows.h"
 
 namespace tidewatch::line {
@@ -88,6 +89,12 @@ class LineState {
   // Age of the oldest waiting call at the clock; nullopt when none waits.
   std::optional<absl::Duration> longest_waiting() const;
   const AgentCounts& agents() const { return agents_; }
+  // Every logged-in agent's last known state, by agent id (recovery
+  // snapshots: tidewatch.state).
+  std::vector<tidewatch::v1::AgentSnapshot> AgentSnapshots() const;
+  // Restores one agent from a snapshot unless an event at least as new is
+  // already known for it (a replay may have seen a later one).
+  void RestoreAgent(const tidewatch::v1::AgentSnapshot& agent);
   // The newest event time seen (InfinitePast before any).
   absl::Time last_event_time() const { return last_event_time_; }
 

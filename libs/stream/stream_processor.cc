@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "events/events.h"
 #include "line/kpis.h"
 #include "stream/partitioner.h"
@@ -12,6 +14,51 @@ namespace tidewatch::stream {
 
 using tidewatch::v1::Escalation;
 using tidewatch::v1::LineTideState;
+
+namespace {
+
+// A line's live figures for its state record (any instance serves status
+// from them).
+void FillFigures(const std::string& line_id, const line::LineState& l, absl::Time now,
+                 tidewatch::v1::LineFigures* f) {
+  if (now == absl::InfinitePast()) return;
+  for (int i = 0; i < l.windows().num_windows(); ++i) {
+    tidewatch::v1::KpiSnapshot* snap = f->add_windows();
+    snap->set_line_id(line_id);
+    ToProto(now, snap->mutable_time());
+    ToProto(l.windows().window(i), snap->mutable_window());
+    *snap->mutable_kpis() = line::MakeKpis(l.windows().Running(i), l.windows().RunningMaxWaitNs(i));
+  }
+  f->set_calls_waiting(l.calls_waiting());
+  if (std::optional<absl::Duration> w = l.longest_waiting()) {
+    ToProto(*w, f->mutable_longest_waiting());
+  }
+  const line::AgentCounts& a = l.agents();
+  f->set_agents_logged_in(a.LoggedIn());
+  for (int st = 0; st < line::AgentCounts::kStates; ++st) {
+    for (int o = 0; o < line::AgentCounts::kOrigins; ++o) {
+      const int64_t n = a.n[st][o];
+      if (n == 0 || st == tidewatch::v1::AGENT_STATUS_LOGGED_OUT) continue;
+      (*f->mutable_agents_by_state())[tidewatch::v1::AgentStatus_Name(
+          static_cast<tidewatch::v1::AgentStatus>(st))] += n;
+      (*f->mutable_agents_by_origin())[tidewatch::v1::AgentOrigin_Name(
+          static_cast<tidewatch::v1::AgentOrigin>(o))] += n;
+    }
+  }
+  const line::CapacityEstimate& c = l.Capacity();
+  if (c.enough_data) {
+    f->set_arrivals_per_hour(c.arrivals_per_hour);
+    f->set_mean_handle_seconds(c.mean_handle_seconds);
+    if (c.predicted_wait_seconds) f->set_predicted_wait_seconds(*c.predicted_wait_seconds);
+    if (c.agents_needed) f->set_agents_needed(*c.agents_needed);
+    if (c.gap) f->set_capacity_gap(*c.gap);
+  }
+  if (l.last_event_time() != absl::InfinitePast()) {
+    ToProto(l.last_event_time(), f->mutable_last_event());
+  }
+}
+
+}  // namespace
 
 // One owned events partition.
 struct StreamProcessor::Task {
@@ -26,6 +73,10 @@ struct StreamProcessor::Task {
   std::deque<std::pair<absl::Time, int64_t>> horizon;
   // Saved tide state of frozen lines, restored when the replay reaches it.
   std::map<std::string, LineTideState> pending;
+  // Next commands offset (co-partitioned commands topic); -1: none seen.
+  int64_t commands_next_offset = -1;
+  // Commands for lines still recovering, applied once they are restored.
+  std::deque<tidewatch::v1::Command> deferred_commands;
   bool dirty = false;
   bool uncommitted = false;
   absl::Time recovery_started = absl::InfinitePast();
@@ -49,12 +100,12 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
                                  StreamOptions options, kafka::Consumer& consumer,
                                  kafka::Producer& producer, ReaderFactory new_reader,
                                  const Clock& clock)
-    : policy_(std::move(policy)),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       consumer_(consumer),
       producer_(producer),
       new_reader_(std::move(new_reader)),
-      clock_(clock) {}
+      clock_(clock),
+      policy_(std::move(policy)) {}
 
 StreamProcessor::~StreamProcessor() = default;
 
@@ -137,6 +188,7 @@ void StreamProcessor::StartTask(int32_t partition) {
   task->recovery_started = clock_.Now();
   engine::EngineOptions eo;
   eo.detect_stale_feeds = options_.wall_clock_ticks;
+  eo.policy_version = policy_version_;
   const int32_t partitions = options_.partitions;
   eo.owns_line = [partition, partitions](std::string_view line) {
     return PartitionForKey(line, partitions) == partition;
@@ -190,6 +242,9 @@ void StreamProcessor::RestoreDue(Task& task, int64_t offset) {
     } else {
       ++it;
     }
+  }
+  while (!task.deferred_commands.empty() && ApplyCommand(task, task.deferred_commands.front())) {
+    task.deferred_commands.pop_front();
   }
   if (task.pending.empty() && task.recovery_started != absl::InfinitePast()) {
     status_.last_recovery = clock_.Now() - task.recovery_started;
@@ -268,10 +323,58 @@ void StreamProcessor::ProduceEscalation(const Escalation& e) {
   if (options_.on_escalation) options_.on_escalation(e);
 }
 
+bool StreamProcessor::ApplyCommand(Task& task, const tidewatch::v1::Command& command) {
+  absl::Status s = task.engine->ApplyCommand(command);
+  if (s.code() == absl::StatusCode::kUnavailable) return false;
+  if (s.ok()) {
+    ++status_.commands_applied;
+  } else {
+    std::string reason = absl::StatusCodeToString(s.code());
+    absl::AsciiStrToLower(&reason);
+    ++status_.rejected[absl::StrCat("command_", reason)];
+    Error(absl::Status(s.code(), absl::StrCat("command refused: ", s.message())));
+  }
+  return true;
+}
+
+void StreamProcessor::HandleCommand(const kafka::Record& record) {
+  ++status_.commands_consumed;
+  auto it = tasks_.find(record.partition);
+  if (it == tasks_.end()) return;  // not ours (any more)
+  Task& task = *it->second;
+  if (record.offset < task.commands_next_offset) return;
+  task.commands_next_offset = record.offset + 1;
+  task.uncommitted = true;
+  tidewatch::v1::Command command;
+  std::string error;
+  if (!command.ParseFromString(record.value)) {
+    error = "not a tidewatch.v1.Command";
+  } else if (command.line_id().empty()) {
+    error = "command without line_id";
+  } else if (command.line_id() != record.key) {
+    error = absl::StrCat("line_id '", command.line_id(), "' does not match the record key '",
+                         record.key, "'");
+  }
+  if (!error.empty()) {
+    ++status_.rejected["malformed_command"];
+    ++status_.dead_lettered;
+    Produce(options_.dead_letter_topic, record.key, record.value,
+            {{"tidewatch-error", error},
+             {"tidewatch-reason", "malformed_command"},
+             {"tidewatch-source",
+              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}});
+    return;
+  }
+  // Commands keep their order behind any already waiting for a recovery.
+  if (!task.deferred_commands.empty() || !ApplyCommand(task, command)) {
+    task.deferred_commands.push_back(std::move(command));
+  }
+}
+
 void StreamProcessor::Handle(const kafka::Record& record) {
   ++status_.records_consumed;
   if (record.topic == options_.commands_topic) {
-    ++status_.commands_consumed;  // acknowledgements arrive with the gRPC service
+    HandleCommand(record);
     return;
   }
   auto it = tasks_.find(record.partition);
@@ -316,6 +419,9 @@ void StreamProcessor::WriteStates(Task& task) {
     st->set_events_partition(task.partition);
     st->set_next_offset(task.next_offset);
     st->set_replay_from_offset(replay_from);
+    if (const line::LineState* l = task.engine->FindLine(line)) {
+      FillFigures(line, *l, now, st->mutable_figures());
+    }
     Produce(options_.state_topic, line, st->SerializeAsString(), {});
     ++status_.state_records_produced;
   }
@@ -346,6 +452,9 @@ bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_st
   for (Task* t : tasks) {
     if (t->uncommitted && t->pending.empty()) {
       offsets.push_back({options_.events_topic, t->partition, t->next_offset});
+      if (t->commands_next_offset >= 0 && t->deferred_commands.empty()) {
+        offsets.push_back({options_.commands_topic, t->partition, t->commands_next_offset});
+      }
     }
   }
   if (offsets.empty()) return true;
@@ -366,6 +475,7 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &batch);
   absl::MutexLock lock(&mu_);
   if (!poll.ok()) Error(poll);
+  if (pending_policy_ != nullptr) ApplyPendingPolicy();
   const absl::Time batch_start = clock_.Now();
   for (const kafka::Record& r : batch) Handle(r);
   const absl::Time now = clock_.Now();
@@ -404,6 +514,42 @@ absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   if (absl::Status f = producer_.Flush(timeout); !f.ok()) return f;
   return s;
+}
+
+void StreamProcessor::SetPolicy(std::shared_ptr<const policy::CompiledPolicy> policy,
+                                int64_t version) {
+  absl::MutexLock lock(&mu_);
+  pending_policy_ = std::move(policy);
+  pending_policy_version_ = version;
+}
+
+std::shared_ptr<const policy::CompiledPolicy> StreamProcessor::policy() const {
+  absl::MutexLock lock(&mu_);
+  return pending_policy_ != nullptr ? pending_policy_ : policy_;
+}
+
+int64_t StreamProcessor::policy_version() const {
+  absl::MutexLock lock(&mu_);
+  return pending_policy_ != nullptr ? pending_policy_version_ : policy_version_;
+}
+
+void StreamProcessor::ApplyPendingPolicy() {
+  std::shared_ptr<const policy::CompiledPolicy> next = std::exchange(pending_policy_, nullptr);
+  if (absl::Status s = engine::CheckPolicyChange(*policy_, *next); !s.ok()) {
+    Error(absl::Status(s.code(), absl::StrCat("policy version ", pending_policy_version_,
+                                              " not applied: ", s.message())));
+    return;
+  }
+  for (auto& [p, task] : tasks_) {
+    if (absl::Status s = task->engine->ReplacePolicy(next, pending_policy_version_); !s.ok()) {
+      Error(s);  // cannot happen after the check above
+    }
+    task->dirty = true;
+  }
+  policy_ = std::move(next);
+  policy_version_ = pending_policy_version_;
+  status_.policy_version = policy_version_;
+  for (auto& [p, task] : tasks_) task->lines = OwnedLines(p);
 }
 
 StreamStatus StreamProcessor::Status() const {

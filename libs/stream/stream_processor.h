@@ -114,6 +114,11 @@ struct StreamStatus {
   int64_t records_consumed = 0;
   int64_t events_applied = 0;
   int64_t commands_consumed = 0;
+  // Commands applied to an engine (acknowledgements, declines); refused
+  // ones are counted in `rejected` as command_<reason>.
+  int64_t commands_applied = 0;
+  // The policy version in force (0: the one tidewatchd started with).
+  int64_t policy_version = 0;
   // Decode failures by reason, plus the engines' set-aside counts.
   std::map<std::string, int64_t> rejected;
   int64_t dead_lettered = 0;
@@ -174,6 +179,15 @@ class StreamProcessor final : public kafka::RebalanceListener {
   StreamStatus Status() const;
   std::vector<LineStatus> Lines() const;
 
+  // Puts another policy version in force in every partition engine from the
+  // next Step (thread-safe). The caller has checked it with
+  // engine::CheckPolicyChange against policy(); an engine that refuses it
+  // keeps its policy and the error is reported in Status().last_error.
+  void SetPolicy(std::shared_ptr<const policy::CompiledPolicy> policy, int64_t version);
+  // The policy in force (or pending from SetPolicy) and its version.
+  std::shared_ptr<const policy::CompiledPolicy> policy() const;
+  int64_t policy_version() const;
+
   // kafka::RebalanceListener (called from within Step's poll).
   void OnAssigned(const std::vector<kafka::TopicPartition>& partitions) override;
   void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
@@ -186,6 +200,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
   void Handle(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleCommand(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies a command to its task's engine; false if it must wait (the
+  // line is recovering).
+  bool ApplyCommand(Task& task, const tidewatch::v1::Command& command)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyPendingPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteStates(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Flushes and commits the given tasks' positions; false if not durable.
@@ -197,9 +217,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Error(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<std::string> OwnedLines(int32_t partition) const;
+  std::vector<std::string> OwnedLines(int32_t partition) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const std::shared_ptr<const policy::CompiledPolicy> policy_;
   const StreamOptions options_;
   kafka::Consumer& consumer_;
   kafka::Producer& producer_;
@@ -207,6 +226,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
   const Clock& clock_;
 
   mutable absl::Mutex mu_;
+  std::shared_ptr<const policy::CompiledPolicy> policy_ ABSL_GUARDED_BY(mu_);
+  int64_t policy_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // From SetPolicy, put in force at the next Step.
+  std::shared_ptr<const policy::CompiledPolicy> pending_policy_ ABSL_GUARDED_BY(mu_);
+  int64_t pending_policy_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -42,8 +42,8 @@ defaults:
       min_hold: 5m
       callups: [{role: back_office, headcount: 3, duration: 2h}]
 teams:
-  reserve: {ack_timeout: 5m, rota: [{name: A, contact: a}]}
-  rev-bo: {ack_timeout: 5m, rota: [{name: B, contact: b}]}
+  reserve: {ack_timeout: 2h, rota: [{name: A, contact: a}]}
+  rev-bo: {ack_timeout: 2h, rota: [{name: B, contact: b}]}
 lines:
   revenues: {roles: {back_office: rev-bo}}
 )";

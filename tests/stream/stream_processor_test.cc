@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "engine/engine.h"
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/kafka.h"
@@ -304,6 +305,98 @@ TEST_F(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
     }
   }
   EXPECT_EQ(got, reference);
+}
+
+// Collects escalations, for finding when the first call-up is paged.
+class CollectingOutput : public engine::EngineOutput {
+ public:
+  void OnTideChange(const tidewatch::v1::TideChange&) override {}
+  void OnCallUp(const tidewatch::v1::CallUp& c) override { callups.push_back(c); }
+  std::vector<tidewatch::v1::CallUp> callups;
+};
+
+TEST_F(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
+  // Revenues alone, up to just after its first call-up is paged.
+  std::vector<tidewatch::v1::CallEvent> rev;
+  for (const auto& e : SummonsDay().events) {
+    if (e.line_id() == "revenues") rev.push_back(e);
+  }
+  CollectingOutput offline;
+  engine::Engine engine(policy_, {}, &offline);
+  size_t upto = 0;
+  while (upto < rev.size() && offline.callups.empty()) engine.Apply(rev[upto++]);
+  ASSERT_FALSE(offline.callups.empty());
+  const tidewatch::v1::CallUp paged = offline.callups[0];
+  Produce(rev, 0, upto);
+  auto in = NewInstance();
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.ready && s.events_applied >= static_cast<int64_t>(upto);
+  }));
+  std::vector<LineStatus> lines = in->processor->Lines();
+  auto revenues = std::find_if(lines.begin(), lines.end(),
+                               [](const LineStatus& l) { return l.line_id == "revenues"; });
+  ASSERT_NE(revenues, lines.end());
+  ASSERT_EQ(revenues->open_callups.size(), offline.callups.size());
+  EXPECT_EQ(revenues->open_callups[0].id(), paged.id());
+
+  auto producer = *kafka::NewProducer(config_, {});
+  tidewatch::v1::Command ack;
+  ack.set_id("cmd-ack-1");
+  ack.set_line_id("revenues");
+  ack.set_actor("revenues-lead");
+  ack.mutable_acknowledge()->set_callup_id(paged.id());
+  ack.mutable_acknowledge()->set_headcount(2);
+  tidewatch::v1::Command unknown = ack;
+  unknown.set_id("cmd-unknown");
+  unknown.mutable_acknowledge()->set_callup_id("revenues/t1/none/1/nobody");
+  // A malformed record, one for a call-up that does not exist, the real
+  // one, and the real one again (redelivery).
+  ASSERT_TRUE(producer->Produce("tidewatch.commands", "revenues", "\x01garbage").ok());
+  ASSERT_TRUE(
+      producer->Produce("tidewatch.commands", "revenues", unknown.SerializeAsString()).ok());
+  ASSERT_TRUE(producer->Produce("tidewatch.commands", "revenues", ack.SerializeAsString()).ok());
+  ASSERT_TRUE(producer->Produce("tidewatch.commands", "revenues", ack.SerializeAsString()).ok());
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commands_consumed >= 4; }));
+  StreamStatus st = in->processor->Status();
+  EXPECT_EQ(st.commands_applied, 2);  // the redelivery is applied once: no second escalation
+  EXPECT_EQ(st.rejected["malformed_command"], 1);
+  EXPECT_EQ(st.rejected["command_not_found"], 1);
+  EXPECT_EQ(st.dead_lettered, 1);
+
+  // Policy version 2 from the next Step.
+  EXPECT_EQ(in->processor->policy_version(), 0);
+  in->processor->SetPolicy(policy_, 2);
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.policy_version == 2; }));
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+
+  std::vector<tidewatch::v1::CallUp> acked;
+  for (const kafka::Record& r : ReadAll("tidewatch.escalations", kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    if (e.has_callup() && e.callup().state() == tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED) {
+      acked.push_back(e.callup());
+    }
+  }
+  ASSERT_EQ(acked.size(), 1u);
+  EXPECT_EQ(acked[0].id(), paged.id());
+  EXPECT_EQ(acked[0].responder(), "revenues-lead");
+  EXPECT_EQ(acked[0].acknowledged_headcount(), 2);
+  EXPECT_EQ(acked[0].command_id(), "cmd-ack-1");
+  // The state record carries the acknowledgement, the figures and the version.
+  std::map<std::string, tidewatch::v1::LineTideState> state;
+  for (const kafka::Record& r : ReadAll("tidewatch.state", kPartitions)) {
+    tidewatch::v1::LineTideState s;
+    ASSERT_TRUE(s.ParseFromString(r.value));
+    state[s.line_id()] = s;
+  }
+  ASSERT_TRUE(state.count("revenues"));
+  const tidewatch::v1::LineTideState& rs = state["revenues"];
+  EXPECT_EQ(rs.policy_version(), 2);
+  ASSERT_GE(rs.open_callups_size(), 1);
+  EXPECT_EQ(rs.open_callups(0).state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(rs.figures().windows_size(), static_cast<int>(policy_->windows.size()));
+  EXPECT_EQ(rs.figures().windows(0).kpis().offered(), revenues->windows[0].second.offered());
 }
 
 }  // namespace

@@ -1,0 +1,320 @@
+// The call-up lifecycle in the engine: paging the rota on ack timeouts,
+// acknowledgements and declines from tidewatch.commands, stand-downs, and
+// live policy versions. All on simulated (event) time.
+#include "engine/engine.h"
+#include "test_util.h"
+
+namespace tidewatch::engine {
+namespace {
+
+using tidewatch::testing::EventBuilder;
+using tidewatch::testing::MustLoad;
+using tidewatch::testing::RecordingOutput;
+using tidewatch::v1::CallUp;
+using tidewatch::v1::Command;
+
+// Monday 2022-10-03 10:00 BST (09:00 UTC).
+const absl::Time kT0 = absl::FromUnixSeconds(1664787600);
+
+std::string Policy(int waiting_threshold, const std::string& extra_line = "",
+                   const std::string& windows = "[5m, 15m]") {
+  return absl::StrCat(R"(
+name: lifecycle test
+windows: )",
+                      windows, R"(
+allowed_lateness: 2m
+evaluation_interval: 10s
+defaults:
+  opening_hours: {always: true}
+  tiers:
+    - level: 1
+      name: reserves
+      enter: {any: [{metric: calls_waiting, above: )",
+                      waiting_threshold, R"(}]}
+      sustain: 1m
+      exit: {all: [{metric: calls_waiting, below: 1}]}
+      min_hold: 1m
+      callups: [{team: revenues-bo, headcount: 3, duration: 1h}]
+teams:
+  revenues-bo:
+    ack_timeout: 5m
+    rota: [{name: Ann, contact: a}, {name: Bob, contact: b}, {name: Cat, contact: c}]
+lines:
+  revenues: {}
+)",
+                      extra_line);
+}
+
+absl::Time T(const google::protobuf::Timestamp& ts) { return absl::FromUnixSeconds(ts.seconds()); }
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  explicit LifecycleTest(EngineOptions options = {})
+      : engine_(MustLoad(Policy(5)), options, &out_), b_("revenues") {}
+
+  // 7 calls waiting from kT0: the tier is entered (and paged) at kT0+1m.
+  const CallUp& Surge() {
+    for (int i = 0; i < 7; ++i) engine_.Apply(b_.Queued(absl::StrCat("c", i), kT0));
+    engine_.AdvanceTo(kT0 + absl::Minutes(1));
+    EXPECT_EQ(out_.callups.size(), 1u);
+    return out_.callups.at(0);
+  }
+
+  Command Ack(const std::string& id, const std::string& callup, int headcount = 2) {
+    Command c;
+    c.set_id(id);
+    c.set_line_id("revenues");
+    c.set_actor("token:revenues-lead");
+    c.mutable_acknowledge()->set_callup_id(callup);
+    c.mutable_acknowledge()->set_responder("Ann");
+    c.mutable_acknowledge()->set_headcount(headcount);
+    c.mutable_acknowledge()->mutable_eta()->set_seconds(900);
+    return c;
+  }
+  Command Decline(const std::string& id, const std::string& callup) {
+    Command c;
+    c.set_id(id);
+    c.set_line_id("revenues");
+    c.set_actor("token:revenues-lead");
+    c.mutable_decline()->set_callup_id(callup);
+    c.mutable_decline()->set_reason("month-end close");
+    return c;
+  }
+
+  RecordingOutput out_;
+  Engine engine_;
+  EventBuilder b_;
+};
+
+TEST_F(LifecycleTest, PageGoesToTheFirstRotaContact) {
+  const CallUp& cu = Surge();
+  EXPECT_EQ(cu.state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  EXPECT_EQ(cu.rota_position(), 0);
+  EXPECT_EQ(cu.paged_contact(), "Ann");
+  EXPECT_EQ(T(cu.paged_at()), kT0 + absl::Minutes(1));
+}
+
+TEST_F(LifecycleTest, UnacknowledgedPagesTheNextContactAfterTheAckTimeoutThenExpires) {
+  const std::string id = Surge().id();
+  engine_.AdvanceTo(kT0 + absl::Minutes(5) + absl::Seconds(50));
+  ASSERT_EQ(out_.callups.size(), 1u);  // 4m50s: not yet
+  engine_.AdvanceTo(kT0 + absl::Minutes(6));
+  ASSERT_EQ(out_.callups.size(), 2u);
+  EXPECT_EQ(out_.callups[1].id(), id);
+  EXPECT_EQ(out_.callups[1].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  EXPECT_EQ(out_.callups[1].rota_position(), 1);
+  EXPECT_EQ(out_.callups[1].paged_contact(), "Bob");
+  EXPECT_EQ(T(out_.callups[1].paged_at()), kT0 + absl::Minutes(6));
+  engine_.AdvanceTo(kT0 + absl::Minutes(11));
+  ASSERT_EQ(out_.callups.size(), 3u);
+  EXPECT_EQ(out_.callups[2].paged_contact(), "Cat");
+  // The last contact's timeout: nobody left to page.
+  engine_.AdvanceTo(kT0 + absl::Minutes(16));
+  ASSERT_EQ(out_.callups.size(), 4u);
+  EXPECT_EQ(out_.callups[3].state(), tidewatch::v1::CALL_UP_STATE_EXPIRED);
+  EXPECT_EQ(out_.callups[3].paged_contact(), "Cat");
+  engine_.AdvanceTo(kT0 + absl::Minutes(40));
+  EXPECT_EQ(out_.callups.size(), 4u);  // expired stays expired
+  ASSERT_EQ(engine_.OpenCallUps("revenues").size(), 1u);
+  // An expired call-up can still be acknowledged: someone turned up.
+  ASSERT_TRUE(engine_.ApplyCommand(Ack("cmd-late", id)).ok());
+  EXPECT_EQ(out_.callups.back().state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+}
+
+TEST_F(LifecycleTest, AcknowledgementStopsRepagingAndIsAppliedOnce) {
+  const std::string id = Surge().id();
+  engine_.AdvanceTo(kT0 + absl::Minutes(2));
+  ASSERT_TRUE(engine_.ApplyCommand(Ack("cmd-1", id, 2)).ok());
+  ASSERT_EQ(out_.callups.size(), 2u);
+  const CallUp& acked = out_.callups[1];
+  EXPECT_EQ(acked.id(), id);
+  EXPECT_EQ(acked.state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(acked.responder(), "Ann");
+  EXPECT_EQ(acked.acknowledged_headcount(), 2);
+  EXPECT_EQ(acked.eta().seconds(), 900);
+  EXPECT_EQ(acked.command_id(), "cmd-1");
+  EXPECT_EQ(T(acked.updated()), kT0 + absl::Minutes(2));
+  // A redelivered command changes nothing and emits nothing.
+  ASSERT_TRUE(engine_.ApplyCommand(Ack("cmd-1", id, 2)).ok());
+  EXPECT_EQ(out_.callups.size(), 2u);
+  // No repage after the ack timeout once acknowledged.
+  engine_.AdvanceTo(kT0 + absl::Minutes(30));
+  EXPECT_EQ(out_.callups.size(), 2u);
+  // The stand-down keeps who came.
+  for (int i = 0; i < 7; ++i)
+    engine_.Apply(b_.Answered(absl::StrCat("c", i), kT0 + absl::Minutes(31)));
+  engine_.AdvanceTo(kT0 + absl::Minutes(33));
+  ASSERT_EQ(out_.callups.size(), 3u);
+  EXPECT_EQ(out_.callups[2].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_EQ(out_.callups[2].responder(), "Ann");
+  EXPECT_EQ(out_.callups[2].acknowledged_headcount(), 2);
+  // Stood down: no longer open, so a late command is refused.
+  EXPECT_EQ(engine_.ApplyCommand(Ack("cmd-2", id)).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LifecycleTest, AcknowledgeWithoutHeadcountMeansTheWholeCallUp) {
+  const std::string id = Surge().id();
+  ASSERT_TRUE(engine_.ApplyCommand(Ack("cmd-1", id, 0)).ok());
+  EXPECT_EQ(out_.callups.back().acknowledged_headcount(), 3);
+}
+
+TEST_F(LifecycleTest, DeclineThenAcknowledgeIsAllowedButNotTheReverse) {
+  const std::string id = Surge().id();
+  ASSERT_TRUE(engine_.ApplyCommand(Decline("cmd-1", id)).ok());
+  EXPECT_EQ(out_.callups.back().state(), tidewatch::v1::CALL_UP_STATE_DECLINED);
+  EXPECT_EQ(out_.callups.back().decline_reason(), "month-end close");
+  EXPECT_EQ(out_.callups.back().responder(), "token:revenues-lead");  // no responder: the actor
+  // A declined call-up is not repaged.
+  engine_.AdvanceTo(kT0 + absl::Minutes(20));
+  EXPECT_EQ(out_.callups.size(), 2u);
+  ASSERT_TRUE(engine_.ApplyCommand(Ack("cmd-2", id)).ok());
+  EXPECT_EQ(out_.callups.back().state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+  EXPECT_TRUE(out_.callups.back().decline_reason().empty());
+  absl::Status s = engine_.ApplyCommand(Decline("cmd-3", id));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("already acknowledged by Ann"), std::string::npos) << s;
+  EXPECT_EQ(out_.callups.back().state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+}
+
+TEST_F(LifecycleTest, BadCommandsAreRefusedWithTheReason) {
+  const std::string id = Surge().id();
+  Command none;
+  none.set_id("x");
+  none.set_line_id("revenues");
+  EXPECT_EQ(engine_.ApplyCommand(none).code(), absl::StatusCode::kInvalidArgument);
+  Command other_line = Ack("x1", id);
+  other_line.set_line_id("no-such-line");
+  EXPECT_EQ(engine_.ApplyCommand(other_line).code(), absl::StatusCode::kNotFound);
+  absl::Status unknown = engine_.ApplyCommand(Ack("x2", "revenues/t9/nope"));
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(unknown.message().find("revenues/t9/nope"), std::string::npos);
+  EXPECT_EQ(engine_.ApplyCommand(Ack("x3", id, -1)).code(), absl::StatusCode::kInvalidArgument);
+  Command negative_eta = Ack("x4", id);
+  negative_eta.mutable_acknowledge()->mutable_eta()->set_seconds(-60);
+  EXPECT_EQ(engine_.ApplyCommand(negative_eta).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(out_.callups.size(), 1u);  // nothing emitted for any of them
+  // Recovering lines ask for the command again later.
+  ASSERT_TRUE(engine_.FreezeTide("revenues").ok());
+  EXPECT_EQ(engine_.ApplyCommand(Ack("x5", id)).code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(LifecycleOwnershipTest, LinesOwnedElsewhereRefuseCommands) {
+  RecordingOutput out;
+  EngineOptions options;
+  options.owns_line = [](std::string_view) { return false; };
+  Engine engine(MustLoad(Policy(5)), options, &out);
+  Command c;
+  c.set_id("c");
+  c.set_line_id("revenues");
+  c.mutable_acknowledge()->set_callup_id("x");
+  EXPECT_EQ(engine.ApplyCommand(c).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LifecycleTest, CallUpStateSurvivesSnapshotAndRestore) {
+  const std::string id = Surge().id();
+  engine_.AdvanceTo(kT0 + absl::Minutes(6));  // repaged to Bob
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  RecordingOutput out2;
+  Engine restored(MustLoad(Policy(5)), {}, &out2);
+  EventBuilder b2("revenues");
+  ASSERT_TRUE(restored.FreezeTide("revenues").ok());
+  for (int i = 0; i < 7; ++i) restored.Apply(b2.Queued(absl::StrCat("c", i), kT0));
+  restored.AdvanceTo(kT0 + absl::Minutes(6));
+  EXPECT_TRUE(out2.callups.empty());  // frozen: nothing re-emitted
+  ASSERT_TRUE(restored.RestoreTide(*st).ok());
+  // Bob's timeout runs from his page, as it would have.
+  restored.AdvanceTo(kT0 + absl::Minutes(10) + absl::Seconds(50));
+  EXPECT_TRUE(out2.callups.empty());
+  restored.AdvanceTo(kT0 + absl::Minutes(11));
+  ASSERT_EQ(out2.callups.size(), 1u);
+  EXPECT_EQ(out2.callups[0].paged_contact(), "Cat");
+  ASSERT_TRUE(restored.ApplyCommand(Ack("cmd-1", id)).ok());
+  EXPECT_EQ(out2.callups.back().state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+}
+
+TEST_F(LifecycleTest, ANewPolicyVersionChangesEscalationsFromTheNextEvaluation) {
+  for (int i = 0; i < 4; ++i) engine_.Apply(b_.Queued(absl::StrCat("c", i), kT0));
+  engine_.AdvanceTo(kT0 + absl::Minutes(3));
+  EXPECT_TRUE(out_.changes.empty());  // 4 waiting is not above 5
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(Policy(3)), 2).ok());
+  EXPECT_EQ(engine_.policy_version(), 2);
+  engine_.AdvanceTo(kT0 + absl::Minutes(3) + absl::Seconds(50));
+  EXPECT_TRUE(out_.changes.empty());  // holds from 3:10, sustain 1m
+  engine_.AdvanceTo(kT0 + absl::Minutes(4) + absl::Seconds(10));
+  ASSERT_EQ(out_.changes.size(), 1u);
+  EXPECT_EQ(T(out_.changes[0].time()), kT0 + absl::Minutes(4) + absl::Seconds(10));
+  ASSERT_EQ(out_.callups.size(), 1u);
+  EXPECT_EQ(out_.callups[0].policy_version(), 2);
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->policy_version(), 2);
+  // Back to version 1's thresholds (a rollback is another version).
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(Policy(5)), 3).ok());
+  EXPECT_EQ(engine_.Tide("revenues").level, 1);  // a tide is not reset by a new version
+}
+
+TEST_F(LifecycleTest, PolicyVersionsThatChangeTheWindowsAreRefused) {
+  absl::Status s = engine_.ReplacePolicy(MustLoad(Policy(5, "", "[5m, 30m]")), 2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("windows: [5m, 15m] -> [5m, 30m]"), std::string::npos) << s;
+  EXPECT_EQ(engine_.policy_version(), 0);
+}
+
+TEST_F(LifecycleTest, LinesDroppedByANewVersionAreStoodDownAndAddedLinesTracked) {
+  const std::string id = Surge().id();
+  const std::string two_lines = Policy(5, "  waste: {}\n");
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(two_lines), 2).ok());
+  EXPECT_EQ(engine_.LineIds(), (std::vector<std::string>{"revenues", "waste"}));
+  EventBuilder waste("waste");
+  EXPECT_EQ(engine_.Apply(waste.Queued("w1", kT0 + absl::Minutes(2))), EventOutcome::kApplied);
+  // A version without revenues.
+  std::string only_waste = Policy(5);
+  only_waste.replace(only_waste.find("  revenues: {}"), 14, "  waste: {}");
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(only_waste), 3).ok());
+  EXPECT_EQ(engine_.LineIds(), (std::vector<std::string>{"waste"}));
+  ASSERT_EQ(out_.callups.size(), 2u);
+  EXPECT_EQ(out_.callups[1].id(), id);
+  EXPECT_EQ(out_.callups[1].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  ASSERT_EQ(out_.changes.size(), 2u);
+  EXPECT_EQ(out_.changes[1].to_level(), 0);
+  EXPECT_NE(out_.changes[1].reason().find("policy version 3"), std::string::npos);
+  EXPECT_EQ(engine_.Apply(b_.Queued("late", kT0 + absl::Minutes(3))), EventOutcome::kUnknownLine);
+}
+
+TEST(AgentSnapshotTest, AgentsOlderThanTheReplaySurviveARestore) {
+  const std::string policy = Policy(5);
+  RecordingOutput out;
+  Engine engine(MustLoad(policy), {}, &out);
+  EventBuilder b("revenues");
+  engine.Apply(b.Agent("old-timer", kT0, tidewatch::v1::AGENT_STATUS_AVAILABLE,
+                       tidewatch::v1::AGENT_ORIGIN_BACK_OFFICE));
+  engine.Apply(
+      b.Agent("gone", kT0, tidewatch::v1::AGENT_STATUS_AVAILABLE, tidewatch::v1::AGENT_ORIGIN_CSC));
+  engine.Apply(b.Agent("gone", kT0 + absl::Minutes(1), tidewatch::v1::AGENT_STATUS_LOGGED_OUT,
+                       tidewatch::v1::AGENT_ORIGIN_CSC));
+  engine.Apply(b.Agent("recent", kT0 + absl::Minutes(1), tidewatch::v1::AGENT_STATUS_ON_CALL,
+                       tidewatch::v1::AGENT_ORIGIN_CSC));
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->agents_size(), 2);  // logged-out agents are not kept
+  EXPECT_EQ(st->agents(0).agent_id(), "old-timer");
+  EXPECT_EQ(st->agents(1).agent_id(), "recent");
+
+  // The replay saw only "recent", later and in another state.
+  RecordingOutput out2;
+  Engine restored(MustLoad(policy), {}, &out2);
+  EventBuilder b2("revenues");
+  ASSERT_TRUE(restored.FreezeTide("revenues").ok());
+  restored.Apply(b2.Agent("recent", kT0 + absl::Minutes(2), tidewatch::v1::AGENT_STATUS_WRAP_UP,
+                          tidewatch::v1::AGENT_ORIGIN_CSC));
+  ASSERT_TRUE(restored.RestoreTide(*st).ok());
+  const line::AgentCounts& a = restored.FindLine("revenues")->agents();
+  EXPECT_EQ(a.LoggedIn(), 2);
+  EXPECT_EQ(a.InState(tidewatch::v1::AGENT_STATUS_AVAILABLE), 1);
+  EXPECT_EQ(a.InState(tidewatch::v1::AGENT_STATUS_WRAP_UP), 1);  // the newer event wins
+  EXPECT_EQ(a.InState(tidewatch::v1::AGENT_STATUS_ON_CALL), 0);
+}
+
+}  // namespace
+}  // namespace tidewatch::engine
