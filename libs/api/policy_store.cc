@@ -55,6 +55,9 @@ void PolicyStore::ApplyRecord(const kafka::Record& record) {
   v.comment = pv.comment();
   v.compiled = std::make_shared<const policy::CompiledPolicy>(*std::move(compiled));
   std::shared_ptr<const policy::CompiledPolicy> in_force = v.compiled;
+  // Handed on before it is visible as current: when Apply returns, this
+  // instance's processor has it.
+  if (options_.on_policy) options_.on_policy(in_force, pv.version());
   {
     absl::MutexLock lock(&mu_);
     versions_.push_back(std::move(v));
@@ -64,7 +67,6 @@ void PolicyStore::ApplyRecord(const kafka::Record& record) {
       pv.applied_by(), " at ",
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(pv.applied_at()), absl::UTCTimeZone()),
       pv.comment().empty() ? "" : absl::StrCat(" (", pv.comment(), ")")));
-  if (options_.on_policy) options_.on_policy(in_force, pv.version());
 }
 
 PolicyStore::Version PolicyStore::Current() const {

@@ -5,6 +5,10 @@
 // applied it.
 #include "absl/strings/str_replace.h"
 #include "api_test_util.h"
+#include "common/proto_time.h"
+#include "sim/event_sink.h"
+#include "sim/scenario.h"
+#include "sim/simulator.h"
 
 namespace tidewatch::api::testing {
 namespace {
@@ -112,10 +116,10 @@ TEST_F(ApiPolicyTest, InvalidChangesNothingValidAppliesEverywhereRollbackRestore
   EXPECT_EQ(back.name(), "Default council policy");
   EXPECT_EQ(back.yaml(), std::string(policy::DefaultPolicyYaml()));
   EXPECT_NE(back.comment().find("rollback to version 0"), std::string::npos);
-  while (a.policy->Current().version < 2 && absl::Now() < deadline)
-    absl::SleepFor(absl::Milliseconds(20));
   {
     absl::MutexLock lock(&mu);
+    auto all_four = [&handed]() { return handed.size() >= 4; };
+    mu.AwaitWithTimeout(absl::Condition(&all_four), absl::Seconds(10));
     // Each instance handed versions 1 and 2 to its processor, in order.
     std::vector<std::pair<std::string, int64_t>> want = {{"Summons week", 1},
                                                          {"Summons week", 1},
@@ -125,6 +129,71 @@ TEST_F(ApiPolicyTest, InvalidChangesNothingValidAppliesEverywhereRollbackRestore
               [](const auto& x, const auto& y) { return x.second < y.second; });
     EXPECT_EQ(handed, want);
   }
+  fronts_.clear();  // no more callbacks into this test's locals
+}
+
+// A valid apply reaches the engines: with tier 1 of every line entering on
+// any call waiting at all, the calm early morning escalates from the next
+// evaluation, and its call-ups carry the new policy version.
+TEST_F(ApiPolicyTest, AppliedPolicyChangesEscalationsFromTheNextEvaluation) {
+  StartProcessor();
+  on_policy_ = [this](std::shared_ptr<const policy::CompiledPolicy> p, int64_t v) {
+    processor_->SetPolicy(std::move(p), v);
+  };
+  Front& front = StartFront(true, TestAuthenticator());
+  ASSERT_TRUE(WaitProcessorReady());
+  absl::StatusOr<sim::Scenario> scenario = sim::LoadScenarioFile(
+      std::string(TIDEWATCH_SOURCE_DIR) + "/deploy/scenarios/council-tax-summons.yaml");
+  ASSERT_TRUE(scenario.ok());
+  sim::CollectingSink sink;
+  ASSERT_TRUE(sim::Simulate(*scenario, sim::SimOptions{}, sink).ok());
+  const std::vector<v1::CallEvent>& day = sink.events();
+  // The summons morning until 08:35 local (07:35 UTC): calls already queue
+  // for minutes, but the default policy's tier 1 is not reached before
+  // about 08:45.
+  const absl::Time cut =
+      absl::FromCivil(absl::CivilSecond(2022, 10, 3, 7, 35, 0), absl::UTCTimeZone());
+  size_t n = 0;
+  while (n < day.size() && FromProto(day[n].event_time()) < cut) ++n;
+  ASSERT_GT(n, 100u);
+  Produce(day, 0, n);
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  while (processor_->Status().events_applied < static_cast<int64_t>(n) && absl::Now() < until)
+    absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_EQ(processor_->Status().events_applied, static_cast<int64_t>(n));
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(front.board->Open({}).empty()) << "the default policy escalated already";
+
+  std::string yaml(policy::DefaultPolicyYaml());
+  yaml = absl::StrReplaceAll(
+      yaml, {{"{metric: longest_waiting, above: 480s}", "{metric: longest_waiting, above: 1s}"},
+             {"{metric: longest_waiting, below: 360s}", "{metric: longest_waiting, below: 0.5s}"},
+             {"sustain: 2m", "sustain: 0s"}});
+  v1::ApplyPolicyResponse ar;
+  grpc::Status s = Apply(front, yaml, &ar);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ar.version(), 1);
+  EXPECT_EQ(processor_->policy_version(), 1);
+
+  Produce(day, n, std::min(day.size(), n + 300));
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::vector<v1::CallUp> open;
+  while (open.empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+    open = front.board->Open({});
+  }
+  ASSERT_FALSE(open.empty()) << "the new policy raised nothing; "
+                             << processor_->Status().last_error;
+  absl::Time earliest = absl::InfiniteFuture();
+  for (const v1::CallUp& c : open) {
+    EXPECT_EQ(c.policy_version(), 1) << c.id();
+    EXPECT_EQ(c.level(), 1) << c.id();
+    EXPECT_GE(FromProto(c.created()), cut) << c.id();  // not before the apply
+    earliest = std::min(earliest, FromProto(c.created()));
+  }
+  // The surging line escalates at once under the new policy, not at the
+  // default policy's ~08:45 local.
+  EXPECT_LE(earliest, cut + absl::Minutes(2));
 }
 
 TEST_F(ApiPolicyTest, NothingToRollBackTo) {
