@@ -8,6 +8,7 @@
 #include <set>
 
 #include "api_test_util.h"
+#include "common/proto_time.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
@@ -170,6 +171,46 @@ TEST_F(ApiE2eTest, ReconnectGetsEveryOpenCallUpAndNoDuplicates) {
     ASSERT_TRUE(held);
     EXPECT_EQ(held->state(), got[i].callup().state());
   }
+}
+
+// Acceptance 2 seen through gRPC: nobody acknowledges, and once the team's
+// ack timeout (10 min for revenues-back-office) has passed on the engine's
+// clock (event time here: the injected clock, no sleeping), the watcher
+// gets the same call-up paged to the next contact on the rota.
+TEST_F(ApiE2eTest, UnacknowledgedPageGoesToTheNextRotaContact) {
+  StartProcessor();
+  Front& front = StartFront(/*owner=*/true, TestAuthenticator());
+  ASSERT_TRUE(WaitProcessorReady());
+  Watcher watcher(Insecure(front.address), kViewerToken, "revenues-back-office");
+  const auto& day = SummonsDay();
+  size_t produced = 0;
+  int first = -1;
+  while (produced < day.size() && first < 0) {
+    const size_t next = std::min(day.size(), produced + 100);
+    Produce(day, produced, next);
+    produced = next;
+    first = watcher.WaitFor(IsBackOfficePage, absl::Milliseconds(100));
+  }
+  ASSERT_GE(first, 0);
+  const v1::CallUp page = watcher.events()[first].callup();
+  EXPECT_EQ(page.rota_position(), 0);
+  EXPECT_EQ(page.paged_contact(), "Revenues team leader");
+  // The day goes on; nobody answers.
+  auto repaged = [&](const CallUpEvent& e) {
+    return e.has_callup() && e.callup().id() == page.id() &&
+           e.callup().state() == v1::CALL_UP_STATE_PAGED && e.callup().rota_position() == 1;
+  };
+  int second = -1;
+  while (produced < day.size() && second < 0) {
+    const size_t next = std::min(day.size(), produced + 200);
+    Produce(day, produced, next);
+    produced = next;
+    second = watcher.WaitFor(repaged, absl::Milliseconds(100));
+  }
+  ASSERT_GE(second, 0) << "never re-paged";
+  const v1::CallUp again = watcher.events()[second].callup();
+  EXPECT_EQ(again.paged_contact(), "Benefits team leader");
+  EXPECT_EQ(FromProto(again.paged_at()) - FromProto(page.paged_at()), absl::Minutes(10));
 }
 
 }  // namespace

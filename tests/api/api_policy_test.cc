@@ -204,26 +204,27 @@ TEST_F(ApiPolicyTest, NothingToRollBackTo) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
-TEST_F(ApiPolicyTest, UnchangeableFieldsAreRefusedByTheCheck) {
-  // The engine's CheckPolicyChange is plugged in by tidewatchd; here a
-  // stand-in refuses any change of the windows.
+TEST_F(ApiPolicyTest, WhatCannotChangeLiveIsRefused) {
+  // engine::CheckPolicyChange, as tidewatchd plugs it in: the windows shape
+  // the running engines.
   Front& a = StartFront(true, TestAuthenticator());
-  PolicyStoreOptions o;
-  o.check_change = [](const policy::CompiledPolicy& cur, const policy::CompiledPolicy& cand) {
-    return cur.windows == cand.windows
-               ? absl::OkStatus()
-               : absl::InvalidArgumentError("windows: cannot change while running");
-  };
-  PolicyStore store(policy_yaml_, policy_, o, *a.sender, clock_);
   std::string yaml(policy::DefaultPolicyYaml());
   yaml = absl::StrReplaceAll(yaml, {{"windows: [5m, 15m, 60m]", "windows: [5m, 15m, 30m, 60m]"}});
-  PolicyStore::Validation v = store.Validate(yaml, "c.yaml");
-  EXPECT_EQ(v.status.code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_EQ(v.errors.size(), 1u);
-  EXPECT_NE(v.errors[0].message.find("windows"), std::string::npos);
-  EXPECT_EQ(store.Apply(yaml, "c.yaml", "alice", "").status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store.Current().version, 0);
+  v1::ValidatePolicyRequest vreq;
+  vreq.set_yaml(yaml);
+  v1::ValidatePolicyResponse vresp;
+  ASSERT_TRUE(v1::PolicyService::NewStub(Insecure(a.address))
+                  ->ValidatePolicy(Context(kViewerToken).get(), vreq, &vresp)
+                  .ok());
+  EXPECT_FALSE(vresp.valid());
+  ASSERT_EQ(vresp.problems_size(), 1);
+  EXPECT_NE(vresp.problems(0).message().find("windows"), std::string::npos)
+      << vresp.problems(0).message();
+  v1::ApplyPolicyResponse ar;
+  grpc::Status s = Apply(a, yaml, &ar);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("windows"), std::string::npos) << s.error_message();
+  EXPECT_EQ(Get(a).version(), 0);
 }
 
 }  // namespace

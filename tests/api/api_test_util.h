@@ -26,6 +26,7 @@
 #include "api/policy_store.h"
 #include "api/topic_follower.h"
 #include "common/clock.h"
+#include "engine/engine.h"
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/kafka.h"
@@ -145,6 +146,7 @@ class ApiFixture : public ::testing::Test {
     f->sender = std::make_unique<CommandSender>(*f->producer);
     f->board = std::make_unique<CallUpBoard>();
     PolicyStoreOptions pso;
+    pso.check_change = engine::CheckPolicyChange;  // as tidewatchd does
     pso.on_policy = [this, raw](std::shared_ptr<const policy::CompiledPolicy> p, int64_t v) {
       raw->policies_seen.fetch_add(1);
       if (on_policy_) on_policy_(std::move(p), v);
