@@ -225,18 +225,22 @@ int Run(int pages) {
   stepper.join();
   processor.Shutdown(absl::Seconds(5)).IgnoreError();
 
-  if (ms.empty()) {
+  if (ms.size() < 2) {
     std::fprintf(stderr, "no page arrived\n");
     return 1;
   }
+  // The first page also pays for the first fetches of every client (cold
+  // connections); it is reported on its own.
+  const double cold = ms.front();
+  ms.erase(ms.begin());
   std::sort(ms.begin(), ms.end());
   auto q = [&](double p) {
     return ms[std::min(ms.size() - 1, static_cast<size_t>(p * static_cast<double>(ms.size())))];
   };
   std::printf(
       "breach-to-watcher latency over %zu pages (%d missed): p50 %.1f ms, p90 %.1f ms, p99 %.1f "
-      "ms, max %.1f ms\n",
-      ms.size(), missed, q(0.50), q(0.90), q(0.99), ms.back());
+      "ms, max %.1f ms; first (cold) page %.1f ms\n",
+      ms.size(), missed, q(0.50), q(0.90), q(0.99), ms.back(), cold);
   return missed == 0 ? 0 : 1;
 }
 
