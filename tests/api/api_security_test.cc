@@ -220,39 +220,6 @@ TEST_F(ApiSecurityTest, HealthServiceAnswersServing) {
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
 }
 
-// Makes a CA, a server certificate for 127.0.0.1 and a client certificate.
-class TlsFiles {
- public:
-  TlsFiles() {
-    dir_ = std::filesystem::temp_directory_path() / ("tidewatch-tls-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    const std::string d = dir_.string();
-    const std::string script =
-        "set -e; cd '" + d +
-        "'; "
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "
-        "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign,cRLSign "
-        "-keyout ca.key -out ca.pem 2>/dev/null; "
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
-        "-out server.csr 2>/dev/null; "
-        "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext; "
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-        "-extfile server.ext -out server.pem 2>/dev/null; "
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=tidectl -keyout client.key "
-        "-out client.csr 2>/dev/null; "
-        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-        "-out client.pem 2>/dev/null";
-    ok_ = std::system(("bash -c \"" + script + "\"").c_str()) == 0;
-  }
-  ~TlsFiles() { std::filesystem::remove_all(dir_); }
-  bool ok() const { return ok_; }
-  std::string Read(const std::string& name) const { return *ReadFileText((dir_ / name).string()); }
-
- private:
-  std::filesystem::path dir_;
-  bool ok_ = false;
-};
-
 class ApiTlsTest : public ApiFixture {};
 
 TEST_F(ApiTlsTest, ServesOverTlsAndRefusesPlaintext) {
