@@ -81,6 +81,27 @@ TEST_F(ApiE2eTest, PageAckThroughAnotherInstanceAndStandDown) {
               0);
   }
 
+  // Line status: live on the owner, from tidewatch.state on the other.
+  for (Front* f : {&owner, &other}) {
+    v1::GetLineRequest req;
+    req.set_line_id("revenues");
+    v1::LineView view;
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    do {
+      ASSERT_TRUE(v1::LineStatusService::NewStub(Insecure(f->address))
+                      ->GetLine(Context(kViewerToken).get(), req, &view)
+                      .ok());
+      if (view.level() >= 2) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    } while (absl::Now() < until);
+    EXPECT_EQ(view.source(), f == &owner ? "live" : "state");
+    EXPECT_GE(view.level(), 2);
+    EXPECT_FALSE(view.tier().empty());
+    EXPECT_EQ(view.figures().windows_size(), 3);  // 5m, 15m, 60m
+    EXPECT_GT(view.figures().windows(1).kpis().offered(), 0);
+    EXPECT_GE(view.open_callups_size(), 1);
+  }
+
   // Acknowledge through the instance that does not own the line.
   auto stub = v1::CallUpService::NewStub(Insecure(other.address));
   v1::AcknowledgeRequest ack;

@@ -193,6 +193,31 @@ TEST_F(ApiSecurityTest, AcceptedCommandGoesToTheCommandsTopicKeyedByLine) {
   EXPECT_EQ(c.acknowledge().eta().seconds(), 600);
 }
 
+TEST_F(ApiSecurityTest, WatchLinesSendsTheLinesEveryInterval) {
+  auto ctx = Context(kViewerToken, absl::Seconds(10));
+  v1::WatchLinesRequest req;
+  req.add_line_ids("revenues");
+  req.mutable_interval()->set_nanos(200'000'000);
+  auto reader = lines_->WatchLines(ctx.get(), req);
+  v1::ListLinesResponse r;
+  int got = 0;
+  while (got < 3 && reader->Read(&r)) {
+    ++got;
+    ASSERT_EQ(r.lines_size(), 1);
+    EXPECT_EQ(r.lines(0).line_id(), "revenues");
+    EXPECT_EQ(r.lines(0).display_name(), "Revenues & Benefits");
+    EXPECT_EQ(r.lines(0).source(), "none");  // no owner, no state yet
+  }
+  EXPECT_EQ(got, 3);
+  ctx->TryCancel();
+  reader->Finish().IgnoreError();
+  // Refused without a token.
+  auto bare = Context("", absl::Seconds(5));
+  auto refused = lines_->WatchLines(bare.get(), req);
+  EXPECT_FALSE(refused->Read(&r));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 // grpc.health.v1.Health/Check with an empty request: SERVING (status 1).
 TEST_F(ApiSecurityTest, HealthServiceAnswersServing) {
   grpc::GenericStub generic(channel_);
