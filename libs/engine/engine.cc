@@ -50,6 +50,9 @@ std::string ClauseText(const policy::Clause& c, std::optional<double> v) {
                       c.above ? " above " : " below ", FormatValue(c.metric, c.threshold));
 }
 
+bool EvaluateCondition(const policy::Condition& c, const line::LineState& state, bool exiting,
+                       std::vector<MetricValue>* values, std::vector<std::string>* met_text);
+
 std::string CompactTime(absl::Time t) {
   return absl::FormatTime("%Y%m%dT%H%M%SZ", t, absl::UTCTimeZone());
 }
@@ -104,6 +107,11 @@ struct Engine::LineEntry {
   int64_t escalation_sequence = 0;  // last used
   bool owned = true;                // EngineOptions::owns_line
   bool frozen = false;              // recovering: tide not evaluated
+  // Calm and quiescent at its last evaluation, with no tier's condition
+  // holding on its (unchanging) figures: evaluating it again before its
+  // next event would change nothing, so instants skip it. Replaying days of
+  // backlog this skips nights and quiet lines.
+  bool idle = false;
   bool feed_stale = false;
   absl::Time last_closed = absl::InfinitePast();  // last instant seen closed
 };
@@ -128,6 +136,15 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
     std::unique_ptr<LineEntry> entry = MakeEntry(lp);
     by_id_[id] = entry.get();
     lines_.emplace(id, std::move(entry));
+  }
+  IndexLines();
+}
+
+void Engine::IndexLines() {
+  owned_.clear();
+  for (auto& [id, entry] : lines_) {
+    entry->idle = false;
+    if (entry->owned) owned_.push_back(entry.get());
   }
 }
 
@@ -170,6 +187,7 @@ EventOutcome Engine::Apply(const CallEvent& event) {
   }
   if (t > now_) now_ = t;
   LineEntry& entry = *it->second;
+  entry.idle = false;
   entry.state.AdvanceTo(now_);
   switch (entry.state.Apply(event, t)) {
     case line::LineState::Disposition::kApplied:
@@ -215,17 +233,43 @@ void Engine::Finish() {
 void Engine::EvaluateInstant(absl::Time e) {
   seen_ids_.AdvanceTo(e);
   command_ids_.AdvanceTo(e);
-  for (auto& [id, entry] : lines_) {
-    if (!entry->owned) continue;
+  for (LineEntry* entry : owned_) {
+    if (entry->idle) continue;
     entry->state.AdvanceTo(e);
     if (entry->frozen) continue;
     if (!entry->open_callups.empty()) RepageDue(*entry, e);
     EvaluateLine(*entry, e);
+    entry->idle = CanIdle(*entry, e);
+  }
+  if (next_snapshot_ + policy_->allowed_lateness <= e) {
+    for (LineEntry* entry : owned_) {
+      if (entry->idle) entry->state.AdvanceTo(e);  // windows scanned below
+    }
   }
   while (next_snapshot_ + policy_->allowed_lateness <= e) {
     EmitSnapshots(next_snapshot_);
     next_snapshot_ += options_.snapshot_every;
   }
+}
+
+bool Engine::CanIdle(const LineEntry& entry, absl::Time e) const {
+  // Live services watch for stale feeds, which is about time passing.
+  if (!options_.skip_idle_lines || options_.detect_stale_feeds || entry.level > 0 ||
+      !entry.open_callups.empty() || entry.feed_stale || !entry.state.QuiescentAt(e)) {
+    return false;
+  }
+  for (absl::Time since : entry.enter_since) {
+    if (since != absl::InfiniteFuture()) return false;
+  }
+  // Closed lines skip the conditions; would any hold once open?
+  if (entry.last_closed == e) {
+    for (const policy::TierRule& tier : entry.policy->tiers) {
+      if (EvaluateCondition(tier.enter, entry.state, /*exiting=*/false, nullptr, nullptr)) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 void Engine::EmitSnapshots(absl::Time t) {
@@ -552,6 +596,7 @@ absl::Status Engine::FreezeTide(std::string_view line_id) {
   if (it == lines_.end())
     return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
   it->second->frozen = true;
+  it->second->idle = false;
   return absl::OkStatus();
 }
 
@@ -660,6 +705,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   }
   for (const tidewatch::v1::AgentSnapshot& a : s.agents()) entry.state.RestoreAgent(a);
   entry.frozen = false;
+  entry.idle = false;
   return absl::OkStatus();
 }
 
@@ -817,6 +863,7 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
   }
   policy_ = std::move(next);
   policy_version_ = version;
+  IndexLines();
   return absl::OkStatus();
 }
 

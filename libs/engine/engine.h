@@ -88,6 +88,10 @@ struct EngineOptions {
   // The version of the policy the engine starts with (tidewatch.policy);
   // stamped on call-ups and state snapshots.
   int64_t policy_version = 0;
+  // Skip lines at instants where evaluating them would change nothing (calm,
+  // quiescent, no tier condition holding) until their next event. The
+  // output is the same either way; off only to prove that in tests.
+  bool skip_idle_lines = true;
   // Applied command ids are remembered this long (engine time) so that a
   // redelivered command is applied once.
   absl::Duration command_dedupe_horizon = absl::Hours(24);
@@ -204,6 +208,10 @@ class Engine {
   // team's ack timeout; the last contact's timeout expires the call-up.
   void RepageDue(LineEntry& entry, absl::Time e);
   std::unique_ptr<LineEntry> MakeEntry(const policy::LinePolicy& lp) const;
+  // Whether the line may skip instants until its next event: calm, with
+  // nothing that time alone changes (see LineEntry::idle).
+  bool CanIdle(const LineEntry& entry, absl::Time e) const;
+  void IndexLines();
 
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   EngineOptions options_;
@@ -213,6 +221,7 @@ class Engine {
 
   std::map<std::string, std::unique_ptr<LineEntry>, std::less<>> lines_;
   absl::flat_hash_map<std::string, LineEntry*> by_id_;
+  std::vector<LineEntry*> owned_;  // owned lines, in id order
 
   absl::Time now_ = absl::InfinitePast();
   absl::Time started_ = absl::InfinitePast();      // first clock reading

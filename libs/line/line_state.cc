@@ -38,6 +38,7 @@ LineState::LineState(const policy::LinePolicy& policy, absl::Duration bucket_wid
                      LineLimits limits)
     : policy_(&policy),
       lateness_(allowed_lateness),
+      quiescent_after_(LongestOf(windows) + 2 * bucket_width),
       limits_(limits),
       windows_(bucket_width, windows, allowed_lateness),
       closed_(LongestOf(windows) + allowed_lateness + bucket_width) {}

@@ -95,6 +95,13 @@ class LineState {
   // Restores one agent from a snapshot unless an event at least as new is
   // already known for it (a replay may have seen a later one).
   void RestoreAgent(const tidewatch::v1::AgentSnapshot& agent);
+  // Whether nothing about the line changes with time alone from `now` on
+  // until its next event: no call waits, no outcome is held, and every
+  // window has emptied (the newest event is older than the longest window).
+  bool QuiescentAt(absl::Time now) const {
+    return waiting_.empty() && held_.empty() &&
+           (last_event_time_ == absl::InfinitePast() || now - last_event_time_ > quiescent_after_);
+  }
   // The newest event time seen (InfinitePast before any).
   absl::Time last_event_time() const { return last_event_time_; }
 
@@ -134,6 +141,7 @@ class LineState {
 
   const policy::LinePolicy* policy_;
   absl::Duration lateness_;
+  absl::Duration quiescent_after_;  // longest window + two buckets
   LineLimits limits_;
   window::SlidingWindows windows_;
   window::WindowStats totals_;

@@ -33,6 +33,7 @@
 #include "kafka/kafka.h"
 #include "responder.h"
 #include "sim/event_sink.h"
+#include "sim/queue_log_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
 #include "sim/summary.h"
@@ -56,6 +57,12 @@ ABSL_FLAG(std::string, respond_to, "",
           "tidewatchd gRPC address: answer call-ups live with the scenario's reinforcements "
           "(acknowledge, then send the people) instead of at their scripted times. Also spelled "
           "--respond-to. Token: $TIDEWATCH_TOKEN (a responder for the teams, or admin).");
+ABSL_FLAG(std::string, queue_log_out, "",
+          "Also write the events as an Asterisk queue_log to this file (for queuelog-bridge; "
+          "docs/integrations.md). Also spelled --queue-log-out.");
+ABSL_FLAG(std::string, line_map_out, "",
+          "With --queue-log-out: write the bridge's line map (queue -> line) to this file. "
+          "Also spelled --line-map-out.");
 
 namespace tidewatch::sim {
 namespace {
@@ -169,7 +176,8 @@ int Run() {
 
   const std::string out_path = absl::GetFlag(FLAGS_out);
   const std::string brokers = absl::GetFlag(FLAGS_brokers);
-  const bool no_file = !brokers.empty() && out_path.empty();
+  const std::string queue_log_out = absl::GetFlag(FLAGS_queue_log_out);
+  const bool no_file = (!brokers.empty() || !queue_log_out.empty()) && out_path.empty();
   const bool to_stdout = !no_file && (out_path == "-" || out_path.empty());
   double speed = to_stdout ? 1.0 : 0.0;  // 0: no pacing
   if (const std::string s = absl::GetFlag(FLAGS_speed); !s.empty()) {
@@ -229,11 +237,23 @@ int Run() {
         sink = tee.get();
       }
     }
+    std::unique_ptr<QueueLogFile> queue_log;
+    if (!queue_log_out.empty()) {
+      absl::StatusOr<std::unique_ptr<QueueLogFile>> q =
+          QueueLogFile::Open(queue_log_out, absl::GetFlag(FLAGS_line_map_out),
+                             no_file && brokers.empty() ? nullptr : sink);
+      if (!q.ok()) return Fail(std::string(q.status().message()));
+      queue_log = *std::move(q);
+      sink = queue_log->sink();
+    }
     if (speed > 0) {
       PacedSink paced(*sink, speed);
       summary = Simulate(*scenario, options, paced);
     } else {
       summary = Simulate(*scenario, options, *sink);
+    }
+    if (queue_log && summary.ok()) {
+      if (absl::Status s = queue_log->Close(); !s.ok()) return Fail(std::string(s.message()));
     }
   }
   if (!to_stdout && std::fclose(out) != 0 && !no_file) {
@@ -279,6 +299,9 @@ int main(int argc, char** argv) {
     for (const auto& [spelled, name] :
          {std::pair<std::string_view, std::string_view>{"--start-date", "--start_date"},
           {"-start-date", "-start_date"},
+          {"--queue-log-out", "--queue_log_out"},
+          {"--line-map-out", "--line_map_out"},
+
           {"--respond-to", "--respond_to"},
           {"-respond-to", "-respond_to"}}) {
       if (std::string_view(a).substr(0, spelled.size()) == spelled &&

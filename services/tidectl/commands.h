@@ -19,6 +19,8 @@ int RunAck(const std::vector<std::string>& args);
 int RunDecline(const std::vector<std::string>& args);
 int RunPolicy(const std::vector<std::string>& args);
 int RunToken(const std::vector<std::string>& args);
+// tidectl publish: produces a JSON-lines event file to the events topic.
+int RunPublish(const std::vector<std::string>& args);
 
 }  // namespace tidewatch::tidectl
 

@@ -12,6 +12,7 @@ constexpr char kUsage[] =
     "commands:\n"
     "  replay     replay a JSON-lines event file through the engine\n"
     "  capacity   Erlang C / Erlang A what-if: wait, abandonment, agents needed\n"
+    "  publish    produce a JSON-lines event file to Kafka's events topic, validated\n"
     "  status     per-line wallboard from tidewatchd (gRPC)\n"
     "  watch      live call-ups (--team T, --line L)\n"
     "  ack        acknowledge a call-up: ack ID --headcount N --eta 15m\n"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "replay") return tidewatch::tidectl::RunReplay(args);
   if (command == "capacity") return tidewatch::tidectl::RunCapacity(args);
+  if (command == "publish") return tidewatch::tidectl::RunPublish(args);
   if (command == "status") return tidewatch::tidectl::RunStatus(args);
   if (command == "watch") return tidewatch::tidectl::RunWatch(args);
   if (command == "ack") return tidewatch::tidectl::RunAck(args);

@@ -22,6 +22,7 @@
 #include "common/json_writer.h"
 #include "common/proto_time.h"
 #include "engine/engine.h"
+#include "event_input.h"
 #include "events/events.h"
 #include "events/json_lines.h"
 #include "line/kpis.h"
@@ -183,9 +184,7 @@ std::string TableReport(const Run& run, const events::RejectCounter& decode) {
   }
   std::map<std::string, int64_t> rejected = decode.ByName();
   for (const auto& [k, v] : run.engine->SetAsideCounts()) rejected[k] += v;
-  absl::StrAppend(&out, "\nSet aside\n");
-  if (rejected.empty()) absl::StrAppend(&out, "  (none)\n");
-  for (const auto& [k, v] : rejected) absl::StrAppend(&out, absl::StrFormat("  %-20s %d\n", k, v));
+  absl::StrAppend(&out, "\nSet aside\n", SetAsideSection(rejected));
   return out;
 }
 
@@ -311,56 +310,15 @@ int RunReplay(const std::vector<std::string>& argv) {
     run->engine = std::make_unique<engine::Engine>(run->policy, options, &run->output);
   }
 
-  FILE* in = stdin;
-  if (*events_path != "-") {
-    in = std::fopen(events_path->c_str(), "rb");
-    if (in == nullptr) {
-      std::cerr << "tidectl replay: cannot open " << *events_path << ": " << std::strerror(errno)
-                << "\n";
-      return 1;
-    }
-  }
   events::RejectCounter rejects;
-  events::JsonLinesReader reader(in);
-  tidewatch::v1::CallEvent event;
-  const bool tty = isatty(STDERR_FILENO);
-  const absl::Time started = absl::Now();
-  int64_t records = 0;
-  int64_t shown_errors = 0;
-  constexpr int64_t kMaxShownErrors = 20;
-  events::JsonLinesReader::Line record;
-  while (reader.Next(record)) {
-    ++records;
-    const int64_t line_no = record.number;
-    events::RejectReason reason = events::RejectReason::kBadJson;
-    absl::Status s = record.too_long
-                         ? absl::InvalidArgumentError("record longer than 1 MiB: not a CallEvent")
-                         : events::ParseJsonEvent(record.text, event, &reason);
-    if (!s.ok()) {
-      rejects.Add(reason);
-      if (!quiet && shown_errors++ < kMaxShownErrors) {
-        std::cerr << *events_path << ":" << line_no << ": " << s.message() << "\n";
-      }
-      continue;
-    }
-    for (auto& run : runs) run->engine->Apply(event);
-    if (!quiet && records % 1000000 == 0) {
-      double secs = absl::ToDoubleSeconds(absl::Now() - started);
-      std::fprintf(stderr, "%sreplay: %lld records, %.0f/s%s", tty ? "\r" : "",
-                   static_cast<long long>(records), records / std::max(secs, 1e-9),
-                   tty ? "" : "\n");
-    }
-  }
-  if (!reader.status().ok()) {
-    std::cerr << "tidectl replay: reading " << *events_path << ": " << reader.status().message()
-              << "\n";
+  absl::StatusOr<int64_t> records =
+      ReadEventFile(*events_path, "replay", quiet, rejects, [&](const tidewatch::v1::CallEvent& e) {
+        for (auto& run : runs) run->engine->Apply(e);
+        return absl::OkStatus();
+      });
+  if (!records.ok()) {
+    std::cerr << "tidectl replay: " << records.status().message() << "\n";
     return 1;
-  }
-  if (in != stdin) std::fclose(in);
-  if (!quiet && tty && records >= 1000000) std::fputs("\n", stderr);
-  if (!quiet && shown_errors > kMaxShownErrors) {
-    std::cerr << "tidectl replay: " << shown_errors - kMaxShownErrors
-              << " more bad records not shown\n";
   }
   for (auto& run : runs) run->engine->Finish();
 

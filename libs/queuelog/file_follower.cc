@@ -1,0 +1,363 @@
+#include "queuelog/file_follower.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+
+namespace tidewatch::queuelog {
+namespace {
+
+constexpr size_t kReadChunk = 1 << 20;
+
+absl::Status Errno(std::string_view what, const std::string& path) {
+  return absl::UnavailableError(absl::StrCat(absl::string_view(what.data(), what.size()), " ", path,
+                                             ": ", std::strerror(errno)));
+}
+
+std::pair<std::string, std::string> SplitPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// A file in the directory of `path` whose name starts with its base name
+// (a rotated sibling) and whose inode is `inode`; "" if none.
+std::string FindRotated(const std::string& path, uint64_t inode) {
+  const auto [dir, base] = SplitPath(path);
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return "";
+  std::string found;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == base || name.rfind(base, 0) != 0) continue;
+    const std::string full = absl::StrCat(dir, "/", name);
+    struct stat st;
+    if (stat(full.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_ino) == inode &&
+        S_ISREG(st.st_mode)) {
+      found = full;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+}  // namespace
+
+FileFollower::FileFollower(std::string path, size_t max_line_bytes)
+    : path_(std::move(path)), max_line_bytes_(max_line_bytes) {}
+
+FileFollower::~FileFollower() { Close(); }
+
+void FileFollower::StartAt(const FilePosition& position) {
+  start_ = position;
+  start_at_end_ = false;
+}
+
+void FileFollower::StartAtEnd() {
+  start_.reset();
+  start_at_end_ = true;
+}
+
+void FileFollower::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+std::vector<std::string> FileFollower::TakeNotices() { return std::exchange(notices_, {}); }
+
+FilePosition FileFollower::position() const {
+  if (fd_ < 0 && start_) return *start_;
+  return {inode_, offset_, line_};
+}
+
+void FileFollower::Rewind(const FilePosition& position) {
+  pending_.clear();
+  skipping_ = false;
+  if (fd_ < 0) {
+    start_ = position;
+    return;
+  }
+  if (position.inode == inode_ || position.inode == 0) {
+    offset_ = position.offset;
+    line_ = position.line;
+  } else {
+    // The end of the previous file: the current one restarts.
+    offset_ = 0;
+    line_ = 0;
+  }
+}
+
+absl::Status FileFollower::Open() {
+  int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path_, " does not exist yet"));
+    return Errno("cannot open", path_);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return Errno("cannot stat", path_);
+  }
+  fd_ = fd;
+  inode_ = st.st_ino;
+  offset_ = 0;
+  line_ = 0;
+  pending_.clear();
+  skipping_ = false;
+  draining_rotated_ = false;
+  const uint64_t size = st.st_size;
+  if (start_) {
+    const FilePosition s = *start_;
+    start_.reset();
+    if (s.inode == 0 || s.inode == inode_) {
+      if (size < s.offset) {
+        ++stats_.truncations;
+        notices_.push_back(absl::StrCat(path_, " is shorter (", size,
+                                        " bytes) than the checkpoint (", s.offset,
+                                        "): truncated, reading from the start"));
+      } else {
+        offset_ = s.offset;
+        line_ = s.line;
+      }
+    } else if (std::string rotated = FindRotated(path_, s.inode); !rotated.empty()) {
+      const int old = open(rotated.c_str(), O_RDONLY | O_CLOEXEC);
+      if (old >= 0) {
+        close(fd_);
+        fd_ = old;
+        inode_ = s.inode;
+        offset_ = s.offset;
+        line_ = s.line;
+        draining_rotated_ = true;
+        notices_.push_back(absl::StrCat("the checkpointed file was rotated to ", rotated,
+                                        ": finishing it from byte ", s.offset, " first"));
+      }
+    } else {
+      ++stats_.lost_files;
+      notices_.push_back(absl::StrCat("the checkpointed file (inode ", s.inode,
+                                      ") is no longer at ", path_,
+                                      " nor beside it: lines written to it after byte ", s.offset,
+                                      " cannot be read; starting ", path_, " from the start"));
+    }
+  } else if (start_at_end_) {
+    // Only new lines, but numbered as in the file: count the existing ones.
+    start_at_end_ = false;
+    std::string buf(kReadChunk, '\0');
+    uint64_t at = 0;
+    int64_t lines = 0;
+    while (at < size) {
+      const ssize_t n = pread(fd_, buf.data(), std::min<uint64_t>(kReadChunk, size - at), at);
+      if (n <= 0) break;
+      lines += std::count(buf.data(), buf.data() + n, '\n');
+      at += n;
+    }
+    offset_ = at;
+    line_ = lines;
+  }
+  return absl::OkStatus();
+}
+
+void FileFollower::Deliver(std::string_view text, uint64_t offset, bool too_long,
+                           absl::FunctionRef<void(const Line&)> on_line) {
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  Line line;
+  line.text = text;
+  line.offset = offset;
+  line.number = ++line_;
+  line.too_long = too_long;
+  on_line(line);
+}
+
+absl::StatusOr<int> FileFollower::Poll(int max_lines,
+                                       absl::FunctionRef<void(const Line&)> on_line) {
+  int delivered = 0;
+  for (int round = 0; round < 2; ++round) {  // at most one switch of files per call
+    if (fd_ < 0) {
+      absl::Status s = Open();
+      if (absl::IsNotFound(s)) return delivered;
+      if (!s.ok()) return s;
+    }
+    if (!draining_rotated_) {
+      struct stat st;
+      if (fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset_ + pending_.size()) {
+        ++stats_.truncations;
+        notices_.push_back(absl::StrCat(path_, " was truncated (now ", st.st_size,
+                                        " bytes, read up to ", offset_ + pending_.size(),
+                                        "): reading from the start"));
+        offset_ = 0;
+        line_ = 0;
+        pending_.clear();
+        skipping_ = false;
+      }
+    }
+    bool rotated = false;
+    bool final_read_done = false;
+    while (delivered < max_lines) {
+      // Hand out the complete lines already read.
+      size_t pos = 0;
+      while (delivered < max_lines) {
+        const size_t nl = pending_.find('\n', pos);
+        if (nl == std::string::npos) {
+          if (!skipping_ && pending_.size() - pos > max_line_bytes_) {
+            Deliver(std::string_view(pending_).substr(pos, max_line_bytes_), offset_, true,
+                    on_line);
+            ++delivered;
+            skipping_ = true;
+          }
+          if (skipping_) {  // drop the rest of an over-long line as it comes
+            offset_ += pending_.size() - pos;
+            pos = pending_.size();
+          }
+          break;
+        }
+        const size_t len = nl - pos;
+        if (skipping_) {
+          skipping_ = false;
+        } else if (len > max_line_bytes_) {
+          Deliver(std::string_view(pending_).substr(pos, max_line_bytes_), offset_, true, on_line);
+          ++delivered;
+        } else {
+          Deliver(std::string_view(pending_).substr(pos, len), offset_, false, on_line);
+          ++delivered;
+        }
+        offset_ += len + 1;
+        pos = nl + 1;
+      }
+      pending_.erase(0, pos);
+      if (delivered >= max_lines) break;
+      // Read more.
+      const size_t old = pending_.size();
+      pending_.resize(old + kReadChunk);
+      const ssize_t n =
+          pread(fd_, pending_.data() + old, kReadChunk, static_cast<off_t>(offset_ + old));
+      if (n < 0) {
+        pending_.resize(old);
+        return Errno("cannot read", path_);
+      }
+      pending_.resize(old + n);
+      stats_.bytes += n;
+      if (n > 0) continue;
+      // End of the file. Has it been rotated away?
+      if (!rotated) {
+        struct stat st;
+        if (draining_rotated_) {
+          rotated = true;
+        } else if (stat(path_.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_) {
+          rotated = true;
+          continue;  // one more read: the writer may have appended before reopening
+        } else {
+          break;  // up to date
+        }
+      }
+      final_read_done = true;
+      break;
+    }
+    if (!rotated || !final_read_done) return delivered;
+    // The old file is finished: its last unterminated line, if any, then
+    // switch to the new file (in this call only if nothing was handed out).
+    if (!pending_.empty() && !skipping_) {
+      if (delivered >= max_lines) return delivered;
+      const size_t len = pending_.size();
+      Deliver(std::string_view(pending_).substr(0, std::min(len, max_line_bytes_)), offset_,
+              len > max_line_bytes_, on_line);
+      ++delivered;
+      offset_ += len;
+      pending_.clear();
+    } else if (skipping_) {
+      offset_ += pending_.size();
+      pending_.clear();
+      skipping_ = false;
+    }
+    if (delivered > 0) return delivered;
+    previous_inode_ = inode_;
+    previous_end_ = position();
+    const bool was_draining = draining_rotated_;
+    Close();
+    ++stats_.rotations;
+    notices_.push_back(absl::StrCat(was_draining ? "finished the rotated file; " : "", path_,
+                                    " was rotated: reading the new file from the start"));
+    start_ = FilePosition{};  // the new file, from 0
+  }
+  return delivered;
+}
+
+absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<Checkpoint>();
+    return Errno("cannot read checkpoint", file);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Checkpoint c;
+  bool has_path = false, has_inode = false, has_offset = false, has_line = false;
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(ss.str(), '\n', absl::SkipEmpty())) {
+    ++n;
+    if (line[0] == '#') continue;
+    const size_t eq = line.find('=');
+    if (eq == absl::string_view::npos) {
+      return absl::DataLossError(absl::StrCat(file, ":", n, ": corrupt checkpoint (no '=')"));
+    }
+    const absl::string_view key = line.substr(0, eq), value = line.substr(eq + 1);
+    bool ok = true;
+    if (key == "path") {
+      c.path = std::string(value);
+      has_path = true;
+    } else if (key == "inode") {
+      ok = absl::SimpleAtoi(value, &c.position.inode);
+      has_inode = true;
+    } else if (key == "offset") {
+      ok = absl::SimpleAtoi(value, &c.position.offset);
+      has_offset = true;
+    } else if (key == "line") {
+      ok = absl::SimpleAtoi(value, &c.position.line);
+      has_line = true;
+    }
+    if (!ok) {
+      return absl::DataLossError(
+          absl::StrCat(file, ":", n, ": corrupt checkpoint: bad ", key, " value"));
+    }
+  }
+  if (!has_path || !has_inode || !has_offset || !has_line) {
+    return absl::DataLossError(
+        absl::StrCat(file, ": corrupt checkpoint: needs path, inode, offset and line"));
+  }
+  return std::optional<Checkpoint>(c);
+}
+
+absl::Status SaveCheckpoint(const std::string& file, const Checkpoint& checkpoint) {
+  const std::string text =
+      absl::StrCat("# queuelog-bridge checkpoint: the next line to publish\npath=", checkpoint.path,
+                   "\ninode=", checkpoint.position.inode, "\noffset=", checkpoint.position.offset,
+                   "\nline=", checkpoint.position.line, "\n");
+  const std::string tmp = absl::StrCat(file, ".tmp");
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", tmp);
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const bool synced = written && fsync(fd) == 0;
+  close(fd);
+  if (!synced) return Errno("cannot write", tmp);
+  if (rename(tmp.c_str(), file.c_str()) != 0) return Errno("cannot rename onto", file);
+  const std::string dir = SplitPath(file).first;
+  if (const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tidewatch::queuelog

@@ -1,0 +1,485 @@
+// FileFollower (tail -F semantics driven by Poll), checkpoints, and the
+// bridge loop over a fake producer: rotation, truncation, restart from a
+// checkpoint without loss or repeats, failed deliveries.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "kafka/kafka.h"
+#include "queuelog/bridge.h"
+#include "queuelog/file_follower.h"
+
+namespace tidewatch::queuelog {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "queuelog-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void Append(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out << text;
+}
+
+void Truncate(const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+}
+
+std::vector<std::string> PollAll(FileFollower& f, int max = 1000) {
+  std::vector<std::string> out;
+  absl::StatusOr<int> n =
+      f.Poll(max, [&](const FileFollower::Line& l) { out.emplace_back(l.text); });
+  EXPECT_TRUE(n.ok()) << n.status();
+  return out;
+}
+
+using Lines = std::vector<std::string>;
+
+TEST(FileFollowerTest, WaitsForTheFileAndHandsOutCompleteLinesOnly) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  FileFollower f(log);
+  EXPECT_EQ(PollAll(f), Lines{});
+  Append(log, "a\nb\r\nc");
+  EXPECT_EQ(PollAll(f), (Lines{"a", "b"}));
+  EXPECT_EQ(f.position().offset, 5u);
+  EXPECT_EQ(f.position().line, 2);
+  EXPECT_EQ(PollAll(f), Lines{});
+  Append(log, "d\n");
+  EXPECT_EQ(PollAll(f), Lines{"cd"});
+}
+
+TEST(FileFollowerTest, LineNumbersAndOffsets) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "first\nsecond\nthird\n");
+  FileFollower f(log);
+  std::vector<std::pair<int64_t, uint64_t>> seen;
+  ASSERT_TRUE(f.Poll(10, [&](const FileFollower::Line& l) {
+                 seen.push_back({l.number, l.offset});
+               }).ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, uint64_t>>{{1, 0}, {2, 6}, {3, 13}}));
+}
+
+TEST(FileFollowerTest, MaxLinesPerPoll) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "1\n2\n3\n4\n5\n");
+  FileFollower f(log);
+  EXPECT_EQ(PollAll(f, 2), (Lines{"1", "2"}));
+  EXPECT_EQ(PollAll(f, 2), (Lines{"3", "4"}));
+  EXPECT_EQ(PollAll(f, 2), Lines{"5"});
+}
+
+TEST(FileFollowerTest, FollowsRenameRotationIncludingLateWritesToTheOldFile) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "old-1\n");
+  FileFollower f(log);
+  EXPECT_EQ(PollAll(f), Lines{"old-1"});
+  Append(log, "old-2\n");
+  ASSERT_EQ(std::rename(log.c_str(), dir.File("queue_log.1").c_str()), 0);
+  Append(dir.File("queue_log.1"), "old-3-written-after-rename\nold-4-unterminated");
+  Append(log, "new-1\n");
+  // The old file first, all of it (never two files in one Poll) ...
+  EXPECT_EQ(PollAll(f), (Lines{"old-2", "old-3-written-after-rename", "old-4-unterminated"}));
+  // ... then the new one from its start.
+  EXPECT_EQ(PollAll(f), Lines{"new-1"});
+  EXPECT_EQ(f.stats().rotations, 1);
+  EXPECT_EQ(f.position().line, 1);
+  EXPECT_FALSE(f.TakeNotices().empty());
+}
+
+TEST(FileFollowerTest, RotationWhereTheNewFileAppearsLater) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "a\n");
+  FileFollower f(log);
+  EXPECT_EQ(PollAll(f), Lines{"a"});
+  ASSERT_EQ(std::rename(log.c_str(), dir.File("queue_log.0").c_str()), 0);
+  EXPECT_EQ(PollAll(f), Lines{});  // nothing new, path absent: keep the old file
+  Append(log, "b\n");
+  EXPECT_EQ(PollAll(f), Lines{"b"});
+}
+
+TEST(FileFollowerTest, CopyTruncateRestartsAtTheStart) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "one\ntwo\n");
+  FileFollower f(log);
+  EXPECT_EQ(PollAll(f), (Lines{"one", "two"}));
+  Truncate(log);
+  Append(log, "3\n");  // shorter than what was read
+  EXPECT_EQ(PollAll(f), Lines{"3"});
+  EXPECT_EQ(f.stats().truncations, 1);
+  EXPECT_EQ(f.position().line, 1);
+  EXPECT_EQ(f.position().offset, 2u);
+}
+
+TEST(FileFollowerTest, StartAtEndSkipsWhatIsThere) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "history\n");
+  FileFollower f(log);
+  f.StartAtEnd();
+  EXPECT_EQ(PollAll(f), Lines{});
+  Append(log, "new\n");
+  std::vector<int64_t> numbers;
+  ASSERT_TRUE(f.Poll(10, [&](const FileFollower::Line& l) { numbers.push_back(l.number); }).ok());
+  EXPECT_EQ(numbers, std::vector<int64_t>{2});
+}
+
+TEST(FileFollowerTest, OverlongLineIsHandedOutOnceAsTooLong) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, std::string(100, 'x') + "\nok\n");
+  FileFollower f(log, /*max_line_bytes=*/10);
+  std::vector<std::pair<std::string, bool>> seen;
+  ASSERT_TRUE(f.Poll(10, [&](const FileFollower::Line& l) {
+                 seen.push_back({std::string(l.text), l.too_long});
+               }).ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, bool>>{{std::string(10, 'x'), true},
+                                                             {"ok", false}}));
+}
+
+TEST(CheckpointTest, SavesAtomicallyAndLoads) {
+  TempDir dir;
+  const std::string file = dir.File("cp");
+  auto none = LoadCheckpoint(file);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(SaveCheckpoint(file, {"/var/log/asterisk/queue_log", {77, 1234, 56}}).ok());
+  EXPECT_FALSE(fs::exists(file + ".tmp"));
+  auto c = LoadCheckpoint(file);
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->path, "/var/log/asterisk/queue_log");
+  EXPECT_EQ((*c)->position, (FilePosition{77, 1234, 56}));
+}
+
+TEST(CheckpointTest, CorruptCheckpointIsAnError) {
+  TempDir dir;
+  for (const char* text :
+       {"path=/x\ninode=1\noffset=2\n", "path=/x\ninode=one\noffset=2\nline=3\n", "nonsense\n"}) {
+    const std::string file = dir.File("cp");
+    std::ofstream(file, std::ios::trunc) << text;
+    EXPECT_EQ(LoadCheckpoint(file).status().code(), absl::StatusCode::kDataLoss) << text;
+  }
+}
+
+TEST(FileFollowerTest, CheckpointOfARotatedFileIsFinishedFirst) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "a\nb\n");
+  FilePosition after_a;
+  {
+    FileFollower f(log);
+    ASSERT_TRUE(f.Poll(1, [](const FileFollower::Line&) {}).ok());
+    after_a = f.position();
+  }
+  // While the reader is down: more lines, then rotation.
+  Append(log, "c\n");
+  ASSERT_EQ(std::rename(log.c_str(), dir.File("queue_log-20261123").c_str()), 0);
+  Append(log, "new\n");
+  FileFollower f(log);
+  f.StartAt(after_a);
+  EXPECT_EQ(PollAll(f), (Lines{"b", "c"}));
+  EXPECT_EQ(PollAll(f), Lines{"new"});
+  EXPECT_EQ(f.stats().lost_files, 0);
+}
+
+TEST(FileFollowerTest, CheckpointOfAVanishedFileIsReported) {
+  TempDir dir;
+  const std::string log = dir.File("queue_log");
+  Append(log, "a\nb\n");
+  FilePosition after_a;
+  {
+    FileFollower f(log);
+    ASSERT_TRUE(f.Poll(1, [](const FileFollower::Line&) {}).ok());
+    after_a = f.position();
+  }
+  // Moved out of reach (another directory): not a rotated sibling.
+  fs::create_directory(dir.File("archive"));
+  fs::rename(log, dir.File("archive/old"));
+  Append(log, "new\n");
+  FileFollower f(log);
+  f.StartAt(after_a);
+  EXPECT_EQ(PollAll(f), Lines{"new"});
+  EXPECT_EQ(f.stats().lost_files, 1);
+}
+
+// Records produced, with delivery outcomes decided by the test.
+class FakeProducer final : public kafka::Producer {
+ public:
+  int Poll(absl::Duration) override { return 0; }
+  absl::Status Flush(absl::Duration) override {
+    for (auto& [record, cb] : pending_) {
+      const bool fail = fail_next_ > 0;
+      if (fail) --fail_next_;
+      kafka::Record r = record;
+      if (!fail) delivered.push_back(record);
+      if (cb) cb(fail ? absl::UnavailableError("broker down") : absl::OkStatus(), r);
+    }
+    pending_.clear();
+    return absl::OkStatus();
+  }
+  int64_t InFlight() const override { return static_cast<int64_t>(pending_.size()); }
+  absl::Status InitTransactions(absl::Duration) override { return absl::UnimplementedError(""); }
+  absl::Status BeginTransaction() override { return absl::UnimplementedError(""); }
+  absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>&,
+                                        const kafka::ConsumerGroupMetadata&,
+                                        absl::Duration) override {
+    return absl::UnimplementedError("");
+  }
+  absl::Status CommitTransaction(absl::Duration) override { return absl::UnimplementedError(""); }
+  absl::Status AbortTransaction(absl::Duration) override { return absl::UnimplementedError(""); }
+  kafka::ClientHealth Health() const override { return {}; }
+
+  std::vector<std::string> DeliveredIds() const {
+    std::vector<std::string> ids;
+    for (const auto& r : delivered) {
+      tidewatch::v1::CallEvent e;
+      e.ParseFromString(r.value);
+      ids.push_back(e.event_id());
+    }
+    return ids;
+  }
+
+  int fail_next_ = 0;
+  std::vector<kafka::Record> delivered;
+
+ protected:
+  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
+                         std::vector<kafka::Header>, kafka::DeliveryCallback cb) override {
+    kafka::Record r;
+    r.topic = topic;
+    r.key = std::move(key);
+    r.value = std::move(value);
+    pending_.push_back({std::move(r), std::move(cb)});
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<std::pair<kafka::Record, kafka::DeliveryCallback>> pending_;
+};
+
+class BridgeTest : public ::testing::Test {
+ protected:
+  BridgeTest()
+      : map_(*ParseLineMap("queues: {council-tax: revenues}\n", "test")),
+        hasher_(*CallerHasher::Create("bridge-test-secret-key")),
+        mapper_(map_, hasher_),
+        log_(dir_.File("queue_log")),
+        checkpoint_(dir_.File("checkpoint")) {}
+
+  // Calls n = 1..count as ENTERQUEUE lines.
+  static std::string Calls(int from, int to) {
+    std::string out;
+    for (int i = from; i <= to; ++i) {
+      absl::StrAppend(&out, 1664785800 + i, "|call-", i, "|council-tax|NONE|ENTERQUEUE||0163296",
+                      1000 + i, "|1\n");
+    }
+    return out;
+  }
+
+  // Runs a fresh bridge (as after a restart) until nothing is new.
+  std::vector<std::string> RunBridge(FakeProducer& producer, int batch = 3) {
+    FileFollower follower(log_);
+    BridgeOptions options;
+    options.checkpoint_path = checkpoint_;
+    options.max_batch_lines = batch;
+    QueueLogBridge bridge(follower, mapper_, producer, options,
+                          [&](const std::string& m) { logs_.push_back(m); });
+    EXPECT_TRUE(bridge.Start().ok());
+    while (true) {
+      absl::StatusOr<int> n = bridge.Step();
+      if (!n.ok()) continue;  // failed delivery: retried
+      if (*n == 0) break;
+    }
+    return producer.DeliveredIds();
+  }
+
+  static std::vector<std::string> CallIds(const FakeProducer& p) {
+    std::vector<std::string> out;
+    for (const auto& r : p.delivered) {
+      tidewatch::v1::CallEvent e;
+      e.ParseFromString(r.value);
+      out.push_back(e.call_id());
+    }
+    return out;
+  }
+
+  static std::vector<std::string> Names(int from, int to) {
+    std::vector<std::string> out;
+    for (int i = from; i <= to; ++i) out.push_back(absl::StrCat("call-", i));
+    return out;
+  }
+
+  TempDir dir_;
+  LineMap map_;
+  CallerHasher hasher_;
+  QueueLogMapper mapper_;
+  std::string log_;
+  std::string checkpoint_;
+  std::vector<std::string> logs_;
+};
+
+TEST_F(BridgeTest, PublishesKeyedByLineAndCheckpoints) {
+  Append(log_, Calls(1, 5));
+  FakeProducer p;
+  RunBridge(p);
+  ASSERT_EQ(p.delivered.size(), 5u);
+  EXPECT_EQ(p.delivered[0].key, "revenues");
+  EXPECT_EQ(p.delivered[0].topic, "telephony.call-events");
+  auto c = LoadCheckpoint(checkpoint_);
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->position.line, 5);
+  EXPECT_EQ((*c)->position.offset, fs::file_size(log_));
+}
+
+TEST_F(BridgeTest, RestartFromCheckpointNeitherSkipsNorRepeats) {
+  Append(log_, Calls(1, 4));
+  FakeProducer first;
+  RunBridge(first);
+  EXPECT_EQ(CallIds(first), Names(1, 4));
+  Append(log_, Calls(5, 9));  // written while the bridge is down
+  FakeProducer second;
+  RunBridge(second);
+  EXPECT_EQ(CallIds(second), Names(5, 9));
+  FakeProducer third;
+  RunBridge(third);
+  EXPECT_TRUE(third.delivered.empty());
+}
+
+TEST_F(BridgeTest, RestartAcrossRotationNeitherSkipsNorRepeats) {
+  Append(log_, Calls(1, 3));
+  FakeProducer first;
+  RunBridge(first);
+  Append(log_, Calls(4, 6));
+  ASSERT_EQ(std::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
+  Append(log_, Calls(7, 8));
+  FakeProducer second;
+  RunBridge(second);
+  EXPECT_EQ(CallIds(second), Names(4, 8));
+}
+
+TEST_F(BridgeTest, FailedDeliveryIsNotCheckpointedAndIsRetriedWithTheSameIds) {
+  Append(log_, Calls(1, 3));
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  p.fail_next_ = 1;  // the first of three fails
+  absl::StatusOr<int> n = bridge.Step();
+  EXPECT_FALSE(n.ok());
+  EXPECT_FALSE(LoadCheckpoint(checkpoint_)->has_value());
+  const std::vector<std::string> partial = p.DeliveredIds();
+  ASSERT_EQ(partial.size(), 2u);
+  n = bridge.Step();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3);
+  const std::vector<std::string> all = p.DeliveredIds();
+  ASSERT_EQ(all.size(), 5u);
+  // The retry re-sends the same three events (same ids): the engine dedupes.
+  EXPECT_EQ(std::vector<std::string>(all.begin() + 2, all.end())[1], partial[0]);
+  EXPECT_EQ(bridge.stats().delivery_failures, 1);
+  EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 3);
+}
+
+TEST_F(BridgeTest, MalformedLinesAreCountedLoggedWithLineNumberAndSkipped) {
+  Append(log_, Calls(1, 1) + "garbage\n" + "1664785900|c|council-tax|NONE|HOLIDAY|\n" +
+                   "1664785900|c|parking|NONE|ENTERQUEUE||01632960999|1\n" +
+                   "1664785900|c|council-tax|A|RINGNOANSWER|1000\n" + Calls(2, 2));
+  FakeProducer p;
+  FileFollower follower(log_);
+  QueueLogBridge bridge(follower, mapper_, p, BridgeOptions{},
+                        [&](const std::string& m) { logs_.push_back(m); });
+  ASSERT_TRUE(bridge.Start().ok());
+  ASSERT_TRUE(bridge.Step().ok());
+  EXPECT_EQ(CallIds(p), Names(1, 2));
+  const MapCounters& c = bridge.stats().mapped;
+  EXPECT_EQ(c.lines, 6);
+  EXPECT_EQ(c.skipped[static_cast<int>(SkipReason::kTooFewFields)], 1);
+  EXPECT_EQ(c.skipped[static_cast<int>(SkipReason::kUnknownEvent)], 1);
+  EXPECT_EQ(c.skipped[static_cast<int>(SkipReason::kUnmappedQueue)], 1);
+  EXPECT_EQ(c.ignored.at("RINGNOANSWER"), 1);
+  std::string all;
+  for (const auto& l : logs_) absl::StrAppend(&all, l, "\n");
+  EXPECT_NE(all.find("queue_log:2 (byte"), std::string::npos) << all;
+  EXPECT_NE(all.find("queue_log:3 (byte"), std::string::npos) << all;
+  EXPECT_NE(all.find("queue_log:4 (byte"), std::string::npos) << all;
+  EXPECT_EQ(all.find("1632960"), std::string::npos) << all;
+}
+
+TEST_F(BridgeTest, WithoutFromStartOnlyNewLinesEvenAfterAFailedFirstBatch) {
+  Append(log_, Calls(1, 3));  // history: not published
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  options.from_start = false;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  Append(log_, Calls(4, 5));
+  p.fail_next_ = 1;
+  EXPECT_FALSE(bridge.Step().ok());
+  ASSERT_TRUE(bridge.Step().ok());
+  std::vector<std::string> calls = CallIds(p);
+  EXPECT_EQ(std::set<std::string>(calls.begin(), calls.end()),
+            (std::set<std::string>{"call-4", "call-5"}));
+  EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 5);  // numbered as in the file
+}
+
+TEST_F(BridgeTest, MetricsTextCountsByReasonAndEvent) {
+  Append(log_, Calls(1, 2) + "garbage\n" + "1664785900|c|council-tax|A|RINGNOANSWER|1000\n");
+  FakeProducer p;
+  FileFollower follower(log_);
+  QueueLogBridge bridge(follower, mapper_, p, BridgeOptions{}, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  ASSERT_TRUE(bridge.Step().ok());
+  const std::string text =
+      BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed());
+  for (const char* want :
+       {"tidewatch_queuelog_lines_total 4\n", "tidewatch_queuelog_events_published_total 2\n",
+        "tidewatch_queuelog_lines_skipped_total{reason=\"too_few_fields\"} 1\n",
+        "tidewatch_queuelog_lines_skipped_total{reason=\"bad_time\"} 0\n",
+        "tidewatch_queuelog_lines_ignored_total{event=\"RINGNOANSWER\"} 1\n",
+        "tidewatch_queuelog_checkpoint_line 4\n",
+        "# TYPE tidewatch_queuelog_lines_total counter\n"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  }
+}
+
+TEST_F(BridgeTest, CheckpointForAnotherPathIsRefused) {
+  ASSERT_TRUE(SaveCheckpoint(checkpoint_, {"/elsewhere/queue_log", {1, 2, 3}}).ok());
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  EXPECT_EQ(bridge.Start().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace tidewatch::queuelog
