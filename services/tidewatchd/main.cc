@@ -201,9 +201,11 @@ int Run() {
     if (!grpc_settings.insecure &&
         (grpc_settings.tls_cert.empty() || grpc_settings.tls_key.empty() ||
          grpc_settings.tokens_file.empty())) {
-      Log("gRPC against a real cluster needs --tls_cert, --tls_key and --tokens_file "
-          "(or --grpc_insecure, for demos only)");
-      return 2;
+      // Never serve plaintext or tokenless by accident: the API stays off
+      // (the stream processing runs as before) and says why.
+      Log("gRPC API OFF: against a real cluster it needs --tls_cert, --tls_key and "
+          "--tokens_file (or --grpc_insecure, for demos only)");
+      grpc_settings.address.clear();
     }
     if (grpc_settings.insecure) {
       Log(absl::StrCat(
