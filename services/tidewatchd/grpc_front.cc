@@ -92,7 +92,31 @@ absl::Status GrpcFront::Start(
                     settings_.insecure ? "PLAINTEXT" : "TLS",
                     settings_.tls_client_ca.empty() ? "" : ", client certificates required",
                     so.authenticator ? ", bearer tokens" : ", NO TOKENS: everyone is admin", ")"));
+  started_.store(true);
   return absl::OkStatus();
+}
+
+std::string GrpcFront::MetricsText() const {
+  if (!started_.load()) return "";
+  const api::BoardStats b = board_->Stats();
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help, int64_t value) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
+                    value, "\n");
+  };
+  metric("tidewatch_grpc_callup_watchers", "gauge", "Call-up watch streams open on this instance.",
+         b.watchers);
+  metric("tidewatch_grpc_watch_resyncs_total", "counter",
+         "Watch streams that fell behind and were told to resync.", b.resyncs);
+  metric("tidewatch_grpc_open_callups", "gauge",
+         "Open call-ups known to this instance (from tidewatch.escalations).", b.open);
+  metric("tidewatch_grpc_callup_updates_total", "counter", "Call-up changes passed to watchers.",
+         b.updates);
+  metric("tidewatch_grpc_escalation_duplicates_total", "counter",
+         "Escalations read again (re-emissions) and not passed on.", b.duplicates);
+  metric("tidewatch_policy_version", "gauge", "The policy version in force on this instance.",
+         policy_->Current().version);
+  return out;
 }
 
 void GrpcFront::Shutdown() {

@@ -9,6 +9,7 @@
 #ifndef TIDEWATCH_SERVICES_TIDEWATCHD_GRPC_FRONT_H_
 #define TIDEWATCH_SERVICES_TIDEWATCHD_GRPC_FRONT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -58,7 +59,9 @@ class GrpcFront {
   void Shutdown();
 
   int port() const { return server_ ? server_->port() : 0; }
-  const api::CallUpBoard* board() const { return board_.get(); }
+  // Prometheus text for the API (watchers, resyncs, open call-ups, policy
+  // version); empty until started. Any thread.
+  std::string MetricsText() const;
 
  private:
   const GrpcSettings settings_;
@@ -72,6 +75,7 @@ class GrpcFront {
   std::unique_ptr<api::LineDirectory> lines_;
   std::vector<std::unique_ptr<api::TopicFollower>> followers_;
   std::unique_ptr<api::ApiServer> server_;
+  std::atomic<bool> started_{false};
 };
 
 }  // namespace tidewatch::tidewatchd

@@ -271,19 +271,21 @@ int Run() {
     }
     options.partitions = *n;
     grpc_settings.state_partitions = *n;
-    absl::StatusOr<int> esc =
-        (*admin)->PartitionCount(options.escalations_topic, absl::Seconds(30));
-    absl::StatusOr<int> pol =
-        (*admin)->PartitionCount(absl::GetFlag(FLAGS_policy_topic), absl::Seconds(30));
-    if (!esc.ok() || !pol.ok() || *pol != 1) {
-      Log(absl::StrCat(options.escalations_topic, " and ", absl::GetFlag(FLAGS_policy_topic),
-                       " (one partition) must exist: ",
-                       !esc.ok()   ? esc.status().message()
-                       : !pol.ok() ? pol.status().message()
-                                   : absl::StrCat("the policy topic has ", *pol, " partitions")));
-      return 1;
+    if (!grpc_settings.address.empty()) {
+      absl::StatusOr<int> esc =
+          (*admin)->PartitionCount(options.escalations_topic, absl::Seconds(30));
+      absl::StatusOr<int> pol =
+          (*admin)->PartitionCount(absl::GetFlag(FLAGS_policy_topic), absl::Seconds(30));
+      if (!esc.ok() || !pol.ok() || *pol != 1) {
+        Log(absl::StrCat(options.escalations_topic, " and ", absl::GetFlag(FLAGS_policy_topic),
+                         " (one partition) must exist for the gRPC API: ",
+                         !esc.ok()   ? esc.status().message()
+                         : !pol.ok() ? pol.status().message()
+                                     : absl::StrCat("the policy topic has ", *pol, " partitions")));
+        return 1;
+      }
+      grpc_settings.escalations_partitions = *esc;
     }
-    grpc_settings.escalations_partitions = *esc;
     for (const std::string& t : {options.commands_topic, options.state_topic}) {
       absl::StatusOr<int> m = (*admin)->PartitionCount(t, absl::Seconds(30));
       if (!m.ok() || *m != *n) {
@@ -315,6 +317,12 @@ int Run() {
   };
   stream::StreamProcessor processor(policy, options, **consumer, **producer, new_reader, clock);
 
+  // The gRPC side (started below, once the HTTP endpoints are up).
+  std::unique_ptr<tidewatchd::GrpcFront> grpc_front;
+  if (!grpc_settings.address.empty()) {
+    grpc_front = std::make_unique<tidewatchd::GrpcFront>(grpc_settings, config, clock, Log);
+  }
+
   // Operational endpoints.
   std::unique_ptr<http::HttpServer> server;
   if (!absl::GetFlag(FLAGS_metrics_address).empty()) {
@@ -341,9 +349,11 @@ int Run() {
     telemetry::ExporterOptions metrics_options;
     metrics_options.max_lines = absl::GetFlag(FLAGS_max_metric_lines);
     auto exporter = std::make_shared<const telemetry::MetricsExporter>(policy, metrics_options);
-    handlers["/metrics"] = [&processor, exporter](const http::HttpRequest&) {
-      return http::HttpResponse{200, telemetry::MetricsExporter::kContentType,
-                                exporter->Render(processor.Status(), processor.Lines())};
+    handlers["/metrics"] = [&processor, exporter,
+                            front = grpc_front.get()](const http::HttpRequest&) {
+      std::string text = exporter->Render(processor.Status(), processor.Lines());
+      if (front != nullptr) text += front->MetricsText();  // docs/api.md "Metrics"
+      return http::HttpResponse{200, telemetry::MetricsExporter::kContentType, std::move(text)};
     };
     absl::StatusOr<std::unique_ptr<http::HttpServer>> srv =
         http::HttpServer::Start(absl::GetFlag(FLAGS_metrics_address), std::move(handlers));
@@ -357,9 +367,7 @@ int Run() {
 
   // gRPC API: reads the policy, escalations and state topics to their ends
   // first, so the newest policy version is in force before any event.
-  std::unique_ptr<tidewatchd::GrpcFront> grpc_front;
-  if (!grpc_settings.address.empty()) {
-    grpc_front = std::make_unique<tidewatchd::GrpcFront>(grpc_settings, config, clock, Log);
+  if (grpc_front) {
     absl::Status s = grpc_front->Start(
         policy_yaml, policy, [&processor] { return processor.Lines(); },
         [&processor](std::shared_ptr<const policy::CompiledPolicy> p, int64_t version) {
