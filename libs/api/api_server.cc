@@ -459,38 +459,56 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
     Send();
   }
 
+  // gRPC calls (Finish, StartWrite, Alarm::Set/Cancel) are made with mu_
+  // released: their callbacks may take it.
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok || cancelled_) {
-      FinishLocked(grpc::Status::OK);
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok || cancelled_) {
+        finish = MarkFinished();
+      } else {
+        alarm_pending_ = true;
+      }
+    }
+    if (finish) {
+      Finish(grpc::Status::OK);
       return;
     }
-    alarm_pending_ = true;
+    if (!ok) return;
     alarm_.Set(
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                      gpr_time_from_millis(absl::ToInt64Milliseconds(interval_), GPR_TIMESPAN)),
         [this](bool fired) {
+          bool finish_now = false;
           {
             absl::MutexLock lock(&mu_);
             alarm_pending_ = false;
-            if (!fired || cancelled_) {
-              FinishLocked(grpc::Status::OK);
-              return;
-            }
+            if (!fired || cancelled_) finish_now = MarkFinished();
           }
-          Send();
+          if (finish_now) {
+            Finish(grpc::Status::OK);
+          } else if (fired) {
+            Send();
+          }
         });
   }
 
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    cancelled_ = true;
-    if (alarm_pending_) {
-      alarm_.Cancel();
-    } else if (!writing_) {
-      FinishLocked(grpc::Status::OK);
+    bool cancel_alarm = false;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      if (alarm_pending_) {
+        cancel_alarm = true;  // its callback finishes
+      } else if (!writing_) {
+        finish = MarkFinished();
+      }
     }
+    if (cancel_alarm) alarm_.Cancel();
+    if (finish) Finish(grpc::Status::OK);
   }
 
   void OnDone() override { delete this; }
@@ -509,10 +527,11 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
     }
     StartWrite(&current_);
   }
-  void FinishLocked(grpc::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
+  // True the first time: the caller then calls Finish (without mu_).
+  bool MarkFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return false;
     finished_ = true;
-    Finish(std::move(s));
+    return true;
   }
 
   LineDirectory* const lines_;

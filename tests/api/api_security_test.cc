@@ -218,6 +218,41 @@ TEST_F(ApiSecurityTest, WatchLinesSendsTheLinesEveryInterval) {
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// A watcher that stops reading never holds the board up: updates keep
+// being applied, its queue overflows, and it is counted and told to resync
+// (RESYNC, then the open call-ups again) when it reads again.
+TEST_F(ApiSecurityTest, StalledWatcherIsToldToResyncAndNeverBlocksTheBoard) {
+  auto ctx = Context(kViewerToken, absl::Seconds(60));
+  auto reader = callups_->Watch(ctx.get(), v1::WatchCallUpsRequest{});
+  v1::CallUpEvent e;
+  ASSERT_TRUE(reader->Read(&e));  // connected: OPEN ... SYNCED are queued
+  // 20,000 changes while the client reads nothing (long reasons fill the
+  // HTTP/2 windows quickly).
+  for (int i = 0; i < 20000; ++i) {
+    v1::Escalation u = Page("rev/back-office", "revenues-back-office", 3 + i);
+    u.mutable_callup()->set_reason(std::string(200, 'x') + std::to_string(i));
+    front_->board->Apply(u);
+  }
+  EXPECT_GE(front_->board->Stats().resyncs, 1);
+  EXPECT_EQ(front_->board->Stats().updates, 20002);
+  bool resync = false;
+  int after = 0;
+  while (reader->Read(&e)) {
+    if (e.kind() == v1::CallUpEvent::RESYNC) {
+      resync = true;
+      after = 0;
+    } else if (resync && e.kind() == v1::CallUpEvent::SYNCED) {
+      break;
+    } else if (resync) {
+      ++after;
+    }
+  }
+  EXPECT_TRUE(resync);
+  EXPECT_EQ(after, 2);  // both open call-ups, once each
+  ctx->TryCancel();
+  reader->Finish().IgnoreError();
+}
+
 // grpc.health.v1.Health/Check with an empty request: SERVING (status 1).
 TEST_F(ApiSecurityTest, HealthServiceAnswersServing) {
   grpc::GenericStub generic(channel_);
