@@ -112,6 +112,8 @@ TEST_F(ApiE2eTest, PageAckThroughAnotherInstanceAndStandDown) {
   const absl::Time sent = absl::Now();
   grpc::Status s = stub->Acknowledge(Context(kRevenuesToken).get(), ack, &receipt);
   ASSERT_TRUE(s.ok()) << s.error_message();
+  std::printf("Acknowledge returned (command durable on Kafka) after %.0f ms\n",
+              absl::ToDoubleMilliseconds(absl::Now() - sent));
   EXPECT_EQ(receipt.line_id(), "revenues");
   EXPECT_FALSE(receipt.command_id().empty());
 
