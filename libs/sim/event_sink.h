@@ -31,6 +31,29 @@ class EventSink {
   virtual absl::Status Flush() { return absl::OkStatus(); }
 };
 
+// A buffer in front of a FILE* it does not own, for the sinks that write
+// text (JsonLinesSink, QueueLogSink): append to buffer(), call FlushIfFull()
+// after each event and Flush() at the end. `what` names the output in
+// errors ("writing events failed: ...").
+class BufferedFileWriter {
+ public:
+  BufferedFileWriter(std::FILE* out, size_t buffer_bytes, std::string what);
+
+  std::string& buffer() { return buffer_; }
+  // Flush() once the buffer holds `buffer_bytes` or more.
+  absl::Status FlushIfFull() {
+    return buffer_.size() >= buffer_bytes_ ? Flush() : absl::OkStatus();
+  }
+  // Writes the buffer out and fflush()es the FILE*.
+  absl::Status Flush();
+
+ private:
+  std::FILE* out_;
+  size_t buffer_bytes_;
+  std::string what_;
+  std::string buffer_;
+};
+
 // Writes JSON lines (events::AppendJsonEvent + '\n') to a FILE* it does
 // not own, through a buffer of `buffer_bytes`.
 class JsonLinesSink final : public EventSink {
@@ -42,9 +65,7 @@ class JsonLinesSink final : public EventSink {
   absl::Status Flush() override;
 
  private:
-  std::FILE* out_;
-  size_t buffer_bytes_;
-  std::string buffer_;
+  BufferedFileWriter out_;
 };
 
 // Appends JSON lines to a string (tests, benchmarks).

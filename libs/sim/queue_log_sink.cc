@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "events/events.h"
+#include "sim/scenario.h"
 
 namespace tidewatch::sim {
 namespace {
@@ -29,19 +30,6 @@ int64_t FloorSeconds(int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 
 
 int64_t DurationSeconds(const google::protobuf::Duration& d) { return d.seconds(); }
 
-const char* OriginName(tidewatch::v1::AgentOrigin o) {
-  switch (o) {
-    case tidewatch::v1::AGENT_ORIGIN_BACK_OFFICE:
-      return "back_office";
-    case tidewatch::v1::AGENT_ORIGIN_PERIPATETIC:
-      return "peripatetic";
-    case tidewatch::v1::AGENT_ORIGIN_CASUAL:
-      return "casual";
-    default:
-      return "csc";
-  }
-}
-
 }  // namespace
 
 std::string DramaCallerNumber(uint64_t index) {
@@ -53,16 +41,14 @@ std::string DramaCallerNumber(uint64_t index) {
 }
 
 QueueLogSink::QueueLogSink(std::FILE* out, size_t buffer_bytes)
-    : out_(out), buffer_bytes_(buffer_bytes) {
-  buffer_.reserve(buffer_bytes_ + 4096);
-}
+    : out_(out, buffer_bytes, "queue_log") {}
 
 QueueLogSink::~QueueLogSink() { Flush().IgnoreError(); }
 
 void QueueLogSink::Line(int64_t seconds, const std::string& callid, const std::string& queue,
                         const std::string& agent, const char* event, const std::string& data) {
-  absl::StrAppend(&buffer_, seconds, "|", callid, "|", queue, "|", agent, "|", event, "|", data,
-                  "\n");
+  absl::StrAppend(&out_.buffer(), seconds, "|", callid, "|", queue, "|", agent, "|", event, "|",
+                  data, "\n");
   ++lines_written_;
 }
 
@@ -79,7 +65,7 @@ absl::Status QueueLogSink::Write(const CallEvent& e) {
     const std::string member = MemberName(s.agent_id());
     if (s.origin() != tidewatch::v1::AGENT_ORIGIN_CSC &&
         s.origin() != tidewatch::v1::AGENT_ORIGIN_UNSPECIFIED) {
-      origins_["Local/" + s.agent_id() + "@"] = OriginName(s.origin());
+      origins_["Local/" + s.agent_id() + "@"] = std::string(OriginName(s.origin()));
     }
     Member& m = members_[absl::StrCat(e.line_id(), "|", s.agent_id())];
     switch (s.state()) {
@@ -179,26 +165,10 @@ absl::Status QueueLogSink::Write(const CallEvent& e) {
     }
     if (done) calls_.erase(it);
   }
-  if (buffer_.size() >= buffer_bytes_) return Flush();
-  return absl::OkStatus();
+  return out_.FlushIfFull();
 }
 
-absl::Status QueueLogSink::Flush() {
-  if (!buffer_.empty()) {
-    const size_t n = std::fwrite(buffer_.data(), 1, buffer_.size(), out_);
-    const bool short_write = n != buffer_.size();
-    buffer_.clear();
-    if (short_write) {
-      return absl::UnavailableError(
-          absl::StrCat("writing queue_log failed: ", std::strerror(errno)));
-    }
-  }
-  if (std::fflush(out_) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("flushing queue_log failed: ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
+absl::Status QueueLogSink::Flush() { return out_.Flush(); }
 
 std::string QueueLogSink::LineMapYaml() const {
   std::string out =

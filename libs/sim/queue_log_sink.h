@@ -79,9 +79,7 @@ class QueueLogSink final : public EventSink {
   void Line(int64_t seconds, const std::string& callid, const std::string& queue,
             const std::string& agent, const char* event, const std::string& data);
 
-  std::FILE* out_;
-  size_t buffer_bytes_;
-  std::string buffer_;
+  BufferedFileWriter out_;
   int64_t lines_written_ = 0;
   uint64_t next_uniqueid_ = 0;
   absl::flat_hash_map<std::string, uint64_t> numbers_;  // caller_key -> number index

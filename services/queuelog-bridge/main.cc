@@ -19,13 +19,8 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -37,6 +32,7 @@
 #include "queuelog/caller_hasher.h"
 #include "queuelog/file_follower.h"
 #include "queuelog/queue_log.h"
+#include "service_flags.h"
 
 ABSL_FLAG(std::string, queue_log, "", "The queue_log file to follow. Required.");
 ABSL_FLAG(std::string, checkpoint, "",
@@ -213,30 +209,11 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  tidewatch::ParseServiceFlags(
+      argc, argv,
       "follows an Asterisk queue_log and publishes CallEvents to Kafka.\n"
       "  queuelog-bridge --queue-log FILE --checkpoint FILE --line-map YAML --brokers HOSTS\n"
-      "                  [--caller-key-file FILE | $TIDEWATCH_CALLER_KEY] [--from-start]");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "queuelog-bridge/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  // Abseil flag names cannot contain '-': accept --queue-log for --queue_log.
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& a = args[i];
-    if (a == "--") break;
-    if (a.rfind("-", 0) != 0) continue;
-    const size_t dashes = a.rfind("--", 0) == 0 ? 2 : 1;
-    const size_t end = std::min(a.find('='), a.size());
-    for (size_t j = dashes; j < end; ++j) {
-      if (a[j] == '-') a[j] = '_';
-    }
-  }
-  std::vector<char*> rewritten;
-  for (std::string& a : args) rewritten.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(rewritten.size()), rewritten.data());
+      "                  [--caller-key-file FILE | $TIDEWATCH_CALLER_KEY] [--from-start]",
+      "queuelog-bridge/main.cc");
   return Run();
 }

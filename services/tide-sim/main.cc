@@ -14,16 +14,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <string_view>
 #include <utility>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -32,6 +26,7 @@
 #include "events/events.h"
 #include "kafka/kafka.h"
 #include "responder.h"
+#include "service_flags.h"
 #include "sim/event_sink.h"
 #include "sim/queue_log_sink.h"
 #include "sim/scenario.h"
@@ -280,38 +275,13 @@ int Run() {
 }  // namespace tidewatch::sim
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  // --help lists this file's flags; --start-date, --queue-log-out and
+  // --line-map-out are read as --start_date, ... (service_flags.h).
+  tidewatch::ParseServiceFlags(
+      argc, argv,
       "simulated contact-centre traffic as CallEvent JSON lines.\n"
       "  tide-sim --scenario FILE [--seed N] [--out FILE|-] [--summary FILE]\n"
-      "           [--speed N|max] [--start-date YYYY-MM-DD]");
-  // --help lists this file's flags (Abseil matches the program name by
-  // default, and this file is main.cc).
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "tide-sim/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  // Abseil flag names cannot contain '-': accept the documented spelling.
-  std::vector<std::string> args(argv, argv + argc);
-  for (std::string& a : args) {
-    if (a == "--") break;
-    for (const auto& [spelled, name] :
-         {std::pair<std::string_view, std::string_view>{"--start-date", "--start_date"},
-          {"-start-date", "-start_date"},
-          {"--queue-log-out", "--queue_log_out"},
-          {"--line-map-out", "--line_map_out"},
-
-          {"--respond-to", "--respond_to"},
-          {"-respond-to", "-respond_to"}}) {
-      if (std::string_view(a).substr(0, spelled.size()) == spelled &&
-          (a.size() == spelled.size() || a[spelled.size()] == '=')) {
-        a = std::string(name) + a.substr(spelled.size());
-      }
-    }
-  }
-  std::vector<char*> rewritten;
-  for (std::string& a : args) rewritten.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(rewritten.size()), rewritten.data());
+      "           [--speed N|max] [--start-date YYYY-MM-DD]",
+      "tide-sim/main.cc");
   return tidewatch::sim::Run();
 }

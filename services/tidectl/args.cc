@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include <cstdio>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -54,6 +56,21 @@ absl::Status CommandArgs::Parse(const std::vector<std::string>& args) {
     values_[name] = *value;
   }
   return absl::OkStatus();
+}
+
+std::optional<int> CommandArgs::ParseOrExit(const std::vector<std::string>& args,
+                                            const std::string& help_intro,
+                                            const std::string& help_notes) {
+  AddBool("help", "show this help");
+  if (absl::Status s = Parse(args); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (GetBool("help")) {
+    std::fputs(absl::StrCat(help_intro, Usage(), help_notes).c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> CommandArgs::Get(const std::string& name) const {

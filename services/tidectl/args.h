@@ -7,7 +7,7 @@
 //   CommandArgs args("capacity");
 //   args.AddFlag("aht", "mean handle time, e.g. 240s");
 //   args.AddBool("json", "print JSON");
-//   if (absl::Status s = args.Parse(argv_tail); !s.ok()) ...
+//   if (std::optional<int> exit = args.ParseOrExit(argv_tail)) return *exit;
 //   absl::StatusOr<absl::Duration> aht = args.GetDuration("aht");
 #ifndef TIDEWATCH_SERVICES_TIDECTL_ARGS_H_
 #define TIDEWATCH_SERVICES_TIDECTL_ARGS_H_
@@ -34,6 +34,14 @@ class CommandArgs {
   void AddBool(std::string name, std::string help);
 
   absl::Status Parse(const std::vector<std::string>& args);
+
+  // Declares --help and parses `args`, handling the two ways a command ends
+  // before it starts: a bad command line (the error on stderr; exit code 2)
+  // and --help (`help_intro`, Usage() and `help_notes` on stdout; exit code
+  // 0). Returns that exit code, or nullopt when the command should run.
+  std::optional<int> ParseOrExit(const std::vector<std::string>& args,
+                                 const std::string& help_intro = "",
+                                 const std::string& help_notes = "");
 
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
   std::optional<std::string> Get(const std::string& name) const;

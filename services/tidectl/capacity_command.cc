@@ -210,17 +210,7 @@ int RunCapacity(const std::vector<std::string>& argv) {
   args.AddFlag("sl", "service-level target fraction for agents needed (default 0.8)");
   args.AddFlag("max-abandon", "abandonment target fraction for agents needed (default 0.1)");
   args.AddFlag("format", "table or json (default table)");
-  args.AddBool("help", "show this help");
-
-  if (absl::Status s = args.Parse(argv); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return kUsage;
-  }
-  if (args.GetBool("help")) {
-    std::fputs(kSummary, stdout);
-    std::fputs(args.Usage().c_str(), stdout);
-    return kOk;
-  }
+  if (std::optional<int> exit = args.ParseOrExit(argv, kSummary)) return *exit;
   absl::StatusOr<Request> request = ParseRequest(args);
   if (!request.ok()) {
     std::fprintf(stderr, "tidectl capacity: %s\n%s",

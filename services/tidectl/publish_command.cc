@@ -2,6 +2,7 @@
 // to the events topic, validated exactly as `tidectl replay` validates it.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,16 +24,11 @@ int RunPublish(const std::vector<std::string>& argv) {
   args.AddFlag("topic", "topic to produce to (default telephony.call-events)");
   args.AddFlag("timeout", "how long to wait for delivery at the end (default 60s)");
   args.AddBool("quiet", "no progress or error lines on stderr");
-  args.AddBool("help", "show this help");
-  if (absl::Status s = args.Parse(argv); !s.ok()) {
-    std::cerr << s.message() << "\n";
-    return 2;
-  }
-  if (args.GetBool("help")) {
-    std::cout << args.Usage()
-              << "Events are produced as binary protobuf keyed by line_id; bad "
-                 "records are reported as FILE:LINE: reason and skipped.\n";
-    return 0;
+  if (std::optional<int> exit =
+          args.ParseOrExit(argv, "",
+                           "Events are produced as binary protobuf keyed by line_id; bad "
+                           "records are reported as FILE:LINE: reason and skipped.\n")) {
+    return *exit;
   }
   std::string path = args.GetOr("events", args.GetOr("input", ""));
   if (path.empty() && args.positional().size() == 1) path = args.positional()[0];

@@ -236,15 +236,7 @@ int RunReplay(const std::vector<std::string>& argv) {
   args.AddFlag("windows", "snapshot windows, e.g. 15m,60m (default: the policy's windows)");
   args.AddFlag("format", "table (default) or json");
   args.AddBool("quiet", "no progress or error lines on stderr");
-  args.AddBool("help", "show this help");
-  if (absl::Status s = args.Parse(argv); !s.ok()) {
-    std::cerr << s.message() << "\n";
-    return 2;
-  }
-  if (args.GetBool("help")) {
-    std::cout << args.Usage();
-    return 0;
-  }
+  if (std::optional<int> exit = args.ParseOrExit(argv)) return *exit;
   const bool quiet = args.GetBool("quiet");
   std::optional<std::string> events_path = args.Get("events");
   if (!events_path) {

@@ -1,7 +1,9 @@
 // Helpers for tests that run tidewatch's binaries as real processes: a
 // child process with its output in files (killed with the test), a tiny
 // HTTP GET, waiting with a deadline, and the dev broker / tidewatchd start-up
-// handshakes. (The same patterns as tidewatchd_process_test.cc.)
+// handshakes, the binaries' paths, and TestChildren: a test's children and
+// their log directory, cleaned up in TearDown. Used by
+// tidewatchd_process_test.cc and queuelog_e2e_test.cc.
 #ifndef TIDEWATCH_TESTS_INTEGRATION_PROCESS_UTIL_H_
 #define TIDEWATCH_TESTS_INTEGRATION_PROCESS_UTIL_H_
 
@@ -16,12 +18,16 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,14 +36,34 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 
 namespace tidewatch::testing {
+
+// The built binaries the integration tests run, and the scenario they use.
+inline constexpr char kBroker[] =
+    TIDEWATCH_BINARY_DIR "/services/kafka-dev-broker/kafka-dev-broker";
+inline constexpr char kTidewatchd[] = TIDEWATCH_BINARY_DIR "/services/tidewatchd/tidewatchd";
+inline constexpr char kTideSim[] = TIDEWATCH_BINARY_DIR "/services/tide-sim/tide-sim";
+inline constexpr char kBridge[] = TIDEWATCH_BINARY_DIR "/services/queuelog-bridge/queuelog-bridge";
+inline constexpr char kTidectl[] = TIDEWATCH_BINARY_DIR "/services/tidectl/tidectl";
+inline constexpr char kSummonsScenario[] =
+    TIDEWATCH_SOURCE_DIR "/deploy/scenarios/council-tax-summons.yaml";
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The last `lines` lines of `text`.
+inline std::string Tail(const std::string& text, int lines) {
+  size_t pos = text.size();
+  for (int i = 0; i <= lines && pos != std::string::npos && pos > 0; ++i) {
+    pos = text.rfind('\n', pos - 1);
+  }
+  return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
 // Calls `done` every `every` until it is true or `timeout` passed.
@@ -80,6 +106,7 @@ class Child {
     const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid == 0) {
+      // Only async-signal-safe calls from here to exec.
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(127);
       dup2(out, 1);
@@ -113,7 +140,8 @@ class Child {
     if (running()) kill(pid_, sig);
   }
 
-  // Reaps the child if it has exited, waiting up to `timeout`.
+  // Reaps the child if it has exited, waiting up to `timeout`; the raw wait
+  // status, or nullopt if still running.
   std::optional<int> Wait(absl::Duration timeout) {
     if (status_.has_value() || pid_ <= 0) return status_;
     WaitFor(
@@ -209,6 +237,71 @@ inline int WaitForPort(Child& tidewatchd) {
       absl::Seconds(40), absl::Milliseconds(20));
   return port;
 }
+
+// A test's child processes and the fresh temporary directory their logs go
+// to. Finish() (from TearDown) kills (SIGKILL) and reaps every child
+// whatever happened; on failure it prints the end of each child's stderr and
+// keeps the directory (kept too when TIDEWATCH_KEEP_TEST_LOGS is set).
+//
+//   void SetUp() override { ASSERT_TRUE(children_.Init("my_test")); }
+//   void TearDown() override { children_.Finish(HasFailure()); }
+//   Child* broker = children_.Spawn("broker", {kBroker});
+class TestChildren {
+ public:
+  // Creates the directory (named after `test_name`); false, with a test
+  // failure, if it cannot.
+  bool Init(const std::string& test_name) {
+    std::string tmpl = absl::StrCat(::testing::TempDir(), test_name, ".XXXXXX");
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp " << tmpl;
+      return false;
+    }
+    dir_ = tmpl;
+    std::printf("[dir] %s\n", dir_.c_str());
+    return true;
+  }
+
+  const std::string& dir() const { return dir_; }
+
+  // Child::Spawn into the directory; nullptr, with a test failure, if it
+  // cannot start. The child lives until Finish().
+  Child* Spawn(const std::string& name, std::vector<std::string> argv,
+               const std::string& stdin_path = "") {
+    absl::StatusOr<std::unique_ptr<Child>> c =
+        Child::Spawn(name, std::move(argv), dir_, stdin_path);
+    if (!c.ok()) {
+      ADD_FAILURE() << c.status();
+      return nullptr;
+    }
+    children_.push_back(*std::move(c));
+    return children_.back().get();
+  }
+
+  // Kills and reaps the children (last started first); see the class
+  // comment.
+  void Finish(bool failed) {
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+      Child& c = **it;
+      c.Signal(SIGKILL);
+      c.Wait(absl::Seconds(10));
+      if (failed) {
+        std::printf("---- %s (%s), last stderr lines:\n%s", c.name().c_str(), c.Describe().c_str(),
+                    Tail(c.Stderr(), 25).c_str());
+      }
+    }
+    children_.clear();
+    if (failed || std::getenv("TIDEWATCH_KEEP_TEST_LOGS") != nullptr) {
+      std::printf("[dir] logs kept in %s\n", dir_.c_str());
+    } else if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+ private:
+  std::string dir_;
+  std::vector<std::unique_ptr<Child>> children_;
+};
 
 }  // namespace tidewatch::testing
 

@@ -33,7 +33,6 @@
 //   (acceptance 3); usage and file errors exit 2 and 1.
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -56,15 +55,15 @@ namespace {
 
 using testing::Child;
 using testing::HttpGet;
+using testing::kBridge;
+using testing::kBroker;
+using testing::kSummonsScenario;
+using testing::kTidectl;
+using testing::kTideSim;
+using testing::kTidewatchd;
 using testing::ReadFile;
 using testing::WaitFor;
 
-constexpr char kBroker[] = TIDEWATCH_BINARY_DIR "/services/kafka-dev-broker/kafka-dev-broker";
-constexpr char kTidewatchd[] = TIDEWATCH_BINARY_DIR "/services/tidewatchd/tidewatchd";
-constexpr char kTideSim[] = TIDEWATCH_BINARY_DIR "/services/tide-sim/tide-sim";
-constexpr char kBridge[] = TIDEWATCH_BINARY_DIR "/services/queuelog-bridge/queuelog-bridge";
-constexpr char kTidectl[] = TIDEWATCH_BINARY_DIR "/services/tidectl/tidectl";
-constexpr char kScenario[] = TIDEWATCH_SOURCE_DIR "/deploy/scenarios/council-tax-summons.yaml";
 constexpr char kEventsTopic[] = "telephony.call-events";
 constexpr char kDeadLetterTopic[] = "tidewatch.dead-letter";
 constexpr int kPartitions = 12;
@@ -108,6 +107,20 @@ std::optional<std::map<std::string, Totals>> LinesTotals(int port) {
   const google::protobuf::Struct json = Json(*body);
   for (const auto& [id, v] : Field(json, "lines").struct_value().fields()) {
     out[id] = CountsOf(Field(v.struct_value(), "totals").struct_value());
+  }
+  return out;
+}
+
+// tide-sim --summary's counts per line, read from `path` (its
+// callbacks_requested as "callbacks", as /lines names them).
+std::map<std::string, Totals> SummaryTotals(const std::string& path) {
+  std::map<std::string, Totals> out;
+  const google::protobuf::Struct json = Json(ReadFile(path));
+  for (const auto& v : Field(json, "lines").list_value().values()) {
+    const google::protobuf::Struct& l = v.struct_value();
+    Totals t = CountsOf(l);
+    t["callbacks"] = static_cast<int64_t>(Field(l, "callbacks_requested").number_value());
+    out[Field(l, "line_id").string_value()] = t;
   }
   return out;
 }
@@ -187,51 +200,20 @@ std::set<std::string> FindNumbers(std::string_view text,
 
 class QueueLogE2eTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = absl::StrCat(::testing::TempDir(), "queuelog_e2e_test.XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    std::printf("[dir] %s\n", dir_.c_str());
-  }
+  void SetUp() override { ASSERT_TRUE(children_.Init("queuelog_e2e_test")); }
 
-  void TearDown() override {
-    const bool failed = HasFailure();
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
-      (*it)->Signal(SIGKILL);
-      (*it)->Wait(absl::Seconds(10));
-      if (failed) {
-        const std::string err = (*it)->Stderr();
-        std::printf("---- %s (%s), stderr tail:\n%s\n", (*it)->name().c_str(),
-                    (*it)->Describe().c_str(),
-                    err.substr(err.size() > 3000 ? err.size() - 3000 : 0).c_str());
-      }
-    }
-    children_.clear();
-    if (failed || std::getenv("TIDEWATCH_KEEP_TEST_LOGS") != nullptr) {
-      std::printf("[dir] logs kept in %s\n", dir_.c_str());
-    } else {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
+  // Kills every child and reaps it, whatever happened; on failure shows the
+  // end of each child's stderr and keeps the directory.
+  void TearDown() override { children_.Finish(HasFailure()); }
 
-  std::string Path(const std::string& name) const { return absl::StrCat(dir_, "/", name); }
-
-  Child* Spawn(const std::string& name, std::vector<std::string> argv,
-               const std::string& stdin_path = "") {
-    auto c = Child::Spawn(name, std::move(argv), dir_, stdin_path);
-    if (!c.ok()) {
-      ADD_FAILURE() << c.status();
-      return nullptr;
-    }
-    children_.push_back(*std::move(c));
-    return children_.back().get();
+  std::string Path(const std::string& name) const {
+    return absl::StrCat(children_.dir(), "/", name);
   }
 
   // Runs a program to completion; its exit description ("exit 0", ...).
   std::string Run(const std::string& name, std::vector<std::string> argv,
                   absl::Duration timeout = absl::Seconds(120)) {
-    Child* c = Spawn(name, std::move(argv));
+    Child* c = children_.Spawn(name, std::move(argv));
     if (c == nullptr) return "not started";
     c->Wait(timeout);
     return c->Describe();
@@ -239,7 +221,7 @@ class QueueLogE2eTest : public ::testing::Test {
 
   // Broker (tidewatch's topics) and one tidewatchd; false on failure.
   bool StartStack() {
-    Child* broker = Spawn("broker", {kBroker});
+    Child* broker = children_.Spawn("broker", {kBroker});
     if (broker == nullptr) return false;
     std::optional<std::string> b =
         testing::WaitForBootstrap(*broker, {kEventsTopic, "tidewatch.state", "tidewatch.commands",
@@ -249,7 +231,8 @@ class QueueLogE2eTest : public ::testing::Test {
       return false;
     }
     bootstrap_ = *b;
-    tidewatchd_ = Spawn("tidewatchd", {kTidewatchd, absl::StrCat("--brokers=", bootstrap_),
+    tidewatchd_ =
+        children_.Spawn("tidewatchd", {kTidewatchd, absl::StrCat("--brokers=", bootstrap_),
                                        "--clock=event", "--metrics_address=127.0.0.1:0",
                                        "--instance_id=e2e", "--commit_interval=1s"});
     if (tidewatchd_ == nullptr) return false;
@@ -275,8 +258,7 @@ class QueueLogE2eTest : public ::testing::Test {
     return last;
   }
 
-  std::string dir_;
-  std::vector<std::unique_ptr<Child>> children_;
+  testing::TestChildren children_;
   std::string bootstrap_;
   Child* tidewatchd_ = nullptr;
   int port_ = 0;
@@ -288,9 +270,10 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   const std::string summary = Path("summary.json");
   const std::string checkpoint = Path("bridge.checkpoint");
   const std::string key_file = Path("caller.key");
-  ASSERT_EQ(Run("tide-sim", {kTideSim, "--scenario", kScenario, "--seed", "1", "--queue-log-out",
-                             queue_log, "--line-map-out", line_map, "--summary", summary}),
-            "exit 0");
+  ASSERT_EQ(
+      Run("tide-sim", {kTideSim, "--scenario", kSummonsScenario, "--seed", "1", "--queue-log-out",
+                       queue_log, "--line-map-out", line_map, "--summary", summary}),
+      "exit 0");
   // Malformed or unmappable lines with numbers in them: skipped and logged
   // by line number, never quoted.
   {
@@ -303,14 +286,7 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   std::ofstream(key_file) << "e2e-test-caller-key-0123456789abcdef\n";
 
   // What tide-sim counted, per line.
-  std::map<std::string, Totals> want;
-  const google::protobuf::Struct summary_json = Json(ReadFile(summary));
-  for (const auto& v : Field(summary_json, "lines").list_value().values()) {
-    const google::protobuf::Struct& l = v.struct_value();
-    Totals t = CountsOf(l);
-    t["callbacks"] = static_cast<int64_t>(Field(l, "callbacks_requested").number_value());
-    want[Field(l, "line_id").string_value()] = t;
-  }
+  const std::map<std::string, Totals> want = SummaryTotals(summary);
   ASSERT_EQ(want.size(), 5u);
 
   ASSERT_TRUE(StartStack());
@@ -318,7 +294,7 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   // last line checkpointed; then SIGTERM.
   const std::string raw = ReadFile(queue_log);
   const int64_t total_lines = std::count(raw.begin(), raw.end(), '\n');
-  Child* bridge = Spawn(
+  Child* bridge = children_.Spawn(
       "bridge", {kBridge, "--queue-log", queue_log, "--checkpoint", checkpoint, "--line-map",
                  line_map, "--brokers", bootstrap_, "--caller-key-file", key_file, "--from-start",
                  "--poll-interval", "50ms", "--metrics-address", "127.0.0.1:0"});
@@ -399,18 +375,12 @@ TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
   const std::string summary = Path("summary.json");
   const std::string checkpoint = Path("bridge.checkpoint");
   const std::string key_file = Path("caller.key");
-  ASSERT_EQ(Run("tide-sim", {kTideSim, "--scenario", kScenario, "--seed", "4", "--queue-log-out",
-                             day, "--line-map-out", line_map, "--summary", summary}),
-            "exit 0");
+  ASSERT_EQ(
+      Run("tide-sim", {kTideSim, "--scenario", kSummonsScenario, "--seed", "4", "--queue-log-out",
+                       day, "--line-map-out", line_map, "--summary", summary}),
+      "exit 0");
   std::ofstream(key_file) << "e2e-test-caller-key-0123456789abcdef\n";
-  const google::protobuf::Struct summary_json = Json(ReadFile(summary));
-  std::map<std::string, Totals> want;
-  for (const auto& v : Field(summary_json, "lines").list_value().values()) {
-    const google::protobuf::Struct& l = v.struct_value();
-    Totals t = CountsOf(l);
-    t["callbacks"] = static_cast<int64_t>(Field(l, "callbacks_requested").number_value());
-    want[Field(l, "line_id").string_value()] = t;
-  }
+  const std::map<std::string, Totals> want = SummaryTotals(summary);
   const std::vector<std::string> lines = absl::StrSplit(ReadFile(day), '\n', absl::SkipEmpty());
   const size_t half = lines.size() / 2, three_quarters = lines.size() * 3 / 4;
   auto write = [&](const std::string& path, size_t from, size_t to) {
@@ -441,7 +411,7 @@ TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
                       << metrics << bridge->Stderr();
     return done;
   };
-  Child* first = Spawn("bridge-1", argv);
+  Child* first = children_.Spawn("bridge-1", argv);
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(wait_for_checkpoint_line(first, half));
   first->Signal(SIGKILL);
@@ -451,7 +421,7 @@ TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
   ASSERT_EQ(std::rename(queue_log.c_str(), (queue_log + ".1").c_str()), 0);
   write(queue_log, three_quarters, lines.size());
 
-  Child* second = Spawn("bridge-2", argv);
+  Child* second = children_.Spawn("bridge-2", argv);
   ASSERT_NE(second, nullptr);
   ASSERT_TRUE(wait_for_checkpoint_line(second, lines.size() - three_quarters));
   EXPECT_TRUE(absl::StrContains(second->Stderr(), "rotated")) << second->Stderr();
@@ -495,21 +465,22 @@ TEST_F(QueueLogE2eTest, BridgeRefusesBadSetupWithoutShowingTheKey) {
   EXPECT_EQ(Run("no-key", with({"--line-map", map, "--caller-key-env", "TIDEWATCH_UNSET_VAR_X"})),
             "exit 2");
   setenv("TIDEWATCH_E2E_SHORT_KEY", "tiny-secret", 1);
-  Child* short_key =
-      Spawn("short-key", with({"--line-map", map, "--caller-key-env", "TIDEWATCH_E2E_SHORT_KEY"}));
+  Child* short_key = children_.Spawn(
+      "short-key", with({"--line-map", map, "--caller-key-env", "TIDEWATCH_E2E_SHORT_KEY"}));
   ASSERT_NE(short_key, nullptr);
   short_key->Wait(absl::Seconds(30));
   EXPECT_EQ(short_key->Describe(), "exit 2");
   EXPECT_TRUE(absl::StrContains(short_key->Stderr(), "at least 16")) << short_key->Stderr();
   EXPECT_FALSE(absl::StrContains(short_key->Stderr(), "tiny-secret")) << short_key->Stderr();
-  Child* bad = Spawn("bad-map", with({"--line-map", bad_map, "--caller-key-file", key}));
+  Child* bad = children_.Spawn("bad-map", with({"--line-map", bad_map, "--caller-key-file", key}));
   ASSERT_NE(bad, nullptr);
   bad->Wait(absl::Seconds(30));
   EXPECT_EQ(bad->Describe(), "exit 2");
   EXPECT_TRUE(absl::StrContains(bad->Stderr(), "bad.yaml:2: queues.council-tax")) << bad->Stderr();
   EXPECT_FALSE(absl::StrContains(bad->Stderr(), "perfectly-good")) << bad->Stderr();
   std::ofstream(Path("cp")) << "path=/elsewhere/queue_log\ninode=1\noffset=0\nline=0\n";
-  Child* other = Spawn("other-checkpoint", with({"--line-map", map, "--caller-key-file", key}));
+  Child* other =
+      children_.Spawn("other-checkpoint", with({"--line-map", map, "--caller-key-file", key}));
   ASSERT_NE(other, nullptr);
   other->Wait(absl::Seconds(30));
   EXPECT_EQ(other->Describe(), "exit 1");
@@ -518,8 +489,9 @@ TEST_F(QueueLogE2eTest, BridgeRefusesBadSetupWithoutShowingTheKey) {
 
 TEST_F(QueueLogE2eTest, PublishGivesTheSameTotalsAsReplay) {
   const std::string day = Path("day.jsonl");
-  ASSERT_EQ(Run("tide-sim", {kTideSim, "--scenario", kScenario, "--seed", "2", "--out", day}),
-            "exit 0");
+  ASSERT_EQ(
+      Run("tide-sim", {kTideSim, "--scenario", kSummonsScenario, "--seed", "2", "--out", day}),
+      "exit 0");
   {
     std::ofstream out(day, std::ios::app);
     out << "{not json\n"
@@ -535,7 +507,8 @@ TEST_F(QueueLogE2eTest, PublishGivesTheSameTotalsAsReplay) {
                 {kTidectl, "publish", Path("missing.jsonl"), "--brokers", "127.0.0.1:1"}),
             "exit 1");
 
-  Child* replay = Spawn("replay", {kTidectl, "replay", "--events", day, "--format", "json"});
+  Child* replay =
+      children_.Spawn("replay", {kTidectl, "replay", "--events", day, "--format", "json"});
   ASSERT_NE(replay, nullptr);
   replay->Wait(absl::Seconds(60));
   ASSERT_EQ(replay->Describe(), "exit 0") << replay->Stderr();
@@ -547,7 +520,8 @@ TEST_F(QueueLogE2eTest, PublishGivesTheSameTotalsAsReplay) {
   ASSERT_EQ(want.size(), 5u);
 
   ASSERT_TRUE(StartStack());
-  Child* publish = Spawn("publish", {kTidectl, "publish", "-", "--brokers", bootstrap_}, day);
+  Child* publish =
+      children_.Spawn("publish", {kTidectl, "publish", "-", "--brokers", bootstrap_}, day);
   ASSERT_NE(publish, nullptr);
   publish->Wait(absl::Seconds(60));
   ASSERT_EQ(publish->Describe(), "exit 0") << publish->Stderr();

@@ -33,28 +33,16 @@
 // and /lines equal to the reference's; the escalations have no conflicting
 // ids, gapless sequences, no re-emissions (state and offsets were committed
 // at shutdown) and are exactly the reference's.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,16 +60,24 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka.h"
+#include "process_util.h"
 #include "stream/partitioner.h"
 #include "tidewatch/v1/tide.pb.h"
 
 namespace tidewatch {
 namespace {
 
-constexpr char kBroker[] = TIDEWATCH_BINARY_DIR "/services/kafka-dev-broker/kafka-dev-broker";
-constexpr char kTidewatchd[] = TIDEWATCH_BINARY_DIR "/services/tidewatchd/tidewatchd";
-constexpr char kTideSim[] = TIDEWATCH_BINARY_DIR "/services/tide-sim/tide-sim";
-constexpr char kScenario[] = TIDEWATCH_SOURCE_DIR "/deploy/scenarios/council-tax-summons.yaml";
+using testing::Child;
+using testing::HttpGet;
+using testing::kBroker;
+using testing::kSummonsScenario;
+using testing::kTideSim;
+using testing::kTidewatchd;
+using testing::ReadFile;
+using testing::WaitFor;
+using testing::WaitForBootstrap;
+using testing::WaitForPort;
+
 // A seed whose revenues line rises through tiers 1 and 2 in the surge
 // (tests/sim/sim_tide_test.cc checks seeds 1-4).
 constexpr int kSeed = 1;
@@ -113,162 +109,6 @@ class PhaseTimer {
   absl::Time start_;
   absl::Time last_;
 };
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Tail(const std::string& text, int lines) {
-  size_t pos = text.size();
-  for (int i = 0; i <= lines && pos != std::string::npos && pos > 0; ++i) {
-    pos = text.rfind('\n', pos - 1);
-  }
-  return pos == std::string::npos ? text : text.substr(pos + 1);
-}
-
-// Calls `done` every `every` until it is true or `timeout` passed.
-bool WaitFor(const std::function<bool()>& done, absl::Duration timeout,
-             absl::Duration every = absl::Milliseconds(200)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(every);
-  }
-}
-
-// A child process with stdout and stderr in files. Dies with the test
-// process (PR_SET_PDEATHSIG) and is SIGKILLed and reaped when destroyed.
-class Child {
- public:
-  // Starts `argv` (argv[0] is the executable's path).
-  static absl::StatusOr<std::unique_ptr<Child>> Spawn(const std::string& name,
-                                                      std::vector<std::string> argv,
-                                                      const std::string& dir) {
-    auto child = std::unique_ptr<Child>(new Child());
-    child->name_ = name;
-    child->out_path_ = absl::StrCat(dir, "/", name, ".stdout");
-    child->err_path_ = absl::StrCat(dir, "/", name, ".stderr");
-    const int out = open(child->out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    const int err = open(child->err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0 || err < 0) {
-      if (out >= 0) close(out);
-      if (err >= 0) close(err);
-      return absl::InternalError(absl::StrCat("cannot create logs in ", dir));
-    }
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls from here to exec.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      dup2(out, 1);
-      dup2(err, 2);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    close(out);
-    close(err);
-    if (pid < 0) return absl::InternalError("fork failed");
-    child->pid_ = pid;
-    child->command_ = absl::StrJoin(argv, " ");
-    std::printf("[spawn] %s (pid %d): %s\n", name.c_str(), pid, child->command_.c_str());
-    std::fflush(stdout);
-    return child;
-  }
-
-  ~Child() {
-    if (running()) {
-      kill(pid_, SIGKILL);
-      Wait(absl::Seconds(10));
-    }
-  }
-
-  const std::string& name() const { return name_; }
-  bool running() const { return pid_ > 0 && !status_.has_value(); }
-  std::string Stdout() const { return ReadFile(out_path_); }
-  std::string Stderr() const { return ReadFile(err_path_); }
-
-  void Signal(int sig) {
-    if (running()) kill(pid_, sig);
-  }
-
-  // Reaps the child if it has exited, waiting up to `timeout`; the raw wait
-  // status, or nullopt if still running.
-  std::optional<int> Wait(absl::Duration timeout) {
-    if (status_.has_value() || pid_ <= 0) return status_;
-    WaitFor(
-        [this] {
-          int status = 0;
-          if (waitpid(pid_, &status, WNOHANG) == pid_) status_ = status;
-          return status_.has_value();
-        },
-        timeout, absl::Milliseconds(10));
-    return status_;
-  }
-
-  // "exit 0", "signal 9", or "running".
-  std::string Describe() const {
-    if (!status_.has_value()) return "running";
-    if (WIFEXITED(*status_)) return absl::StrCat("exit ", WEXITSTATUS(*status_));
-    if (WIFSIGNALED(*status_)) return absl::StrCat("signal ", WTERMSIG(*status_));
-    return absl::StrCat("status ", *status_);
-  }
-
- private:
-  Child() = default;
-  std::string name_;
-  std::string command_;
-  std::string out_path_;
-  std::string err_path_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-};
-
-struct HttpReply {
-  int status = 0;
-  std::string body;
-};
-
-// GET http://127.0.0.1:port/path (HTTP/1.0, the server closes), bounded by
-// socket timeouts.
-std::optional<HttpReply> HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request =
-        absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(request.size())) {
-      char buf[16384];
-      ssize_t n;
-      while ((n = recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, n);
-    }
-  }
-  close(fd);
-  HttpReply reply;
-  const size_t header_end = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.", 0) != 0 || header_end == std::string::npos ||
-      !absl::SimpleAtoi(response.substr(9, 3), &reply.status)) {
-    return std::nullopt;
-  }
-  reply.body = response.substr(header_end + 4);
-  return reply;
-}
 
 absl::StatusOr<google::protobuf::Struct> ParseJson(const std::string& json) {
   google::protobuf::Struct out;
@@ -348,9 +188,9 @@ struct LineView {
 };
 
 std::optional<std::map<std::string, LineView>> GetLines(int port) {
-  std::optional<HttpReply> reply = HttpGet(port, "/lines");
-  if (!reply || reply->status != 200) return std::nullopt;
-  absl::StatusOr<google::protobuf::Struct> json = ParseJson(reply->body);
+  std::optional<std::string> body = HttpGet(port, "/lines");
+  if (!body) return std::nullopt;
+  absl::StatusOr<google::protobuf::Struct> json = ParseJson(*body);
   if (!json.ok()) return std::nullopt;
   std::map<std::string, LineView> out;
   for (const auto& [id, v] : Field(*json, "lines").struct_value().fields()) {
@@ -402,8 +242,7 @@ struct ClusterView {
 ClusterView Observe(const std::vector<Instance*>& instances) {
   ClusterView view;
   for (const Instance* in : instances) {
-    std::optional<HttpReply> ready = HttpGet(in->port, "/readyz");
-    if (!ready || ready->status != 200) view.all_ready = false;
+    if (!HttpGet(in->port, "/readyz")) view.all_ready = false;
     std::optional<std::map<std::string, LineView>> lines = GetLines(in->port);
     if (!lines) {
       view.all_answered = false;
@@ -670,71 +509,23 @@ std::vector<std::string> DiffEscalations(const EscalationLog& reference, const E
 
 class TidewatchdProcessTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = absl::StrCat(::testing::TempDir(), "tidewatchd_process_test.XXXXXX");
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << "mkdtemp " << tmpl;
-    dir_ = tmpl;
-    std::printf("[dir] %s\n", dir_.c_str());
-  }
+  void SetUp() override { ASSERT_TRUE(children_.Init("tidewatchd_process_test")); }
 
-  // Kills every child (SIGKILL) and reaps it, whatever happened; on failure
-  // shows the end of each child's stderr and keeps the directory.
-  void TearDown() override {
-    const bool failed = HasFailure();
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
-      Child& c = **it;
-      c.Signal(SIGKILL);
-      c.Wait(absl::Seconds(10));
-      if (failed) {
-        std::printf("---- %s (%s), last stderr lines:\n%s", c.name().c_str(), c.Describe().c_str(),
-                    Tail(c.Stderr(), 25).c_str());
-      }
-    }
-    children_.clear();
-    if (failed || std::getenv("TIDEWATCH_KEEP_TEST_LOGS") != nullptr) {
-      std::printf("[dir] logs kept in %s\n", dir_.c_str());
-    } else if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
-  Child* Spawn(const std::string& name, std::vector<std::string> argv) {
-    absl::StatusOr<std::unique_ptr<Child>> c = Child::Spawn(name, std::move(argv), dir_);
-    if (!c.ok()) {
-      ADD_FAILURE() << c.status();
-      return nullptr;
-    }
-    children_.push_back(*std::move(c));
-    return children_.back().get();
-  }
+  // Kills every child and reaps it, whatever happened; on failure shows the
+  // end of each child's stderr and keeps the directory.
+  void TearDown() override { children_.Finish(HasFailure()); }
 
   // Starts kafka-dev-broker with tidewatch's topics; returns its bootstrap.
   std::optional<std::string> StartBroker(const std::string& name) {
     Child* broker =
-        Spawn(name, {kBroker, "--topic", "telephony.call-events:12", "--topic",
-                     "tidewatch.commands:12", "--topic", "tidewatch.state:12", "--topic",
-                     "tidewatch.escalations:12", "--topic", "tidewatch.dead-letter:1"});
+        children_.Spawn(name, {kBroker, "--topic", "telephony.call-events:12", "--topic",
+                               "tidewatch.commands:12", "--topic", "tidewatch.state:12", "--topic",
+                               "tidewatch.escalations:12", "--topic", "tidewatch.dead-letter:1"});
     if (broker == nullptr) return std::nullopt;
-    std::string bootstrap;
-    const bool up = WaitFor(
-        [&] {
-          if (broker->Wait(absl::ZeroDuration()).has_value()) return true;  // died
-          const std::string out = broker->Stdout();
-          // bootstrap= first, then one topic= line per topic.
-          if (out.rfind("bootstrap=", 0) != 0 ||
-              out.find("topic=tidewatch.state") == std::string::npos ||
-              out.find("topic=telephony.call-events") == std::string::npos ||
-              out.find("topic=tidewatch.escalations") == std::string::npos ||
-              out.find("topic=tidewatch.dead-letter") == std::string::npos ||
-              out.find("topic=tidewatch.commands") == std::string::npos) {
-            return false;
-          }
-          bootstrap = out.substr(10, out.find('\n') - 10);
-          return true;
-        },
-        absl::Seconds(15), absl::Milliseconds(20));
-    if (!up || bootstrap.empty()) {
+    const std::optional<std::string> bootstrap =
+        WaitForBootstrap(*broker, {kEventsTopic, "tidewatch.commands", "tidewatch.state",
+                                   kEscalationsTopic, "tidewatch.dead-letter"});
+    if (!bootstrap) {
       ADD_FAILURE() << name << " (" << broker->Describe()
                     << ") did not print bootstrap= and its topics: " << broker->Stdout()
                     << broker->Stderr();
@@ -746,24 +537,14 @@ class TidewatchdProcessTest : public ::testing::Test {
   // Starts tidewatchd; fills `instance` once it serves HTTP.
   bool StartTidewatchd(const std::string& bootstrap, const std::string& id, const std::string& run,
                        Instance* instance, const std::string& commit_interval = "1s") {
-    Child* child = Spawn(absl::StrCat("tidewatchd-", id, run),
-                         {kTidewatchd, absl::StrCat("--brokers=", bootstrap), "--clock=event",
-                          "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
-                          absl::StrCat("--commit_interval=", commit_interval), "--quiet"});
+    Child* child =
+        children_.Spawn(absl::StrCat("tidewatchd-", id, run),
+                        {kTidewatchd, absl::StrCat("--brokers=", bootstrap), "--clock=event",
+                         "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
+                         absl::StrCat("--commit_interval=", commit_interval), "--quiet"});
     if (child == nullptr) return false;
-    int port = 0;
-    const bool serving = WaitFor(
-        [&] {
-          const std::string err = child->Stderr();
-          const size_t at = err.find(" on port ");
-          if (at == std::string::npos) return child->Wait(absl::ZeroDuration()).has_value();
-          const size_t start = at + 9;
-          const size_t end = err.find('\n', start);
-          return end != std::string::npos &&
-                 absl::SimpleAtoi(err.substr(start, end - start), &port);
-        },
-        absl::Seconds(40), absl::Milliseconds(20));
-    if (!serving || port <= 0) {
+    const int port = WaitForPort(*child);
+    if (port <= 0) {
       ADD_FAILURE() << child->name() << " (" << child->Describe()
                     << ") never said which port it serves on:\n"
                     << child->Stderr();
@@ -776,19 +557,20 @@ class TidewatchdProcessTest : public ::testing::Test {
   // tide-sim: the summons day, to Kafka when `bootstrap` is set.
   Child* StartSim(const std::string& name, const std::optional<std::string>& bootstrap,
                   const std::string& speed, const std::string& summary) {
-    std::vector<std::string> argv = {
-        kTideSim, "--scenario", kScenario, "--seed", absl::StrCat(kSeed), "--summary", summary};
+    std::vector<std::string> argv = {kTideSim, "--scenario",        kSummonsScenario,
+                                     "--seed", absl::StrCat(kSeed), "--summary",
+                                     summary};
     if (bootstrap) {
       argv.insert(argv.end(), {"--brokers", *bootstrap, "--speed", speed});
     } else {
       argv.insert(argv.end(), {"--out", "/dev/null"});
     }
-    return Spawn(name, std::move(argv));
+    return children_.Spawn(name, std::move(argv));
   }
 
   // The day's summary without Kafka (deterministic for the seed).
   std::optional<SimSummary> OfflineSummary() {
-    const std::string path = absl::StrCat(dir_, "/offline-summary.json");
+    const std::string path = absl::StrCat(children_.dir(), "/offline-summary.json");
     Child* sim = StartSim("tide-sim-offline", std::nullopt, "max", path);
     if (sim == nullptr) return std::nullopt;
     if (!sim->Wait(absl::Seconds(30)) || sim->Describe() != "exit 0") {
@@ -825,7 +607,7 @@ class TidewatchdProcessTest : public ::testing::Test {
       ADD_FAILURE() << "reference tidewatchd never ready";
       return std::nullopt;
     }
-    const std::string summary_path = absl::StrCat(dir_, "/reference-summary.json");
+    const std::string summary_path = absl::StrCat(children_.dir(), "/reference-summary.json");
     Child* sim = StartSim("tide-sim-reference", bootstrap, "max", summary_path);
     if (sim == nullptr) return std::nullopt;
     if (!sim->Wait(absl::Seconds(60)) || sim->Describe() != "exit 0") {
@@ -867,8 +649,7 @@ class TidewatchdProcessTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
-  std::vector<std::unique_ptr<Child>> children_;
+  testing::TestChildren children_;
   PhaseTimer timer_;
 };
 
@@ -923,7 +704,7 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   }
   timer_.Mark("3 instances ready, each line owned once");
 
-  const std::string summary_path = absl::StrCat(dir_, "/summary.json");
+  const std::string summary_path = absl::StrCat(children_.dir(), "/summary.json");
   EscalationWatcher watcher;
   ASSERT_TRUE(watcher.Start(*bootstrap, {"revenues", "adult-social-care"}).ok());
   Child* sim = StartSim("tide-sim", bootstrap, kPacedSpeed, summary_path);
@@ -1112,7 +893,8 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   ASSERT_TRUE(bootstrap.has_value());
   // The day is produced at full speed and waits in the topic, so that the
   // instance is certainly mid-stream when it is told to stop.
-  Child* sim = StartSim("tide-sim", bootstrap, "max", absl::StrCat(dir_, "/summary.json"));
+  Child* sim =
+      StartSim("tide-sim", bootstrap, "max", absl::StrCat(children_.dir(), "/summary.json"));
   ASSERT_NE(sim, nullptr);
   ASSERT_TRUE(sim->Wait(absl::Seconds(60)).has_value());
   ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
