@@ -29,6 +29,7 @@
 #include "kafka/kafka.h"
 #include "line/kpis.h"
 #include "policy/policy.h"
+#include "service_flags.h"
 #include "stream/stream_processor.h"
 #include "telemetry/metrics_exporter.h"
 
@@ -442,10 +443,12 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "tidewatchd: consumes call events from Kafka, keeps per-line KPIs and the rising tide live, "
+  // Flags may be spelt with dashes (--events-topic) or underscores.
+  tidewatch::ParseServiceFlags(
+      argc, argv,
+      "consumes call events from Kafka, keeps per-line KPIs and the rising tide live, "
       "publishes escalations.\n  tidewatchd [--brokers=embedded|HOST:PORT,...] [--policy FILE] "
-      "...");
-  absl::ParseCommandLine(argc, argv);
+      "...",
+      "tidewatchd/main.cc");
   return Run();
 }
