@@ -14,6 +14,7 @@
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
 #include "events/events.h"
+#include "google/protobuf/arena.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/kafka.h"
 #include "policy/policy.h"
@@ -71,9 +72,12 @@ Fixture& Filled() {
 double RunBare(Fixture& fx, int run) {
   kafka::ConsumerOptions co;
   co.group_id = "bare-" + std::to_string(run);
+  co.read_headers = false;
   auto consumer = *kafka::NewConsumer(fx.config, co);
   consumer->Subscribe({"telephony.call-events"}, nullptr).IgnoreError();
-  tidewatch::v1::CallEvent event;
+  // Decoded the way tidewatchd decodes: into a message on an arena reset
+  // after each batch.
+  google::protobuf::Arena arena;
   int64_t n = 0;
   absl::Time start = absl::InfinitePast();
   std::vector<kafka::Record> batch;
@@ -81,9 +85,11 @@ double RunBare(Fixture& fx, int run) {
     batch.clear();
     consumer->PollBatch(2000, absl::Milliseconds(100), &batch).IgnoreError();
     if (!batch.empty() && start == absl::InfinitePast()) start = absl::Now();
+    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
     for (const auto& r : batch) {
-      if (events::ParseBinaryEvent(r.value, event).ok()) ++n;
+      if (events::ParseBinaryEvent(r.value, *event).ok()) ++n;
     }
+    arena.Reset();
   }
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
   consumer->Close().IgnoreError();
@@ -103,6 +109,7 @@ StreamRun RunStream(Fixture& fx, int run,
   RealClock clock;
   kafka::ConsumerOptions co;
   co.group_id = "tidewatch-" + std::to_string(run);
+  co.read_headers = false;  // as tidewatchd
   auto consumer = *kafka::NewConsumer(fx.config, co);
   auto producer = *kafka::NewProducer(fx.config, {});
   stream::StreamOptions so;

@@ -27,16 +27,18 @@ bool RecentIdSet::Contains(std::string_view id) const {
 }
 
 void RecentIdSet::AdvanceTo(absl::Time now) {
+  if (now < next_rotation_) return;
   if (generation_start_ == absl::InfinitePast()) {
     generation_start_ = now;
+    next_rotation_ = now + horizon_;
     return;
   }
-  if (now - generation_start_ < horizon_) return;
   previous_ = std::move(current_);
   current_ = {};
   // Two horizons without a call: the previous generation is stale too.
   if (now - generation_start_ >= 2 * horizon_) previous_.clear();
   generation_start_ = now;
+  next_rotation_ = now + horizon_;
 }
 
 }  // namespace tidewatch

@@ -41,6 +41,9 @@ class RecentIdSet {
 
   absl::Duration horizon_;
   absl::Time generation_start_ = absl::InfinitePast();
+  // generation_start_ + horizon_, kept so that the common case of
+  // AdvanceTo is one comparison.
+  absl::Time next_rotation_ = absl::InfinitePast();
   absl::flat_hash_set<Fingerprint> current_;
   absl::flat_hash_set<Fingerprint> previous_;
 };

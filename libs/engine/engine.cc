@@ -112,6 +112,9 @@ struct Engine::LineEntry {
   // next event would change nothing, so instants skip it. Replaying days of
   // backlog this skips nights and quiet lines.
   bool idle = false;
+  // Opening hours as of the last instant, and until when that answer holds.
+  bool open = false;
+  absl::Time hours_valid_until = absl::InfinitePast();
   bool feed_stale = false;
   absl::Time last_closed = absl::InfinitePast();  // last instant seen closed
 };
@@ -144,6 +147,7 @@ void Engine::IndexLines() {
   owned_.clear();
   for (auto& [id, entry] : lines_) {
     entry->idle = false;
+    entry->hours_valid_until = absl::InfinitePast();  // the hours may have changed
     if (entry->owned) owned_.push_back(entry.get());
   }
 }
@@ -416,7 +420,8 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     Emit(entry, std::move(esc));
   };
 
-  if (!lp.hours.IsOpen(e)) {
+  if (e >= entry.hours_valid_until) entry.open = lp.hours.IsOpen(e, &entry.hours_valid_until);
+  if (!entry.open) {
     entry.last_closed = e;
     if (entry.feed_stale) emit_feed(false);  // closed lines are silent by design
     std::fill(entry.enter_since.begin(), entry.enter_since.end(), absl::InfiniteFuture());

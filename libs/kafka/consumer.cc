@@ -40,6 +40,7 @@ class RdConsumer final : public Consumer, public ClientCore {
   }
 
   absl::Status Init(const KafkaConfig& config, const ConsumerOptions& options) {
+    read_headers_ = options.read_headers;
     // librdkafka's consumer needs a group.id even for Assign-only use; such a
     // consumer never joins (and may not commit), so any name will do.
     const std::string group_id =
@@ -106,7 +107,7 @@ class RdConsumer final : public Consumer, public ClientCore {
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
       return ConsumeError(message.get());
     }
-    return internal::ToRecord(message.get());
+    return internal::ToRecord(message.get(), read_headers_);
   }
 
   absl::Status PollBatch(size_t max_records, absl::Duration timeout,
@@ -119,7 +120,7 @@ class RdConsumer final : public Consumer, public ClientCore {
       if (message == nullptr) break;
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
       if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) return ConsumeError(message.get());
-      out->push_back(internal::ToRecord(message.get()));
+      out->push_back(internal::ToRecord(message.get(), read_headers_));
     }
     return absl::OkStatus();
   }
@@ -413,6 +414,7 @@ class RdConsumer final : public Consumer, public ClientCore {
   }
 
   const bool has_group_;
+  bool read_headers_ = true;
   RdPtr<rd_kafka_t> rk_;
   RebalanceListener* listener_ = nullptr;
   bool closing_ = false;  // inside Close(): the listener may still use us

@@ -471,6 +471,9 @@ struct ConsumerOptions {
   std::string assignment_strategy = "range";
   // fetch.wait.max.ms: how long the broker may hold a fetch waiting for data.
   absl::Duration fetch_wait_max = absl::Milliseconds(100);
+  // Whether consumed records carry their headers. Reading them costs on
+  // every record; a consumer that never looks at them turns this off.
+  bool read_headers = true;
 };
 
 // The librdkafka implementations. Configuration errors (an unknown property

@@ -239,7 +239,7 @@ absl::Status ListError(const rd_kafka_topic_partition_list_t* list, absl::string
   return absl::OkStatus();
 }
 
-Record ToRecord(const rd_kafka_message_t* message) {
+Record ToRecord(const rd_kafka_message_t* message, bool with_headers) {
   Record r;
   if (message->rkt != nullptr) r.topic = rd_kafka_topic_name(message->rkt);
   r.partition = message->partition;
@@ -250,7 +250,7 @@ Record ToRecord(const rd_kafka_message_t* message) {
     r.value.assign(static_cast<const char*>(message->payload), message->len);
   }
   rd_kafka_headers_t* headers = nullptr;  // owned by the message
-  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+  if (with_headers && rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       headers != nullptr) {
     const char* name;
     const void* value;

@@ -71,7 +71,7 @@ std::vector<TopicPartition> FromList(const rd_kafka_topic_partition_list_t* list
 absl::Status ListError(const rd_kafka_topic_partition_list_t* list, absl::string_view context);
 
 // A consumed or delivered message as a Record.
-Record ToRecord(const rd_kafka_message_t* message);
+Record ToRecord(const rd_kafka_message_t* message, bool with_headers = true);
 
 // A librdkafka property.
 using Setting = std::pair<std::string, std::string>;

@@ -126,4 +126,34 @@ bool OpeningHours::IsOpen(absl::Time t) const {
   return false;
 }
 
+bool OpeningHours::IsOpen(absl::Time t, absl::Time* valid_until) const {
+  if (always) {
+    *valid_until = absl::InfiniteFuture();
+    return true;
+  }
+  const absl::CivilSecond local = absl::ToCivilSecond(t, zone);
+  const absl::CivilDay today(local);
+  const absl::Weekday day = absl::GetWeekday(today);
+  const int minute = local.hour() * 60 + local.minute();
+  bool open = false;
+  int next = 24 * 60;  // local midnight: another weekday's sessions
+  for (const Session& session : weekly) {
+    if (std::find(session.days.begin(), session.days.end(), day) == session.days.end()) continue;
+    if (minute >= session.open_minute && minute < session.close_minute) open = true;
+    if (session.open_minute > minute) next = std::min(next, session.open_minute);
+    if (session.close_minute > minute) next = std::min(next, session.close_minute);
+  }
+  absl::Time until = absl::FromCivil(absl::CivilMinute(today) + next, zone);
+  absl::TimeZone::CivilTransition transition;
+  if (zone.NextTransition(t, &transition)) {
+    // No later than the offset change: of the two readings of its civil
+    // times the earlier is at or before it (exact when clocks go forward,
+    // an hour early when they go back).
+    until = std::min(
+        {until, absl::FromCivil(transition.from, zone), absl::FromCivil(transition.to, zone)});
+  }
+  *valid_until = until > t ? until : t;
+  return open;
+}
+
 }  // namespace tidewatch::policy

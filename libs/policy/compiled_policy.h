@@ -104,6 +104,12 @@ struct OpeningHours {
   std::vector<Session> weekly;
 
   bool IsOpen(absl::Time t) const;
+  // The same, and sets *valid_until to a time (> t, or t itself when it
+  // cannot tell) before which the answer stays the same: the next session
+  // boundary or local midnight, and never past the zone's next offset
+  // change. Lets a caller asking every few seconds skip the time-zone
+  // arithmetic.
+  bool IsOpen(absl::Time t, absl::Time* valid_until) const;
 };
 
 // Everything the engine needs for one line.

@@ -211,6 +211,11 @@ class Engine {
       const Pending p = heap_.top();
       heap_.pop();
       now_ = p.t;
+      if (options_.live_reinforcements) {
+        for (const Reinforcement& rf : options_.live_reinforcements(absl::FromUnixMillis(now_))) {
+          SendLive(rf);
+        }
+      }
       Dispatch(p);
     }
     if (!status_.ok()) return status_;
@@ -284,6 +289,22 @@ class Engine {
     Schedule(login, Step::kLogin, idx);
     Schedule(logout, Step::kShiftEnd, idx);
     if (break_start >= 0) Schedule(break_start, Step::kBreakStart, idx);
+  }
+
+  // A live response: `rf.agents` new people log in `rf.eta` seconds from now.
+  void SendLive(const Reinforcement& rf) {
+    uint32_t li = 0;
+    while (li < lines_.size() && scenario_.lines[li].id != rf.line_id) ++li;
+    if (li == lines_.size()) return;
+    const std::string origin =
+        absl::StrReplaceAll(std::string(OriginName(rf.origin)), {{"_", "-"}});
+    const Ms login = now_ + static_cast<Ms>(rf.eta) * 1000;
+    const Ms logout = login + static_cast<Ms>(rf.duration) * 1000;
+    for (int k = 0; k < rf.agents; ++k) {
+      const uint32_t a = NewAgent(
+          li, rf.origin, absl::StrFormat("%s-%s-live-%02d", rf.line_id, origin, ++live_agents_));
+      PlanShift(a, login, logout, -1, 0);
+    }
   }
 
   void Build() {
@@ -919,6 +940,7 @@ class Engine {
   std::string scratch_;
 
   std::priority_queue<Pending, std::vector<Pending>, Later> heap_;
+  int live_agents_ = 0;
   uint64_t order_ = 0;
   Ms now_ = 0;
   uint64_t seq_ = 0;

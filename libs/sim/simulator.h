@@ -31,11 +31,14 @@
 #define TIDEWATCH_LIBS_SIM_SIMULATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/summary.h"
@@ -49,6 +52,11 @@ struct SimOptions {
   std::optional<absl::CivilDay> start_date;
   // CallEvent.source of every event.
   std::string source = "tide-sim";
+  // Live responses (tide-sim --respond-to): called before each simulation
+  // step with the simulated time; the reinforcements it returns are sent at
+  // once (`at` and `day` are ignored: the people log in `eta` seconds after
+  // that time and stay `duration`). Null: only the scenario's script.
+  std::function<std::vector<Reinforcement>(absl::Time now)> live_reinforcements;
 };
 
 // Runs the scenario to the end, writing every event to `sink` in event-time

@@ -58,6 +58,15 @@ void FillFigures(const std::string& line_id, const line::LineState& l, absl::Tim
   }
 }
 
+constexpr size_t kArenaBlockBytes = 1 << 20;
+
+google::protobuf::ArenaOptions ArenaOptionsFor(char* block) {
+  google::protobuf::ArenaOptions o;
+  o.initial_block = block;
+  o.initial_block_size = kArenaBlockBytes;
+  return o;
+}
+
 }  // namespace
 
 // One owned events partition.
@@ -105,7 +114,9 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
       producer_(producer),
       new_reader_(std::move(new_reader)),
       clock_(clock),
-      policy_(std::move(policy)) {}
+      policy_(std::move(policy)),
+      arena_block_(new char[kArenaBlockBytes]),
+      arena_(ArenaOptionsFor(arena_block_.get())) {}
 
 StreamProcessor::~StreamProcessor() = default;
 
@@ -470,7 +481,7 @@ void StreamProcessor::Handle(const kafka::Record& record) {
   task.dirty = true;
   task.uncommitted = true;
   events::RejectReason reason;
-  absl::Status s = events::ParseBinaryEvent(record.value, event_, &reason);
+  absl::Status s = events::ParseBinaryEvent(record.value, *event_, &reason);
   if (!s.ok()) {
     const std::string name(events::RejectReasonName(reason));
     ++status_.rejected[name];
@@ -482,8 +493,8 @@ void StreamProcessor::Handle(const kafka::Record& record) {
               absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}});
     return;
   }
-  task.engine->Apply(event_);
-  task.horizon.emplace_back(events::EventTime(event_), record.offset);
+  task.engine->Apply(*event_);
+  task.horizon.emplace_back(events::EventTime(*event_), record.offset);
   ++status_.events_applied;
 }
 
@@ -730,7 +741,12 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   if (!poll.ok()) Error(poll);
   if (pending_policy_ != nullptr) ApplyPendingPolicy();
   const absl::Time batch_start = clock_.Now();
-  for (const kafka::Record& r : batch) Handle(r);
+  if (!batch.empty()) {
+    event_ = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena_);
+    for (const kafka::Record& r : batch) Handle(r);
+    event_ = nullptr;
+    arena_.Reset();
+  }
   const absl::Time now = clock_.Now();
   for (auto& [p, task] : tasks_) {
     RestoreDue(*task, -1);

@@ -64,6 +64,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "engine/engine.h"
+#include "google/protobuf/arena.h"
 #include "kafka/kafka.h"
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
@@ -290,7 +291,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
   absl::Status txn_error_ ABSL_GUARDED_BY(mu_);
   // Exactly-once: an abort timed out; retried before anything else.
   bool abort_pending_ ABSL_GUARDED_BY(mu_) = false;
-  tidewatch::v1::CallEvent event_;  // reused decode buffer (Step's thread)
+  // Decoding (Step's thread): each batch's events are parsed into a message
+  // on an arena that is reset after the batch, so decoding allocates
+  // nothing from the heap in the steady state.
+  std::unique_ptr<char[]> arena_block_;
+  google::protobuf::Arena arena_;
+  tidewatch::v1::CallEvent* event_ = nullptr;
 };
 
 }  // namespace tidewatch::stream

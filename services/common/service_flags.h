@@ -1,5 +1,5 @@
 // Command-line parsing shared by tidewatch's Abseil-flags services
-// (tide-sim, queuelog-bridge).
+// (tidewatchd, tide-sim, queuelog-bridge).
 //
 // Abseil flag names cannot contain '-', but the docs spell multi-word flags
 // with dashes (--queue-log-out); and Abseil's --help lists the flags of the

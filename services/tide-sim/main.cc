@@ -11,6 +11,7 @@
 // time, --speed max as fast as possible. Everything but pacing is in
 // libs/sim; see docs/simulator.md.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -24,6 +25,7 @@
 #include "absl/time/time.h"
 #include "events/events.h"
 #include "kafka/kafka.h"
+#include "responder.h"
 #include "service_flags.h"
 #include "sim/event_sink.h"
 #include "sim/queue_log_sink.h"
@@ -46,6 +48,10 @@ ABSL_FLAG(std::string, brokers, "",
           "Kafka bootstrap servers: also produce every event as binary protobuf (key = line_id) "
           "to --topic. With --brokers and no --out, Kafka is the only output.");
 ABSL_FLAG(std::string, topic, "telephony.call-events", "Kafka topic for --brokers.");
+ABSL_FLAG(std::string, respond_to, "",
+          "tidewatchd gRPC address: answer call-ups live with the scenario's reinforcements "
+          "(acknowledge, then send the people) instead of at their scripted times. Also spelled "
+          "--respond-to. Token: $TIDEWATCH_TOKEN (a responder for the teams, or admin).");
 ABSL_FLAG(std::string, queue_log_out, "",
           "Also write the events as an Asterisk queue_log to this file (for queuelog-bridge; "
           "docs/integrations.md). Also spelled --queue-log-out.");
@@ -182,6 +188,17 @@ int Run() {
     return Fail(absl::StrCat("scenario rejected:\n", scenario.status().message()), 2);
   }
 
+  // --respond-to: the scenario's reinforcements answer call-ups live.
+  std::unique_ptr<Responder> responder;
+  if (const std::string address = absl::GetFlag(FLAGS_respond_to); !address.empty()) {
+    const char* token = std::getenv("TIDEWATCH_TOKEN");
+    responder = std::make_unique<Responder>(address, token == nullptr ? "" : token,
+                                            scenario->reinforcements);
+    scenario->reinforcements.clear();
+    if (absl::Status s = responder->Start(); !s.ok()) return Fail(std::string(s.message()));
+    options.live_reinforcements = [r = responder.get()](absl::Time t) { return r->Due(t); };
+  }
+
   std::unique_ptr<kafka::Producer> producer;
   if (!brokers.empty()) {
     kafka::KafkaConfig config;
@@ -236,6 +253,10 @@ int Run() {
   }
   if (!to_stdout && std::fclose(out) != 0 && !no_file) {
     return Fail(absl::StrCat("closing ", out_path, ": ", std::strerror(errno)));
+  }
+  if (responder) {
+    responder->Stop();
+    std::fprintf(stderr, "tide-sim: answered %d call-up(s) live\n", responder->acknowledged());
   }
   if (!summary.ok()) return Fail(std::string(summary.status().message()));
 

@@ -12,6 +12,13 @@ namespace tidewatch::tidectl {
 int RunReplay(const std::vector<std::string>& args);
 // tidectl capacity: Erlang what-if questions.
 int RunCapacity(const std::vector<std::string>& args);
+// Clients of tidewatchd's gRPC API (api_commands.cc, docs/api.md).
+int RunStatus(const std::vector<std::string>& args);
+int RunWatch(const std::vector<std::string>& args);
+int RunAck(const std::vector<std::string>& args);
+int RunDecline(const std::vector<std::string>& args);
+int RunPolicy(const std::vector<std::string>& args);
+int RunToken(const std::vector<std::string>& args);
 // tidectl publish: produces a JSON-lines event file to the events topic.
 int RunPublish(const std::vector<std::string>& args);
 

@@ -13,6 +13,12 @@ constexpr char kUsage[] =
     "  replay     replay a JSON-lines event file through the engine\n"
     "  capacity   Erlang C / Erlang A what-if: wait, abandonment, agents needed\n"
     "  publish    produce a JSON-lines event file to Kafka's events topic, validated\n"
+    "  status     per-line wallboard from tidewatchd (gRPC)\n"
+    "  watch      live call-ups (--team T, --line L)\n"
+    "  ack        acknowledge a call-up: ack ID --headcount N --eta 15m\n"
+    "  decline    decline a call-up: decline ID --reason TEXT\n"
+    "  policy     get | validate FILE | apply FILE | rollback\n"
+    "  token      token hash TOKEN: the tokens-file hash of a bearer token\n"
     "run 'tidectl COMMAND --help' for a command's flags\n";
 
 }  // namespace
@@ -27,6 +33,12 @@ int main(int argc, char** argv) {
   if (command == "replay") return tidewatch::tidectl::RunReplay(args);
   if (command == "capacity") return tidewatch::tidectl::RunCapacity(args);
   if (command == "publish") return tidewatch::tidectl::RunPublish(args);
+  if (command == "status") return tidewatch::tidectl::RunStatus(args);
+  if (command == "watch") return tidewatch::tidectl::RunWatch(args);
+  if (command == "ack") return tidewatch::tidectl::RunAck(args);
+  if (command == "decline") return tidewatch::tidectl::RunDecline(args);
+  if (command == "policy") return tidewatch::tidectl::RunPolicy(args);
+  if (command == "token") return tidewatch::tidectl::RunToken(args);
   std::fprintf(stderr, "tidectl: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

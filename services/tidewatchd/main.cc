@@ -2,8 +2,9 @@
 //
 // Consumes call events from Kafka, keeps every owned line's KPIs and tide
 // live, publishes escalations and state, serves /metrics, /healthz, /readyz and
-// /lines on --metrics-address. --brokers=embedded (the default) runs an in-process
-// Kafka-protocol broker for development and demos.
+// /lines on --metrics-address and the gRPC API (call-ups, line status,
+// policy; docs/api.md) on --grpc_address. --brokers=embedded (the default)
+// runs an in-process Kafka-protocol broker for development and demos.
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,11 +23,14 @@
 #include "absl/time/clock.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
+#include "engine/engine.h"
+#include "grpc_front.h"
 #include "http/http_server.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/kafka.h"
 #include "line/kpis.h"
 #include "policy/policy.h"
+#include "service_flags.h"
 #include "stream/stream_processor.h"
 #include "telemetry/metrics_exporter.h"
 
@@ -62,6 +66,19 @@ ABSL_FLAG(std::string, exactly_once, "auto",
           "committed after the outputs are durable (at-least-once, duplicates carry the same "
           "ids); 'auto': true on a real cluster, false on the in-process broker (embedded or "
           "kafka-dev-broker, recognised by its cluster id), whose transactions are incomplete");
+ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051",
+          "HOST:PORT for the gRPC API ('' to disable; port 0 picks one)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC server");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of the gRPC server");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: when set, gRPC clients must present a certificate it signed");
+ABSL_FLAG(std::string, tokens_file, "",
+          "bearer tokens file (SHA-256 of each token, holder, role, teams; docs/api.md)");
+ABSL_FLAG(bool, grpc_insecure, false,
+          "serve gRPC in plaintext (and without tokens unless --tokens_file): demos only. "
+          "Implied with --brokers=embedded when no --tls_cert is given");
+ABSL_FLAG(std::string, policy_topic, "tidewatch.policy",
+          "policy versions topic (one partition); every instance follows it");
 ABSL_FLAG(bool, quiet, false, "log only errors and lifecycle lines, not every escalation");
 
 namespace {
@@ -149,6 +166,15 @@ int Run() {
   }
   auto policy = std::make_shared<const policy::CompiledPolicy>(*std::move(loaded));
   Log(absl::StrCat("policy '", policy->name, "': ", policy->lines.size(), " lines"));
+  std::string policy_yaml(policy::DefaultPolicyYaml());
+  if (!absl::GetFlag(FLAGS_policy).empty()) {
+    absl::StatusOr<std::string> text = api::ReadFileText(absl::GetFlag(FLAGS_policy));
+    if (!text.ok()) {
+      Log(std::string(text.status().message()));
+      return 2;
+    }
+    policy_yaml = *std::move(text);
+  }
 
   stream::StreamOptions options;
   options.events_topic = absl::GetFlag(FLAGS_events_topic);
@@ -167,6 +193,40 @@ int Run() {
     options.on_escalation = [](const tidewatch::v1::Escalation& e) { Log(Describe(e)); };
   }
 
+  // gRPC: TLS and tokens unless explicitly insecure; the embedded demo may
+  // run without them, and says so.
+  const bool embedded_mode = absl::GetFlag(FLAGS_brokers) == "embedded";
+  tidewatchd::GrpcSettings grpc_settings;
+  grpc_settings.address = absl::GetFlag(FLAGS_grpc_address);
+  grpc_settings.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  grpc_settings.tls_key = absl::GetFlag(FLAGS_tls_key);
+  grpc_settings.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  grpc_settings.tokens_file = absl::GetFlag(FLAGS_tokens_file);
+  grpc_settings.insecure =
+      absl::GetFlag(FLAGS_grpc_insecure) || (embedded_mode && grpc_settings.tls_cert.empty());
+  grpc_settings.escalations_topic = options.escalations_topic;
+  grpc_settings.state_topic = options.state_topic;
+  grpc_settings.commands_topic = options.commands_topic;
+  grpc_settings.policy_topic = absl::GetFlag(FLAGS_policy_topic);
+  grpc_settings.instance_id = instance;
+  if (!grpc_settings.address.empty()) {
+    if (!grpc_settings.insecure &&
+        (grpc_settings.tls_cert.empty() || grpc_settings.tls_key.empty() ||
+         grpc_settings.tokens_file.empty())) {
+      // Never serve plaintext or tokenless by accident: the API stays off
+      // (the stream processing runs as before) and says why.
+      Log("gRPC API OFF: against a real cluster it needs --tls_cert, --tls_key and "
+          "--tokens_file (or --grpc_insecure, for demos only)");
+      grpc_settings.address.clear();
+    }
+    if (grpc_settings.insecure) {
+      Log(absl::StrCat(
+          "INSECURE gRPC: plaintext",
+          grpc_settings.tokens_file.empty() ? ", no tokens (every caller is admin)" : "",
+          ". For the embedded demo only; never expose this port."));
+    }
+  }
+
   // Kafka.
   std::unique_ptr<kafka::EmbeddedBroker> embedded;
   kafka::KafkaConfig config;
@@ -183,7 +243,7 @@ int Run() {
   const std::vector<std::string> topics = {options.events_topic, options.commands_topic,
                                            options.escalations_topic, options.state_topic,
                                            options.dead_letter_topic};
-  if (absl::GetFlag(FLAGS_brokers) == "embedded") {
+  if (embedded_mode) {
     absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> b = kafka::EmbeddedBroker::Start(1);
     if (!b.ok()) {
       Log(absl::StrCat("cannot start the embedded broker: ", b.status().message()));
@@ -196,6 +256,12 @@ int Run() {
         return 1;
       }
     }
+    if (absl::Status s = embedded->CreateTopic(absl::GetFlag(FLAGS_policy_topic), 1); !s.ok()) {
+      Log(absl::StrCat("cannot create ", absl::GetFlag(FLAGS_policy_topic), ": ", s.message()));
+      return 1;
+    }
+    grpc_settings.escalations_partitions = absl::GetFlag(FLAGS_partitions);
+    grpc_settings.state_partitions = absl::GetFlag(FLAGS_partitions);
     config.bootstrap = embedded->bootstrap();
     Log("EMBEDDED BROKER: an in-process Kafka for development and demos only; its data is gone "
         "when tidewatchd stops. Point --brokers at a real cluster in production.");
@@ -216,6 +282,22 @@ int Run() {
       return 1;
     }
     options.partitions = *n;
+    grpc_settings.state_partitions = *n;
+    if (!grpc_settings.address.empty()) {
+      absl::StatusOr<int> esc =
+          (*admin)->PartitionCount(options.escalations_topic, absl::Seconds(30));
+      absl::StatusOr<int> pol =
+          (*admin)->PartitionCount(absl::GetFlag(FLAGS_policy_topic), absl::Seconds(30));
+      if (!esc.ok() || !pol.ok() || *pol != 1) {
+        Log(absl::StrCat(options.escalations_topic, " and ", absl::GetFlag(FLAGS_policy_topic),
+                         " (one partition) must exist for the gRPC API: ",
+                         !esc.ok()   ? esc.status().message()
+                         : !pol.ok() ? pol.status().message()
+                                     : absl::StrCat("the policy topic has ", *pol, " partitions")));
+        return 1;
+      }
+      grpc_settings.escalations_partitions = *esc;
+    }
     for (const std::string& t : {options.commands_topic, options.state_topic}) {
       absl::StatusOr<int> m = (*admin)->PartitionCount(t, absl::Seconds(30));
       if (!m.ok() || *m != *n) {
@@ -256,6 +338,7 @@ int Run() {
 
   kafka::ConsumerOptions co;
   co.group_id = absl::GetFlag(FLAGS_group);
+  co.read_headers = false;  // events carry none that tidewatchd reads
   co.read_committed = true;
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::NewConsumer(config, co);
   kafka::ProducerOptions po;
@@ -279,6 +362,12 @@ int Run() {
     return kafka::NewConsumer(config, ro);
   };
   stream::StreamProcessor processor(policy, options, **consumer, **producer, new_reader, clock);
+
+  // The gRPC side (started below, once the HTTP endpoints are up).
+  std::unique_ptr<tidewatchd::GrpcFront> grpc_front;
+  if (!grpc_settings.address.empty()) {
+    grpc_front = std::make_unique<tidewatchd::GrpcFront>(grpc_settings, config, clock, Log);
+  }
 
   // Operational endpoints.
   std::unique_ptr<http::HttpServer> server;
@@ -306,9 +395,11 @@ int Run() {
     telemetry::ExporterOptions metrics_options;
     metrics_options.max_lines = absl::GetFlag(FLAGS_max_metric_lines);
     auto exporter = std::make_shared<const telemetry::MetricsExporter>(policy, metrics_options);
-    handlers["/metrics"] = [&processor, exporter](const http::HttpRequest&) {
-      return http::HttpResponse{200, telemetry::MetricsExporter::kContentType,
-                                exporter->Render(processor.Status(), processor.Lines())};
+    handlers["/metrics"] = [&processor, exporter,
+                            front = grpc_front.get()](const http::HttpRequest&) {
+      std::string text = exporter->Render(processor.Status(), processor.Lines());
+      if (front != nullptr) text += front->MetricsText();  // docs/api.md "Metrics"
+      return http::HttpResponse{200, telemetry::MetricsExporter::kContentType, std::move(text)};
     };
     absl::StatusOr<std::unique_ptr<http::HttpServer>> srv =
         http::HttpServer::Start(absl::GetFlag(FLAGS_metrics_address), std::move(handlers));
@@ -318,6 +409,25 @@ int Run() {
     }
     server = *std::move(srv);
     Log(absl::StrCat("serving /metrics /healthz /readyz /lines on port ", server->port()));
+  }
+
+  // gRPC API: reads the policy, escalations and state topics to their ends
+  // first, so the newest policy version is in force before any event.
+  if (grpc_front) {
+    absl::Status s = grpc_front->Start(
+        policy_yaml, policy, [&processor] { return processor.Lines(); },
+        [&processor](std::shared_ptr<const policy::CompiledPolicy> p, int64_t version) {
+          processor.SetPolicy(std::move(p), version);
+        },
+        [](const policy::CompiledPolicy& current, const policy::CompiledPolicy& candidate) {
+          return engine::CheckPolicyChange(current, candidate);
+        });
+    if (!s.ok()) {
+      Log(absl::StrCat("gRPC: ", s.message()));
+      return 1;
+    }
+    std::printf("grpc_port=%d\n", grpc_front->port());
+    std::fflush(stdout);
   }
 
   if (absl::Status s = processor.Start(); !s.ok()) {
@@ -353,6 +463,10 @@ int Run() {
                        st.last_error.empty() ? "" : absl::StrCat("; last error: ", st.last_error)));
     }
   }
+  if (grpc_front) {
+    Log("stopping: ending watch streams, stopping gRPC");
+    grpc_front->Shutdown();
+  }
   Log("stopping: flushing and committing");
   const std::vector<stream::LineStatus> final_lines = processor.Lines();
   absl::Status s = processor.Shutdown(absl::Seconds(8));
@@ -385,10 +499,12 @@ int Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "tidewatchd: consumes call events from Kafka, keeps per-line KPIs and the rising tide live, "
+  // Flags may be spelt with dashes (--events-topic) or underscores.
+  tidewatch::ParseServiceFlags(
+      argc, argv,
+      "consumes call events from Kafka, keeps per-line KPIs and the rising tide live, "
       "publishes escalations.\n  tidewatchd [--brokers=embedded|HOST:PORT,...] [--policy FILE] "
-      "...");
-  absl::ParseCommandLine(argc, argv);
+      "...",
+      "tidewatchd/main.cc");
   return Run();
 }

@@ -161,5 +161,36 @@ TEST(MetricTest, NamesRoundTripAndClassify) {
   EXPECT_FALSE(IsDurationMetric(v1::METRIC_ARRIVALS_PER_MINUTE));
 }
 
+// IsOpen(t, &valid_until) agrees with IsOpen(t) at t and at every instant
+// before valid_until, across both DST changes of a year, with a session
+// boundary inside the skipped hour and one inside the repeated hour.
+TEST(OpeningHoursTest, ValidityNeverOutlivesTheAnswer) {
+  const OpeningHours hours = HoursFor(
+      "{timezone: Europe/London, weekly: ["
+      "{days: [mon, tue, wed, thu, fri], open: \"08:30\", close: \"17:30\"},"
+      "{days: [sun], open: \"01:30\", close: \"01:45\"},"
+      "{days: [sat], open: \"00:00\", close: \"24:00\"}]}");
+  int cached = 0;
+  for (absl::Time t = Utc(2022, 3, 20, 0, 0); t < Utc(2022, 11, 6, 0, 0); t += absl::Minutes(7)) {
+    absl::Time until;
+    const bool open = hours.IsOpen(t, &until);
+    ASSERT_EQ(open, hours.IsOpen(t)) << absl::FormatTime(t);
+    ASSERT_GE(until, t);
+    if (until == t) continue;
+    ++cached;
+    // Every minute up to the end of the validity, and its last second.
+    for (absl::Time s = t; s < until && s < t + absl::Hours(30); s += absl::Minutes(1)) {
+      ASSERT_EQ(hours.IsOpen(s), open) << absl::FormatTime(t) << " .. " << absl::FormatTime(s);
+    }
+    if (until != absl::InfiniteFuture()) {
+      ASSERT_EQ(hours.IsOpen(until - absl::Seconds(1)), open) << absl::FormatTime(t);
+    }
+  }
+  EXPECT_GT(cached, 40000);
+  absl::Time until;
+  EXPECT_TRUE(HoursFor("{always: true}").IsOpen(Utc(2023, 1, 1, 0, 0), &until));
+  EXPECT_EQ(until, absl::InfiniteFuture());
+}
+
 }  // namespace
 }  // namespace tidewatch::policy

@@ -222,8 +222,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"1664785801|c1|council-tax|NONE|ABANDON|1", SkipReason::kMissingData},
         BadLine{"1664785801|c1|council-tax|Local/1@a|CONNECT", SkipReason::kMissingData},
         BadLine{"1664785801|c1|council-tax|NONE|EXITWITHKEY|", SkipReason::kMissingData},
-        BadLine{"1664785801|c1|council-tax|Local/1@a|TRANSFER|2001|ctx",
-                SkipReason::kMissingData}));
+        BadLine{"1664785801|c1|council-tax|Local/1@a|TRANSFER|2001|ctx", SkipReason::kMissingData}),
+    // Stable test names: the case number and the expected reason.
+    [](const ::testing::TestParamInfo<BadLine>& info) {
+      return absl::StrCat(info.index, "_", std::string(SkipReasonName(info.param.reason)));
+    });
 
 TEST(ShowFieldTest, WithholdsWhatCouldBeANumber) {
   EXPECT_EQ(ShowField("HOLIDAY"), "\"HOLIDAY\"");

@@ -1,0 +1,621 @@
+#include "api/api_server.h"
+
+#include <grpcpp/alarm.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/proto_time.h"
+#include "tidewatch/v1/commands.pb.h"
+#include "tidewatch/v1/service.grpc.pb.h"
+
+namespace tidewatch::api {
+namespace {
+
+namespace v1 = tidewatch::v1;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Everything the three services share.
+class ApiServer::Services {
+ public:
+  Services(ApiServerOptions options, ApiBackends backends)
+      : options_(std::move(options)), b_(backends), callups_(this), lines_(this), policy_(this) {}
+
+  // The caller, from its bearer token.
+  absl::StatusOr<Principal> Authorize(grpc::CallbackServerContext* ctx) const {
+    if (options_.authenticator == nullptr) {
+      Principal anonymous;
+      anonymous.name = "anonymous";
+      anonymous.role = Role::kAdmin;
+      return anonymous;
+    }
+    const auto& md = ctx->client_metadata();
+    auto it = md.find("authorization");
+    std::string value;
+    if (it != md.end()) value.assign(it->second.data(), it->second.size());
+    absl::StatusOr<Principal> p = options_.authenticator->Authenticate(value);
+    if (!p.ok()) Log(absl::StrCat("refused ", ctx->peer(), ": ", p.status().message()));
+    return p;
+  }
+
+  void Log(const std::string& line) const {
+    if (options_.on_log) options_.on_log(line);
+  }
+
+  std::string NewCommandId() {
+    return absl::StrCat(options_.instance_id, "-", absl::ToUnixNanos(b_.clock->Now()), "-",
+                        ++command_counter_);
+  }
+
+  // Registry of live call-up watch streams, so Shutdown can end them.
+  class WatchReactor;
+  void Register(WatchReactor* r) {
+    absl::MutexLock lock(&mu_);
+    watchers_.insert(r);
+  }
+  void Unregister(WatchReactor* r) {
+    absl::MutexLock lock(&mu_);
+    watchers_.erase(r);
+  }
+  void StopWatchers();
+  bool stopping() const { return stopping_.load(); }
+
+  // ------------------------------------------------------------ call-ups
+  class CallUpServiceImpl final : public v1::CallUpService::CallbackService {
+   public:
+    explicit CallUpServiceImpl(Services* s) : s_(s) {}
+
+    grpc::ServerWriteReactor<v1::CallUpEvent>* Watch(
+        grpc::CallbackServerContext* ctx, const v1::WatchCallUpsRequest* request) override;
+
+    grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx,
+                                   const v1::ListCallUpsRequest* request,
+                                   v1::ListCallUpsResponse* response) override {
+      auto* r = ctx->DefaultReactor();
+      absl::StatusOr<Principal> who = s_->Authorize(ctx);
+      if (!who.ok()) {
+        r->Finish(ToGrpc(who.status()));
+        return r;
+      }
+      for (v1::CallUp& c : s_->b_.board->Open(request->filter()))
+        *response->add_callups() = std::move(c);
+      r->Finish(grpc::Status::OK);
+      return r;
+    }
+
+    grpc::ServerUnaryReactor* Acknowledge(grpc::CallbackServerContext* ctx,
+                                          const v1::AcknowledgeRequest* request,
+                                          v1::CommandReceipt* response) override {
+      auto* r = ctx->DefaultReactor();
+      v1::Command command;
+      auto* ack = command.mutable_acknowledge();
+      ack->set_callup_id(request->callup_id());
+      ack->set_responder(request->responder());
+      ack->set_headcount(request->headcount());
+      if (request->has_eta()) *ack->mutable_eta() = request->eta();
+      absl::Status s;
+      if (request->headcount() < 0) {
+        s = absl::InvalidArgumentError("headcount must be 0 (the call-up's) or more");
+      } else if (request->has_eta() && FromProto(request->eta()) < absl::ZeroDuration()) {
+        s = absl::InvalidArgumentError("eta must not be negative");
+      } else {
+        s = s_->SendCommand(ctx, request->callup_id(), std::move(command), response);
+      }
+      r->Finish(ToGrpc(s));
+      return r;
+    }
+
+    grpc::ServerUnaryReactor* Decline(grpc::CallbackServerContext* ctx,
+                                      const v1::DeclineRequest* request,
+                                      v1::CommandReceipt* response) override {
+      auto* r = ctx->DefaultReactor();
+      v1::Command command;
+      auto* d = command.mutable_decline();
+      d->set_callup_id(request->callup_id());
+      d->set_responder(request->responder());
+      d->set_reason(request->reason());
+      absl::Status s =
+          request->reason().empty()
+              ? absl::InvalidArgumentError("a decline needs a reason")
+              : s_->SendCommand(ctx, request->callup_id(), std::move(command), response);
+      r->Finish(ToGrpc(s));
+      return r;
+    }
+
+   private:
+    Services* s_;
+  };
+
+  // Checks the caller may act on the call-up, then sends the command to the
+  // owning instance through the commands topic.
+  absl::Status SendCommand(grpc::CallbackServerContext* ctx, const std::string& callup_id,
+                           v1::Command command, v1::CommandReceipt* receipt) {
+    absl::StatusOr<Principal> who = Authorize(ctx);
+    if (!who.ok()) return who.status();
+    if (callup_id.empty()) return absl::InvalidArgumentError("callup_id is required");
+    std::optional<v1::CallUp> callup = b_.board->Find(callup_id);
+    if (!callup) {
+      return absl::NotFoundError(
+          absl::StrCat("no open call-up ", callup_id, " (never raised, or already stood down)"));
+    }
+    if (absl::Status s = who->MayRespondFor(callup->team_id()); !s.ok()) {
+      Log(absl::StrCat("refused ", who->name, " on ", callup_id, ": ", s.message()));
+      return s;
+    }
+    command.set_id(NewCommandId());
+    command.set_line_id(callup->line_id());
+    ToProto(b_.clock->Now(), command.mutable_received());
+    command.set_actor(who->name);
+    if (command.has_acknowledge() && command.acknowledge().responder().empty())
+      command.mutable_acknowledge()->set_responder(who->name);
+    if (command.has_decline() && command.decline().responder().empty())
+      command.mutable_decline()->set_responder(who->name);
+    if (absl::Status s = b_.sender->Send(options_.commands_topic, callup->line_id(),
+                                         command.SerializeAsString(), options_.send_timeout);
+        !s.ok()) {
+      return s;
+    }
+    Log(absl::StrCat("command ", command.id(), ": ", who->name,
+                     command.has_acknowledge() ? " acknowledged " : " declined ", callup_id));
+    receipt->set_command_id(command.id());
+    receipt->set_line_id(callup->line_id());
+    receipt->set_callup_id(callup_id);
+    return absl::OkStatus();
+  }
+
+  // --------------------------------------------------------- line status
+  class LineStatusServiceImpl final : public v1::LineStatusService::CallbackService {
+   public:
+    explicit LineStatusServiceImpl(Services* s) : s_(s) {}
+
+    grpc::ServerUnaryReactor* ListLines(grpc::CallbackServerContext* ctx,
+                                        const v1::ListLinesRequest*,
+                                        v1::ListLinesResponse* response) override {
+      auto* r = ctx->DefaultReactor();
+      absl::StatusOr<Principal> who = s_->Authorize(ctx);
+      if (who.ok()) {
+        for (v1::LineView& v : s_->b_.lines->List()) *response->add_lines() = std::move(v);
+      }
+      r->Finish(ToGrpc(who.status()));
+      return r;
+    }
+
+    grpc::ServerUnaryReactor* GetLine(grpc::CallbackServerContext* ctx,
+                                      const v1::GetLineRequest* request,
+                                      v1::LineView* response) override {
+      auto* r = ctx->DefaultReactor();
+      absl::StatusOr<Principal> who = s_->Authorize(ctx);
+      if (!who.ok()) {
+        r->Finish(ToGrpc(who.status()));
+        return r;
+      }
+      std::optional<v1::LineView> v = s_->b_.lines->Get(request->line_id());
+      if (!v) {
+        r->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                               absl::StrCat("no line '", request->line_id(), "' in the policy")));
+        return r;
+      }
+      *response = std::move(*v);
+      r->Finish(grpc::Status::OK);
+      return r;
+    }
+
+    grpc::ServerWriteReactor<v1::ListLinesResponse>* WatchLines(
+        grpc::CallbackServerContext* ctx, const v1::WatchLinesRequest* request) override;
+
+   private:
+    Services* s_;
+  };
+
+  // --------------------------------------------------------------- policy
+  class PolicyServiceImpl final : public v1::PolicyService::CallbackService {
+   public:
+    explicit PolicyServiceImpl(Services* s) : s_(s) {}
+
+    grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* ctx,
+                                        const v1::GetPolicyRequest*,
+                                        v1::GetPolicyResponse* response) override {
+      auto* r = ctx->DefaultReactor();
+      absl::StatusOr<Principal> who = s_->Authorize(ctx);
+      if (who.ok()) {
+        std::vector<PolicyStore::Version> history = s_->b_.policy->History();
+        for (size_t i = history.size(); i-- > 0;) {
+          const PolicyStore::Version& v = history[i];
+          v1::GetPolicyResponse* out = i + 1 == history.size() ? response : response->add_history();
+          out->set_version(v.version);
+          if (out == response) out->set_yaml(v.yaml);
+          out->set_applied_by(v.applied_by);
+          if (v.applied_at != absl::InfinitePast())
+            ToProto(v.applied_at, out->mutable_applied_at());
+          out->set_comment(v.comment);
+          if (v.compiled) out->set_name(v.compiled->name);
+        }
+      }
+      r->Finish(ToGrpc(who.status()));
+      return r;
+    }
+
+    grpc::ServerUnaryReactor* ValidatePolicy(grpc::CallbackServerContext* ctx,
+                                             const v1::ValidatePolicyRequest* request,
+                                             v1::ValidatePolicyResponse* response) override {
+      auto* r = ctx->DefaultReactor();
+      absl::StatusOr<Principal> who = s_->Authorize(ctx);
+      if (who.ok()) {
+        const std::string source =
+            request->source_name().empty() ? "candidate" : request->source_name();
+        PolicyStore::Validation v = s_->b_.policy->Validate(request->yaml(), source);
+        response->set_valid(v.status.ok());
+        for (const policy::PolicyError& e : v.errors) {
+          v1::PolicyProblem* p = response->add_problems();
+          p->set_path(e.path);
+          p->set_line(e.line);
+          p->set_column(e.column);
+          p->set_message(e.message);
+          p->set_text(e.ToString(source));
+        }
+      }
+      r->Finish(ToGrpc(who.status()));
+      return r;
+    }
+
+    grpc::ServerUnaryReactor* ApplyPolicy(grpc::CallbackServerContext* ctx,
+                                          const v1::ApplyPolicyRequest* request,
+                                          v1::ApplyPolicyResponse* response) override {
+      auto* r = ctx->DefaultReactor();
+      r->Finish(ToGrpc(Apply(ctx, request, response)));
+      return r;
+    }
+
+    grpc::ServerUnaryReactor* RollbackPolicy(grpc::CallbackServerContext* ctx,
+                                             const v1::RollbackPolicyRequest* request,
+                                             v1::ApplyPolicyResponse* response) override {
+      auto* r = ctx->DefaultReactor();
+      absl::Status s = [&]() -> absl::Status {
+        absl::StatusOr<Principal> who = s_->Authorize(ctx);
+        if (!who.ok()) return who.status();
+        if (absl::Status a = who->MayAdminister("rolling back policy"); !a.ok()) return a;
+        absl::StatusOr<int64_t> v = s_->b_.policy->Rollback(who->name, request->comment());
+        if (!v.ok()) return v.status();
+        s_->Log(absl::StrCat(who->name, " rolled policy back: now version ", *v));
+        response->set_version(*v);
+        return absl::OkStatus();
+      }();
+      r->Finish(ToGrpc(s));
+      return r;
+    }
+
+   private:
+    absl::Status Apply(grpc::CallbackServerContext* ctx, const v1::ApplyPolicyRequest* request,
+                       v1::ApplyPolicyResponse* response) {
+      absl::StatusOr<Principal> who = s_->Authorize(ctx);
+      if (!who.ok()) return who.status();
+      if (absl::Status a = who->MayAdminister("applying policy"); !a.ok()) return a;
+      const std::string source =
+          request->source_name().empty() ? "candidate" : request->source_name();
+      absl::StatusOr<int64_t> v =
+          s_->b_.policy->Apply(request->yaml(), source, who->name, request->comment());
+      if (!v.ok()) return v.status();
+      s_->Log(absl::StrCat(who->name, " applied policy version ", *v));
+      response->set_version(*v);
+      return absl::OkStatus();
+    }
+
+    Services* s_;
+  };
+
+  const ApiServerOptions options_;
+  const ApiBackends b_;
+  CallUpServiceImpl callups_;
+  LineStatusServiceImpl lines_;
+  PolicyServiceImpl policy_;
+
+ private:
+  std::atomic<int64_t> command_counter_{0};
+  std::atomic<bool> stopping_{false};
+  absl::Mutex mu_;
+  std::set<WatchReactor*> watchers_ ABSL_GUARDED_BY(mu_);
+};
+
+// One call-up watch stream: writes whatever the board queued for it, one
+// message at a time, as the client takes them.
+class ApiServer::Services::WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpEvent> {
+ public:
+  WatchReactor(Services* s, const v1::CallUpFilter& filter) : s_(s) {
+    s_->Register(this);
+    sub_ = s_->b_.board->Subscribe(filter, [this] { Pump(); });
+    started_.store(true);
+    Pump();
+  }
+
+  // Ends the stream with `status` once the write in flight (if any) is done.
+  void End(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || end_) return;
+      end_ = std::move(status);
+      if (writing_) return;  // OnWriteDone finishes
+      finished_ = true;
+    }
+    Finish(*end_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    }
+    std::optional<grpc::Status> end;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (end_ && !finished_) {
+        finished_ = true;
+        end = end_;
+      }
+    }
+    if (end) {
+      Finish(*end);
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override { End(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")); }
+
+  void OnDone() override {
+    if (sub_) s_->b_.board->Unsubscribe(sub_);
+    s_->Unregister(this);
+    Unref();
+  }
+
+  // StopWatchers holds a reference while it ends the stream.
+  void Ref() { refs_.fetch_add(1); }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+ private:
+  void Pump() {
+    if (!started_.load()) return;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_ || end_) return;
+      std::optional<v1::CallUpEvent> e = sub_->Pop();
+      if (!e) return;
+      current_ = std::move(*e);
+      writing_ = true;
+    }
+    StartWrite(&current_);
+  }
+
+  Services* const s_;
+  std::shared_ptr<Subscription> sub_;
+  std::atomic<int> refs_{1};
+  std::atomic<bool> started_{false};
+  absl::Mutex mu_;
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<grpc::Status> end_;
+  v1::CallUpEvent current_;
+};
+
+grpc::ServerWriteReactor<v1::CallUpEvent>* ApiServer::Services::CallUpServiceImpl::Watch(
+    grpc::CallbackServerContext* ctx, const v1::WatchCallUpsRequest* request) {
+  absl::StatusOr<Principal> who = s_->Authorize(ctx);
+  if (!who.ok() || s_->stopping()) {
+    // A stream that ends at once.
+    class Refused final : public grpc::ServerWriteReactor<v1::CallUpEvent> {
+     public:
+      explicit Refused(grpc::Status s) { Finish(std::move(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(
+        who.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "tidewatchd is shutting down")
+                 : ToGrpc(who.status()));
+  }
+  return new WatchReactor(s_, request->filter());
+}
+
+void ApiServer::Services::StopWatchers() {
+  stopping_.store(true);
+  std::vector<WatchReactor*> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all.assign(watchers_.begin(), watchers_.end());
+    for (WatchReactor* r : all) r->Ref();  // alive until we are done with them
+  }
+  for (WatchReactor* r : all) {
+    r->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "tidewatchd is shutting down"));
+    r->Unref();
+  }
+}
+
+// A line-status stream: the lines every interval.
+class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLinesResponse> {
+ public:
+  LinesReactor(LineDirectory* lines, std::vector<std::string> ids, absl::Duration interval)
+      : lines_(lines), ids_(ids.begin(), ids.end()), interval_(interval) {
+    Send();
+  }
+
+  // gRPC calls (Finish, StartWrite, Alarm::Set/Cancel) are made with mu_
+  // released: their callbacks may take it.
+  void OnWriteDone(bool ok) override {
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok || cancelled_) {
+        finish = MarkFinished();
+      } else {
+        alarm_pending_ = true;
+      }
+    }
+    if (finish) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (!ok) return;
+    alarm_.Set(
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                     gpr_time_from_millis(absl::ToInt64Milliseconds(interval_), GPR_TIMESPAN)),
+        [this](bool fired) {
+          bool finish_now = false;
+          {
+            absl::MutexLock lock(&mu_);
+            alarm_pending_ = false;
+            if (!fired || cancelled_) finish_now = MarkFinished();
+          }
+          if (finish_now) {
+            Finish(grpc::Status::OK);
+          } else if (fired) {
+            Send();
+          }
+        });
+  }
+
+  void OnCancel() override {
+    bool cancel_alarm = false;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      if (alarm_pending_) {
+        cancel_alarm = true;  // its callback finishes
+      } else if (!writing_) {
+        finish = MarkFinished();
+      }
+    }
+    if (cancel_alarm) alarm_.Cancel();
+    if (finish) Finish(grpc::Status::OK);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Send() {
+    tidewatch::v1::ListLinesResponse next;
+    for (tidewatch::v1::LineView& v : lines_->List()) {
+      if (ids_.empty() || ids_.count(v.line_id())) *next.add_lines() = std::move(v);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || cancelled_) return;
+      current_ = std::move(next);
+      writing_ = true;
+    }
+    StartWrite(&current_);
+  }
+  // True the first time: the caller then calls Finish (without mu_).
+  bool MarkFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return false;
+    finished_ = true;
+    return true;
+  }
+
+  LineDirectory* const lines_;
+  const std::set<std::string> ids_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  grpc::Alarm alarm_;
+  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  tidewatch::v1::ListLinesResponse current_;
+};
+
+grpc::ServerWriteReactor<v1::ListLinesResponse>*
+ApiServer::Services::LineStatusServiceImpl::WatchLines(grpc::CallbackServerContext* ctx,
+                                                       const v1::WatchLinesRequest* request) {
+  absl::StatusOr<Principal> who = s_->Authorize(ctx);
+  if (!who.ok()) {
+    class Refused final : public grpc::ServerWriteReactor<v1::ListLinesResponse> {
+     public:
+      explicit Refused(grpc::Status s) { Finish(std::move(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(ToGrpc(who.status()));
+  }
+  absl::Duration interval =
+      request->has_interval() ? FromProto(request->interval()) : absl::Seconds(1);
+  interval = std::max(interval, absl::Milliseconds(200));
+  return new LinesReactor(s_->b_.lines, {request->line_ids().begin(), request->line_ids().end()},
+                          interval);
+}
+
+absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options,
+                                                            ApiBackends backends) {
+  if (backends.board == nullptr || backends.policy == nullptr || backends.lines == nullptr ||
+      backends.sender == nullptr || backends.clock == nullptr) {
+    return absl::InvalidArgumentError("ApiServer needs every backend");
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (options.insecure) {
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    if (options.tls_cert_pem.empty() || options.tls_key_pem.empty()) {
+      return absl::InvalidArgumentError(
+          "TLS needs a certificate and a key (or run insecure, for demos only)");
+    }
+    grpc::SslServerCredentialsOptions ssl(
+        options.tls_client_ca_pem.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = options.tls_client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::unique_ptr<ApiServer> server(new ApiServer);
+  const std::string address = options.address;
+  server->services_ = std::make_unique<Services>(std::move(options), backends);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, credentials, &server->port_);
+  builder.RegisterService(&server->services_->callups_);
+  builder.RegisterService(&server->services_->lines_);
+  builder.RegisterService(&server->services_->policy_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", address,
+                                               " (in use, or a bad address or certificate)"));
+  }
+  return server;
+}
+
+void ApiServer::Shutdown(absl::Duration deadline) {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  services_->StopWatchers();
+  server_->Shutdown(
+      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                   gpr_time_from_millis(absl::ToInt64Milliseconds(deadline), GPR_TIMESPAN)));
+  server_->Wait();
+}
+
+ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
+
+}  // namespace tidewatch::api

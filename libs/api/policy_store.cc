@@ -1,0 +1,163 @@
+#include "api/policy_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/status_macros.h"
+#include "tidewatch/v1/commands.pb.h"
+
+namespace tidewatch::api {
+
+PolicyStore::PolicyStore(std::string startup_yaml,
+                         std::shared_ptr<const policy::CompiledPolicy> startup,
+                         PolicyStoreOptions options, CommandSender& sender, const Clock& clock)
+    : options_(std::move(options)), sender_(sender), clock_(clock) {
+  Version v;
+  v.version = 0;
+  v.yaml = std::move(startup_yaml);
+  v.applied_by = "startup";
+  v.comment = "the policy this instance started with";
+  v.compiled = std::move(startup);
+  versions_.push_back(std::move(v));
+}
+
+void PolicyStore::Log(const std::string& line) const {
+  if (options_.on_log) options_.on_log(line);
+}
+
+void PolicyStore::ApplyRecord(const kafka::Record& record) {
+  tidewatch::v1::PolicyVersion pv;
+  if (!pv.ParseFromString(record.value)) {
+    Log(absl::StrCat("policy topic offset ", record.offset, ": not a PolicyVersion, set aside"));
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (pv.version() <= versions_.back().version) {
+      Log(absl::StrCat("policy version ", pv.version(), " by ", pv.applied_by(),
+                       " set aside: version ", versions_.back().version,
+                       " is already in force (a concurrent apply)"));
+      return;
+    }
+  }
+  absl::StatusOr<policy::CompiledPolicy> compiled =
+      policy::LoadPolicyYaml(pv.yaml(), absl::StrCat("policy version ", pv.version()));
+  if (!compiled.ok()) {
+    Log(absl::StrCat("policy version ", pv.version(), " set aside: ", compiled.status().message()));
+    return;
+  }
+  Version v;
+  v.version = pv.version();
+  v.yaml = pv.yaml();
+  v.applied_by = pv.applied_by();
+  v.applied_at = FromProto(pv.applied_at());
+  v.comment = pv.comment();
+  v.compiled = std::make_shared<const policy::CompiledPolicy>(*std::move(compiled));
+  std::shared_ptr<const policy::CompiledPolicy> in_force = v.compiled;
+  // Handed on before it is visible as current: when Apply returns, this
+  // instance's processor has it.
+  if (options_.on_policy) options_.on_policy(in_force, pv.version());
+  {
+    absl::MutexLock lock(&mu_);
+    versions_.push_back(std::move(v));
+  }
+  Log(absl::StrCat(
+      "policy version ", pv.version(), " '", in_force->name, "' in force, applied by ",
+      pv.applied_by(), " at ",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(pv.applied_at()), absl::UTCTimeZone()),
+      pv.comment().empty() ? "" : absl::StrCat(" (", pv.comment(), ")")));
+}
+
+PolicyStore::Version PolicyStore::Current() const {
+  absl::MutexLock lock(&mu_);
+  return versions_.back();
+}
+
+std::vector<PolicyStore::Version> PolicyStore::History() const {
+  absl::MutexLock lock(&mu_);
+  return versions_;
+}
+
+PolicyStore::Validation PolicyStore::Validate(std::string_view yaml,
+                                              std::string_view source_name) const {
+  Validation out;
+  policy::CompiledPolicy candidate;
+  out.status = policy::LoadPolicyYamlDetailed(yaml, source_name, &candidate, &out.errors);
+  if (!out.status.ok()) return out;
+  const Version current = Current();
+  if (options_.check_change && current.compiled != nullptr) {
+    if (absl::Status s = options_.check_change(*current.compiled, candidate); !s.ok()) {
+      policy::PolicyError e;
+      e.message = absl::StrCat(s.message(), " (cannot change without a restart)");
+      out.errors.push_back(e);
+      out.status = absl::InvalidArgumentError(policy::FormatPolicyErrors(source_name, out.errors));
+      return out;
+    }
+  }
+  out.compiled = std::make_shared<const policy::CompiledPolicy>(std::move(candidate));
+  return out;
+}
+
+absl::StatusOr<int64_t> PolicyStore::Publish(const std::string& yaml, const std::string& actor,
+                                             const std::string& comment) {
+  const int64_t version = Current().version + 1;
+  tidewatch::v1::PolicyVersion pv;
+  pv.set_version(version);
+  pv.set_yaml(yaml);
+  pv.set_applied_by(actor);
+  const absl::Time now = clock_.Now();
+  ToProto(now, pv.mutable_applied_at());
+  pv.set_comment(comment);
+  RETURN_IF_ERROR(
+      sender_.Send(options_.topic, "policy", pv.SerializeAsString(), options_.apply_timeout));
+  absl::MutexLock lock(&mu_);
+  auto read_back = [this, version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return versions_.back().version >= version;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&read_back), options_.apply_timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("policy version ", version, " was written to ", options_.topic,
+                     " but not read back in time; it will take effect when read"));
+  }
+  for (const Version& v : versions_) {
+    if (v.version == version) {
+      if (v.applied_by == actor && v.applied_at == FromProto(pv.applied_at()) && v.yaml == yaml) {
+        return version;
+      }
+      break;
+    }
+  }
+  return absl::AbortedError(absl::StrCat("another apply took version ", version,
+                                         " at the same moment; nothing changed, try again"));
+}
+
+absl::StatusOr<int64_t> PolicyStore::Apply(std::string_view yaml, std::string_view source_name,
+                                           const std::string& actor, const std::string& comment) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  Validation v = Validate(yaml, source_name);
+  if (!v.status.ok()) return v.status;
+  return Publish(std::string(yaml), actor, comment);
+}
+
+absl::StatusOr<int64_t> PolicyStore::Rollback(const std::string& actor,
+                                              const std::string& comment) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  Version previous;
+  {
+    absl::MutexLock lock(&mu_);
+    if (versions_.size() < 2) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "nothing to roll back to: version ", versions_.back().version, " is the only one"));
+    }
+    previous = versions_[versions_.size() - 2];
+  }
+  const std::string source = absl::StrCat("policy version ", previous.version);
+  Validation v = Validate(previous.yaml, source);
+  if (!v.status.ok()) return v.status;
+  return Publish(previous.yaml, actor,
+                 absl::StrCat("rollback to version ", previous.version,
+                              comment.empty() ? "" : absl::StrCat(": ", comment)));
+}
+
+}  // namespace tidewatch::api

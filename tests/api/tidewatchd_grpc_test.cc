@@ -1,0 +1,163 @@
+// tidewatchd's gRPC surface as deployed: the binary with TLS (a certificate
+// generated at test time) and a tokens file, driven by tidectl; SIGTERM with
+// a watcher connected ends the watch stream and exits 0; against a real
+// cluster, the API is never served in plaintext without tokens.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <thread>
+
+#include "api_test_util.h"
+#include "gmock/gmock.h"
+
+namespace tidewatch::api::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kBin = TIDEWATCH_BINARY_DIR;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process with stdout and stderr in files.
+class Child {
+ public:
+  Child(std::vector<std::string> argv, const std::string& out, const std::string& err)
+      : out_(out), err_(err) {
+    const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(o, 1);
+      dup2(e, 2);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    close(o);
+    close(e);
+  }
+  ~Child() {
+    if (!status_) {
+      kill(pid_, SIGKILL);
+      Wait(absl::Seconds(10));
+    }
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  std::optional<int> Wait(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!status_ && absl::Now() < deadline) {
+      int st = 0;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      } else {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+    }
+    return status_;
+  }
+  std::string Out() const { return ReadText(out_); }
+  std::string Err() const { return ReadText(err_); }
+
+ private:
+  std::string out_, err_;
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+std::string Capture(const std::string& command) {
+  FILE* p = popen(absl::StrCat("(", command, ") 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+// Against a real cluster without TLS and tokens the API stays off (and says
+// why); the stream processing is unaffected (here it cannot reach the
+// broker, which is what ends the run).
+TEST(TidewatchdGrpcTest, NoPlaintextApiAgainstARealCluster) {
+  const std::string dir = ::testing::TempDir();
+  Child d({kBin + "/services/tidewatchd/tidewatchd", "--brokers=127.0.0.1:1", "--metrics_address="},
+          dir + "/refuse.out", dir + "/refuse.err");
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (d.Err().find("gRPC API OFF") == std::string::npos && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(20));
+  d.Signal(SIGTERM);
+  ASSERT_TRUE(d.Wait(absl::Seconds(60)));
+  EXPECT_THAT(d.Err(), HasSubstr("gRPC API OFF: against a real cluster it needs --tls_cert, "
+                                 "--tls_key and --tokens_file"));
+  EXPECT_THAT(d.Out(), ::testing::Not(HasSubstr("grpc_port=")));
+}
+
+TEST(TidewatchdGrpcTest, TlsTokensTidectlAndACleanStop) {
+  TlsFiles tls;
+  ASSERT_TRUE(tls.ok());
+  const std::string dir = ::testing::TempDir();
+  const std::string tokens = dir + "/tokens";
+  std::ofstream(tokens) << Sha256Hex("admin-x") << " ops admin\n"
+                        << Sha256Hex("viewer-x") << " wall viewer\n";
+  std::ofstream(dir + "/ca.pem") << tls.Read("ca.pem");
+  std::ofstream(dir + "/server.pem") << tls.Read("server.pem");
+  std::ofstream(dir + "/server.key") << tls.Read("server.key");
+  Child d({kBin + "/services/tidewatchd/tidewatchd", "--grpc_address=127.0.0.1:0",
+           "--metrics_address=", "--tls_cert=" + dir + "/server.pem",
+           "--tls_key=" + dir + "/server.key", "--tokens_file=" + tokens, "--quiet"},
+          dir + "/d.out", dir + "/d.err");
+  std::string port;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (port.empty() && absl::Now() < deadline) {
+    const std::string out = d.Out();
+    if (size_t at = out.find("grpc_port="); at != std::string::npos) {
+      const size_t end = out.find('\n', at);
+      if (end != std::string::npos) port = out.substr(at + 10, end - at - 10);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty()) << d.Err();
+  EXPECT_THAT(d.Err(), HasSubstr("TLS, bearer tokens"));
+  EXPECT_THAT(d.Err(), HasSubstr("tokens file " + tokens + ": 2 token(s)"));
+  const std::string ctl = absl::StrCat(kBin, "/services/tidectl/tidectl");
+  const std::string conn = absl::StrCat("--server 127.0.0.1:", port, " --tls_ca ", dir, "/ca.pem");
+
+  EXPECT_THAT(Capture(absl::StrCat(ctl, " status ", conn, " --token viewer-x")),
+              HasSubstr("revenues"));
+  EXPECT_THAT(Capture(absl::StrCat(ctl, " status ", conn)), HasSubstr("refused: UNAUTHENTICATED"));
+  EXPECT_THAT(Capture(absl::StrCat(ctl, " policy rollback ", conn, " --token viewer-x")),
+              HasSubstr("refused: PERMISSION_DENIED"));
+  // Without the CA, TLS fails: tidectl says it cannot reach the server.
+  EXPECT_THAT(Capture(absl::StrCat(ctl, " status --server 127.0.0.1:", port,
+                                   " --token viewer-x --timeout 3s")),
+              HasSubstr("cannot reach tidewatchd"));
+
+  // A watcher is connected when SIGTERM comes.
+  std::string watch_out;
+  std::thread watch(
+      [&] { watch_out = Capture(absl::StrCat(ctl, " watch ", conn, " --token viewer-x")); });
+  absl::SleepFor(absl::Seconds(2));
+  d.Signal(SIGTERM);
+  std::optional<int> code = d.Wait(absl::Seconds(30));
+  watch.join();
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << d.Err();
+  EXPECT_THAT(d.Err(), HasSubstr("stopping: ending watch streams, stopping gRPC"));
+  EXPECT_THAT(d.Err(), HasSubstr("stopped cleanly"));
+  EXPECT_THAT(watch_out, HasSubstr("-- live"));
+  EXPECT_THAT(watch_out, HasSubstr("tidewatchd is shutting down"));
+}
+
+}  // namespace
+}  // namespace tidewatch::api::testing
