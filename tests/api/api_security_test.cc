@@ -104,6 +104,8 @@ TEST_F(ApiSecurityTest, NoOrUnknownTokenIsUnauthenticated) {
     EXPECT_EQ(GetPolicy(token), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(Ack(token, "rev/back-office"), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(Decline(token, "rev/back-office"), grpc::StatusCode::UNAUTHENTICATED);
+    // A bad request from an unknown caller: refused for the caller first.
+    EXPECT_EQ(Decline(token, "rev/back-office", /*reason=*/""), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(Apply(token), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(Rollback(token), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(WatchStatus(token), grpc::StatusCode::UNAUTHENTICATED);
