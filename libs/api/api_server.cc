@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/proto_time.h"
+#include "common/status_macros.h"
 #include "tidewatch/v1/commands.pb.h"
 #include "tidewatch/v1/service.grpc.pb.h"
 
@@ -60,6 +61,19 @@ class ApiServer::Services {
     return p;
   }
 
+  // Serves one unary call: authorizes the caller, then finishes the call
+  // with what `handle(principal)` (returning absl::Status) says.
+  template <typename Handler>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Handler handle) const {
+    grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+    absl::Status s = [&]() -> absl::Status {
+      ASSIGN_OR_RETURN(const Principal who, Authorize(ctx));
+      return handle(who);
+    }();
+    r->Finish(ToGrpc(s));
+    return r;
+  }
+
   void Log(const std::string& line) const {
     if (options_.on_log) options_.on_log(line);
   }
@@ -93,91 +107,80 @@ class ApiServer::Services {
     grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* ctx,
                                    const v1::ListCallUpsRequest* request,
                                    v1::ListCallUpsResponse* response) override {
-      auto* r = ctx->DefaultReactor();
-      absl::StatusOr<Principal> who = s_->Authorize(ctx);
-      if (!who.ok()) {
-        r->Finish(ToGrpc(who.status()));
-        return r;
-      }
-      for (v1::CallUp& c : s_->b_.board->Open(request->filter()))
-        *response->add_callups() = std::move(c);
-      r->Finish(grpc::Status::OK);
-      return r;
+      return s_->Unary(ctx, [&](const Principal&) {
+        for (v1::CallUp& c : s_->b_.board->Open(request->filter()))
+          *response->add_callups() = std::move(c);
+        return absl::OkStatus();
+      });
     }
 
     grpc::ServerUnaryReactor* Acknowledge(grpc::CallbackServerContext* ctx,
                                           const v1::AcknowledgeRequest* request,
                                           v1::CommandReceipt* response) override {
-      auto* r = ctx->DefaultReactor();
-      v1::Command command;
-      auto* ack = command.mutable_acknowledge();
-      ack->set_callup_id(request->callup_id());
-      ack->set_responder(request->responder());
-      ack->set_headcount(request->headcount());
-      if (request->has_eta()) *ack->mutable_eta() = request->eta();
-      absl::Status s;
-      if (request->headcount() < 0) {
-        s = absl::InvalidArgumentError("headcount must be 0 (the call-up's) or more");
-      } else if (request->has_eta() && FromProto(request->eta()) < absl::ZeroDuration()) {
-        s = absl::InvalidArgumentError("eta must not be negative");
-      } else {
-        s = s_->SendCommand(ctx, request->callup_id(), std::move(command), response);
-      }
-      r->Finish(ToGrpc(s));
-      return r;
+      return s_->Unary(ctx, [&](const Principal& who) {
+        if (request->headcount() < 0) {
+          return absl::InvalidArgumentError("headcount must be 0 (the call-up's) or more");
+        }
+        if (request->has_eta() && FromProto(request->eta()) < absl::ZeroDuration()) {
+          return absl::InvalidArgumentError("eta must not be negative");
+        }
+        v1::Command command;
+        auto* ack = command.mutable_acknowledge();
+        ack->set_callup_id(request->callup_id());
+        ack->set_responder(request->responder());
+        ack->set_headcount(request->headcount());
+        if (request->has_eta()) *ack->mutable_eta() = request->eta();
+        return s_->SendCommand(who, request->callup_id(), std::move(command), response);
+      });
     }
 
     grpc::ServerUnaryReactor* Decline(grpc::CallbackServerContext* ctx,
                                       const v1::DeclineRequest* request,
                                       v1::CommandReceipt* response) override {
-      auto* r = ctx->DefaultReactor();
-      v1::Command command;
-      auto* d = command.mutable_decline();
-      d->set_callup_id(request->callup_id());
-      d->set_responder(request->responder());
-      d->set_reason(request->reason());
-      absl::Status s =
-          request->reason().empty()
-              ? absl::InvalidArgumentError("a decline needs a reason")
-              : s_->SendCommand(ctx, request->callup_id(), std::move(command), response);
-      r->Finish(ToGrpc(s));
-      return r;
+      return s_->Unary(ctx, [&](const Principal& who) {
+        if (request->reason().empty())
+          return absl::InvalidArgumentError("a decline needs a reason");
+        v1::Command command;
+        auto* d = command.mutable_decline();
+        d->set_callup_id(request->callup_id());
+        d->set_responder(request->responder());
+        d->set_reason(request->reason());
+        return s_->SendCommand(who, request->callup_id(), std::move(command), response);
+      });
     }
 
    private:
     Services* s_;
   };
 
-  // Checks the caller may act on the call-up, then sends the command to the
-  // owning instance through the commands topic.
-  absl::Status SendCommand(grpc::CallbackServerContext* ctx, const std::string& callup_id,
-                           v1::Command command, v1::CommandReceipt* receipt) {
-    absl::StatusOr<Principal> who = Authorize(ctx);
-    if (!who.ok()) return who.status();
+  // Checks the (authenticated) caller may act on the call-up, then sends
+  // the command to the owning instance through the commands topic.
+  absl::Status SendCommand(const Principal& who, const std::string& callup_id, v1::Command command,
+                           v1::CommandReceipt* receipt) {
     if (callup_id.empty()) return absl::InvalidArgumentError("callup_id is required");
     std::optional<v1::CallUp> callup = b_.board->Find(callup_id);
     if (!callup) {
       return absl::NotFoundError(
           absl::StrCat("no open call-up ", callup_id, " (never raised, or already stood down)"));
     }
-    if (absl::Status s = who->MayRespondFor(callup->team_id()); !s.ok()) {
-      Log(absl::StrCat("refused ", who->name, " on ", callup_id, ": ", s.message()));
+    if (absl::Status s = who.MayRespondFor(callup->team_id()); !s.ok()) {
+      Log(absl::StrCat("refused ", who.name, " on ", callup_id, ": ", s.message()));
       return s;
     }
     command.set_id(NewCommandId());
     command.set_line_id(callup->line_id());
     ToProto(b_.clock->Now(), command.mutable_received());
-    command.set_actor(who->name);
+    command.set_actor(who.name);
     if (command.has_acknowledge() && command.acknowledge().responder().empty())
-      command.mutable_acknowledge()->set_responder(who->name);
+      command.mutable_acknowledge()->set_responder(who.name);
     if (command.has_decline() && command.decline().responder().empty())
-      command.mutable_decline()->set_responder(who->name);
+      command.mutable_decline()->set_responder(who.name);
     if (absl::Status s = b_.sender->Send(options_.commands_topic, callup->line_id(),
                                          command.SerializeAsString(), options_.send_timeout);
         !s.ok()) {
       return s;
     }
-    Log(absl::StrCat("command ", command.id(), ": ", who->name,
+    Log(absl::StrCat("command ", command.id(), ": ", who.name,
                      command.has_acknowledge() ? " acknowledged " : " declined ", callup_id));
     receipt->set_command_id(command.id());
     receipt->set_line_id(callup->line_id());
@@ -193,33 +196,24 @@ class ApiServer::Services {
     grpc::ServerUnaryReactor* ListLines(grpc::CallbackServerContext* ctx,
                                         const v1::ListLinesRequest*,
                                         v1::ListLinesResponse* response) override {
-      auto* r = ctx->DefaultReactor();
-      absl::StatusOr<Principal> who = s_->Authorize(ctx);
-      if (who.ok()) {
+      return s_->Unary(ctx, [&](const Principal&) {
         for (v1::LineView& v : s_->b_.lines->List()) *response->add_lines() = std::move(v);
-      }
-      r->Finish(ToGrpc(who.status()));
-      return r;
+        return absl::OkStatus();
+      });
     }
 
     grpc::ServerUnaryReactor* GetLine(grpc::CallbackServerContext* ctx,
                                       const v1::GetLineRequest* request,
                                       v1::LineView* response) override {
-      auto* r = ctx->DefaultReactor();
-      absl::StatusOr<Principal> who = s_->Authorize(ctx);
-      if (!who.ok()) {
-        r->Finish(ToGrpc(who.status()));
-        return r;
-      }
-      std::optional<v1::LineView> v = s_->b_.lines->Get(request->line_id());
-      if (!v) {
-        r->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                               absl::StrCat("no line '", request->line_id(), "' in the policy")));
-        return r;
-      }
-      *response = std::move(*v);
-      r->Finish(grpc::Status::OK);
-      return r;
+      return s_->Unary(ctx, [&](const Principal&) {
+        std::optional<v1::LineView> v = s_->b_.lines->Get(request->line_id());
+        if (!v) {
+          return absl::NotFoundError(
+              absl::StrCat("no line '", request->line_id(), "' in the policy"));
+        }
+        *response = std::move(*v);
+        return absl::OkStatus();
+      });
     }
 
     grpc::ServerWriteReactor<v1::ListLinesResponse>* WatchLines(
@@ -237,9 +231,7 @@ class ApiServer::Services {
     grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* ctx,
                                         const v1::GetPolicyRequest*,
                                         v1::GetPolicyResponse* response) override {
-      auto* r = ctx->DefaultReactor();
-      absl::StatusOr<Principal> who = s_->Authorize(ctx);
-      if (who.ok()) {
+      return s_->Unary(ctx, [&](const Principal&) {
         std::vector<PolicyStore::Version> history = s_->b_.policy->History();
         for (size_t i = history.size(); i-- > 0;) {
           const PolicyStore::Version& v = history[i];
@@ -252,19 +244,15 @@ class ApiServer::Services {
           out->set_comment(v.comment);
           if (v.compiled) out->set_name(v.compiled->name);
         }
-      }
-      r->Finish(ToGrpc(who.status()));
-      return r;
+        return absl::OkStatus();
+      });
     }
 
     grpc::ServerUnaryReactor* ValidatePolicy(grpc::CallbackServerContext* ctx,
                                              const v1::ValidatePolicyRequest* request,
                                              v1::ValidatePolicyResponse* response) override {
-      auto* r = ctx->DefaultReactor();
-      absl::StatusOr<Principal> who = s_->Authorize(ctx);
-      if (who.ok()) {
-        const std::string source =
-            request->source_name().empty() ? "candidate" : request->source_name();
+      return s_->Unary(ctx, [&](const Principal&) {
+        const std::string source = SourceName(*request);
         PolicyStore::Validation v = s_->b_.policy->Validate(request->yaml(), source);
         response->set_valid(v.status.ok());
         for (const policy::PolicyError& e : v.errors) {
@@ -275,51 +263,41 @@ class ApiServer::Services {
           p->set_message(e.message);
           p->set_text(e.ToString(source));
         }
-      }
-      r->Finish(ToGrpc(who.status()));
-      return r;
+        return absl::OkStatus();
+      });
     }
 
     grpc::ServerUnaryReactor* ApplyPolicy(grpc::CallbackServerContext* ctx,
                                           const v1::ApplyPolicyRequest* request,
                                           v1::ApplyPolicyResponse* response) override {
-      auto* r = ctx->DefaultReactor();
-      r->Finish(ToGrpc(Apply(ctx, request, response)));
-      return r;
+      return s_->Unary(ctx, [&](const Principal& who) -> absl::Status {
+        RETURN_IF_ERROR(who.MayAdminister("applying policy"));
+        ASSIGN_OR_RETURN(const int64_t v,
+                         s_->b_.policy->Apply(request->yaml(), SourceName(*request), who.name,
+                                              request->comment()));
+        s_->Log(absl::StrCat(who.name, " applied policy version ", v));
+        response->set_version(v);
+        return absl::OkStatus();
+      });
     }
 
     grpc::ServerUnaryReactor* RollbackPolicy(grpc::CallbackServerContext* ctx,
                                              const v1::RollbackPolicyRequest* request,
                                              v1::ApplyPolicyResponse* response) override {
-      auto* r = ctx->DefaultReactor();
-      absl::Status s = [&]() -> absl::Status {
-        absl::StatusOr<Principal> who = s_->Authorize(ctx);
-        if (!who.ok()) return who.status();
-        if (absl::Status a = who->MayAdminister("rolling back policy"); !a.ok()) return a;
-        absl::StatusOr<int64_t> v = s_->b_.policy->Rollback(who->name, request->comment());
-        if (!v.ok()) return v.status();
-        s_->Log(absl::StrCat(who->name, " rolled policy back: now version ", *v));
-        response->set_version(*v);
+      return s_->Unary(ctx, [&](const Principal& who) -> absl::Status {
+        RETURN_IF_ERROR(who.MayAdminister("rolling back policy"));
+        ASSIGN_OR_RETURN(const int64_t v, s_->b_.policy->Rollback(who.name, request->comment()));
+        s_->Log(absl::StrCat(who.name, " rolled policy back: now version ", v));
+        response->set_version(v);
         return absl::OkStatus();
-      }();
-      r->Finish(ToGrpc(s));
-      return r;
+      });
     }
 
    private:
-    absl::Status Apply(grpc::CallbackServerContext* ctx, const v1::ApplyPolicyRequest* request,
-                       v1::ApplyPolicyResponse* response) {
-      absl::StatusOr<Principal> who = s_->Authorize(ctx);
-      if (!who.ok()) return who.status();
-      if (absl::Status a = who->MayAdminister("applying policy"); !a.ok()) return a;
-      const std::string source =
-          request->source_name().empty() ? "candidate" : request->source_name();
-      absl::StatusOr<int64_t> v =
-          s_->b_.policy->Apply(request->yaml(), source, who->name, request->comment());
-      if (!v.ok()) return v.status();
-      s_->Log(absl::StrCat(who->name, " applied policy version ", *v));
-      response->set_version(*v);
-      return absl::OkStatus();
+    // The name a candidate policy's errors are reported against.
+    template <typename Request>
+    static std::string SourceName(const Request& request) {
+      return request.source_name().empty() ? "candidate" : request.source_name();
     }
 
     Services* s_;

@@ -42,6 +42,22 @@ std::string ReadAll(const std::string& path, bool* ok) {
   return ss.str();
 }
 
+// A bad flag value: says why on stderr; returns the usage exit code.
+int BadFlag(const absl::Status& s) {
+  std::fprintf(stderr, "tidectl: %s\n", std::string(s.message()).c_str());
+  return kUsage;
+}
+
+void PrintJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = false;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  std::printf("%s\n", out.c_str());
+  std::fflush(stdout);
+}
+
 // Connection flags shared by every client command.
 void AddConnectionFlags(CommandArgs& args) {
   args.AddFlag("server", "tidewatchd's gRPC address (default 127.0.0.1:50051)");
@@ -52,7 +68,6 @@ void AddConnectionFlags(CommandArgs& args) {
   args.AddFlag("tls_key", "PEM key of the client certificate");
   args.AddFlag("timeout", "deadline of each call (default 10s)");
   args.AddBool("json", "print JSON (the protobuf JSON mapping)");
-  args.AddBool("help", "show this help");
 }
 
 // A connection to tidewatchd as the flags describe it.
@@ -103,19 +118,27 @@ struct Client {
     }
     return kFailure;
   }
+
+  // Ends a command after its call: a failure as Fail prints it; else the
+  // response as JSON with --json, or as `print` writes it for people.
+  // Returns the exit code.
+  int Finish(const grpc::Status& s, const google::protobuf::Message& response,
+             const std::function<void()>& print) const {
+    if (!s.ok()) return Fail(s);
+    if (json) {
+      PrintJson(response);
+    } else {
+      print();
+    }
+    return kOk;
+  }
 };
 
 // Parses the flags; on failure prints why and sets *exit_code.
 std::optional<Client> Connect(CommandArgs& args, const std::vector<std::string>& argv,
                               int* exit_code) {
-  if (absl::Status s = args.Parse(argv); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    *exit_code = kUsage;
-    return std::nullopt;
-  }
-  if (args.GetBool("help")) {
-    std::fputs(args.Usage().c_str(), stdout);
-    *exit_code = kOk;
+  if (std::optional<int> exit = args.ParseOrExit(argv)) {
+    *exit_code = *exit;
     return std::nullopt;
   }
   Client c;
@@ -124,8 +147,7 @@ std::optional<Client> Connect(CommandArgs& args, const std::vector<std::string>&
   if (args.Has("timeout")) {
     absl::StatusOr<absl::Duration> t = args.GetDuration("timeout");
     if (!t.ok()) {
-      std::fprintf(stderr, "tidectl: %s\n", std::string(t.status().message()).c_str());
-      *exit_code = kUsage;
+      *exit_code = BadFlag(t.status());
       return std::nullopt;
     }
     c.timeout = *t;
@@ -163,16 +185,6 @@ std::optional<Client> Connect(CommandArgs& args, const std::vector<std::string>&
   }
   c.channel = grpc::CreateChannel(c.server, creds);
   return c;
-}
-
-void PrintJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = false;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  std::printf("%s\n", out.c_str());
-  std::fflush(stdout);
 }
 
 std::string Clock(const google::protobuf::Timestamp& t) {
@@ -353,32 +365,22 @@ int RunAck(const std::vector<std::string>& argv) {
   req.set_responder(args.GetOr("responder", ""));
   if (args.Has("headcount")) {
     absl::StatusOr<int64_t> n = args.GetInt("headcount");
-    if (!n.ok()) {
-      std::fprintf(stderr, "tidectl: %s\n", std::string(n.status().message()).c_str());
-      return kUsage;
-    }
+    if (!n.ok()) return BadFlag(n.status());
     req.set_headcount(static_cast<int32_t>(*n));
   }
   if (args.Has("eta")) {
     absl::StatusOr<absl::Duration> eta = args.GetDuration("eta");
-    if (!eta.ok()) {
-      std::fprintf(stderr, "tidectl: %s\n", std::string(eta.status().message()).c_str());
-      return kUsage;
-    }
+    if (!eta.ok()) return BadFlag(eta.status());
     ToProto(*eta, req.mutable_eta());
   }
   v1::CommandReceipt receipt;
   grpc::Status s =
       v1::CallUpService::NewStub(c->channel)->Acknowledge(c->Context().get(), req, &receipt);
-  if (!s.ok()) return c->Fail(s);
-  if (c->json) {
-    PrintJson(receipt);
-  } else {
+  return c->Finish(s, receipt, [&] {
     std::printf("acknowledged %s (command %s, sent to the instance owning line %s)\n",
                 receipt.callup_id().c_str(), receipt.command_id().c_str(),
                 receipt.line_id().c_str());
-  }
-  return kOk;
+  });
 }
 
 int RunDecline(const std::vector<std::string>& argv) {
@@ -401,14 +403,10 @@ int RunDecline(const std::vector<std::string>& argv) {
   v1::CommandReceipt receipt;
   grpc::Status s =
       v1::CallUpService::NewStub(c->channel)->Decline(c->Context().get(), req, &receipt);
-  if (!s.ok()) return c->Fail(s);
-  if (c->json) {
-    PrintJson(receipt);
-  } else {
+  return c->Finish(s, receipt, [&] {
     std::printf("declined %s (command %s)\n", receipt.callup_id().c_str(),
                 receipt.command_id().c_str());
-  }
-  return kOk;
+  });
 }
 
 int RunPolicy(const std::vector<std::string>& argv) {
@@ -431,22 +429,18 @@ int RunPolicy(const std::vector<std::string>& argv) {
   if (verb == "get" && pos.size() == 1) {
     v1::GetPolicyResponse r;
     grpc::Status s = stub->GetPolicy(c->Context().get(), {}, &r);
-    if (!s.ok()) return c->Fail(s);
-    if (c->json) {
-      PrintJson(r);
-      return kOk;
-    }
-    std::printf("# version %lld '%s', applied by %s%s%s\n", static_cast<long long>(r.version()),
-                r.name().c_str(), r.applied_by().c_str(),
-                r.has_applied_at() ? absl::StrCat(" at ", Clock(r.applied_at())).c_str() : "",
-                r.comment().empty() ? "" : absl::StrCat(" (", r.comment(), ")").c_str());
-    for (const auto& h : r.history()) {
-      std::printf("# earlier: version %lld '%s' by %s%s\n", static_cast<long long>(h.version()),
-                  h.name().c_str(), h.applied_by().c_str(),
-                  h.comment().empty() ? "" : absl::StrCat(" (", h.comment(), ")").c_str());
-    }
-    std::fputs(r.yaml().c_str(), stdout);
-    return kOk;
+    return c->Finish(s, r, [&] {
+      std::printf("# version %lld '%s', applied by %s%s%s\n", static_cast<long long>(r.version()),
+                  r.name().c_str(), r.applied_by().c_str(),
+                  r.has_applied_at() ? absl::StrCat(" at ", Clock(r.applied_at())).c_str() : "",
+                  r.comment().empty() ? "" : absl::StrCat(" (", r.comment(), ")").c_str());
+      for (const auto& h : r.history()) {
+        std::printf("# earlier: version %lld '%s' by %s%s\n", static_cast<long long>(h.version()),
+                    h.name().c_str(), h.applied_by().c_str(),
+                    h.comment().empty() ? "" : absl::StrCat(" (", h.comment(), ")").c_str());
+      }
+      std::fputs(r.yaml().c_str(), stdout);
+    });
   }
   if ((verb == "validate" || verb == "apply") && pos.size() == 2) {
     bool ok = false;
@@ -461,14 +455,14 @@ int RunPolicy(const std::vector<std::string>& argv) {
       req.set_source_name(pos[1]);
       v1::ValidatePolicyResponse r;
       grpc::Status s = stub->ValidatePolicy(c->Context().get(), req, &r);
-      if (!s.ok()) return c->Fail(s);
-      if (c->json) {
-        PrintJson(r);
-      } else if (r.valid()) {
-        std::printf("%s: valid\n", pos[1].c_str());
-      } else {
-        for (const auto& p : r.problems()) std::printf("%s\n", p.text().c_str());
-      }
+      const int printed = c->Finish(s, r, [&] {
+        if (r.valid()) {
+          std::printf("%s: valid\n", pos[1].c_str());
+        } else {
+          for (const auto& p : r.problems()) std::printf("%s\n", p.text().c_str());
+        }
+      });
+      if (printed != kOk) return printed;
       return r.valid() ? kOk : kFailure;
     }
     v1::ApplyPolicyRequest req;
@@ -478,28 +472,20 @@ int RunPolicy(const std::vector<std::string>& argv) {
     v1::ApplyPolicyResponse r;
     auto ctx = c->Context();
     grpc::Status s = stub->ApplyPolicy(ctx.get(), req, &r);
-    if (!s.ok()) return c->Fail(s);
-    if (c->json) {
-      PrintJson(r);
-    } else {
+    return c->Finish(s, r, [&] {
       std::printf("applied %s as policy version %lld: in force from the next evaluation\n",
                   pos[1].c_str(), static_cast<long long>(r.version()));
-    }
-    return kOk;
+    });
   }
   if (verb == "rollback" && pos.size() == 1) {
     v1::RollbackPolicyRequest req;
     req.set_comment(args.GetOr("comment", ""));
     v1::ApplyPolicyResponse r;
     grpc::Status s = stub->RollbackPolicy(c->Context().get(), req, &r);
-    if (!s.ok()) return c->Fail(s);
-    if (c->json) {
-      PrintJson(r);
-    } else {
+    return c->Finish(s, r, [&] {
       std::printf("rolled back: the previous policy is in force as version %lld\n",
                   static_cast<long long>(r.version()));
-    }
-    return kOk;
+    });
   }
   std::fprintf(stderr, "%s", usage.c_str());
   return kUsage;

@@ -207,6 +207,23 @@ class ApiFixture : public ::testing::Test {
     ASSERT_TRUE(events_producer_->Flush(absl::Seconds(30)).ok());
   }
 
+  // Reads tidewatch.commands from the start of every partition until a
+  // record arrives (or `limit` passes); returns what the first batch held.
+  std::vector<kafka::Record> ReadCommands(absl::Duration limit = absl::Seconds(10)) {
+    std::vector<kafka::Record> got;
+    auto reader = kafka::NewConsumer(config_, kafka::ConsumerOptions{});
+    EXPECT_TRUE(reader.ok()) << reader.status();
+    if (!reader.ok()) return got;
+    std::vector<kafka::TopicPartition> all;
+    for (int p = 0; p < kPartitions; ++p) all.push_back({"tidewatch.commands", p, -2});
+    EXPECT_TRUE((*reader)->Assign(all).ok());
+    const absl::Time deadline = absl::Now() + limit;
+    while (got.empty() && absl::Now() < deadline) {
+      (*reader)->PollBatch(10, absl::Milliseconds(100), &got).IgnoreError();
+    }
+    return got;
+  }
+
   RealClock clock_;
   std::unique_ptr<kafka::EmbeddedBroker> broker_;
   kafka::KafkaConfig config_;

@@ -63,15 +63,7 @@ TEST_F(TideSimRespondTest, AcknowledgesPagesAndSendsThePeople) {
 
   // The acknowledgement reached tidewatch.commands with the scenario's
   // headcount and ETA.
-  auto reader = *kafka::NewConsumer(config_, kafka::ConsumerOptions{});
-  std::vector<kafka::TopicPartition> all;
-  for (int part = 0; part < kPartitions; ++part) all.push_back({"tidewatch.commands", part, -2});
-  ASSERT_TRUE(reader->Assign(all).ok());
-  std::vector<kafka::Record> got;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (got.empty() && absl::Now() < deadline) {
-    reader->PollBatch(10, absl::Milliseconds(100), &got).IgnoreError();
-  }
+  const std::vector<kafka::Record> got = ReadCommands();
   ASSERT_EQ(got.size(), 1u);
   v1::Command command;
   ASSERT_TRUE(command.ParseFromString(got[0].value));

@@ -258,6 +258,58 @@ class QueueLogE2eTest : public ::testing::Test {
     return last;
   }
 
+  // The files one simulated day uses, in the test's directory.
+  struct DayFiles {
+    std::string queue_log;
+    std::string line_map;
+    std::string summary;
+    std::string checkpoint;
+    std::string key_file;
+  };
+  DayFiles Files() const {
+    return {Path("queue_log"), Path("lines.yaml"), Path("summary.json"), Path("bridge.checkpoint"),
+            Path("caller.key")};
+  }
+
+  // tide-sim writes the council-tax summons day (`seed`) as a queue_log to
+  // `queue_log_out`, with the line map and summary named in `files`; the
+  // caller key goes to files.key_file.
+  void SimulateDay(const DayFiles& files, const std::string& seed,
+                   const std::string& queue_log_out) {
+    ASSERT_EQ(Run("tide-sim",
+                  {kTideSim, "--scenario", kSummonsScenario, "--seed", seed, "--queue-log-out",
+                   queue_log_out, "--line-map-out", files.line_map, "--summary", files.summary}),
+              "exit 0");
+    std::ofstream(files.key_file) << "e2e-test-caller-key-0123456789abcdef\n";
+  }
+
+  // The bridge following files.queue_log live into the stack's broker, with
+  // its /metrics on a free port.
+  std::vector<std::string> BridgeArgv(const DayFiles& files) const {
+    return {kBridge,        "--queue-log",  files.queue_log,   "--checkpoint", files.checkpoint,
+            "--line-map",   files.line_map, "--brokers",       bootstrap_,     "--caller-key-file",
+            files.key_file, "--from-start", "--poll-interval", "50ms",         "--metrics-address",
+            "127.0.0.1:0"};
+  }
+
+  // Waits until `bridge`'s /metrics shows its checkpoint at `line`; false
+  // (with a failure showing the last /metrics in `metrics`) if it never does.
+  bool WaitForCheckpointLine(Child& bridge, int64_t line, std::string* metrics) {
+    const int port = testing::WaitForPort(bridge);
+    const bool done =
+        port > 0 &&
+        WaitFor(
+            [&] {
+              *metrics = HttpGet(port, "/metrics").value_or("");
+              return absl::StrContains(
+                  *metrics, absl::StrCat("tidewatch_queuelog_checkpoint_line ", line, "\n"));
+            },
+            absl::Seconds(120));
+    EXPECT_TRUE(done) << "checkpoint never reached line " << line << "\n"
+                      << *metrics << bridge.Stderr();
+    return done;
+  }
+
   testing::TestChildren children_;
   std::string bootstrap_;
   Child* tidewatchd_ = nullptr;
@@ -265,51 +317,31 @@ class QueueLogE2eTest : public ::testing::Test {
 };
 
 TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNumber) {
-  const std::string queue_log = Path("queue_log");
-  const std::string line_map = Path("lines.yaml");
-  const std::string summary = Path("summary.json");
-  const std::string checkpoint = Path("bridge.checkpoint");
-  const std::string key_file = Path("caller.key");
-  ASSERT_EQ(
-      Run("tide-sim", {kTideSim, "--scenario", kSummonsScenario, "--seed", "1", "--queue-log-out",
-                       queue_log, "--line-map-out", line_map, "--summary", summary}),
-      "exit 0");
+  const DayFiles files = Files();
+  ASSERT_NO_FATAL_FAILURE(SimulateDay(files, "1", files.queue_log));
   // Malformed or unmappable lines with numbers in them: skipped and logged
   // by line number, never quoted.
   {
-    std::ofstream out(queue_log, std::ios::app);
+    std::ofstream out(files.queue_log, std::ios::app);
     out << "1664800000|x1.1|parking-q|NONE|ENTERQUEUE||07700900555|1\n"
         << "1664800000|x1.2|revenues-q|+447700900556|\n"
         << "not a queue_log line from 07700 900557\n"
         << "1664800000|x1.3|revenues-q|NONE|ABANDON|1|1|07700900558\n";
   }
-  std::ofstream(key_file) << "e2e-test-caller-key-0123456789abcdef\n";
 
   // What tide-sim counted, per line.
-  const std::map<std::string, Totals> want = SummaryTotals(summary);
+  const std::map<std::string, Totals> want = SummaryTotals(files.summary);
   ASSERT_EQ(want.size(), 5u);
 
   ASSERT_TRUE(StartStack());
   // Followed live (no --exit-at-eof): done when its /metrics shows the
   // last line checkpointed; then SIGTERM.
-  const std::string raw = ReadFile(queue_log);
+  const std::string raw = ReadFile(files.queue_log);
   const int64_t total_lines = std::count(raw.begin(), raw.end(), '\n');
-  Child* bridge = children_.Spawn(
-      "bridge", {kBridge, "--queue-log", queue_log, "--checkpoint", checkpoint, "--line-map",
-                 line_map, "--brokers", bootstrap_, "--caller-key-file", key_file, "--from-start",
-                 "--poll-interval", "50ms", "--metrics-address", "127.0.0.1:0"});
+  Child* bridge = children_.Spawn("bridge", BridgeArgv(files));
   ASSERT_NE(bridge, nullptr);
-  const int bridge_port = testing::WaitForPort(*bridge);
-  ASSERT_GT(bridge_port, 0) << bridge->Stderr();
   std::string bridge_metrics;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        bridge_metrics = HttpGet(bridge_port, "/metrics").value_or("");
-        return absl::StrContains(
-            bridge_metrics, absl::StrCat("tidewatch_queuelog_checkpoint_line ", total_lines, "\n"));
-      },
-      absl::Seconds(120)))
-      << bridge_metrics;
+  WaitForCheckpointLine(*bridge, total_lines, &bridge_metrics);
   EXPECT_TRUE(absl::StrContains(
       bridge_metrics, "tidewatch_queuelog_lines_skipped_total{reason=\"unmapped_queue\"} 1"))
       << bridge_metrics;
@@ -350,7 +382,7 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
   places["/metrics"] = HttpGet(port_, "/metrics").value_or("");
   places["/lines"] = HttpGet(port_, "/lines").value_or("");
   EXPECT_FALSE(places["/metrics"].empty());
-  places["checkpoint"] = ReadFile(checkpoint);
+  places["checkpoint"] = ReadFile(files.checkpoint);
   EXPECT_TRUE(absl::StrContains(places["checkpoint"], "offset=")) << places["checkpoint"];
   places["bridge output"] = bridge_log;
   places["bridge /metrics"] = bridge_metrics;
@@ -370,17 +402,10 @@ TEST_F(QueueLogE2eTest, SimulatedQueueLogThroughBridgeMatchesSummaryAndLeaksNoNu
 // and tidewatchd's totals equal the summary.
 TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
   const std::string day = Path("day.queue_log");
-  const std::string queue_log = Path("queue_log");
-  const std::string line_map = Path("lines.yaml");
-  const std::string summary = Path("summary.json");
-  const std::string checkpoint = Path("bridge.checkpoint");
-  const std::string key_file = Path("caller.key");
-  ASSERT_EQ(
-      Run("tide-sim", {kTideSim, "--scenario", kSummonsScenario, "--seed", "4", "--queue-log-out",
-                       day, "--line-map-out", line_map, "--summary", summary}),
-      "exit 0");
-  std::ofstream(key_file) << "e2e-test-caller-key-0123456789abcdef\n";
-  const std::map<std::string, Totals> want = SummaryTotals(summary);
+  const DayFiles files = Files();
+  const std::string& queue_log = files.queue_log;
+  ASSERT_NO_FATAL_FAILURE(SimulateDay(files, "4", day));
+  const std::map<std::string, Totals> want = SummaryTotals(files.summary);
   const std::vector<std::string> lines = absl::StrSplit(ReadFile(day), '\n', absl::SkipEmpty());
   const size_t half = lines.size() / 2, three_quarters = lines.size() * 3 / 4;
   auto write = [&](const std::string& path, size_t from, size_t to) {
@@ -390,30 +415,11 @@ TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
   write(queue_log, 0, half);
 
   ASSERT_TRUE(StartStack());
-  const std::vector<std::string> argv = {
-      kBridge,      "--queue-log",  queue_log,         "--checkpoint", checkpoint,
-      "--line-map", line_map,       "--brokers",       bootstrap_,     "--caller-key-file",
-      key_file,     "--from-start", "--poll-interval", "50ms",         "--metrics-address",
-      "127.0.0.1:0"};
-  auto wait_for_checkpoint_line = [&](Child* bridge, size_t line) {
-    const int port = testing::WaitForPort(*bridge);
-    std::string metrics;
-    const bool done =
-        port > 0 &&
-        WaitFor(
-            [&] {
-              metrics = HttpGet(port, "/metrics").value_or("");
-              return absl::StrContains(
-                  metrics, absl::StrCat("tidewatch_queuelog_checkpoint_line ", line, "\n"));
-            },
-            absl::Seconds(120));
-    EXPECT_TRUE(done) << "checkpoint never reached line " << line << "\n"
-                      << metrics << bridge->Stderr();
-    return done;
-  };
+  const std::vector<std::string> argv = BridgeArgv(files);
+  std::string metrics;
   Child* first = children_.Spawn("bridge-1", argv);
   ASSERT_NE(first, nullptr);
-  ASSERT_TRUE(wait_for_checkpoint_line(first, half));
+  ASSERT_TRUE(WaitForCheckpointLine(*first, half, &metrics));
   first->Signal(SIGKILL);
   first->Wait(absl::Seconds(10));
   // While it is down: more lines, a rename rotation, the rest in a new file.
@@ -423,7 +429,7 @@ TEST_F(QueueLogE2eTest, KilledBridgeResumesAcrossRotationWithoutLossOrRepeat) {
 
   Child* second = children_.Spawn("bridge-2", argv);
   ASSERT_NE(second, nullptr);
-  ASSERT_TRUE(wait_for_checkpoint_line(second, lines.size() - three_quarters));
+  ASSERT_TRUE(WaitForCheckpointLine(*second, lines.size() - three_quarters, &metrics));
   EXPECT_TRUE(absl::StrContains(second->Stderr(), "rotated")) << second->Stderr();
   second->Signal(SIGTERM);
   second->Wait(absl::Seconds(30));

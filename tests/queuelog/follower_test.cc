@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -45,62 +47,88 @@ void Truncate(const std::string& path) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
 }
 
+// A FileFollower::Line with its text copied out of the callback.
+struct SeenLine {
+  std::string text;
+  uint64_t offset = 0;
+  int64_t number = 0;
+  bool too_long = false;
+  friend bool operator==(const SeenLine&, const SeenLine&) = default;
+  friend void PrintTo(const SeenLine& l, std::ostream* os) {
+    *os << "{\"" << l.text << "\" offset " << l.offset << " line " << l.number
+        << (l.too_long ? " too long}" : "}");
+  }
+};
+using SeenLines = std::vector<SeenLine>;
+
+// One Poll of up to `max` lines: every line handed out.
+SeenLines PollLines(FileFollower& f, int max = 1000) {
+  SeenLines out;
+  absl::StatusOr<int> n = f.Poll(max, [&](const FileFollower::Line& l) {
+    out.push_back({std::string(l.text), l.offset, l.number, l.too_long});
+  });
+  EXPECT_TRUE(n.ok()) << n.status();
+  return out;
+}
+
+// One Poll of up to `max` lines: the texts handed out.
 std::vector<std::string> PollAll(FileFollower& f, int max = 1000) {
   std::vector<std::string> out;
-  absl::StatusOr<int> n =
-      f.Poll(max, [&](const FileFollower::Line& l) { out.emplace_back(l.text); });
-  EXPECT_TRUE(n.ok()) << n.status();
+  for (SeenLine& l : PollLines(f, max)) out.push_back(std::move(l.text));
   return out;
 }
 
 using Lines = std::vector<std::string>;
 
-TEST(FileFollowerTest, WaitsForTheFileAndHandsOutCompleteLinesOnly) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  FileFollower f(log);
+// Each test follows `log_` in a directory of its own.
+class FileFollowerTest : public ::testing::Test {
+ protected:
+  // Where a reader of `log_` stands after its first `lines` lines (what a
+  // checkpoint taken before a restart holds).
+  FilePosition PositionAfter(int lines) {
+    FileFollower f(log_);
+    EXPECT_EQ(PollLines(f, lines).size(), static_cast<size_t>(lines));
+    return f.position();
+  }
+
+  TempDir dir_;
+  const std::string log_ = dir_.File("queue_log");
+};
+
+TEST_F(FileFollowerTest, WaitsForTheFileAndHandsOutCompleteLinesOnly) {
+  FileFollower f(log_);
   EXPECT_EQ(PollAll(f), Lines{});
-  Append(log, "a\nb\r\nc");
+  Append(log_, "a\nb\r\nc");
   EXPECT_EQ(PollAll(f), (Lines{"a", "b"}));
   EXPECT_EQ(f.position().offset, 5u);
   EXPECT_EQ(f.position().line, 2);
   EXPECT_EQ(PollAll(f), Lines{});
-  Append(log, "d\n");
+  Append(log_, "d\n");
   EXPECT_EQ(PollAll(f), Lines{"cd"});
 }
 
-TEST(FileFollowerTest, LineNumbersAndOffsets) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "first\nsecond\nthird\n");
-  FileFollower f(log);
-  std::vector<std::pair<int64_t, uint64_t>> seen;
-  ASSERT_TRUE(f.Poll(10, [&](const FileFollower::Line& l) {
-                 seen.push_back({l.number, l.offset});
-               }).ok());
-  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, uint64_t>>{{1, 0}, {2, 6}, {3, 13}}));
+TEST_F(FileFollowerTest, LineNumbersAndOffsets) {
+  Append(log_, "first\nsecond\nthird\n");
+  FileFollower f(log_);
+  EXPECT_EQ(PollLines(f, 10), (SeenLines{{"first", 0, 1}, {"second", 6, 2}, {"third", 13, 3}}));
 }
 
-TEST(FileFollowerTest, MaxLinesPerPoll) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "1\n2\n3\n4\n5\n");
-  FileFollower f(log);
+TEST_F(FileFollowerTest, MaxLinesPerPoll) {
+  Append(log_, "1\n2\n3\n4\n5\n");
+  FileFollower f(log_);
   EXPECT_EQ(PollAll(f, 2), (Lines{"1", "2"}));
   EXPECT_EQ(PollAll(f, 2), (Lines{"3", "4"}));
   EXPECT_EQ(PollAll(f, 2), Lines{"5"});
 }
 
-TEST(FileFollowerTest, FollowsRenameRotationIncludingLateWritesToTheOldFile) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "old-1\n");
-  FileFollower f(log);
+TEST_F(FileFollowerTest, FollowsRenameRotationIncludingLateWritesToTheOldFile) {
+  Append(log_, "old-1\n");
+  FileFollower f(log_);
   EXPECT_EQ(PollAll(f), Lines{"old-1"});
-  Append(log, "old-2\n");
-  ASSERT_EQ(std::rename(log.c_str(), dir.File("queue_log.1").c_str()), 0);
-  Append(dir.File("queue_log.1"), "old-3-written-after-rename\nold-4-unterminated");
-  Append(log, "new-1\n");
+  Append(log_, "old-2\n");
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(dir_.File("queue_log.1"), "old-3-written-after-rename\nold-4-unterminated");
+  Append(log_, "new-1\n");
   // The old file first, all of it (never two files in one Poll) ...
   EXPECT_EQ(PollAll(f), (Lines{"old-2", "old-3-written-after-rename", "old-4-unterminated"}));
   // ... then the new one from its start.
@@ -110,56 +138,42 @@ TEST(FileFollowerTest, FollowsRenameRotationIncludingLateWritesToTheOldFile) {
   EXPECT_FALSE(f.TakeNotices().empty());
 }
 
-TEST(FileFollowerTest, RotationWhereTheNewFileAppearsLater) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "a\n");
-  FileFollower f(log);
+TEST_F(FileFollowerTest, RotationWhereTheNewFileAppearsLater) {
+  Append(log_, "a\n");
+  FileFollower f(log_);
   EXPECT_EQ(PollAll(f), Lines{"a"});
-  ASSERT_EQ(std::rename(log.c_str(), dir.File("queue_log.0").c_str()), 0);
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.0").c_str()), 0);
   EXPECT_EQ(PollAll(f), Lines{});  // nothing new, path absent: keep the old file
-  Append(log, "b\n");
+  Append(log_, "b\n");
   EXPECT_EQ(PollAll(f), Lines{"b"});
 }
 
-TEST(FileFollowerTest, CopyTruncateRestartsAtTheStart) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "one\ntwo\n");
-  FileFollower f(log);
+TEST_F(FileFollowerTest, CopyTruncateRestartsAtTheStart) {
+  Append(log_, "one\ntwo\n");
+  FileFollower f(log_);
   EXPECT_EQ(PollAll(f), (Lines{"one", "two"}));
-  Truncate(log);
-  Append(log, "3\n");  // shorter than what was read
+  Truncate(log_);
+  Append(log_, "3\n");  // shorter than what was read
   EXPECT_EQ(PollAll(f), Lines{"3"});
   EXPECT_EQ(f.stats().truncations, 1);
   EXPECT_EQ(f.position().line, 1);
   EXPECT_EQ(f.position().offset, 2u);
 }
 
-TEST(FileFollowerTest, StartAtEndSkipsWhatIsThere) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "history\n");
-  FileFollower f(log);
+TEST_F(FileFollowerTest, StartAtEndSkipsWhatIsThere) {
+  Append(log_, "history\n");
+  FileFollower f(log_);
   f.StartAtEnd();
   EXPECT_EQ(PollAll(f), Lines{});
-  Append(log, "new\n");
-  std::vector<int64_t> numbers;
-  ASSERT_TRUE(f.Poll(10, [&](const FileFollower::Line& l) { numbers.push_back(l.number); }).ok());
-  EXPECT_EQ(numbers, std::vector<int64_t>{2});
+  Append(log_, "new\n");
+  EXPECT_EQ(PollLines(f, 10), (SeenLines{{"new", 8, 2}}));
 }
 
-TEST(FileFollowerTest, OverlongLineIsHandedOutOnceAsTooLong) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, std::string(100, 'x') + "\nok\n");
-  FileFollower f(log, /*max_line_bytes=*/10);
-  std::vector<std::pair<std::string, bool>> seen;
-  ASSERT_TRUE(f.Poll(10, [&](const FileFollower::Line& l) {
-                 seen.push_back({std::string(l.text), l.too_long});
-               }).ok());
-  EXPECT_EQ(seen, (std::vector<std::pair<std::string, bool>>{{std::string(10, 'x'), true},
-                                                             {"ok", false}}));
+TEST_F(FileFollowerTest, OverlongLineIsHandedOutOnceAsTooLong) {
+  Append(log_, std::string(100, 'x') + "\nok\n");
+  FileFollower f(log_, /*max_line_bytes=*/10);
+  EXPECT_EQ(PollLines(f, 10),
+            (SeenLines{{std::string(10, 'x'), 0, 1, true}, {"ok", 101, 2, false}}));
 }
 
 TEST(CheckpointTest, SavesAtomicallyAndLoads) {
@@ -186,42 +200,28 @@ TEST(CheckpointTest, CorruptCheckpointIsAnError) {
   }
 }
 
-TEST(FileFollowerTest, CheckpointOfARotatedFileIsFinishedFirst) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "a\nb\n");
-  FilePosition after_a;
-  {
-    FileFollower f(log);
-    ASSERT_TRUE(f.Poll(1, [](const FileFollower::Line&) {}).ok());
-    after_a = f.position();
-  }
+TEST_F(FileFollowerTest, CheckpointOfARotatedFileIsFinishedFirst) {
+  Append(log_, "a\nb\n");
+  const FilePosition after_a = PositionAfter(1);
   // While the reader is down: more lines, then rotation.
-  Append(log, "c\n");
-  ASSERT_EQ(std::rename(log.c_str(), dir.File("queue_log-20261123").c_str()), 0);
-  Append(log, "new\n");
-  FileFollower f(log);
+  Append(log_, "c\n");
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log-20261123").c_str()), 0);
+  Append(log_, "new\n");
+  FileFollower f(log_);
   f.StartAt(after_a);
   EXPECT_EQ(PollAll(f), (Lines{"b", "c"}));
   EXPECT_EQ(PollAll(f), Lines{"new"});
   EXPECT_EQ(f.stats().lost_files, 0);
 }
 
-TEST(FileFollowerTest, CheckpointOfAVanishedFileIsReported) {
-  TempDir dir;
-  const std::string log = dir.File("queue_log");
-  Append(log, "a\nb\n");
-  FilePosition after_a;
-  {
-    FileFollower f(log);
-    ASSERT_TRUE(f.Poll(1, [](const FileFollower::Line&) {}).ok());
-    after_a = f.position();
-  }
+TEST_F(FileFollowerTest, CheckpointOfAVanishedFileIsReported) {
+  Append(log_, "a\nb\n");
+  const FilePosition after_a = PositionAfter(1);
   // Moved out of reach (another directory): not a rotated sibling.
-  fs::create_directory(dir.File("archive"));
-  fs::rename(log, dir.File("archive/old"));
-  Append(log, "new\n");
-  FileFollower f(log);
+  fs::create_directory(dir_.File("archive"));
+  fs::rename(log_, dir_.File("archive/old"));
+  Append(log_, "new\n");
+  FileFollower f(log_);
   f.StartAt(after_a);
   EXPECT_EQ(PollAll(f), Lines{"new"});
   EXPECT_EQ(f.stats().lost_files, 1);
