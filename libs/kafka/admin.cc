@@ -151,6 +151,18 @@ class RdAdmin final : public Admin, public ClientCore {
     return absl::NotFoundError(absl::StrCat("kafka topic ", topic, " does not exist"));
   }
 
+  absl::StatusOr<std::string> ClusterId(absl::Duration timeout) override {
+    char* id = rd_kafka_clusterid(rk_.get(), TimeoutMs(timeout));
+    rd_kafka_poll(rk_.get(), 0);
+    if (id == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("kafka cluster id: no answer within ", absl::FormatDuration(timeout)));
+    }
+    std::string out(id);
+    rd_kafka_mem_free(rk_.get(), id);
+    return out;
+  }
+
   ClientHealth Health() const override {
     rd_kafka_poll(rk_.get(), 0);  // nobody else polls an admin client
     return HealthSnapshot();

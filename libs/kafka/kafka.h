@@ -176,6 +176,13 @@ enum class TxnError {
 // transactional call; kNone for any other status.
 TxnError GetTxnError(const absl::Status& status);
 
+// Whether a cluster id (Admin::ClusterId) is librdkafka's in-process broker,
+// whose transactions are incomplete (offsets sent in a transaction are
+// discarded): exactly-once processing must not be used against it.
+inline bool IsInProcessCluster(std::string_view cluster_id) {
+  return cluster_id.substr(0, 11) == "mockCluster";
+}
+
 // librdkafka's error name attached to a status from this library, e.g.
 // "NOT_ENOUGH_REPLICAS" or "_MSG_TIMED_OUT"; empty when there is none.
 std::string KafkaErrorName(const absl::Status& status);
@@ -412,6 +419,10 @@ class Admin {
 
   // The number of partitions of `topic`; NotFound if it does not exist.
   virtual absl::StatusOr<int> PartitionCount(const std::string& topic, absl::Duration timeout) = 0;
+
+  // The cluster's id. The in-process broker (embedded_broker.h, and
+  // kafka-dev-broker) answers "mockCluster..." (see IsInProcessCluster).
+  virtual absl::StatusOr<std::string> ClusterId(absl::Duration timeout) = 0;
 
   // Connectivity and errors; any thread.
   virtual ClientHealth Health() const = 0;

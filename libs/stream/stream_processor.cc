@@ -121,6 +121,16 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
 StreamProcessor::~StreamProcessor() = default;
 
 absl::Status StreamProcessor::Start() {
+  if (options_.exactly_once) {
+    // Fences an older producer with our transactional.id and aborts its
+    // open transaction, so its partitions' committed state is final.
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s =
+            TxnCall([this] { return producer_.InitTransactions(options_.txn_call_timeout); });
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("init transactions: ", s.message()));
+    }
+  }
   absl::Status s = consumer_.Subscribe({options_.events_topic, options_.commands_topic}, this);
   absl::MutexLock lock(&mu_);
   if (s.ok()) status_.started = true;
@@ -163,6 +173,14 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
   if (!reader.ok()) return reader.status();
   absl::StatusOr<kafka::Watermarks> wm =
       (*reader)->QueryWatermarks(options_.state_topic, partition, absl::Seconds(10));
+  // Transient metadata errors (e.g. NOT_LEADER_FOR_PARTITION on a topic the
+  // client has just learnt of) are retried within the state read limit:
+  // starting without the state would lose the lines' tide and totals.
+  const absl::Time wm_deadline = clock_.Now() + options_.state_read_timeout;
+  while (!wm.ok() && clock_.Now() < wm_deadline) {
+    (*reader)->Poll(absl::Milliseconds(200)).IgnoreError();  // a pause (nothing assigned)
+    wm = (*reader)->QueryWatermarks(options_.state_topic, partition, absl::Seconds(10));
+  }
   if (!wm.ok()) return wm.status();
   if (wm->high <= wm->low) return states;
   if (absl::Status s = (*reader)->Assign({{options_.state_topic, partition, wm->low}}); !s.ok()) {
@@ -186,6 +204,13 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
       if (!st.ParseFromString(r.value) || st.line_id().empty()) continue;
       states[st.line_id()] = std::move(st);  // the last record per line wins
     }
+    // Read committed, transaction markers and aborted records are never
+    // returned: the consumer's position still moves past them.
+    if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = (*reader)->Lag(); lag.ok()) {
+      for (const kafka::PartitionLag& l : *lag) {
+        if (l.partition == partition) next = std::max(next, l.position);
+      }
+    }
   }
   (*reader)->Close().IgnoreError();
   return states;
@@ -208,6 +233,33 @@ void StreamProcessor::StartTask(int32_t partition) {
 
   int64_t start = kafka::kOffsetInvalid;  // the committed offset
   absl::StatusOr<std::map<std::string, LineTideState>> states = ReadStates(partition);
+  if (options_.exactly_once) {
+    // State and offsets are committed in one transaction, so the state of a
+    // partition with committed offset C says next_offset C. Less means a
+    // transaction of a vanished producer still holds the last stable offset
+    // back (its records are not readable yet): read again until the broker
+    // aborts it (transaction timeout) or the state read limit passes.
+    absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
+        consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
+    const int64_t c = committed.ok() && !committed->empty() ? (*committed)[0].offset : -1;
+    const absl::Time deadline = clock_.Now() + options_.state_read_timeout;
+    auto behind = [&] {
+      if (!states.ok() || c < 0) return false;
+      int64_t newest = -1;
+      for (const auto& [line, st] : *states) {
+        if (PartitionForKey(line, options_.partitions) == partition) {
+          newest = std::max<int64_t>(newest, st.next_offset());
+        }
+      }
+      return newest >= 0 && newest < c;
+    };
+    while (behind() && clock_.Now() < deadline) states = ReadStates(partition);
+    if (behind()) {
+      Error(absl::DeadlineExceededError(
+          absl::StrCat("recovery of partition ", partition,
+                       ": committed state is behind the committed offset ", c)));
+    }
+  }
   if (!states.ok()) {
     Error(absl::Status(states.status().code(),
                        absl::StrCat("recovery of partition ", partition,
@@ -275,19 +327,32 @@ void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& parti
 void StreamProcessor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
   absl::MutexLock lock(&mu_);
   std::vector<Task*> leaving;
+  std::vector<int32_t> ids;
   for (const kafka::TopicPartition& tp : partitions) {
     if (tp.topic != options_.events_topic) continue;
     auto it = tasks_.find(tp.partition);
-    if (it != tasks_.end()) leaving.push_back(it->second.get());
+    if (it != tasks_.end()) {
+      leaving.push_back(it->second.get());
+      ids.push_back(tp.partition);
+    }
   }
-  // Hand over cleanly: state written, flushed, offsets committed.
+  // Hand over cleanly: state written, flushed, offsets committed (exactly-
+  // once: the whole transaction, which may rewind every task on failure).
   CommitTasks(leaving, /*write_states=*/true);
-  for (Task* t : leaving) tasks_.erase(t->partition);
+  for (int32_t p : ids) tasks_.erase(p);
   UpdateReady();
 }
 
 void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
   absl::MutexLock lock(&mu_);
+  if (options_.exactly_once && !status_.fenced) {
+    // Another member may already own them and have committed past us: the
+    // open transaction is aborted and this instance stops (its group
+    // generation is fenced; a restart rejoins cleanly).
+    Fence(
+        "partitions lost: the group session timed out (process frozen or cut off?) and they "
+        "were given to another member");
+  }
   for (const kafka::TopicPartition& tp : partitions) {
     if (tp.topic == options_.events_topic) tasks_.erase(tp.partition);
   }
@@ -297,6 +362,17 @@ void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partition
 
 void StreamProcessor::Produce(const std::string& topic, const std::string& key, std::string value,
                               std::vector<kafka::Header> headers) {
+  if (options_.exactly_once) {
+    if (status_.fenced) return;
+    if (!txn_error_.ok()) return;  // the transaction will be aborted
+    if (!txn_open_) {
+      if (absl::Status s = producer_.BeginTransaction(); !s.ok()) {
+        txn_error_ = s;  // handled at the commit (tasks must not go away here)
+        return;
+      }
+      txn_open_ = true;
+    }
+  }
   for (int attempt = 0;; ++attempt) {
     absl::Status s = producer_.Produce(topic, key, value, headers,
                                        [this](const absl::Status& st, const kafka::Record& r)
@@ -305,8 +381,12 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
                                              // called under mu_.
                                              if (st.ok()) return;
                                              ++status_.delivery_errors;
-                                             ++failed_since_commit_;
                                              Error(st);
+                                             if (options_.exactly_once) {
+                                               if (txn_error_.ok()) txn_error_ = st;
+                                               return;
+                                             }
+                                             ++failed_since_commit_;
                                              retry_.push_back(r);
                                            });
     if (s.ok()) return;
@@ -316,6 +396,10 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
     }
     Error(s);
     ++status_.delivery_errors;
+    if (options_.exactly_once) {
+      txn_error_ = s;
+      return;
+    }
     ++failed_since_commit_;
     kafka::Record r;
     r.topic = topic;
@@ -440,6 +524,7 @@ void StreamProcessor::WriteStates(Task& task) {
 }
 
 bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_states) {
+  if (options_.exactly_once) return CommitTransaction();
   for (kafka::Record& r : std::exchange(retry_, {})) {
     Produce(r.topic, r.key, std::move(r.value), std::move(r.headers));
   }
@@ -481,7 +566,175 @@ bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_st
   return true;
 }
 
+absl::Status StreamProcessor::TxnCall(const std::function<absl::Status()>& call) {
+  const absl::Time deadline = clock_.Now() + options_.txn_call_timeout;
+  for (;;) {
+    absl::Status s = call();
+    if (s.ok() || kafka::GetTxnError(s) != kafka::TxnError::kRetriable ||
+        clock_.Now() >= deadline) {
+      return s;
+    }
+    Error(s);
+    producer_.Poll(absl::Milliseconds(100));
+  }
+}
+
+void StreamProcessor::Fence(const std::string& reason) {
+  if (status_.fenced) return;
+  status_.fenced = true;
+  status_.fenced_reason = reason;
+  Error(absl::AbortedError(absl::StrCat("fenced: ", reason)));
+  if (txn_open_) {
+    // Best effort: the broker aborts it anyway (fencing or timeout).
+    producer_.AbortTransaction(options_.txn_call_timeout).IgnoreError();
+    txn_open_ = false;
+  }
+  // The tasks go at the next safe point (end of Step, Shutdown).
+}
+
+void StreamProcessor::TxnFailed(const absl::Status& status) {
+  Error(status);
+  ++status_.commit_failures;
+  const std::string name = kafka::KafkaErrorName(status);
+  // A newer producer with our transactional.id, or a newer group generation.
+  const bool fenced = kafka::GetTxnError(status) == kafka::TxnError::kFatal ||
+                      name == "PRODUCER_FENCED" || name == "_FENCED" ||
+                      name == "INVALID_PRODUCER_EPOCH" || name == "FENCED_INSTANCE_ID" ||
+                      name == "ILLEGAL_GENERATION" || name == "UNKNOWN_MEMBER_ID";
+  if (fenced) {
+    Fence(absl::StrCat("transactional producer fenced: ", status.message()));
+    return;
+  }
+  // Abortable (or not transactional at all, e.g. no group metadata): abort,
+  // then rewind to what is committed.
+  if (txn_open_) {
+    abort_pending_ = true;
+    FinishAbort();
+    return;
+  }
+  ++status_.txn_aborts;
+  Rewind();
+}
+
+bool StreamProcessor::FinishAbort() {
+  absl::Status a =
+      TxnCall([this] { return producer_.AbortTransaction(options_.txn_call_timeout); });
+  if (a.ok()) {
+    abort_pending_ = false;
+    txn_open_ = false;
+    ++status_.txn_aborts;
+    Rewind();
+    return true;
+  }
+  if (kafka::GetTxnError(a) == kafka::TxnError::kRetriable) {
+    // E.g. the broker is down: nothing is consumed or produced until the
+    // abort goes through (retried every Step).
+    Error(a);
+    return false;
+  }
+  abort_pending_ = false;
+  Fence(absl::StrCat("cannot abort the transaction: ", a.message()));
+  return false;
+}
+
+void StreamProcessor::Rewind() {
+  txn_error_ = absl::OkStatus();
+  std::vector<int32_t> partitions;
+  for (const auto& [p, task] : tasks_) partitions.push_back(p);
+  tasks_.clear();
+  retry_.clear();
+  failed_since_commit_ = 0;
+  // Commands consumed in the aborted transaction are read again: back to
+  // the committed commands offsets (recovery seeks the events partitions).
+  std::vector<kafka::TopicPartition> commands;
+  for (int32_t p : partitions) commands.push_back({options_.commands_topic, p});
+  absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
+      consumer_.Committed(commands, absl::Seconds(10));
+  if (!committed.ok()) Error(committed.status());
+  for (const kafka::TopicPartition& tp : committed.ok() ? *committed : commands) {
+    const int64_t at = tp.offset >= 0 ? tp.offset : kafka::kOffsetBeginning;
+    if (absl::Status s =
+            consumer_.Seek({options_.commands_topic, tp.partition, at}, absl::Seconds(5));
+        !s.ok()) {
+      Error(s);
+    }
+  }
+  for (int32_t p : partitions) StartTask(p);
+}
+
+bool StreamProcessor::CommitTransaction() {
+  if (status_.fenced) return false;
+  if (abort_pending_ && !FinishAbort()) return false;
+  for (auto& [p, task] : tasks_) {
+    if (task->dirty) WriteStates(*task);
+  }
+  if (!txn_error_.ok()) {  // a produce failed: this transaction cannot commit
+    TxnFailed(std::exchange(txn_error_, absl::OkStatus()));
+    return false;
+  }
+  std::vector<kafka::TopicPartition> offsets;
+  for (auto& [p, task] : tasks_) {
+    if (task->uncommitted && task->pending.empty()) {
+      offsets.push_back({options_.events_topic, p, task->next_offset});
+      if (task->commands_next_offset >= 0 && task->deferred_commands.empty()) {
+        offsets.push_back({options_.commands_topic, p, task->commands_next_offset});
+      }
+    }
+  }
+  if (!txn_open_ && offsets.empty()) return true;
+  if (!txn_open_) {
+    if (absl::Status s = producer_.BeginTransaction(); !s.ok()) {
+      TxnFailed(s);
+      return false;
+    }
+    txn_open_ = true;
+  }
+  if (!offsets.empty()) {
+    absl::StatusOr<kafka::ConsumerGroupMetadata> group = consumer_.GroupMetadata();
+    if (!group.ok()) {
+      TxnFailed(group.status());
+      return false;
+    }
+    if (absl::Status s = TxnCall([&] {
+          return producer_.SendOffsetsToTransaction(offsets, *group, options_.txn_call_timeout);
+        });
+        !s.ok()) {
+      TxnFailed(s);
+      return false;
+    }
+  }
+  if (absl::Status s =
+          TxnCall([this] { return producer_.CommitTransaction(options_.txn_call_timeout); });
+      !s.ok()) {
+    TxnFailed(s);
+    return false;
+  }
+  txn_open_ = false;
+  for (auto& [p, task] : tasks_) {
+    if (task->pending.empty()) task->uncommitted = false;
+  }
+  // Delivery reports arrive during the commit's flush.
+  if (!txn_error_.ok()) {
+    Error(std::exchange(txn_error_, absl::OkStatus()));
+  }
+  ++status_.commits;
+  return true;
+}
+
 absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+    if (abort_pending_ && !FinishAbort()) {
+      if (status_.fenced) {
+        tasks_.clear();
+        UpdateReady();
+        return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+      }
+      return absl::UnavailableError(
+          absl::StrCat("waiting to abort the transaction: ", status_.last_error));
+    }
+  }
   std::vector<kafka::Record> batch;
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &batch);
   absl::MutexLock lock(&mu_);
@@ -510,16 +763,34 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     CommitTasks(all, /*write_states=*/true);
     last_commit_ = now;
   }
+  if (status_.fenced) tasks_.clear();
   UpdateReady();
+  if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
   return poll;
 }
 
 absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
+  bool fenced = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (status_.fenced) {
+      tasks_.clear();  // nothing more is published
+      fenced = true;
+    }
+  }
+  if (fenced) {
+    consumer_.Close().IgnoreError();
+    absl::MutexLock lock(&mu_);
+    return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+  }
   {
     absl::MutexLock lock(&mu_);
     std::vector<Task*> all;
     for (auto& [p, task] : tasks_) all.push_back(task.get());
     if (!CommitTasks(all, /*write_states=*/true)) {
+      if (status_.fenced) {
+        return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+      }
       return absl::UnavailableError(absl::StrCat(
           "shutdown: outputs not durable, offsets not committed: ", status_.last_error));
     }

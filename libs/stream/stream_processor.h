@@ -13,6 +13,21 @@
 // producer is flushed, and only then are the consumed offsets committed: an
 // offset is committed only once the state it reflects is durable.
 //
+// Exactly-once (StreamOptions::exactly_once, for a real Kafka cluster): the
+// producer is transactional and everything one commit interval produces
+// (escalations, dead letters, state) is written in one Kafka transaction that
+// also carries the consumed offsets (SendOffsetsToTransaction with the
+// consumer's group metadata, so a member of an older group generation is
+// fenced). librdkafka's error classes are followed: a retriable error retries
+// the same call; an abortable one aborts the transaction and rewinds every
+// owned partition to its last committed state (the tasks are dropped and
+// recovered again from the state topic, read committed, and the committed
+// offsets); a fatal one (a fenced producer, or partitions lost because the
+// session timed out) stops the processor: Step returns Aborted and
+// Status().fenced is set, nothing more is published, and the process should
+// exit. Every reader of the output topics must read with
+// isolation.level=read_committed.
+//
 // Recovery. On assignment of a partition the processor reads the state
 // topic's partition to its end (last record per line wins: the in-process
 // broker does not compact), freezes those lines, seeks the events partition
@@ -80,6 +95,13 @@ struct StreamOptions {
   absl::Duration flush_timeout = absl::Seconds(5);
   // Limit on reading a state partition during recovery.
   absl::Duration state_read_timeout = absl::Seconds(30);
+  // Transactional outputs (see the file comment). The producer must have
+  // ProducerOptions::transactional_id set, stable per instance. Not for the
+  // in-process broker (its transactions discard the offsets they carry).
+  bool exactly_once = false;
+  // Limit on each transactional call (send offsets, commit, abort), retries of
+  // retriable errors included.
+  absl::Duration txn_call_timeout = absl::Seconds(10);
   // Called for every escalation produced (under the processor's lock: keep
   // it short, e.g. a log line).
   std::function<void(const tidewatch::v1::Escalation&)> on_escalation;
@@ -129,6 +151,12 @@ struct StreamStatus {
   int64_t commits = 0;
   int64_t commit_failures = 0;
   int64_t recoveries = 0;
+  // Exactly-once: transactions aborted (abortable errors; each rewinds the
+  // owned partitions), and whether the instance has been fenced (a fatal
+  // transactional error or lost partitions): it publishes nothing more.
+  int64_t txn_aborts = 0;
+  bool fenced = false;
+  std::string fenced_reason;
   absl::Duration last_recovery = absl::ZeroDuration();
   std::string last_error;
   absl::Time last_error_time = absl::InfinitePast();
@@ -169,10 +197,13 @@ class StreamProcessor final : public kafka::RebalanceListener {
                   const Clock& clock);
   ~StreamProcessor() override;
 
-  // Subscribes to the events and commands topics.
+  // Subscribes to the events and commands topics (exactly-once: first
+  // initialises the transactional producer, which fences an older instance
+  // with the same transactional.id and aborts its open transaction).
   absl::Status Start();
   // One round: poll up to max_batch records (waiting up to `poll_timeout`),
   // process them, tick the engines, and commit when the interval is due.
+  // Aborted once the processor is fenced (exactly-once): stop calling it.
   absl::Status Step(absl::Duration poll_timeout);
   // Writes state, flushes, commits and leaves the group.
   absl::Status Shutdown(absl::Duration timeout);
@@ -217,6 +248,20 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void ProduceEscalation(const tidewatch::v1::Escalation& escalation)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Error(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Exactly-once commit of every task's outputs and offsets.
+  bool CommitTransaction() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs a transactional call, retrying it while it fails retriably.
+  absl::Status TxnCall(const std::function<absl::Status()>& call)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Handles a failed transactional call: abort and rewind, or fence.
+  void TxnFailed(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Aborts the open transaction and rewinds; false while the abort still
+  // fails retriably (abort_pending_ stays set) or when it failed for good
+  // (fenced).
+  bool FinishAbort() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops every task and recovers it again from committed state.
+  void Rewind() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Fence(const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UpdateReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<std::string> OwnedLines(int32_t partition) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -239,6 +284,13 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::vector<kafka::Record> retry_ ABSL_GUARDED_BY(mu_);
   int64_t failed_since_commit_ ABSL_GUARDED_BY(mu_) = 0;
   bool assigned_ ABSL_GUARDED_BY(mu_) = false;
+  // Exactly-once: a transaction has been begun and not yet ended.
+  bool txn_open_ ABSL_GUARDED_BY(mu_) = false;
+  // Exactly-once: a produce into the open transaction failed; the commit
+  // aborts instead.
+  absl::Status txn_error_ ABSL_GUARDED_BY(mu_);
+  // Exactly-once: an abort timed out; retried before anything else.
+  bool abort_pending_ ABSL_GUARDED_BY(mu_) = false;
   // Decoding (Step's thread): each batch's events are parsed into a message
   // on an arena that is reset after the batch, so decoding allocates
   // nothing from the heap in the steady state.

@@ -41,6 +41,7 @@ absl::Status GrpcFront::Start(
   auto follow = [this](const std::string& topic, int32_t partitions,
                        api::TopicFollower::Handler handler) -> absl::Status {
     kafka::ConsumerOptions co;  // no group: every instance reads everything
+    co.read_committed = true;   // tidewatch's outputs are transactional on a real cluster
     co.fetch_wait_max = absl::Milliseconds(10);
     ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer, kafka::NewConsumer(config_, co));
     auto follower = std::make_unique<api::TopicFollower>(

@@ -7,6 +7,7 @@
 // runs an in-process Kafka-protocol broker for development and demos.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -54,7 +55,17 @@ ABSL_FLAG(std::string, clock, "wall",
           "recorded or simulated days at speed)");
 ABSL_FLAG(absl::Duration, commit_interval, absl::Seconds(1),
           "how often state is written and offsets committed");
-ABSL_FLAG(std::string, instance_id, "", "client id suffix for logs (default: the pid)");
+ABSL_FLAG(std::string, instance_id, "",
+          "this instance's stable name: client id suffix and, with --exactly_once, part of the "
+          "transactional.id (GROUP-INSTANCE), so that a restarted instance fences its "
+          "predecessor and aborts its open transaction at once; give each instance its own "
+          "(e.g. the pod name). Default: the pid");
+ABSL_FLAG(std::string, exactly_once, "auto",
+          "'true': escalations, state and consumed offsets in one Kafka transaction per commit "
+          "interval (readers must use read_committed); 'false': idempotent producer, offsets "
+          "committed after the outputs are durable (at-least-once, duplicates carry the same "
+          "ids); 'auto': true on a real cluster, false on the in-process broker (embedded or "
+          "kafka-dev-broker, recognised by its cluster id), whose transactions are incomplete");
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051",
           "HOST:PORT for the gRPC API ('' to disable; port 0 picks one)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the gRPC server");
@@ -296,8 +307,34 @@ int Run() {
       }
     }
   }
+  // Exactly-once or idempotent.
+  bool in_process = embedded != nullptr;
+  if (!in_process) {
+    absl::StatusOr<std::unique_ptr<kafka::Admin>> admin = kafka::NewAdmin(config);
+    absl::StatusOr<std::string> id =
+        admin.ok() ? (*admin)->ClusterId(absl::Seconds(30)) : admin.status();
+    if (!id.ok()) {
+      Log(absl::StrCat("cannot read the cluster id of ", config.bootstrap, ": ",
+                       id.status().message()));
+      return 1;
+    }
+    in_process = kafka::IsInProcessCluster(*id);
+  }
+  const std::string eos = absl::GetFlag(FLAGS_exactly_once);
+  if (eos != "auto" && eos != "true" && eos != "false") {
+    Log(absl::StrCat("--exactly_once must be auto, true or false, not '", eos, "'"));
+    return 2;
+  }
+  if (eos == "true" && in_process) {
+    Log("--exactly_once=true needs a real Kafka cluster: the in-process broker's transactions "
+        "discard the offsets they carry");
+    return 2;
+  }
+  options.exactly_once = eos == "true" || (eos == "auto" && !in_process);
   Log(absl::StrCat("kafka ", config.bootstrap, ", group '", absl::GetFlag(FLAGS_group), "', ",
-                   options.partitions, " partitions, clock ", clock_mode));
+                   options.partitions, " partitions, clock ", clock_mode, ", ",
+                   options.exactly_once ? "exactly-once (transactions, read_committed)"
+                                        : "idempotent (at-least-once, offsets after outputs)"));
 
   kafka::ConsumerOptions co;
   co.group_id = absl::GetFlag(FLAGS_group);
@@ -306,6 +343,13 @@ int Run() {
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::NewConsumer(config, co);
   kafka::ProducerOptions po;
   po.delivery_timeout = absl::Minutes(10);
+  if (options.exactly_once) {
+    po.transactional_id = absl::StrCat(absl::GetFlag(FLAGS_group), "-", instance);
+    // An instance that dies with a transaction open holds back read_committed
+    // readers of its partitions until the broker aborts it: keep it short.
+    po.transaction_timeout = std::max(absl::Seconds(10), 4 * options.commit_interval);
+    Log(absl::StrCat("transactional.id ", *po.transactional_id));
+  }
   absl::StatusOr<std::unique_ptr<kafka::Producer>> producer = kafka::NewProducer(config, po);
   if (!consumer.ok() || !producer.ok()) {
     Log(absl::StrCat("kafka clients: ",
@@ -396,7 +440,14 @@ int Run() {
   absl::Time last_report = absl::Now();
   bool was_ready = false;
   while (!g_stop.load()) {
-    processor.Step(absl::Milliseconds(100)).IgnoreError();
+    if (absl::Status s = processor.Step(absl::Milliseconds(100));
+        s.code() == absl::StatusCode::kAborted) {
+      Log(absl::StrCat(
+          "FENCED, exiting without publishing anything more: ", processor.Status().fenced_reason,
+          " (another instance owns the partitions now; restart to rejoin)"));
+      processor.Shutdown(absl::Seconds(2)).IgnoreError();
+      return 3;
+    }
     const absl::Time now = absl::Now();
     stream::StreamStatus st;
     if (now - last_report > absl::Seconds(30) || !was_ready) st = processor.Status();
@@ -420,6 +471,11 @@ int Run() {
   const std::vector<stream::LineStatus> final_lines = processor.Lines();
   absl::Status s = processor.Shutdown(absl::Seconds(8));
   if (!s.ok()) {
+    if (s.code() == absl::StatusCode::kAborted) {
+      Log(absl::StrCat("FENCED, exiting without publishing anything more: ",
+                       processor.Status().fenced_reason));
+      return 3;
+    }
     Log(absl::StrCat("stopped WITHOUT committing: ", s.message()));
     return 1;
   }

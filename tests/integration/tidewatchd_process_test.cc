@@ -42,6 +42,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -60,6 +61,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka.h"
+#include "kafka/test_brokers.h"
 #include "process_util.h"
 #include "stream/partitioner.h"
 #include "tidewatch/v1/tide.pb.h"
@@ -68,6 +70,7 @@ namespace tidewatch {
 namespace {
 
 using testing::Child;
+using testing::Tail;
 using testing::HttpGet;
 using testing::kBroker;
 using testing::kSummonsScenario;
@@ -92,6 +95,16 @@ constexpr double kPacedSpeedFactor = 720;
 // instance dies, so more is replayed and re-emitted, and the outputs must
 // not depend on the commit cadence.
 constexpr char kCrashRunCommitInterval[] = "3s";
+
+// Where a run's topics live: kafka-dev-broker (fresh per run, the default
+// names) or the real Apache Kafka (shared, so a unique prefix per run).
+struct Cluster {
+  std::string bootstrap;
+  std::string prefix;
+  bool real = false;
+  std::string Topic(const std::string& name) const { return prefix + name; }
+  std::string Group() const { return prefix + "tidewatch"; }
+};
 
 // Prints how long each phase took, and the total so far.
 class PhaseTimer {
@@ -284,45 +297,13 @@ absl::StatusOr<std::vector<kafka::Watermarks>> Watermarks(kafka::Consumer& consu
   return out;
 }
 
-// Every record of `topic` (12 partitions) from the log start to the high
-// watermark as it was when reading began.
+// Every committed record of `topic` (12 partitions) from the log start to
+// the end as it was when reading began (read_committed, as every reader of
+// tidewatch's topics).
 absl::StatusOr<std::vector<kafka::Record>> ReadTopic(const std::string& bootstrap,
                                                      const std::string& topic) {
-  absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-      kafka::NewConsumer(ClientConfig(bootstrap, "itest-reader"), kafka::ConsumerOptions{});
-  if (!consumer.ok()) return consumer.status();
-  absl::StatusOr<std::vector<kafka::Watermarks>> wm = Watermarks(**consumer, topic);
-  if (!wm.ok()) return wm.status();
-  std::vector<kafka::TopicPartition> assignment;
-  std::vector<int64_t> next(kPartitions);
-  for (int p = 0; p < kPartitions; ++p) {
-    assignment.push_back({topic, p, kafka::kOffsetBeginning});
-    next[p] = (*wm)[p].low;
-  }
-  if (absl::Status s = (*consumer)->Assign(assignment); !s.ok()) return s;
-  std::vector<kafka::Record> out;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  auto done = [&] {
-    for (int p = 0; p < kPartitions; ++p) {
-      if (next[p] < (*wm)[p].high) return false;
-    }
-    return true;
-  };
-  while (!done()) {
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("reading ", topic, ": not at the end in 30 s"));
-    }
-    std::vector<kafka::Record> batch;
-    (*consumer)->PollBatch(5000, absl::Milliseconds(200), &batch).IgnoreError();
-    for (kafka::Record& r : batch) {
-      if (r.offset >= (*wm)[r.partition].high) continue;
-      next[r.partition] = std::max(next[r.partition], r.offset + 1);
-      out.push_back(std::move(r));
-    }
-  }
-  (*consumer)->Close().IgnoreError();
-  return out;
+  return tidewatch::testing::ReadCommitted(ClientConfig(bootstrap, "itest-reader"), topic,
+                                           kPartitions);
 }
 
 // Waits until `topic`'s high watermarks have not moved for `quiet`.
@@ -423,9 +404,9 @@ std::string DescribeEscalation(const std::string& bytes) {
 // written, to act the moment a line's tide rises.
 class EscalationWatcher {
  public:
-  absl::Status Start(const std::string& bootstrap, const std::vector<std::string>& lines) {
-    absl::StatusOr<std::unique_ptr<kafka::Consumer>> c =
-        kafka::NewConsumer(ClientConfig(bootstrap, "itest-watcher"), kafka::ConsumerOptions{});
+  absl::Status Start(const Cluster& cluster, const std::vector<std::string>& lines) {
+    absl::StatusOr<std::unique_ptr<kafka::Consumer>> c = kafka::NewConsumer(
+        ClientConfig(cluster.bootstrap, "itest-watcher"), kafka::ConsumerOptions{});
     if (!c.ok()) return c.status();
     consumer_ = *std::move(c);
     std::set<int32_t> partitions;
@@ -434,7 +415,7 @@ class EscalationWatcher {
     }
     std::vector<kafka::TopicPartition> assignment;
     for (int32_t p : partitions)
-      assignment.push_back({kEscalationsTopic, p, kafka::kOffsetBeginning});
+      assignment.push_back({cluster.Topic(kEscalationsTopic), p, kafka::kOffsetBeginning});
     return consumer_->Assign(assignment);
   }
 
@@ -507,16 +488,43 @@ std::vector<std::string> DiffEscalations(const EscalationLog& reference, const E
   return out;
 }
 
-class TidewatchdProcessTest : public ::testing::Test {
+using tidewatch::testing::BrokerKind;
+
+class TidewatchdProcessTest : public ::testing::TestWithParam<BrokerKind> {
  protected:
-  void SetUp() override { ASSERT_TRUE(children_.Init("tidewatchd_process_test")); }
+  bool real() const { return GetParam() == BrokerKind::kReal; }
+
+  void SetUp() override {
+    TIDEWATCH_SKIP_WITHOUT_REAL_KAFKA(GetParam());
+    ASSERT_TRUE(children_.Init("tidewatchd_process_test"));
+  }
 
   // Kills every child and reaps it, whatever happened; on failure shows the
   // end of each child's stderr and keeps the directory.
   void TearDown() override { children_.Finish(HasFailure()); }
 
-  // Starts kafka-dev-broker with tidewatch's topics; returns its bootstrap.
-  std::optional<std::string> StartBroker(const std::string& name) {
+  // A fresh cluster for a run: kafka-dev-broker started with tidewatch's
+  // topics, or fresh topics (unique names) on the real broker.
+  std::optional<Cluster> StartBroker(const std::string& name) {
+    if (real()) {
+      Cluster c{*tidewatch::testing::RealKafkaBootstrap(), tidewatch::testing::UniquePrefix(),
+                true};
+      absl::Status s =
+          tidewatch::testing::CreateRealTopics(c.bootstrap,
+                                               {{c.Topic("telephony.call-events"), kPartitions},
+                                                {c.Topic("tidewatch.commands"), kPartitions},
+                                                {c.Topic("tidewatch.state"), kPartitions},
+                                                {c.Topic("tidewatch.escalations"), kPartitions},
+                                                {c.Topic("tidewatch.dead-letter"), 1}},
+                                               {{c.Topic("tidewatch.state"), "compact"}});
+      if (!s.ok()) {
+        ADD_FAILURE() << name << ": topics on the real broker: " << s;
+        return std::nullopt;
+      }
+      std::printf("[cluster] %s: Apache Kafka at %s, topics %s*\n", name.c_str(),
+                  c.bootstrap.c_str(), c.prefix.c_str());
+      return c;
+    }
     Child* broker =
         children_.Spawn(name, {kBroker, "--topic", "telephony.call-events:12", "--topic",
                                "tidewatch.commands:12", "--topic", "tidewatch.state:12", "--topic",
@@ -531,17 +539,24 @@ class TidewatchdProcessTest : public ::testing::Test {
                     << broker->Stderr();
       return std::nullopt;
     }
-    return bootstrap;
+    return Cluster{*bootstrap, "", false};
   }
 
-  // Starts tidewatchd; fills `instance` once it serves HTTP.
-  bool StartTidewatchd(const std::string& bootstrap, const std::string& id, const std::string& run,
+  // Starts tidewatchd; fills `instance` once it serves HTTP. On the real
+  // broker it runs exactly-once (--exactly_once=auto).
+  bool StartTidewatchd(const Cluster& cluster, const std::string& id, const std::string& run,
                        Instance* instance, const std::string& commit_interval = "1s") {
-    Child* child =
-        children_.Spawn(absl::StrCat("tidewatchd-", id, run),
-                        {kTidewatchd, absl::StrCat("--brokers=", bootstrap), "--clock=event",
-                         "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
-                         absl::StrCat("--commit_interval=", commit_interval), "--quiet"});
+    Child* child = children_.Spawn(
+        absl::StrCat("tidewatchd-", id, run),
+        {kTidewatchd, absl::StrCat("--brokers=", cluster.bootstrap), "--clock=event",
+         "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
+         absl::StrCat("--commit_interval=", commit_interval), "--quiet",
+         absl::StrCat("--group=", cluster.Group()),
+         absl::StrCat("--events_topic=", cluster.Topic("telephony.call-events")),
+         absl::StrCat("--commands_topic=", cluster.Topic("tidewatch.commands")),
+         absl::StrCat("--state_topic=", cluster.Topic("tidewatch.state")),
+         absl::StrCat("--escalations_topic=", cluster.Topic("tidewatch.escalations")),
+         absl::StrCat("--dead_letter_topic=", cluster.Topic("tidewatch.dead-letter"))});
     if (child == nullptr) return false;
     const int port = WaitForPort(*child);
     if (port <= 0) {
@@ -555,13 +570,14 @@ class TidewatchdProcessTest : public ::testing::Test {
   }
 
   // tide-sim: the summons day, to Kafka when `bootstrap` is set.
-  Child* StartSim(const std::string& name, const std::optional<std::string>& bootstrap,
+  Child* StartSim(const std::string& name, const std::optional<Cluster>& bootstrap,
                   const std::string& speed, const std::string& summary) {
     std::vector<std::string> argv = {kTideSim, "--scenario",        kSummonsScenario,
                                      "--seed", absl::StrCat(kSeed), "--summary",
                                      summary};
     if (bootstrap) {
-      argv.insert(argv.end(), {"--brokers", *bootstrap, "--speed", speed});
+      argv.insert(argv.end(), {"--brokers", bootstrap->bootstrap, "--topic",
+                               bootstrap->Topic(kEventsTopic), "--speed", speed});
     } else {
       argv.insert(argv.end(), {"--out", "/dev/null"});
     }
@@ -589,7 +605,8 @@ class TidewatchdProcessTest : public ::testing::Test {
   // speed; computed once per process (the engine is deterministic in
   // event-clock mode).
   std::optional<Reference> GetReference(const SimSummary& summary) {
-    static auto* cached = new std::optional<Reference>();
+    static auto* references = new std::map<BrokerKind, std::optional<Reference>>();
+    std::optional<Reference>* cached = &(*references)[GetParam()];
     if (!cached->has_value()) {
       *cached = ReferenceRun(summary);
     } else {
@@ -599,7 +616,7 @@ class TidewatchdProcessTest : public ::testing::Test {
   }
 
   std::optional<Reference> ReferenceRun(const SimSummary& summary) {
-    std::optional<std::string> bootstrap = StartBroker("broker-reference");
+    std::optional<Cluster> bootstrap = StartBroker("broker-reference");
     if (!bootstrap) return std::nullopt;
     Instance ref;
     if (!StartTidewatchd(*bootstrap, "ref", "", &ref)) return std::nullopt;
@@ -625,11 +642,13 @@ class TidewatchdProcessTest : public ::testing::Test {
                     << "; saw " << view.Describe();
       return std::nullopt;
     }
-    if (!WaitForQuietTopic(*bootstrap, kEscalationsTopic, absl::Seconds(2), absl::Seconds(20))) {
+    if (!WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                           absl::Seconds(2), absl::Seconds(20))) {
       ADD_FAILURE() << "reference run: escalations never stopped";
       return std::nullopt;
     }
-    absl::StatusOr<std::vector<kafka::Record>> records = ReadTopic(*bootstrap, kEscalationsTopic);
+    absl::StatusOr<std::vector<kafka::Record>> records =
+        ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
     if (!records.ok()) {
       ADD_FAILURE() << records.status();
       return std::nullopt;
@@ -653,7 +672,7 @@ class TidewatchdProcessTest : public ::testing::Test {
   PhaseTimer timer_;
 };
 
-TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
+TEST_P(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   std::optional<SimSummary> summary = OfflineSummary();
   ASSERT_TRUE(summary.has_value());
   ASSERT_TRUE(summary->lines.contains("revenues"));
@@ -668,7 +687,7 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
               static_cast<long>(reference->escalations.CountLine("revenues")));
   timer_.Mark("reference run (1 instance, full speed)");
 
-  std::optional<std::string> bootstrap = StartBroker("broker");
+  std::optional<Cluster> bootstrap = StartBroker("broker");
   ASSERT_TRUE(bootstrap.has_value());
   std::vector<Instance> instances(3);
   for (int i = 0; i < 3; ++i) {
@@ -867,13 +886,20 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
                                      << absl::StrJoin(differences, "\n");
   }
 
-  ASSERT_TRUE(
-      WaitForQuietTopic(*bootstrap, kEscalationsTopic, absl::Seconds(2), absl::Seconds(20)));
-  absl::StatusOr<std::vector<kafka::Record>> records = ReadTopic(*bootstrap, kEscalationsTopic);
+  ASSERT_TRUE(WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                                absl::Seconds(2), absl::Seconds(20)));
+  absl::StatusOr<std::vector<kafka::Record>> records =
+      ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
   ASSERT_TRUE(records.ok()) << records.status();
   const EscalationLog log = CheckEscalations(*records);
   log.Print();
   EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+  if (real()) {
+    // Exactly-once: what a killed instance produced after its last commit
+    // was aborted; its successor's re-emission is the only committed copy.
+    EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice: "
+                                 << absl::StrJoin(log.duplicate_ids, ", ");
+  }
   // The same escalations as the uninterrupted run, byte for byte.
   const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
   EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
@@ -881,7 +907,59 @@ TEST_F(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   timer_.Mark("escalations checked");
 }
 
-TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
+// --exactly_once: auto picks transactions on the real broker and the
+// idempotent path on kafka-dev-broker (recognised by its cluster id); true
+// on the in-process broker and a value that is not auto/true/false are
+// refused with exit 2 and a message naming the problem.
+TEST_P(TidewatchdProcessTest, ExactlyOnceFlagFollowsTheBroker) {
+  std::optional<Cluster> cluster = StartBroker("broker");
+  ASSERT_TRUE(cluster.has_value());
+  auto run = [&](const std::string& name, const std::string& value) {
+    return children_.Spawn(
+        name,
+        {kTidewatchd, absl::StrCat("--brokers=", cluster->bootstrap), "--metrics_address=",
+         absl::StrCat("--exactly_once=", value), absl::StrCat("--group=", cluster->Group()),
+         absl::StrCat("--events_topic=", cluster->Topic("telephony.call-events")),
+         absl::StrCat("--commands_topic=", cluster->Topic("tidewatch.commands")),
+         absl::StrCat("--state_topic=", cluster->Topic("tidewatch.state")), "--instance_id=flag"});
+  };
+  Child* bad = run("tidewatchd-bad-value", "maybe");
+  ASSERT_NE(bad, nullptr);
+  ASSERT_TRUE(bad->Wait(absl::Seconds(30)).has_value());
+  EXPECT_EQ(bad->Describe(), "exit 2");
+  EXPECT_NE(bad->Stderr().find("--exactly_once must be auto, true or false, not 'maybe'"),
+            std::string::npos)
+      << bad->Stderr();
+
+  Child* autod = run("tidewatchd-auto", "auto");
+  ASSERT_NE(autod, nullptr);
+  const std::string want = real() ? "exactly-once (transactions, read_committed)"
+                                  : "idempotent (at-least-once, offsets after outputs)";
+  EXPECT_TRUE(WaitFor([&] { return autod->Stderr().find("running") != std::string::npos; },
+                      absl::Seconds(30)))
+      << autod->Stderr();
+  EXPECT_NE(autod->Stderr().find(want), std::string::npos) << autod->Stderr();
+  if (real()) {
+    EXPECT_NE(autod->Stderr().find(absl::StrCat("transactional.id ", cluster->Group(), "-flag")),
+              std::string::npos)
+        << autod->Stderr();
+  }
+  autod->Signal(SIGTERM);
+  ASSERT_TRUE(autod->Wait(absl::Seconds(15)).has_value());
+  EXPECT_EQ(autod->Describe(), "exit 0") << autod->Stderr();
+
+  if (!real()) {
+    Child* forced = run("tidewatchd-forced", "true");
+    ASSERT_NE(forced, nullptr);
+    ASSERT_TRUE(forced->Wait(absl::Seconds(30)).has_value());
+    EXPECT_EQ(forced->Describe(), "exit 2");
+    EXPECT_NE(forced->Stderr().find("--exactly_once=true needs a real Kafka cluster"),
+              std::string::npos)
+        << forced->Stderr();
+  }
+}
+
+TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   std::optional<SimSummary> summary = OfflineSummary();
   ASSERT_TRUE(summary.has_value());
   timer_.Mark("offline summary");
@@ -889,7 +967,7 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   ASSERT_TRUE(reference.has_value());
   timer_.Mark("reference run (1 instance, full speed)");
 
-  std::optional<std::string> bootstrap = StartBroker("broker");
+  std::optional<Cluster> bootstrap = StartBroker("broker");
   ASSERT_TRUE(bootstrap.has_value());
   // The day is produced at full speed and waits in the topic, so that the
   // instance is certainly mid-stream when it is told to stop.
@@ -940,16 +1018,19 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   // (every record is a valid event; one instance, no replays).
   {
     kafka::ConsumerOptions options;
-    options.group_id = "tidewatch";
+    options.group_id = bootstrap->Group();
     absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-        kafka::NewConsumer(ClientConfig(*bootstrap, "itest-committed"), options);
+        kafka::NewConsumer(ClientConfig(bootstrap->bootstrap, "itest-committed"), options);
     ASSERT_TRUE(consumer.ok()) << consumer.status();
     std::vector<kafka::TopicPartition> partitions;
-    for (int p = 0; p < kPartitions; ++p) partitions.push_back({kEventsTopic, p});
+    for (int p = 0; p < kPartitions; ++p) {
+      partitions.push_back({bootstrap->Topic(kEventsTopic), p});
+    }
     absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
         (*consumer)->Committed(partitions, absl::Seconds(10));
     ASSERT_TRUE(committed.ok()) << committed.status();
-    absl::StatusOr<std::vector<kafka::Watermarks>> wm = Watermarks(**consumer, kEventsTopic);
+    absl::StatusOr<std::vector<kafka::Watermarks>> wm =
+        Watermarks(**consumer, bootstrap->Topic(kEventsTopic));
     ASSERT_TRUE(wm.ok()) << wm.status();
     int64_t sum = 0, total = 0;
     std::string table;
@@ -996,9 +1077,10 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   }
   timer_.Mark("restarted instance finished the day");
 
-  ASSERT_TRUE(
-      WaitForQuietTopic(*bootstrap, kEscalationsTopic, absl::Seconds(2), absl::Seconds(20)));
-  absl::StatusOr<std::vector<kafka::Record>> records = ReadTopic(*bootstrap, kEscalationsTopic);
+  ASSERT_TRUE(WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                                absl::Seconds(2), absl::Seconds(20)));
+  absl::StatusOr<std::vector<kafka::Record>> records =
+      ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
   ASSERT_TRUE(records.ok()) << records.status();
   const EscalationLog escalations = CheckEscalations(*records);
   escalations.Print();
@@ -1011,6 +1093,302 @@ TEST_F(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
                                    << absl::StrJoin(differences, "\n");
   timer_.Mark("escalations checked");
 }
+
+// Zombie fencing (issue 10, acceptance 4), real broker only: exactly-once is
+// what fences. Two instances share the group; mid-surge the owner of
+// revenues is frozen with SIGSTOP past the session timeout, the other takes
+// its partitions over, and then the frozen one is resumed with SIGCONT. It
+// must find itself fenced (its group generation is gone, its transaction
+// aborted by the broker) and exit with status 3 and a FENCED line, and the
+// committed output must show nothing from it: the escalations read with
+// read_committed are gapless, never repeated, and exactly the uninterrupted
+// run's; the survivor's totals equal the simulator's summary.
+class TidewatchdFencingTest : public TidewatchdProcessTest {};
+
+TEST_P(TidewatchdFencingTest, FrozenInstanceIsFencedAndPublishesNothing) {
+  std::optional<SimSummary> summary = OfflineSummary();
+  ASSERT_TRUE(summary.has_value());
+  std::optional<Reference> reference = GetReference(*summary);
+  ASSERT_TRUE(reference.has_value());
+  timer_.Mark("reference run (1 instance, full speed)");
+
+  std::optional<Cluster> cluster = StartBroker("broker");
+  ASSERT_TRUE(cluster.has_value());
+  std::vector<Instance> instances(2);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(StartTidewatchd(*cluster, absl::StrCat(i + 1), "", &instances[i]));
+  }
+  ClusterView view;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        view = Observe({&instances[0], &instances[1]});
+        return view.all_ready && view.OwnedOnce(summary->lines);
+      },
+      absl::Seconds(45), absl::Milliseconds(250)))
+      << "the group never settled: " << view.Describe();
+  Instance* zombie = nullptr;
+  Instance* survivor = nullptr;
+  for (Instance& in : instances) {
+    (in.id == view.owners["revenues"][0] ? zombie : survivor) = &in;
+  }
+  ASSERT_NE(zombie, nullptr);
+  ASSERT_NE(survivor, nullptr);
+  timer_.Mark("2 instances ready");
+
+  EscalationWatcher watcher;
+  ASSERT_TRUE(watcher.Start(*cluster, {"revenues"}).ok());
+  Child* sim =
+      StartSim("tide-sim", cluster, kPacedSpeed, absl::StrCat(children_.dir(), "/summary.json"));
+  ASSERT_NE(sim, nullptr);
+  // Mid-surge: once revenues has risen (committed, so read_committed sees it).
+  const std::optional<std::string> rise =
+      watcher.WaitForRise("revenues", 1, absl::Now() + absl::Seconds(30));
+  zombie->child->Signal(SIGSTOP);
+  std::printf("SIGSTOP instance %s (owner of revenues) %s\n", zombie->id.c_str(),
+              rise ? absl::StrCat("after ", *rise).c_str() : "at the deadline");
+  timer_.Mark("surge under way, owner frozen");
+
+  // The survivor takes every line over once the frozen member's session
+  // (6 s) has expired.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        view = Observe({survivor});
+        return view.all_ready && view.OwnedOnce(summary->lines);
+      },
+      absl::Seconds(60), absl::Milliseconds(250)))
+      << "the survivor never took the frozen instance's lines over: " << view.Describe();
+  timer_.Mark("survivor owns every line");
+  absl::SleepFor(absl::Seconds(3));  // the survivor commits past the zombie
+  zombie->child->Signal(SIGCONT);
+  const absl::Time resumed = absl::Now();
+  ASSERT_TRUE(zombie->child->Wait(absl::Seconds(40)).has_value())
+      << "the resumed zombie did not exit:\n"
+      << Tail(zombie->child->Stderr(), 20);
+  const std::string zombie_log = zombie->child->Stderr();
+  std::printf("zombie: %s %.1f s after SIGCONT; its last lines:\n%s",
+              zombie->child->Describe().c_str(), absl::ToDoubleSeconds(absl::Now() - resumed),
+              Tail(zombie_log, 4).c_str());
+  EXPECT_EQ(zombie->child->Describe(), "exit 3") << zombie_log;
+  EXPECT_NE(zombie_log.find("FENCED"), std::string::npos) << zombie_log;
+  timer_.Mark("zombie resumed, fenced and gone");
+
+  ASSERT_TRUE(sim->Wait(absl::Seconds(90)).has_value()) << "tide-sim did not finish";
+  ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        view = Observe({survivor});
+        return view.all_ready && view.totals == summary->lines;
+      },
+      absl::Seconds(60), absl::Milliseconds(250)))
+      << "survivor totals never matched the summary " << Describe(summary->lines) << "; saw "
+      << view.Describe();
+  {
+    const std::vector<std::string> differences = DiffLines(*reference, view.lines);
+    EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
+                                     << absl::StrJoin(differences, "\n");
+  }
+  ASSERT_TRUE(WaitForQuietTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic),
+                                absl::Seconds(2), absl::Seconds(30)));
+  absl::StatusOr<std::vector<kafka::Record>> records =
+      ReadTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic));
+  ASSERT_TRUE(records.ok()) << records.status();
+  const EscalationLog log = CheckEscalations(*records);
+  log.Print();
+  EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+  EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice (the zombie published?): "
+                               << absl::StrJoin(log.duplicate_ids, ", ");
+  const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
+  EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
+                                   << absl::StrJoin(differences, "\n");
+  timer_.Mark("escalations checked");
+}
+
+// Soak (issue 10, acceptance 3), in the style of Kafka Streams' exactly-once
+// system test; label `soak`, run by scripts/soak, not by scripts/test. Real
+// broker only. Three instances (commit interval 1 s) process the summons day
+// produced at a steady pace (TIDEWATCH_SOAK_SPEED, default 360x: ~92 s),
+// while a chaos loop with a fixed seed picks a victim at random intervals:
+//   KillInstances: one instance, chosen at random, SIGKILLed and restarted
+//     at once with the same id (so its transactional.id fences the dead
+//     producer and aborts its open transaction), at least 10 times;
+//   KillBroker: the Kafka broker process itself SIGKILLed and started again
+//     on its data, twice, mid-surge.
+// Any instance that exits by itself (fenced: exit 3) is restarted too, as a
+// supervisor would. The run is bounded (the day plus at most 3 minutes to
+// settle) and stops by itself. The verifier then reads the escalations with
+// read_committed: every escalation id (and so every call-up transition)
+// exactly once, every line's sequence 1..N without a gap or a duplicate, the
+// distinct escalations byte-identical to the uninterrupted reference run's;
+// the instances' /lines totals equal the simulator's summary and each line's
+// whole final state equals the reference's.
+class TidewatchdSoakTest : public TidewatchdProcessTest {
+ protected:
+  enum class Chaos { kInstances, kBroker };
+
+  void Soak(Chaos chaos) {
+    std::optional<SimSummary> summary = OfflineSummary();
+    ASSERT_TRUE(summary.has_value());
+    std::optional<Reference> reference = GetReference(*summary);
+    ASSERT_TRUE(reference.has_value());
+    timer_.Mark("reference run (1 instance, full speed)");
+
+    std::optional<Cluster> cluster = StartBroker("broker");
+    ASSERT_TRUE(cluster.has_value());
+    std::vector<Instance> instances(3);
+    std::vector<int> generation(3, 0);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(StartTidewatchd(*cluster, absl::StrCat(i + 1), "", &instances[i]));
+    }
+    auto all = [&] {
+      std::vector<Instance*> out;
+      for (Instance& in : instances) out.push_back(&in);
+      return out;
+    };
+    ClusterView view;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          view = Observe(all());
+          return view.all_ready && view.OwnedOnce(summary->lines);
+        },
+        absl::Seconds(60), absl::Milliseconds(250)))
+        << "the group never settled: " << view.Describe();
+    timer_.Mark("3 instances ready");
+
+    const char* speed_env = std::getenv("TIDEWATCH_SOAK_SPEED");
+    const std::string speed = speed_env != nullptr ? speed_env : "360";
+    double speed_factor = 360;
+    ASSERT_TRUE(absl::SimpleAtod(speed, &speed_factor)) << speed;
+    const absl::Duration day = summary->span / speed_factor;
+    Child* sim =
+        StartSim("tide-sim", cluster, speed, absl::StrCat(children_.dir(), "/summary.json"));
+    ASSERT_NE(sim, nullptr);
+    const absl::Time sim_start = absl::Now();
+
+    // Restarts instance i (a new process, same id).
+    auto restart = [&](int i) {
+      ++generation[i];
+      return StartTidewatchd(*cluster, instances[i].id, absl::StrCat("-run", generation[i]),
+                             &instances[i]);
+    };
+    std::mt19937 rng(20261123);
+    int kills = 0, broker_kills = 0, fenced_exits = 0;
+    const int wanted = chaos == Chaos::kInstances ? 10 : 2;
+    // Kills spread over the middle 80% of the day, with random jitter.
+    const absl::Duration window = day * 0.8;
+    const absl::Duration every = window / (wanted + 1);
+    absl::Time next_kill = sim_start + day * 0.1 + every;
+    while (!sim->Wait(absl::ZeroDuration()).has_value() || kills + broker_kills < wanted) {
+      if (absl::Now() - sim_start > day + absl::Minutes(3)) break;
+      // Supervisor: whoever exited by itself comes back.
+      for (int i = 0; i < 3; ++i) {
+        if (instances[i].child->Wait(absl::ZeroDuration()).has_value()) {
+          const std::string how = instances[i].child->Describe();
+          if (how == "exit 3") ++fenced_exits;
+          std::printf("  instance %s exited (%s): restarting it\n", instances[i].id.c_str(),
+                      how.c_str());
+          ASSERT_TRUE(restart(i));
+        }
+      }
+      if (absl::Now() >= next_kill && kills + broker_kills < wanted) {
+        const double at = absl::ToDoubleSeconds(absl::Now() - sim_start);
+        if (chaos == Chaos::kInstances) {
+          const int i = std::uniform_int_distribution<int>(0, 2)(rng);
+          instances[i].child->Signal(SIGKILL);
+          instances[i].child->Wait(absl::Seconds(5));
+          ++kills;
+          std::printf("  kill %d: SIGKILL instance %s at %.1f s of %.0f s\n", kills,
+                      instances[i].id.c_str(), at, absl::ToDoubleSeconds(day));
+          ASSERT_TRUE(restart(i));
+        } else {
+          ASSERT_EQ(std::system(TIDEWATCH_SOURCE_DIR "/scripts/kafka-broker kill"), 0);
+          ++broker_kills;
+          std::printf("  broker kill %d at %.1f s of %.0f s\n", broker_kills, at,
+                      absl::ToDoubleSeconds(day));
+          absl::SleepFor(absl::Seconds(2));
+          ASSERT_EQ(std::system(TIDEWATCH_SOURCE_DIR "/scripts/kafka-broker start >/dev/null"), 0);
+        }
+        const double jitter = std::uniform_real_distribution<double>(0.5, 1.5)(rng);
+        next_kill = absl::Now() + every * jitter;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    timer_.Mark("paced day with chaos");
+    std::printf("soak: %d instance kills, %d broker kills, %d fenced exits\n", kills, broker_kills,
+                fenced_exits);
+    EXPECT_GE(kills + broker_kills, wanted);
+    ASSERT_TRUE(sim->Wait(absl::ZeroDuration()).has_value()) << "tide-sim did not finish";
+    ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
+
+    // Settled: totals equal to the summary, every line owned once.
+    const bool settled = WaitFor(
+        [&] {
+          for (int i = 0; i < 3; ++i) {
+            if (instances[i].child->Wait(absl::ZeroDuration()).has_value() && !restart(i)) {
+              return false;
+            }
+          }
+          view = Observe(all());
+          return view.all_ready && view.all_answered && view.OwnedOnce(summary->lines) &&
+                 view.totals == summary->lines;
+        },
+        absl::Minutes(2), absl::Milliseconds(250));
+    EXPECT_TRUE(settled) << "never settled on the summary's totals " << Describe(summary->lines)
+                         << "; saw " << view.Describe();
+    timer_.Mark("settled");
+    for (const auto& [line, want] : summary->lines) {
+      SCOPED_TRACE(line);
+      EXPECT_EQ(view.totals[line].offered, want.offered);
+      EXPECT_EQ(view.totals[line].answered, want.answered);
+      EXPECT_EQ(view.totals[line].abandoned, want.abandoned);
+    }
+    {
+      const std::vector<std::string> differences = DiffLines(*reference, view.lines);
+      EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
+                                       << absl::StrJoin(differences, "\n");
+    }
+    ASSERT_TRUE(WaitForQuietTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic),
+                                  absl::Seconds(3), absl::Seconds(60)));
+    absl::StatusOr<std::vector<kafka::Record>> records =
+        ReadTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic));
+    ASSERT_TRUE(records.ok()) << records.status();
+    const EscalationLog log = CheckEscalations(*records);
+    log.Print();
+    int64_t callups = 0;
+    for (const auto& [id, bytes] : log.by_id) {
+      tidewatch::v1::Escalation e;
+      if (e.ParseFromString(bytes) && e.has_callup()) ++callups;
+    }
+    std::printf(
+        "soak verdict input: %ld committed escalations, %zu distinct ids, %ld call-up "
+        "transitions, %zu lines\n",
+        static_cast<long>(log.records), log.by_id.size(), static_cast<long>(callups),
+        log.sequences.size());
+    EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+    EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice: "
+                                 << absl::StrJoin(log.duplicate_ids, ", ");
+    const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
+    EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
+                                     << absl::StrJoin(differences, "\n");
+    timer_.Mark("verdict");
+    for (Instance& in : instances) in.child->Signal(SIGTERM);
+    for (Instance& in : instances) in.child->Wait(absl::Seconds(15));
+  }
+};
+
+TEST_P(TidewatchdSoakTest, KillInstances) { Soak(Chaos::kInstances); }
+TEST_P(TidewatchdSoakTest, KillBroker) { Soak(Chaos::kBroker); }
+
+INSTANTIATE_TEST_SUITE_P(InProcess, TidewatchdProcessTest,
+                         ::testing::Values(BrokerKind::kInProcess), tidewatch::testing::BrokerName);
+INSTANTIATE_TEST_SUITE_P(RealKafka, TidewatchdProcessTest, ::testing::Values(BrokerKind::kReal),
+                         tidewatch::testing::BrokerName);
+
+INSTANTIATE_TEST_SUITE_P(RealKafka, TidewatchdFencingTest, ::testing::Values(BrokerKind::kReal),
+                         tidewatch::testing::BrokerName);
+
+// "Soak/...": label soak (tests/CMakeLists.txt), real broker only.
+INSTANTIATE_TEST_SUITE_P(Soak, TidewatchdSoakTest, ::testing::Values(BrokerKind::kReal),
+                         tidewatch::testing::BrokerName);
 
 }  // namespace
 }  // namespace tidewatch
