@@ -70,13 +70,13 @@ namespace tidewatch {
 namespace {
 
 using testing::Child;
-using testing::Tail;
 using testing::HttpGet;
 using testing::kBroker;
 using testing::kSummonsScenario;
 using testing::kTideSim;
 using testing::kTidewatchd;
 using testing::ReadFile;
+using testing::Tail;
 using testing::WaitFor;
 using testing::WaitForBootstrap;
 using testing::WaitForPort;
