@@ -1,6 +1,8 @@
 // The librdkafka Consumer.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,15 +34,18 @@ class RdConsumer final : public Consumer, public ClientCore {
       : ClientCore(config), has_group_(has_group) {}
 
   ~RdConsumer() override {
+    pending_commits_.clear();  // their owners may be gone: never called
     if (rk_ != nullptr && !closed_ && !closing_) {
       listener_ = nullptr;  // may already be gone; leave the group silently
       rd_kafka_consumer_close(rk_.get());
     }
+    commit_queue_.reset();  // before the handle it belongs to
     rk_.reset();
   }
 
   absl::Status Init(const KafkaConfig& config, const ConsumerOptions& options) {
     read_headers_ = options.read_headers;
+    commit_timeout_ = options.commit_timeout;
     // librdkafka's consumer needs a group.id even for Assign-only use; such a
     // consumer never joins (and may not commit), so any name will do.
     const std::string group_id =
@@ -71,6 +76,7 @@ class RdConsumer final : public Consumer, public ClientCore {
       return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", errstr));
     }
     conf->release();  // owned by rk_ now
+    commit_queue_.reset(rd_kafka_queue_new(rk_.get()));
     // Serve errors, statistics and rebalances from Poll.
     return KafkaError(rd_kafka_poll_set_consumer(rk_.get()), "kafka consumer");
   }
@@ -102,6 +108,7 @@ class RdConsumer final : public Consumer, public ClientCore {
   absl::StatusOr<std::optional<Record>> Poll(absl::Duration timeout) override {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     RdPtr<rd_kafka_message_t> message(rd_kafka_consumer_poll(rk_.get(), TimeoutMs(timeout)));
+    ServeCommitResults(0);
     if (message == nullptr) return std::nullopt;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
@@ -114,15 +121,20 @@ class RdConsumer final : public Consumer, public ClientCore {
                          std::vector<Record>* out) override {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     int timeout_ms = TimeoutMs(timeout);
+    absl::Status status;
     for (size_t i = 0; i < max_records; ++i) {
       RdPtr<rd_kafka_message_t> message(rd_kafka_consumer_poll(rk_.get(), timeout_ms));
       timeout_ms = 0;  // after the first: only what is already fetched
       if (message == nullptr) break;
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) return ConsumeError(message.get());
+      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = ConsumeError(message.get());
+        break;
+      }
       out->push_back(internal::ToRecord(message.get(), read_headers_));
     }
-    return absl::OkStatus();
+    ServeCommitResults(0);
+    return status;
   }
 
   absl::Status Commit(const std::vector<TopicPartition>& offsets, bool async) override {
@@ -140,11 +152,55 @@ class RdConsumer final : public Consumer, public ClientCore {
                                 static_cast<ClientCore*>(this)),
           "kafka commit");
     }
-    if (absl::Status s = KafkaError(rd_kafka_commit(rk_.get(), list.get(), 0), "kafka commit");
-        !s.ok()) {
+    // Not rd_kafka_commit(sync), which waits as long as the coordinator is
+    // away: the result comes through our commit queue, waited for in bounds.
+    const uint64_t id = next_commit_id_++;
+    absl::Status result;
+    bool done = false;
+    pending_commits_[id] = [&result, &done](const absl::Status& s) {
+      result = s;
+      done = true;
+    };
+    if (absl::Status s = SendCommit(list.get(), id); !s.ok()) {
+      pending_commits_.erase(id);
       return s;
     }
-    return ListError(list.get(), "kafka commit");
+    // Waited for in slices, without reading a clock: an event that ends a
+    // slice early (another commit's result) only shortens the wait.
+    for (absl::Duration left = commit_timeout_; !done && left > absl::ZeroDuration();) {
+      const absl::Duration slice = std::min(left, absl::Milliseconds(100));
+      ServeCommitResults(TimeoutMs(slice));
+      left -= slice;
+    }
+    if (!done) {
+      pending_commits_.erase(id);  // a late result is dropped
+      absl::Status s = absl::DeadlineExceededError(
+          absl::StrCat("kafka commit: no answer from the group coordinator within ",
+                       absl::FormatDuration(commit_timeout_)));
+      NoteError(s);
+      return s;
+    }
+    return result;
+  }
+
+  absl::Status CommitAsync(const std::vector<TopicPartition>& offsets,
+                           CommitCallback on_result) override {
+    if (absl::Status s = RequireOpen(); !s.ok()) return s;
+    if (offsets.empty()) {
+      if (on_result) on_result(absl::OkStatus());
+      return absl::OkStatus();
+    }
+    if (!has_group_) {
+      return absl::FailedPreconditionError("kafka commit: needs ConsumerOptions::group_id");
+    }
+    RdPtr<rd_kafka_topic_partition_list_t> list = ToList(offsets);
+    const uint64_t id = next_commit_id_++;
+    pending_commits_[id] = std::move(on_result);
+    if (absl::Status s = SendCommit(list.get(), id); !s.ok()) {
+      pending_commits_.erase(id);
+      return s;
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<TopicPartition>> Committed(
@@ -313,6 +369,7 @@ class RdConsumer final : public Consumer, public ClientCore {
     // Calls the rebalance callback (OnRevoked, which may still Commit)
     // before leaving the group.
     absl::Status s = KafkaError(rd_kafka_consumer_close(rk_.get()), "kafka consumer close");
+    ServeCommitResults(0);
     closed_ = true;
     listener_ = nullptr;
     return s;
@@ -413,9 +470,50 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (!s.ok()) self->ReportError(s, false);
   }
 
+  // Sends a commit whose result is posted to commit_queue_ as an event
+  // carrying `id`.
+  absl::Status SendCommit(const rd_kafka_topic_partition_list_t* list, uint64_t id) {
+    return KafkaError(rd_kafka_commit_queue(rk_.get(), list, commit_queue_.get(), nullptr,
+                                            reinterpret_cast<void*>(static_cast<uintptr_t>(id))),
+                      "kafka commit");
+  }
+
+  // Serves commit results waiting in commit_queue_: waits up to `timeout_ms`
+  // for the first, then takes what is there.
+  void ServeCommitResults(int timeout_ms) {
+    if (commit_queue_ == nullptr) return;
+    for (;;) {
+      RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(commit_queue_.get(), timeout_ms));
+      timeout_ms = 0;
+      if (event == nullptr) return;
+      if (rd_kafka_event_type(event.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;
+      const auto id =
+          static_cast<uint64_t>(reinterpret_cast<uintptr_t>(rd_kafka_event_opaque(event.get())));
+      const rd_kafka_resp_err_t err = rd_kafka_event_error(event.get());
+      absl::Status s;
+      if (err != RD_KAFKA_RESP_ERR__NO_OFFSET) {  // nothing to commit: fine
+        s = KafkaError(err, "kafka commit");
+        if (s.ok()) s = ListError(rd_kafka_event_topic_partition_list(event.get()), "kafka commit");
+      }
+      if (!s.ok()) NoteError(s);
+      auto it = pending_commits_.find(id);
+      if (it == pending_commits_.end()) continue;  // a timed-out synchronous commit
+      CommitCallback callback = std::move(it->second);
+      pending_commits_.erase(it);
+      if (callback) callback(s);
+    }
+  }
+
   const bool has_group_;
   bool read_headers_ = true;
+  absl::Duration commit_timeout_ = absl::Seconds(5);
   RdPtr<rd_kafka_t> rk_;
+  // Results of Commit and CommitAsync arrive here (events), served by
+  // ServeCommitResults.
+  RdPtr<rd_kafka_queue_t> commit_queue_;
+  // Commits sent whose result has not been served, by id.
+  std::map<uint64_t, CommitCallback> pending_commits_;
+  uint64_t next_commit_id_ = 1;
   RebalanceListener* listener_ = nullptr;
   bool closing_ = false;  // inside Close(): the listener may still use us
   bool closed_ = false;

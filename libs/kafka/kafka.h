@@ -34,7 +34,8 @@
 // thread; delivery callbacks and KafkaConfig::on_error/on_stats run on the
 // thread calling Poll or Flush. Consumer: one thread at a time (the polling
 // thread) for everything but Health(); rebalance listener callbacks run inside
-// Poll/PollBatch/Close on that thread. Admin: any thread.
+// Poll/PollBatch/Close on that thread, and CommitAsync results inside
+// Poll/PollBatch/Commit/Close. Admin: any thread.
 //
 // Errors are absl::Status values whose message says what failed and names
 // the librdkafka error, e.g. "kafka delivery to t [3] (not written):
@@ -225,6 +226,11 @@ struct ConsumerGroupMetadata {
 // partition and offset, or the error. Runs on the thread calling Poll/Flush.
 using DeliveryCallback = std::function<void(const absl::Status& status, const Record& record)>;
 
+// Called with the outcome of one Consumer::CommitAsync: OK once the broker
+// has stored the offsets, else the error. Runs on the consumer's polling
+// thread.
+using CommitCallback = std::function<void(const absl::Status& status)>;
+
 // Writes records. Keyed records are partitioned with librdkafka's
 // murmur2_random partitioner, which is the Java client's default: the same
 // key lands on the same partition as from a Java producer
@@ -345,10 +351,23 @@ class Consumer {
                                  std::vector<Record>* out) = 0;
 
   // Commits `offsets` (the next offset to read, i.e. last processed + 1) for
-  // the group. async = false waits for the broker and returns its verdict;
+  // the group. async = false waits for the broker's verdict, at most
+  // ConsumerOptions::commit_timeout (DeadlineExceeded after that: the commit
+  // may still be applied later), serving other commits' results meanwhile;
   // async = true returns at once and reports failures through
   // KafkaConfig::on_error / Health(). An empty list is a no-op.
   virtual absl::Status Commit(const std::vector<TopicPartition>& offsets, bool async) = 0;
+
+  // Sends a commit of `offsets` and returns at once; `on_result` (may be
+  // null) is then called exactly once with the broker's verdict (OK, or the
+  // first error, e.g. Unavailable while the coordinator is away), on the
+  // polling thread from within a later Poll, PollBatch, synchronous Commit
+  // or Close. Results come in the order the commits were sent. A consumer
+  // destroyed first drops the callbacks still waiting (never called). An
+  // error here means nothing was sent and `on_result` is not called; an
+  // empty list is a no-op (`on_result` is called with OK at once).
+  virtual absl::Status CommitAsync(const std::vector<TopicPartition>& offsets,
+                                   CommitCallback on_result) = 0;
 
   // The group's committed offsets for `partitions` (kOffsetInvalid: none).
   virtual absl::StatusOr<std::vector<TopicPartition>> Committed(
@@ -462,6 +481,9 @@ struct ConsumerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(2);
   // max.poll.interval.ms: a member that does not Poll this long leaves.
   absl::Duration max_poll_interval = absl::Minutes(5);
+  // Longest wait of a synchronous Consumer::Commit for the broker's verdict
+  // (a commit can otherwise wait as long as the group coordinator is away).
+  absl::Duration commit_timeout = absl::Seconds(5);
   // enable.auto.commit: tidewatch commits explicitly (or transactionally).
   bool enable_auto_commit = false;
   // partition.assignment.strategy. "range" (eager) gives a member the same

@@ -353,9 +353,12 @@ void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partition
         "partitions lost: the group session timed out (process frozen or cut off?) and they "
         "were given to another member");
   }
+  std::vector<int32_t> lost;
   for (const kafka::TopicPartition& tp : partitions) {
-    if (tp.topic == options_.events_topic) tasks_.erase(tp.partition);
+    if (tp.topic == options_.events_topic) lost.push_back(tp.partition);
   }
+  RemoveFromCommitPoint(lost, /*recommit=*/false);
+  for (int32_t p : lost) tasks_.erase(p);
   Error(absl::UnavailableError("partitions lost (session timed out?): dropped without commit"));
   UpdateReady();
 }
@@ -373,12 +376,18 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
       txn_open_ = true;
     }
   }
+  const int64_t seq = produce_seq_ + 1;
   for (int attempt = 0;; ++attempt) {
     absl::Status s = producer_.Produce(topic, key, value, headers,
-                                       [this](const absl::Status& st, const kafka::Record& r)
+                                       [this, seq](const absl::Status& st, const kafka::Record& r)
                                            ABSL_NO_THREAD_SAFETY_ANALYSIS {
                                              // Runs inside producer_.Poll/Flush, which are only
                                              // called under mu_.
+                                             --undelivered_;
+                                             if (point_.has_value() && seq <= point_->seq) {
+                                               --point_->undelivered;
+                                               if (!st.ok()) point_->failed = true;
+                                             }
                                              if (st.ok()) return;
                                              ++status_.delivery_errors;
                                              Error(st);
@@ -386,10 +395,13 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
                                                if (txn_error_.ok()) txn_error_ = st;
                                                return;
                                              }
-                                             ++failed_since_commit_;
                                              retry_.push_back(r);
                                            });
-    if (s.ok()) return;
+    if (s.ok()) {
+      produce_seq_ = seq;
+      ++undelivered_;
+      return;
+    }
     if (s.code() == absl::StatusCode::kResourceExhausted && attempt < 100) {
       producer_.Poll(absl::Milliseconds(50));  // local queue full: let it drain
       continue;
@@ -400,7 +412,6 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
       txn_error_ = s;
       return;
     }
-    ++failed_since_commit_;
     kafka::Record r;
     r.topic = topic;
     r.key = key;
@@ -523,27 +534,29 @@ void StreamProcessor::WriteStates(Task& task) {
   task.dirty = false;
 }
 
-bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_states) {
-  if (options_.exactly_once) return CommitTransaction();
+void StreamProcessor::MaybeCommit(absl::Time now) {
+  if (!options_.exactly_once) ServeCommitPoint();
+  if (now - last_commit_ < options_.commit_interval) return;
+  last_commit_ = now;
+  if (options_.exactly_once) {
+    CommitTransaction();
+    return;
+  }
+  TakeCommitPoint();
+  ServeCommitPoint();  // nothing was produced: it can go at once
+}
+
+void StreamProcessor::ProduceRetriesAndStates(const std::vector<Task*>& tasks) {
   for (kafka::Record& r : std::exchange(retry_, {})) {
     Produce(r.topic, r.key, std::move(r.value), std::move(r.headers));
   }
-  if (write_states) {
-    for (Task* t : tasks) {
-      if (t->dirty) WriteStates(*t);
-    }
+  for (Task* t : tasks) {
+    if (t->dirty) WriteStates(*t);
   }
-  if (absl::Status s = producer_.Flush(options_.flush_timeout); !s.ok()) {
-    Error(s);
-    ++status_.commit_failures;
-    return false;
-  }
-  if (failed_since_commit_ > 0) {
-    // Something was not delivered: produce it again before committing.
-    failed_since_commit_ = 0;
-    ++status_.commit_failures;
-    return false;
-  }
+}
+
+std::vector<kafka::TopicPartition> StreamProcessor::OffsetsToCommit(
+    const std::vector<Task*>& tasks) const {
   std::vector<kafka::TopicPartition> offsets;
   for (Task* t : tasks) {
     if (t->uncommitted && t->pending.empty()) {
@@ -553,8 +566,138 @@ bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_st
       }
     }
   }
+  return offsets;
+}
+
+void StreamProcessor::TakeCommitPoint() {
+  std::vector<Task*> all;
+  for (auto& [p, task] : tasks_) all.push_back(task.get());
+  ProduceRetriesAndStates(all);
+  if (point_.has_value()) return;  // one in flight: the next interval takes the next
+  if (!retry_.empty()) {
+    // Records that could not even be enqueued: what they reflect is not
+    // durable; they are tried again at the next interval.
+    ++status_.commit_failures;
+    return;
+  }
+  std::vector<kafka::TopicPartition> offsets = OffsetsToCommit(all);
+  if (offsets.empty()) return;
+  for (Task* t : all) {
+    if (t->pending.empty()) t->uncommitted = false;
+  }
+  CommitPoint point;
+  point.id = ++last_point_id_;
+  point.offsets = std::move(offsets);
+  point.seq = produce_seq_;
+  point.undelivered = undelivered_;
+  point_ = std::move(point);
+}
+
+void StreamProcessor::DropCommitPoint() {
+  if (!point_.has_value()) return;
+  // Its tasks' positions are committed by a later point.
+  for (const kafka::TopicPartition& tp : point_->offsets) {
+    auto it = tasks_.find(tp.partition);
+    if (it != tasks_.end()) it->second->uncommitted = true;
+  }
+  point_.reset();
+}
+
+void StreamProcessor::RemoveFromCommitPoint(const std::vector<int32_t>& partitions, bool recommit) {
+  if (!point_.has_value()) return;
+  auto leaving = [&](int32_t p) {
+    return std::find(partitions.begin(), partitions.end(), p) != partitions.end();
+  };
+  if (recommit) {
+    for (const kafka::TopicPartition& tp : point_->offsets) {
+      auto it = tasks_.find(tp.partition);
+      if (leaving(tp.partition) && it != tasks_.end()) it->second->uncommitted = true;
+    }
+  }
+  if (point_->sent) return;  // on its way: its offsets are ours
+  std::erase_if(point_->offsets,
+                [&](const kafka::TopicPartition& tp) { return leaving(tp.partition); });
+  if (point_->offsets.empty()) point_.reset();
+}
+
+void StreamProcessor::ServeCommitResults() {
+  for (const auto& [id, result] : commit_results_->Take()) {
+    if (!point_.has_value() || point_->id != id) continue;  // abandoned
+    if (result.ok()) {
+      ++status_.commits;
+      point_.reset();
+    } else {
+      Error(result);
+      ++status_.commit_failures;
+      DropCommitPoint();
+    }
+  }
+}
+
+void StreamProcessor::ServeCommitPoint() {
+  ServeCommitResults();
+  if (!point_.has_value()) return;
+  if (point_->sent) {
+    if (clock_.Now() - point_->sent_at > options_.flush_timeout) {
+      // No verdict yet (the coordinator is away?): a later point commits
+      // the positions again; this one's result, if it comes, is ignored.
+      Error(absl::DeadlineExceededError(absl::StrCat("offset commit: no result within ",
+                                                     absl::FormatDuration(options_.flush_timeout),
+                                                     "; trying again")));
+      ++status_.commit_failures;
+      DropCommitPoint();
+    }
+    return;
+  }
+  if (point_->failed) {
+    // A record it covers was not delivered (the delivery error is in
+    // last_error); it is produced again at the next interval, and the next
+    // point covers it.
+    ++status_.commit_failures;
+    DropCommitPoint();
+    return;
+  }
+  if (point_->undelivered > 0) return;
+  const int64_t id = point_->id;
+  if (absl::Status s = consumer_.CommitAsync(
+          point_->offsets,
+          [results = commit_results_, id](const absl::Status& r) { results->Add(id, r); });
+      !s.ok()) {
+    Error(s);
+    ++status_.commit_failures;
+    DropCommitPoint();
+    return;
+  }
+  point_->sent = true;
+  point_->sent_at = clock_.Now();
+}
+
+bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_states) {
+  if (options_.exactly_once) return CommitTransaction();
+  if (write_states) {
+    ProduceRetriesAndStates(tasks);
+  }
+  if (absl::Status s = producer_.Flush(options_.flush_timeout); !s.ok()) {
+    Error(s);
+    ++status_.commit_failures;
+    return false;
+  }
+  if (!retry_.empty()) {
+    // Something was not delivered: it is produced again before a commit.
+    ++status_.commit_failures;
+    return false;
+  }
+  // This commit speaks for these tasks, whatever a commit point in flight
+  // does (its result is not waited for).
+  std::vector<int32_t> partitions;
+  for (Task* t : tasks) partitions.push_back(t->partition);
+  RemoveFromCommitPoint(partitions, /*recommit=*/true);
+  std::vector<kafka::TopicPartition> offsets = OffsetsToCommit(tasks);
   if (offsets.empty()) return true;
-  if (absl::Status s = consumer_.Commit(offsets, /*async=*/false); !s.ok()) {
+  // Synchronous, bounded by ConsumerOptions::commit_timeout.
+  absl::Status s = consumer_.Commit(offsets, /*async=*/false);
+  ServeCommitResults();  // a point's result may have come meanwhile
+  if (!s.ok()) {
     Error(s);
     ++status_.commit_failures;
     return false;
@@ -643,7 +786,6 @@ void StreamProcessor::Rewind() {
   for (const auto& [p, task] : tasks_) partitions.push_back(p);
   tasks_.clear();
   retry_.clear();
-  failed_since_commit_ = 0;
   // Commands consumed in the aborted transaction are read again: back to
   // the committed commands offsets (recovery seeks the events partitions).
   std::vector<kafka::TopicPartition> commands;
@@ -757,12 +899,7 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     status_.lag = *std::move(lag);
   }
   producer_.Poll(absl::ZeroDuration());
-  if (now - last_commit_ >= options_.commit_interval) {
-    std::vector<Task*> all;
-    for (auto& [p, task] : tasks_) all.push_back(task.get());
-    CommitTasks(all, /*write_states=*/true);
-    last_commit_ = now;
-  }
+  MaybeCommit(now);
   if (status_.fenced) tasks_.clear();
   UpdateReady();
   if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));

@@ -9,9 +9,18 @@
 // original bytes and the error in headers. Tide changes, call-ups and feed
 // status go to the escalations topic (key = line_id, numbered per line);
 // every commit interval the tide, call-up and totals state of each line goes
-// to the compacted state topic with the input position it reflects, the
-// producer is flushed, and only then are the consumed offsets committed: an
-// offset is committed only once the state it reflects is durable.
+// to the compacted state topic with the input position it reflects, and a
+// commit point is taken: those positions, and the produce sequence number of
+// the last record written. Steps go on processing; each serves the
+// producer's delivery reports, and once every record up to the point has
+// been delivered the point's offsets are committed asynchronously (counted in
+// Status().commits when the broker confirms): an offset is committed only
+// once the state it reflects is durable. One point is in flight at a time; a
+// point whose records failed is dropped (they are produced again and the
+// next interval's point covers them), as is one whose commit failed or got
+// no answer within flush_timeout. Revocation and Shutdown hand over
+// synchronously but bounded: flush within flush_timeout, commit within the
+// consumer's ConsumerOptions::commit_timeout, failure reported, never a hang.
 //
 // Exactly-once (StreamOptions::exactly_once, for a real Kafka cluster): the
 // producer is transactional and everything one commit interval produces
@@ -55,6 +64,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -91,7 +101,8 @@ struct StreamOptions {
   bool wall_clock_ticks = true;
   // Records taken per Step.
   size_t max_batch = 2000;
-  // Limit on waiting for the producer at each commit.
+  // Limit on a hand-over's flush (revocation, Shutdown), and on waiting for
+  // an asynchronous offset commit's result before the next point tries again.
   absl::Duration flush_timeout = absl::Seconds(5);
   // Limit on reading a state partition during recovery.
   absl::Duration state_read_timeout = absl::Seconds(30);
@@ -205,7 +216,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // process them, tick the engines, and commit when the interval is due.
   // Aborted once the processor is fenced (exactly-once): stop calling it.
   absl::Status Step(absl::Duration poll_timeout);
-  // Writes state, flushes, commits and leaves the group.
+  // Writes state, flushes, commits and leaves the group. Bounded: with the
+  // broker away it returns an error after about flush_timeout (nothing was
+  // committed that is not durable).
   absl::Status Shutdown(absl::Duration timeout);
 
   StreamStatus Status() const;
@@ -240,8 +253,34 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void ApplyPendingPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriteStates(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Flushes and commits the given tasks' positions; false if not durable.
+  // Synchronous hand-over (revocation, shutdown): writes the given tasks'
+  // state, flushes (bounded by flush_timeout) and commits their positions
+  // (bounded by the consumer's commit_timeout); false if not durable or not
+  // committed. Exactly-once: commits the transaction.
   bool CommitTasks(const std::vector<Task*>& tasks, bool write_states)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Step's commit: serves the commit point in flight (idempotent) and, when
+  // the interval is due, takes the next one (or commits the transaction).
+  void MaybeCommit(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Produces the records whose delivery failed again and the given tasks'
+  // state if it changed.
+  void ProduceRetriesAndStates(const std::vector<Task*>& tasks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The positions of `tasks` not committed yet (recovered ones only).
+  std::vector<kafka::TopicPartition> OffsetsToCommit(const std::vector<Task*>& tasks) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Idempotent path: writes retries and state, then, unless one is in
+  // flight, records a commit point of every task's position.
+  void TakeCommitPoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the point's commit once every record it covers is delivered;
+  // drops it when one failed, its commit failed or its result is overdue.
+  void ServeCommitPoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the commit results the consumer has reported.
+  void ServeCommitResults() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the point; its tasks are committed by a later one.
+  void DropCommitPoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `partitions` out of a point not yet sent (they are handed over or
+  // lost); `recommit`: their tasks are marked uncommitted, for a hand-over.
+  void RemoveFromCommitPoint(const std::vector<int32_t>& partitions, bool recommit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Produce(const std::string& topic, const std::string& key, std::string value,
                std::vector<kafka::Header> headers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -282,7 +321,45 @@ class StreamProcessor final : public kafka::RebalanceListener {
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Records whose delivery failed, produced again at the next commit.
   std::vector<kafka::Record> retry_ ABSL_GUARDED_BY(mu_);
-  int64_t failed_since_commit_ ABSL_GUARDED_BY(mu_) = 0;
+  // Records produced (the last one's sequence number) and those among them
+  // whose delivery report has not come yet.
+  int64_t produce_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t undelivered_ ABSL_GUARDED_BY(mu_) = 0;
+  // Idempotent path: positions to commit once every record produced before
+  // them (sequence numbers up to `seq`) is delivered; at most one at a time.
+  struct CommitPoint {
+    int64_t id = 0;
+    std::vector<kafka::TopicPartition> offsets;
+    int64_t seq = 0;
+    // Records up to `seq` whose delivery report has not come yet.
+    int64_t undelivered = 0;
+    // One of them was not delivered: the point is dropped.
+    bool failed = false;
+    // Its commit has been sent (CommitAsync) and its result is awaited.
+    bool sent = false;
+    absl::Time sent_at = absl::InfinitePast();
+  };
+  std::optional<CommitPoint> point_ ABSL_GUARDED_BY(mu_);
+  int64_t last_point_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // Commit results from the consumer's callbacks (which may run while mu_
+  // is held, inside a synchronous Commit, or not, inside PollBatch; shared
+  // so a late callback never outlives it).
+  class CommitResults {
+   public:
+    void Add(int64_t id, absl::Status status) {
+      absl::MutexLock lock(&mu_);
+      results_.emplace_back(id, std::move(status));
+    }
+    std::vector<std::pair<int64_t, absl::Status>> Take() {
+      absl::MutexLock lock(&mu_);
+      return std::exchange(results_, {});
+    }
+
+   private:
+    absl::Mutex mu_;
+    std::vector<std::pair<int64_t, absl::Status>> results_ ABSL_GUARDED_BY(mu_);
+  };
+  const std::shared_ptr<CommitResults> commit_results_ = std::make_shared<CommitResults>();
   bool assigned_ ABSL_GUARDED_BY(mu_) = false;
   // Exactly-once: a transaction has been begun and not yet ended.
   bool txn_open_ ABSL_GUARDED_BY(mu_) = false;

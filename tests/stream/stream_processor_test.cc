@@ -13,12 +13,14 @@
 // started again on its data (scripts/kafka-broker kill / start).
 #include "stream/stream_processor.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -140,18 +142,28 @@ class StreamTest : public ::testing::TestWithParam<BrokerKind> {
     std::unique_ptr<kafka::Producer> producer;
     std::unique_ptr<StreamProcessor> processor;
   };
-  std::unique_ptr<Instance> NewInstance() {
+  // Client settings of an instance, and a wrapper for its producer.
+  struct Clients {
+    absl::Duration commit_timeout = absl::Seconds(5);
+    absl::Duration delivery_timeout = absl::Minutes(2);
+    std::function<std::unique_ptr<kafka::Producer>(std::unique_ptr<kafka::Producer>)> wrap;
+  };
+  std::unique_ptr<Instance> NewInstance() { return NewInstance(Clients{}); }
+  std::unique_ptr<Instance> NewInstance(const Clients& clients) {
     auto in = std::make_unique<Instance>();
     kafka::ConsumerOptions co;
     co.group_id = T("tidewatch");
     co.session_timeout = absl::Seconds(6);
+    co.commit_timeout = clients.commit_timeout;
     in->consumer = *kafka::NewConsumer(config_, co);
     kafka::ProducerOptions po;
-    if (real()) {
+    po.delivery_timeout = clients.delivery_timeout;
+    if (options_.exactly_once) {
       po.transactional_id = T(absl::StrCat("tidewatch-", ++instances_));
       po.transaction_timeout = absl::Seconds(10);
     }
     in->producer = *kafka::NewProducer(config_, po);
+    if (clients.wrap) in->producer = clients.wrap(std::move(in->producer));
     kafka::KafkaConfig rc = config_;
     in->processor = std::make_unique<StreamProcessor>(
         policy_, options_, *in->consumer, *in->producer,
@@ -228,6 +240,57 @@ class StreamTest : public ::testing::TestWithParam<BrokerKind> {
     ASSERT_EQ(std::system(TIDEWATCH_SOURCE_DIR "/scripts/kafka-broker start >/dev/null"), 0);
   }
 
+  // The group's committed offsets of the events topic, per partition
+  // (kafka::kOffsetInvalid: none).
+  std::map<int32_t, int64_t> CommittedEvents() {
+    kafka::ConsumerOptions co;
+    co.group_id = T("tidewatch");
+    auto c = *kafka::NewConsumer(config_, co);
+    std::vector<kafka::TopicPartition> all;
+    for (int p = 0; p < kPartitions; ++p) all.push_back({T("telephony.call-events"), p});
+    absl::StatusOr<std::vector<kafka::TopicPartition>> got = c->Committed(all, absl::Seconds(10));
+    EXPECT_TRUE(got.ok()) << got.status();
+    std::map<int32_t, int64_t> out;
+    if (got.ok()) {
+      for (const kafka::TopicPartition& tp : *got) out[tp.partition] = tp.offset;
+    }
+    c->Close().IgnoreError();
+    return out;
+  }
+
+  // The events topic's end offsets, per partition.
+  std::map<int32_t, int64_t> EventsEnd() {
+    auto c = *kafka::NewConsumer(config_, kafka::ConsumerOptions{});
+    std::map<int32_t, int64_t> out;
+    for (int p = 0; p < kPartitions; ++p) {
+      absl::StatusOr<kafka::Watermarks> w =
+          c->QueryWatermarks(T("telephony.call-events"), p, absl::Seconds(10));
+      EXPECT_TRUE(w.ok()) << w.status();
+      out[p] = w.ok() ? w->high : -1;
+    }
+    return out;
+  }
+
+  // Every line's escalations numbered 1..n with none missing (at-least-once:
+  // a record whose delivery was reported failed may be there twice, the same
+  // bytes).
+  void ExpectEscalationsComplete() {
+    std::map<std::string, std::map<int64_t, std::string>> by_line;
+    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+      tidewatch::v1::Escalation e;
+      ASSERT_TRUE(e.ParseFromString(r.value));
+      auto [it, fresh] = by_line[e.line_id()].emplace(e.sequence(), r.value);
+      if (!fresh) {
+        EXPECT_EQ(it->second, r.value) << e.id();
+      }
+    }
+    EXPECT_FALSE(by_line.empty());
+    for (const auto& [line, seqs] : by_line) {
+      EXPECT_EQ(seqs.begin()->first, 1) << line;
+      EXPECT_EQ(seqs.rbegin()->first, static_cast<int64_t>(seqs.size())) << line << ": a gap";
+    }
+  }
+
   void ExpectTotalsEqualSummary(const std::vector<LineStatus>& lines) {
     std::map<std::string, const LineStatus*> by_id;
     for (const LineStatus& l : lines) by_id[l.line_id] = &l;
@@ -258,9 +321,12 @@ TEST_P(StreamTest, EveryEventReflectedExactlyOnce) {
   ASSERT_TRUE(
       RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n && s.ready; }))
       << in->processor->Status().events_applied << " of " << n;
-  // A little longer: nothing more may arrive.
+  // A little longer: nothing more may arrive; and until the outputs are
+  // delivered and a commit confirmed (commits are asynchronous).
   RunUntil(
       *in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));
+  ASSERT_TRUE(RunUntil(
+      *in, [&](const StreamStatus& s) { return s.commits > 0 && in->producer->InFlight() == 0; }));
   StreamStatus st = in->processor->Status();
   EXPECT_EQ(st.events_applied, n);
   EXPECT_EQ(st.dead_lettered, 0);
@@ -332,8 +398,11 @@ TEST_P(StreamTest, BrokerOutageLosesNothing) {
   // The service keeps stepping; commits fail and the fault is reported.
   RunUntilRestarting(
       in, [](const StreamStatus&) { return false; }, absl::Seconds(4));
+  // The fault shows in the status (the processor's own error, or its
+  // clients' health: commits no longer block a Step until they fail).
   StreamStatus down = in->processor->Status();
-  EXPECT_TRUE(!down.last_error.empty() || restarts_ > 0);
+  EXPECT_TRUE(!down.last_error.empty() || !down.consumer_health.last_error.empty() ||
+              !down.producer_health.last_error.empty() || restarts_ > 0);
   BrokerUp();
   Produce(day.events, half, day.events.size());
   // The outage may cost the group its partitions (the coordinator is gone
@@ -500,6 +569,242 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
   EXPECT_EQ(rs.open_callups(0).state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
   EXPECT_EQ(rs.figures().windows_size(), static_cast<int>(policy_->windows.size()));
   EXPECT_EQ(rs.figures().windows(0).kpis().offered(), revenues->windows[0].second.offered());
+}
+
+// A producer in front of a real one that holds delivery reports back while
+// its gate is closed (the records are written; their owner is not told), and
+// can report held ones as failed. Held reports are handed over inside the
+// next Poll or Flush, as librdkafka's are.
+class GatedProducer final : public kafka::Producer {
+ public:
+  explicit GatedProducer(std::unique_ptr<kafka::Producer> inner) : inner_(std::move(inner)) {}
+
+  void Close() { closed_ = true; }
+  // Lets every held report and all later ones through.
+  void Open() { closed_ = false; }
+  // The next Poll or Flush reports the first `n` held records as failed
+  // (Unavailable) and the rest as delivered; the gate stays as it is.
+  void FailHeld(size_t n) {
+    fail_ = n;
+    release_ = true;
+  }
+  size_t held() const { return held_.size(); }
+
+  int Poll(absl::Duration timeout) override {
+    const int n = inner_->Poll(timeout);
+    Release();
+    return n;
+  }
+  absl::Status Flush(absl::Duration timeout) override {
+    absl::Status s = inner_->Flush(timeout);
+    Release();
+    if (s.ok() && !held_.empty()) {
+      return absl::DeadlineExceededError("gated: delivery reports held back");
+    }
+    return s;
+  }
+  int64_t InFlight() const override {
+    return inner_->InFlight() + static_cast<int64_t>(held_.size());
+  }
+  absl::Status InitTransactions(absl::Duration timeout) override {
+    return inner_->InitTransactions(timeout);
+  }
+  absl::Status BeginTransaction() override { return inner_->BeginTransaction(); }
+  absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>& offsets,
+                                        const kafka::ConsumerGroupMetadata& group,
+                                        absl::Duration timeout) override {
+    return inner_->SendOffsetsToTransaction(offsets, group, timeout);
+  }
+  absl::Status CommitTransaction(absl::Duration timeout) override {
+    return inner_->CommitTransaction(timeout);
+  }
+  absl::Status AbortTransaction(absl::Duration timeout) override {
+    return inner_->AbortTransaction(timeout);
+  }
+  kafka::ClientHealth Health() const override { return inner_->Health(); }
+
+ protected:
+  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
+                         std::vector<kafka::Header> headers,
+                         kafka::DeliveryCallback on_delivery) override {
+    return inner_->Produce(
+        topic, std::move(key), std::move(value), std::move(headers),
+        [this, cb = std::move(on_delivery)](const absl::Status& s, const kafka::Record& r) {
+          if (closed_ || !held_.empty()) {
+            held_.push_back({s, r, cb});
+          } else if (cb) {
+            cb(s, r);
+          }
+        });
+  }
+
+ private:
+  struct Held {
+    absl::Status status;
+    kafka::Record record;
+    kafka::DeliveryCallback callback;
+  };
+  void Release() {
+    if (!release_ && closed_) return;
+    release_ = false;
+    std::vector<Held> held = std::exchange(held_, {});
+    for (size_t i = 0; i < held.size(); ++i) {
+      absl::Status s = held[i].status;
+      if (i < fail_) s = absl::UnavailableError("kafka delivery (injected failure)");
+      if (held[i].callback) held[i].callback(s, held[i].record);
+    }
+    fail_ = 0;
+  }
+
+  std::unique_ptr<kafka::Producer> inner_;
+  bool closed_ = false;
+  bool release_ = false;
+  size_t fail_ = 0;
+  std::vector<Held> held_;
+};
+
+// The idempotent path on both brokers (the real one too): the offsets of a
+// commit point are committed only once every record produced before it is
+// delivered. While delivery reports are held back, Steps keep processing
+// (the whole day) and nothing is committed; when held records fail, the
+// point is dropped and nothing is committed either; once they are produced
+// again and delivered, the offsets of everything are committed, and the
+// escalations topic has every line's escalations without a gap.
+TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
+  options_.exactly_once = false;
+  const Day& day = SummonsDay();
+  const size_t half = day.events.size() / 2;
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, half);
+  GatedProducer* gate = nullptr;
+  Clients clients;
+  clients.wrap = [&gate](std::unique_ptr<kafka::Producer> inner) {
+    auto g = std::make_unique<GatedProducer>(std::move(inner));
+    gate = g.get();
+    gate->Close();
+    return g;
+  };
+  auto in = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(
+      *in, [&](const StreamStatus& s) { return s.events_applied >= static_cast<int64_t>(half); }));
+  // Five commit intervals more: points are due, none may be committed.
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
+  EXPECT_EQ(in->processor->Status().commits, 0);
+  EXPECT_GT(gate->held(), 0u);
+  // Steps go on processing while the commit waits.
+  Produce(day.events, half, day.events.size());
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.events_applied >= n; }));
+  EXPECT_EQ(in->processor->Status().commits, 0);
+  for (const auto& [p, offset] : CommittedEvents()) {
+    EXPECT_EQ(offset, kafka::kOffsetInvalid) << "partition " << p << " committed";
+  }
+  // Three of the held records fail: the point is dropped, nothing committed.
+  gate->FailHeld(3);
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commit_failures >= 1; }));
+  StreamStatus st = in->processor->Status();
+  EXPECT_EQ(st.commits, 0);
+  EXPECT_GE(st.delivery_errors, 3);
+  for (const auto& [p, offset] : CommittedEvents()) {
+    EXPECT_EQ(offset, kafka::kOffsetInvalid) << "partition " << p << " committed";
+  }
+  // Delivered at last: the next point commits everything.
+  gate->Open();
+  const std::map<int32_t, int64_t> end = EventsEnd();
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commits >= 1; }));
+  std::map<int32_t, int64_t> committed;
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    // The confirmed commit may precede the last point: poll until it covers
+    // the end (a commit every 200 ms).
+    if (s.commits == 0) return false;
+    committed = CommittedEvents();
+    for (const auto& [p, high] : end) {
+      if (high > 0 && committed[p] != high) return false;
+    }
+    return true;
+  }));
+  ExpectTotalsEqualSummary(in->processor->Lines());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  ExpectEscalationsComplete();
+}
+
+// With the broker gone, Shutdown does not hang on the flush or the commit:
+// it returns an error within flush_timeout + commit_timeout (here 1 s + 1 s)
+// and commits nothing, so a restart processes everything again.
+TEST_P(StreamTest, ShutdownWithTheBrokerDownReturnsWithinItsBound) {
+  options_.exactly_once = false;
+  options_.flush_timeout = absl::Seconds(1);
+  options_.commit_interval = absl::Hours(1);  // only the first Step commits (nothing)
+  const Day& day = SummonsDay();
+  const size_t quarter = day.events.size() / 4;
+  Produce(day.events, 0, quarter);
+  Clients clients;
+  clients.commit_timeout = absl::Seconds(1);
+  auto in = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.ready && s.events_applied >= static_cast<int64_t>(quarter);
+  }));
+  BrokerDown();
+  const absl::Time start = absl::Now();
+  absl::Status s = in->processor->Shutdown(absl::Seconds(2));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_FALSE(s.ok());
+  EXPECT_LT(took, absl::Seconds(5)) << s;
+  std::printf("shutdown with the broker down: %s after %s\n", s.ToString().c_str(),
+              absl::FormatDuration(took).c_str());
+  BrokerUp();
+  in.reset();
+  for (const auto& [p, offset] : CommittedEvents()) {
+    EXPECT_EQ(offset, kafka::kOffsetInvalid) << "partition " << p << " committed";
+  }
+}
+
+// In-process broker: the broker down longer than the producer's delivery
+// timeout while buffered events are processed. Steps never block (each
+// returns within a second); deliveries time out and commit points are
+// dropped; once the broker is back the failed records are produced again
+// and everything is committed: nothing lost (KPIs equal the summary, every
+// line's escalations complete).
+TEST_P(StreamTest, DeliveryTimeoutsAreProducedAgainBeforeTheirOffsetsAreCommitted) {
+  if (real()) GTEST_SKIP() << "uses the in-process broker's fault controls";
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, day.events.size());
+  Clients clients;
+  clients.delivery_timeout = absl::Seconds(1);
+  clients.commit_timeout = absl::Seconds(1);
+  auto in = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.events_applied >= n / 3; }));
+  BrokerDown();
+  absl::Duration longest = absl::ZeroDuration();
+  const absl::Time until = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < until) {
+    const absl::Time t = absl::Now();
+    in->processor->Step(absl::Milliseconds(50)).IgnoreError();
+    longest = std::max(longest, absl::Now() - t);
+  }
+  EXPECT_LT(longest, absl::Seconds(1));
+  BrokerUp();
+  const std::map<int32_t, int64_t> end = EventsEnd();
+  ASSERT_TRUE(RunUntil(
+      *in,
+      [&](const StreamStatus& s) {
+        if (!s.ready || s.events_applied < n || s.commits < 1) return false;
+        std::map<int32_t, int64_t> committed = CommittedEvents();
+        for (const auto& [p, high] : end) {
+          if (high > 0 && committed[p] != high) return false;
+        }
+        return true;
+      },
+      absl::Seconds(90)));
+  StreamStatus st = in->processor->Status();
+  std::printf("delivery errors %ld, commit failures %ld, commits %ld\n",
+              static_cast<long>(st.delivery_errors), static_cast<long>(st.commit_failures),
+              static_cast<long>(st.commits));
+  EXPECT_GE(st.commit_failures, 1);
+  ExpectTotalsEqualSummary(in->processor->Lines());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  ExpectEscalationsComplete();
 }
 
 // A transactional producer whose chosen calls fail the way librdkafka's do,
