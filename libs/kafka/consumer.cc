@@ -37,15 +37,20 @@ class RdConsumer final : public Consumer, public ClientCore {
     pending_commits_.clear();  // their owners may be gone: never called
     if (rk_ != nullptr && !closed_ && !closing_) {
       listener_ = nullptr;  // may already be gone; leave the group silently
-      rd_kafka_consumer_close(rk_.get());
+      left_group_ = CloseWithin(close_timeout_).ok();
     }
     commit_queue_.reset();  // before the handle it belongs to
-    rk_.reset();
+    if (rk_ != nullptr) {
+      // A close that did not finish (the coordinator away) is not tried
+      // again, unbounded, by the destruction.
+      rd_kafka_destroy_flags(rk_.release(), left_group_ ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
   }
 
   absl::Status Init(const KafkaConfig& config, const ConsumerOptions& options) {
     read_headers_ = options.read_headers;
     commit_timeout_ = options.commit_timeout;
+    close_timeout_ = options.close_timeout;
     // librdkafka's consumer needs a group.id even for Assign-only use; such a
     // consumer never joins (and may not commit), so any name will do.
     const std::string group_id =
@@ -368,7 +373,8 @@ class RdConsumer final : public Consumer, public ClientCore {
     closing_ = true;
     // Calls the rebalance callback (OnRevoked, which may still Commit)
     // before leaving the group.
-    absl::Status s = KafkaError(rd_kafka_consumer_close(rk_.get()), "kafka consumer close");
+    absl::Status s = CloseWithin(close_timeout_);
+    left_group_ = s.ok();
     ServeCommitResults(0);
     closed_ = true;
     listener_ = nullptr;
@@ -470,6 +476,40 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (!s.ok()) self->ReportError(s, false);
   }
 
+  // rd_kafka_consumer_close(), bounded: librdkafka's own can wait for ever
+  // for a group coordinator that does not answer (librdkafka issue #3740).
+  // Serves the rebalance (OnRevoked) on the way. DeadlineExceeded when the
+  // close did not finish within `timeout`.
+  absl::Status CloseWithin(absl::Duration timeout) {
+    RdPtr<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk_.get()));
+    if (absl::Status s = TakeError(rd_kafka_consumer_close_queue(rk_.get(), queue.get()),
+                                   "kafka consumer close");
+        !s.ok()) {
+      return s;
+    }
+    // In slices, without reading a clock: every event served (a rebalance,
+    // an error) uses a slice too, so the wait can only end sooner.
+    for (absl::Duration left = timeout;
+         !rd_kafka_consumer_closed(rk_.get()) && left > absl::ZeroDuration();) {
+      const absl::Duration slice = std::min(left, absl::Milliseconds(100));
+      left -= slice;
+      RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), TimeoutMs(slice)));
+      if (event == nullptr) continue;
+      if (rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
+        OnRebalance(rd_kafka_event_error(event.get()),
+                    rd_kafka_event_topic_partition_list(event.get()));
+      }
+    }
+    if (!rd_kafka_consumer_closed(rk_.get())) {
+      absl::Status s = absl::DeadlineExceededError(
+          absl::StrCat("kafka consumer close: not finished within ", absl::FormatDuration(timeout),
+                       " (group coordinator unreachable?); closed without leaving the group"));
+      NoteError(s);
+      return s;
+    }
+    return absl::OkStatus();
+  }
+
   // Sends a commit whose result is posted to commit_queue_ as an event
   // carrying `id`.
   absl::Status SendCommit(const rd_kafka_topic_partition_list_t* list, uint64_t id) {
@@ -507,6 +547,9 @@ class RdConsumer final : public Consumer, public ClientCore {
   const bool has_group_;
   bool read_headers_ = true;
   absl::Duration commit_timeout_ = absl::Seconds(5);
+  absl::Duration close_timeout_ = absl::Seconds(10);
+  // Close (or the destructor) left the group: destruction may do the rest.
+  bool left_group_ = false;
   RdPtr<rd_kafka_t> rk_;
   // Results of Commit and CommitAsync arrive here (events), served by
   // ServeCommitResults.

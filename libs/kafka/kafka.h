@@ -405,8 +405,10 @@ class Consumer {
 
   // Leaves the group cleanly (the listener sees OnRevoked, partitions move to
   // the other members at once) and stops fetching. Afterwards every call but
-  // Health fails with FailedPrecondition. Idempotent; the destructor closes
-  // too, without calling the listener.
+  // Health fails with FailedPrecondition. Bounded by
+  // ConsumerOptions::close_timeout: DeadlineExceeded if the group could not
+  // be left in time (the consumer is closed all the same). Idempotent; the
+  // destructor closes too, without calling the listener.
   virtual absl::Status Close() = 0;
 
   // Connectivity and errors; any thread.
@@ -484,6 +486,11 @@ struct ConsumerOptions {
   // Longest wait of a synchronous Consumer::Commit for the broker's verdict
   // (a commit can otherwise wait as long as the group coordinator is away).
   absl::Duration commit_timeout = absl::Seconds(5);
+  // Longest wait of Close (and of the destructor) for leaving the group;
+  // after it the consumer is closed without having left (its partitions
+  // move when its session times out). librdkafka's own close can otherwise
+  // wait for ever for a group coordinator that does not answer.
+  absl::Duration close_timeout = absl::Seconds(10);
   // enable.auto.commit: tidewatch commits explicitly (or transactionally).
   bool enable_auto_commit = false;
   // partition.assignment.strategy. "range" (eager) gives a member the same

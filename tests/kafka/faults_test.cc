@@ -3,7 +3,8 @@
 // lost or duplicated once it is back; deliveries time out with a clear error
 // when it stays down; injected retriable Produce errors and dropped
 // connections are retried by the idempotent producer without loss,
-// duplication or reordering; transactional errors say abortable or fatal.
+// duplication or reordering; transactional errors say abortable or fatal;
+// commits and Close stay bounded while the broker is down.
 #include <memory>
 #include <set>
 #include <string>
@@ -254,6 +255,82 @@ TEST_F(FaultsTest, SlowBrokerStillDelivers) {
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
   ASSERT_TRUE(broker_->SetRtt(-1, absl::ZeroDuration()).ok());
   ExpectExactlyInOrder(ReadAll("t", 1), 1, "v");
+}
+
+// Commits through CommitAsync report their result once, from Poll, in order;
+// with the broker gone a synchronous Commit gives up after
+// ConsumerOptions::commit_timeout (DeadlineExceeded) and Close after
+// close_timeout, instead of waiting for the coordinator for ever; a commit
+// sent while it is down reports once it is back (or fails), never silently.
+TEST_F(FaultsTest, CommitsAndCloseAreBoundedWhileTheBrokerIsDown) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 2).ok());
+  {
+    auto producer = NewProducer(TestConfig(*broker_, "p"), {});
+    ASSERT_TRUE(producer.ok());
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE((*producer)->Produce("t", absl::StrCat("k", i), absl::StrCat("v", i)).ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  }
+  ConsumerOptions options = GroupOptions("g-bounded");
+  options.commit_timeout = absl::Seconds(1);
+  options.close_timeout = absl::Seconds(2);
+  auto c = NewConsumer(TestConfig(*broker_, "c"), options);
+  ASSERT_TRUE(c.ok());
+  Consumer& consumer = **c;
+  ASSERT_TRUE(consumer.Subscribe({"t"}, nullptr).ok());
+  ASSERT_EQ(ConsumeN(consumer, 20, absl::Seconds(30)).size(), 20u);
+
+  // Two async commits: each result once, in the order sent.
+  std::vector<std::pair<int, absl::Status>> results;
+  ASSERT_TRUE(
+      consumer
+          .CommitAsync({{"t", 0, 1}}, [&](const absl::Status& s) { results.emplace_back(1, s); })
+          .ok());
+  ASSERT_TRUE(
+      consumer
+          .CommitAsync({{"t", 0, 2}}, [&](const absl::Status& s) { results.emplace_back(2, s); })
+          .ok());
+  ASSERT_TRUE(PollUntil([&] { consumer.Poll(absl::Milliseconds(50)).IgnoreError(); },
+                        [&] { return results.size() >= 2; }, absl::Seconds(10)));
+  ConsumeFor(consumer, absl::Milliseconds(200));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].first, 1);
+  EXPECT_TRUE(results[0].second.ok()) << results[0].second;
+  EXPECT_EQ(results[1].first, 2);
+  EXPECT_TRUE(results[1].second.ok()) << results[1].second;
+  auto committed = consumer.Committed({{"t", 0}}, absl::Seconds(5));
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ((*committed)[0].offset, 2);
+  // An empty commit is answered at once.
+  bool empty_done = false;
+  ASSERT_TRUE(consumer.CommitAsync({}, [&](const absl::Status& s) { empty_done = s.ok(); }).ok());
+  EXPECT_TRUE(empty_done);
+
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  absl::Time start = absl::Now();
+  absl::Status sync = consumer.Commit({{"t", 0, 3}}, /*async=*/false);
+  absl::Duration took = absl::Now() - start;
+  EXPECT_FALSE(sync.ok());
+  EXPECT_LT(took, absl::Seconds(3)) << sync;
+  std::vector<absl::Status> late;
+  ASSERT_TRUE(
+      consumer.CommitAsync({{"t", 0, 4}}, [&](const absl::Status& s) { late.push_back(s); }).ok());
+  ConsumeFor(consumer, absl::Milliseconds(500));
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+  // Back: the commit sent while it was down is answered, once.
+  ASSERT_TRUE(PollUntil([&] { consumer.Poll(absl::Milliseconds(50)).IgnoreError(); },
+                        [&] { return !late.empty(); }, absl::Seconds(30)));
+  ConsumeFor(consumer, absl::Milliseconds(200));
+  EXPECT_EQ(late.size(), 1u);
+
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  start = absl::Now();
+  absl::Status closed = consumer.Close();
+  took = absl::Now() - start;
+  EXPECT_LT(took, absl::Seconds(4)) << closed;
+  EXPECT_EQ(consumer.Commit({{"t", 0, 5}}, false).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
 }
 
 }  // namespace

@@ -145,6 +145,7 @@ class StreamTest : public ::testing::TestWithParam<BrokerKind> {
   // Client settings of an instance, and a wrapper for its producer.
   struct Clients {
     absl::Duration commit_timeout = absl::Seconds(5);
+    absl::Duration close_timeout = absl::Seconds(10);
     absl::Duration delivery_timeout = absl::Minutes(2);
     std::function<std::unique_ptr<kafka::Producer>(std::unique_ptr<kafka::Producer>)> wrap;
   };
@@ -155,6 +156,7 @@ class StreamTest : public ::testing::TestWithParam<BrokerKind> {
     co.group_id = T("tidewatch");
     co.session_timeout = absl::Seconds(6);
     co.commit_timeout = clients.commit_timeout;
+    co.close_timeout = clients.close_timeout;
     in->consumer = *kafka::NewConsumer(config_, co);
     kafka::ProducerOptions po;
     po.delivery_timeout = clients.delivery_timeout;
@@ -730,7 +732,9 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
 
 // With the broker gone, Shutdown does not hang on the flush or the commit:
 // it returns an error within flush_timeout + commit_timeout (here 1 s + 1 s)
-// and commits nothing, so a restart processes everything again.
+// and commits nothing, so a restart processes everything again; closing
+// the consumer (the instance destroyed) with the broker still gone is bounded
+// by its close_timeout (2 s) too.
 TEST_P(StreamTest, ShutdownWithTheBrokerDownReturnsWithinItsBound) {
   options_.exactly_once = false;
   options_.flush_timeout = absl::Seconds(1);
@@ -740,6 +744,7 @@ TEST_P(StreamTest, ShutdownWithTheBrokerDownReturnsWithinItsBound) {
   Produce(day.events, 0, quarter);
   Clients clients;
   clients.commit_timeout = absl::Seconds(1);
+  clients.close_timeout = absl::Seconds(2);
   auto in = NewInstance(clients);
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
     return s.ready && s.events_applied >= static_cast<int64_t>(quarter);
@@ -752,8 +757,13 @@ TEST_P(StreamTest, ShutdownWithTheBrokerDownReturnsWithinItsBound) {
   EXPECT_LT(took, absl::Seconds(5)) << s;
   std::printf("shutdown with the broker down: %s after %s\n", s.ToString().c_str(),
               absl::FormatDuration(took).c_str());
-  BrokerUp();
+  const absl::Time destroy = absl::Now();
   in.reset();
+  const absl::Duration destroyed = absl::Now() - destroy;
+  std::printf("instance destroyed with the broker down in %s\n",
+              absl::FormatDuration(destroyed).c_str());
+  EXPECT_LT(destroyed, absl::Seconds(6));
+  BrokerUp();
   for (const auto& [p, offset] : CommittedEvents()) {
     EXPECT_EQ(offset, kafka::kOffsetInvalid) << "partition " << p << " committed";
   }
