@@ -176,11 +176,67 @@ stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration
   return so;
 }
 
+// A producer in front of a real one that times the transactional calls, to
+// see where a transaction commit's time goes.
+class TimingProducer final : public kafka::Producer {
+ public:
+  explicit TimingProducer(std::unique_ptr<kafka::Producer> inner) : inner_(std::move(inner)) {}
+  absl::Duration send_offsets, commit;
+  int sends = 0, commits = 0;
+
+  int Poll(absl::Duration timeout) override { return inner_->Poll(timeout); }
+  absl::Status Flush(absl::Duration timeout) override { return inner_->Flush(timeout); }
+  int64_t InFlight() const override { return inner_->InFlight(); }
+  absl::Status InitTransactions(absl::Duration timeout) override {
+    return inner_->InitTransactions(timeout);
+  }
+  absl::Status BeginTransaction() override { return inner_->BeginTransaction(); }
+  absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>& offsets,
+                                        const kafka::ConsumerGroupMetadata& group,
+                                        absl::Duration timeout) override {
+    const absl::Time t = absl::Now();
+    absl::Status s = inner_->SendOffsetsToTransaction(offsets, group, timeout);
+    send_offsets += absl::Now() - t;
+    ++sends;
+    return s;
+  }
+  absl::Status CommitTransaction(absl::Duration timeout) override {
+    const absl::Time t = absl::Now();
+    absl::Status s = inner_->CommitTransaction(timeout);
+    commit += absl::Now() - t;
+    ++commits;
+    return s;
+  }
+  absl::Status AbortTransaction(absl::Duration timeout) override {
+    return inner_->AbortTransaction(timeout);
+  }
+  kafka::ClientHealth Health() const override { return inner_->Health(); }
+
+ protected:
+  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
+                         std::vector<kafka::Header> headers,
+                         kafka::DeliveryCallback on_delivery) override {
+    return inner_->Produce(topic, std::move(key), std::move(value), std::move(headers),
+                           std::move(on_delivery));
+  }
+
+ private:
+  std::unique_ptr<kafka::Producer> inner_;
+};
+
+// linger.ms of the cores' producers (TIDEWATCH_BENCH_LINGER_MS, for
+// experiments; default: the library's, as tidewatchd).
+absl::Duration Linger() {
+  const char* v = std::getenv("TIDEWATCH_BENCH_LINGER_MS");
+  return v != nullptr ? absl::Milliseconds(std::atoi(v)) : kafka::ProducerOptions{}.linger;
+}
+
 // The core with its clients, one instance, set up as tidewatchd sets it up.
 struct Core {
   std::unique_ptr<kafka::Consumer> consumer;
   std::unique_ptr<kafka::Producer> producer;
   std::unique_ptr<stream::StreamProcessor> processor;
+  TimingProducer* timing = nullptr;
 };
 
 std::unique_ptr<Core> NewCore(const std::string& group, const stream::StreamOptions& so,
@@ -192,11 +248,14 @@ std::unique_ptr<Core> NewCore(const std::string& group, const stream::StreamOpti
   core->consumer = *kafka::NewConsumer(Config(), co);
   kafka::ProducerOptions po;
   po.delivery_timeout = absl::Minutes(10);  // as tidewatchd
+  po.linger = Linger();
   if (so.exactly_once) {
     po.transactional_id = group + "-1";
     po.transaction_timeout = std::max(absl::Seconds(10), 4 * so.commit_interval);
   }
-  core->producer = *kafka::NewProducer(Config(), po);
+  auto timing = std::make_unique<TimingProducer>(*kafka::NewProducer(Config(), po));
+  core->timing = timing.get();
+  core->producer = std::move(timing);
   kafka::KafkaConfig rc = Config();
   core->processor = std::make_unique<stream::StreamProcessor>(
       DefaultPolicy(), so, *core->consumer, *core->producer,
@@ -249,6 +308,11 @@ struct CoreRun {
   // served the asynchronous commit's result), and of the other Steps.
   double commit_step_ms = 0;
   double other_step_ms = 0;
+  // Exactly-once: mean time in SendOffsetsToTransaction and
+  // CommitTransaction (which flushes the transaction's records itself).
+  double send_offsets_ms = 0;
+  double commit_txn_ms = 0;
+  int send_calls = 0;  // retried calls counted again
 };
 
 // Whether `group`'s committed offsets of the events topic reach `end`.
@@ -341,6 +405,14 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   out.commits = s.commits;
   out.commit_failures = s.commit_failures;
   out.txn_aborts = s.txn_aborts;
+  out.send_calls = core->timing->sends;
+  if (core->timing->sends > 0) {
+    out.send_offsets_ms =
+        absl::ToDoubleMilliseconds(core->timing->send_offsets) / core->timing->sends;
+  }
+  if (core->timing->commits > 0) {
+    out.commit_txn_ms = absl::ToDoubleMilliseconds(core->timing->commit) / core->timing->commits;
+  }
   out.commit_step_ms = commit_n > 0 ? absl::ToDoubleMilliseconds(commit_steps) / commit_n : 0;
   out.other_step_ms = other_n > 0 ? absl::ToDoubleMilliseconds(other_steps) / other_n : 0;
   core->processor->Shutdown(absl::Seconds(10)).IgnoreError();
@@ -366,16 +438,16 @@ void BM_CoreVsBareDecodingConsumer(benchmark::State& state) {
       const double b = RunBare(fx);
       const CoreRun a = RunCore(fx, /*exactly_once=*/false);
       const CoreRun e = RunCore(fx, /*exactly_once=*/true);
-      std::fprintf(stderr,
-                   "round %d: bare %.0f/s; idempotent %.0f/s (applied %.0f/s, %ld commits, "
-                   "commit step %.1f ms, other steps %.1f ms), ratio %.2f; exactly-once %.0f/s "
-                   "(applied %.0f/s, %ld transactions, commit step %.1f ms, other steps %.1f "
-                   "ms), ratio %.2f\n",
-                   i + 1, b, a.events_per_second, a.applied_per_second,
-                   static_cast<long>(a.commits), a.commit_step_ms, a.other_step_ms,
-                   a.events_per_second / b, e.events_per_second, e.applied_per_second,
-                   static_cast<long>(e.commits), e.commit_step_ms, e.other_step_ms,
-                   e.events_per_second / b);
+      std::fprintf(
+          stderr,
+          "round %d: bare %.0f/s; idempotent %.0f/s (applied %.0f/s, %ld commits, "
+          "commit step %.1f ms, other steps %.1f ms), ratio %.2f; exactly-once %.0f/s "
+          "(applied %.0f/s, %ld transactions, commit step %.1f ms [send offsets %.1f "
+          "ms in %d calls, commit transaction %.1f ms], other steps %.1f ms), ratio %.2f\n",
+          i + 1, b, a.events_per_second, a.applied_per_second, static_cast<long>(a.commits),
+          a.commit_step_ms, a.other_step_ms, a.events_per_second / b, e.events_per_second,
+          e.applied_per_second, static_cast<long>(e.commits), e.commit_step_ms, e.send_offsets_ms,
+          e.send_calls, e.commit_txn_ms, e.other_step_ms, e.events_per_second / b);
       bare.push_back(b);
       idem.push_back(a.events_per_second);
       eos.push_back(e.events_per_second);
