@@ -1,5 +1,6 @@
 // The librdkafka Consumer.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -95,6 +96,7 @@ class RdConsumer final : public Consumer, public ClientCore {
   absl::Status Assign(const std::vector<TopicPartition>& partitions) override {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     RdPtr<rd_kafka_topic_partition_list_t> list = ToList(partitions);
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     return KafkaError(rd_kafka_assign(rk_.get(), partitions.empty() ? nullptr : list.get()),
                       "kafka assign");
   }
@@ -107,7 +109,9 @@ class RdConsumer final : public Consumer, public ClientCore {
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
       return ConsumeError(message.get());
     }
-    return internal::ToRecord(message.get(), read_headers_);
+    Record r = internal::ToRecord(message.get(), read_headers_);
+    r.epoch = epoch_.load(std::memory_order_relaxed);
+    return r;
   }
 
   absl::Status PollBatch(size_t max_records, absl::Duration timeout,
@@ -121,6 +125,7 @@ class RdConsumer final : public Consumer, public ClientCore {
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
       if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) return ConsumeError(message.get());
       out->push_back(internal::ToRecord(message.get(), read_headers_));
+      out->back().epoch = epoch_.load(std::memory_order_relaxed);
     }
     return absl::OkStatus();
   }
@@ -175,6 +180,9 @@ class RdConsumer final : public Consumer, public ClientCore {
       }
     }
     RdPtr<rd_kafka_topic_partition_list_t> list = ToList({position});
+    // Records fetched before the seek are discarded by librdkafka; any the
+    // caller already holds are older than the new epoch.
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     const std::string context =
         absl::StrCat("kafka seek ", internal::PartitionName(position.topic, position.partition));
     if (absl::Status s =
@@ -345,10 +353,14 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   static void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    static_cast<RdConsumer*>(ClientCore::FromOpaque(opaque))->OnRebalance(err, partitions);
+    // (Checked: GCC 12 otherwise warns about the null case of the cast.)
+    if (auto* self = static_cast<RdConsumer*>(ClientCore::FromOpaque(opaque))) {
+      self->OnRebalance(err, partitions);
+    }
   }
 
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     const bool cooperative =
         std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0;
     switch (err) {
@@ -413,8 +425,11 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (!s.ok()) self->ReportError(s, false);
   }
 
+  int64_t PositionEpoch() const override { return epoch_.load(std::memory_order_relaxed); }
+
   const bool has_group_;
   bool read_headers_ = true;
+  std::atomic<int64_t> epoch_{0};
   RdPtr<rd_kafka_t> rk_;
   RebalanceListener* listener_ = nullptr;
   bool closing_ = false;  // inside Close(): the listener may still use us

@@ -206,12 +206,23 @@ TEST_F(ConsumerTest, SeekSetsStartInOnAssignedAndRewinds) {
   std::vector<Record> got = ConsumeN(*consumer, 5, absl::Seconds(20));
   ASSERT_EQ(got.size(), 5u);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(got[i].offset, 5 + i);
+  // Records carry the position epoch: the assignment moved it past zero,
+  // and it stays put while nothing repositions the consumer.
+  const int64_t assigned_epoch = got.front().epoch;
+  EXPECT_GT(assigned_epoch, 0);
+  EXPECT_EQ(got.back().epoch, assigned_epoch);
+  EXPECT_EQ(consumer->PositionEpoch(), assigned_epoch);
 
   ASSERT_TRUE(consumer->Seek({"s", 0, 2}, absl::Seconds(5)).ok());
+  // A seek moves the epoch: records already held are older than any
+  // returned from the new position.
+  EXPECT_GT(consumer->PositionEpoch(), assigned_epoch);
   got = ConsumeN(*consumer, 8, absl::Seconds(10));
   ASSERT_EQ(got.size(), 8u);
   EXPECT_EQ(got.front().offset, 2);
   EXPECT_EQ(got.back().offset, 9);
+  EXPECT_GT(got.front().epoch, assigned_epoch);
+  EXPECT_EQ(got.front().epoch, consumer->PositionEpoch());
 
   ASSERT_TRUE(consumer->Seek({"s", 0, kOffsetBeginning}, absl::Seconds(5)).ok());
   got = ConsumeN(*consumer, 10, absl::Seconds(10));
