@@ -15,9 +15,13 @@
 //
 // `engine_bench --digest` prints a digest of everything the engines emit
 // (escalations and 15-minute KPI snapshots) on these inputs instead of
-// benchmarking: optimisations must leave it unchanged.
+// benchmarking: optimisations must leave it unchanged. `engine_bench --runs
+// apply|streaming N` replays N times without the benchmark harness, for
+// `perf stat -e instructions` (the difference between two N is the
+// engine's work, stable under load).
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -378,11 +382,36 @@ int PrintDigests() {
   return 0;
 }
 
+int Runs(const char* what, int n) {
+  const bool apply = std::strcmp(what, "apply") == 0;
+  if (apply) {
+    Day();
+  } else {
+    SummonsByPartition();
+  }
+  for (int i = 0; i < n; ++i) {
+    if (apply) {
+      CountingOutput out;
+      engine::Engine engine(DefaultPolicy(), {}, &out);
+      for (const CallEvent* e : Day()) engine.Apply(*e);
+      engine.Finish();
+    } else {
+      std::vector<std::unique_ptr<engine::EngineOutput>> outputs;
+      for (int p = 0; p < kPartitions; ++p) outputs.push_back(std::make_unique<CountingOutput>());
+      RunPartitions({}, outputs, /*tick=*/false);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace tidewatch
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::strcmp(argv[1], "--digest") == 0) return tidewatch::PrintDigests();
+  if (argc == 4 && std::strcmp(argv[1], "--runs") == 0) {
+    return tidewatch::Runs(argv[2], std::atoi(argv[3]));
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
