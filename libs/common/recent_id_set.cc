@@ -50,13 +50,15 @@ void RecentIdSet::Rotate(absl::Time now) {
     next_rotation_ = now + horizon_;
     return;
   }
-  if (now - generation_start_ >= 2 * horizon_) {
-    // Two horizons without a call: the previous generation is stale too.
+  // The previous generation expires (with two horizons without a call,
+  // the current one too); the current one becomes previous.
+  const uint64_t expired = tag_ ^ 1;
+  if (now - generation_start_ >= 2 * horizon_ || count_[expired] == ids_.size()) {
     ids_.clear();
-  } else {
-    // The previous generation expires; the current one becomes previous.
-    const uint64_t expired = tag_ ^ 1;
+    count_[0] = count_[1] = 0;
+  } else if (count_[expired] > 0) {
     absl::erase_if(ids_, [expired](const Fingerprint& f) { return (f.second & 1) == expired; });
+    count_[expired] = 0;
   }
   tag_ ^= 1;
   generation_start_ = now;

@@ -50,7 +50,11 @@ class RecentIdSet {
 
   // Adds `id`; returns false when it was already there.
   bool Insert(std::string_view id) { return Insert(Of(id)); }
-  bool Insert(const Fingerprint& fp) { return ids_.insert(Tagged(fp)).second; }
+  bool Insert(const Fingerprint& fp) {
+    if (!ids_.insert(Tagged(fp)).second) return false;
+    ++count_[tag_];
+    return true;
+  }
   bool Contains(std::string_view id) const { return Contains(Of(id)); }
   bool Contains(const Fingerprint& fp) const { return ids_.contains(Tagged(fp)); }
   // Moves the clock; rotates generations once a horizon has passed.
@@ -58,6 +62,9 @@ class RecentIdSet {
     if (now >= next_rotation_) Rotate(now);
   }
   size_t size() const { return ids_.size(); }
+  // The clock reading at or after which AdvanceTo rotates (InfinitePast
+  // before the first AdvanceTo), so an owner can skip readings before it.
+  absl::Time next_rotation() const { return next_rotation_; }
 
  private:
   // Equal when both halves match, ignoring the generation tag (the lowest
@@ -78,7 +85,8 @@ class RecentIdSet {
   // generation_start_ + horizon_, kept so that the common case of
   // AdvanceTo is one comparison.
   absl::Time next_rotation_ = absl::InfinitePast();
-  uint64_t tag_ = 0;  // the current generation's tag; the previous one's is tag_ ^ 1
+  uint64_t tag_ = 0;          // the current generation's tag; the previous one's is tag_ ^ 1
+  size_t count_[2] = {0, 0};  // ids per tag
   absl::flat_hash_set<Fingerprint, FingerprintHash, UntaggedEq> ids_;
 };
 
