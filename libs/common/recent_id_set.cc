@@ -36,8 +36,11 @@ Fingerprint RecentIdSet::Of(std::string_view id) {
     left -= 8;
   }
   if (left > 0) {
+    // The last 1-7 bytes, little-endian, without a variable-length memcpy.
     uint64_t w = 0;
-    std::memcpy(&w, p, left);
+    for (size_t i = 0; i < left; ++i) {
+      w |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    }
     a = Mix(a ^ w, kMulA);
     b = Mix(b + w, kMulB);
   }
@@ -50,17 +53,10 @@ void RecentIdSet::Rotate(absl::Time now) {
     next_rotation_ = now + horizon_;
     return;
   }
-  // The previous generation expires (with two horizons without a call,
-  // the current one too); the current one becomes previous.
-  const uint64_t expired = tag_ ^ 1;
-  if (now - generation_start_ >= 2 * horizon_ || count_[expired] == ids_.size()) {
-    ids_.clear();
-    count_[0] = count_[1] = 0;
-  } else if (count_[expired] > 0) {
-    absl::erase_if(ids_, [expired](const Fingerprint& f) { return (f.second & 1) == expired; });
-    count_[expired] = 0;
-  }
-  tag_ ^= 1;
+  previous_ = std::move(current_);
+  current_ = {};
+  // Two horizons without a call: the previous generation is stale too.
+  if (now - generation_start_ >= 2 * horizon_) previous_.clear();
   generation_start_ = now;
   next_rotation_ = now + horizon_;
 }

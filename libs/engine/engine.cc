@@ -224,6 +224,7 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
 void Engine::IndexLines() {
   owned_.clear();
   all_idle_ = false;
+  last_line_ = nullptr;
   for (auto& [id, entry] : lines_) {
     entry->idle = false;
     entry->hours_valid_until = absl::InfinitePast();  // the hours may have changed
@@ -244,12 +245,19 @@ std::unique_ptr<Engine::LineEntry> Engine::MakeEntry(const policy::LinePolicy& l
 Engine::~Engine() = default;
 
 EventOutcome Engine::Apply(const CallEvent& event) {
-  auto it = by_id_.find(event.line_id());
-  if (it == by_id_.end()) {
-    ++unknown_lines_;
-    return EventOutcome::kUnknownLine;
+  // Events come in runs of one line (a partition holds few): compare with
+  // the last line found before hashing the id.
+  LineEntry* found = last_line_;
+  if (found == nullptr || found->policy->line_id != event.line_id()) {
+    auto it = by_id_.find(event.line_id());
+    if (it == by_id_.end()) {
+      ++unknown_lines_;
+      return EventOutcome::kUnknownLine;
+    }
+    found = it->second;
+    last_line_ = found;
   }
-  if (!it->second->owned) {
+  if (!found->owned) {
     ++not_owned_;
     return EventOutcome::kNotOwned;
   }
@@ -273,7 +281,7 @@ EventOutcome Engine::Apply(const CallEvent& event) {
     next_eval_ += interval_;
   }
   if (t > now_) now_ = t;
-  LineEntry& entry = *it->second;
+  LineEntry& entry = *found;
   entry.idle = false;
   all_idle_ = false;
   entry.state.AdvanceTo(now_);

@@ -225,7 +225,8 @@ class Engine {
 
   std::map<std::string, std::unique_ptr<LineEntry>, std::less<>> lines_;
   absl::flat_hash_map<std::string, LineEntry*> by_id_;
-  std::vector<LineEntry*> owned_;  // owned lines, in id order
+  std::vector<LineEntry*> owned_;   // owned lines, in id order
+  LineEntry* last_line_ = nullptr;  // the line of the last event applied
 
   absl::Time now_ = absl::InfinitePast();
   absl::Time started_ = absl::InfinitePast();      // first clock reading

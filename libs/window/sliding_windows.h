@@ -137,12 +137,20 @@ class SlidingWindows {
     int64_t max_wait_ns = -1;
   };
 
-  const Bucket* Find(int64_t index) const;
+  const Bucket* Find(int64_t index) const {
+    const Bucket& b = ring_[static_cast<size_t>(index & slot_mask_)];
+    return b.index == index ? &b : nullptr;
+  }
 
   absl::Duration width_;
   int64_t width_ns_;
   std::vector<absl::Duration> windows_;
   std::vector<int64_t> window_buckets_;  // length / width
+  // Buckets kept: the longest window plus the lateness and a spare. The
+  // storage is rounded up to a power of two so that a bucket's slot is
+  // index & slot_mask_; only the newest ring_size_ buckets are ever read.
+  int64_t ring_size_ = 0;
+  int64_t slot_mask_ = 0;
   std::vector<Bucket> ring_;
   std::vector<WindowStats> running_;
   int64_t now_index_ = INT64_MIN;  // bucket index of the clock
