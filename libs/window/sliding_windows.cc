@@ -31,7 +31,7 @@ int64_t CountSample(Counters& c, const Sample& s) {
       ++c.offered;
       return -1;
     case Sample::Kind::kAnswered: {
-      int64_t ns = absl::ToInt64Nanoseconds(s.wait);
+      const int64_t ns = s.ns;
       ++c.answered;
       if (s.flag) ++c.answered_in_target;
       c.sum_wait_answered_ns += ns;
@@ -39,7 +39,7 @@ int64_t CountSample(Counters& c, const Sample& s) {
       return ns;
     }
     case Sample::Kind::kAbandoned: {
-      int64_t ns = absl::ToInt64Nanoseconds(s.wait);
+      const int64_t ns = s.ns;
       ++c.abandoned;
       if (s.flag) ++c.short_abandoned;
       c.sum_wait_all_ns += ns;
@@ -53,7 +53,7 @@ int64_t CountSample(Counters& c, const Sample& s) {
       return -1;
     case Sample::Kind::kCompleted:
       ++c.completed;
-      c.sum_handle_ns += absl::ToInt64Nanoseconds(s.handle);
+      c.sum_handle_ns += s.ns;
       if (s.fcr.has_value()) {
         ++c.fcr_known;
         if (*s.fcr) ++c.fcr_resolved;
@@ -74,7 +74,7 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 void WindowStats::Record(const Sample& s) {
   int64_t ns = CountSample(counters, s);
   if (ns >= 0) {
-    waits.Add(WaitBin(absl::Nanoseconds(ns)));
+    waits.Add(s.wait_bin);
     max_wait_ns = std::max(max_wait_ns, ns);
   }
 }
@@ -153,7 +153,7 @@ bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
   b.counters.Add(delta, +1);
   int bin = -1;
   if (ns >= 0) {
-    bin = WaitBin(absl::Nanoseconds(ns));
+    bin = sample.wait_bin;
     b.waits.Add(bin);
     b.max_wait_ns = std::max(b.max_wait_ns, ns);
   }

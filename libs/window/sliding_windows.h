@@ -57,6 +57,11 @@ struct Sample {
   bool flag = false;        // answered: in target; abandoned: short
   absl::Duration handle;    // completed: talk + wrap
   std::optional<bool> fcr;  // completed: resolved first time
+  // Derived once by the factories, read by every aggregate it lands in:
+  // wait (answered, abandoned) or handle (completed) in nanoseconds, and
+  // the wait's WaitBin.
+  int64_t ns = 0;
+  int wait_bin = 0;
 
   static Sample Of(Kind kind) {
     Sample s;
@@ -66,13 +71,13 @@ struct Sample {
   static Sample Offered() { return Of(Kind::kOffered); }
   static Sample Answered(absl::Duration wait, bool in_target) {
     Sample s = Of(Kind::kAnswered);
-    s.wait = wait;
+    s.SetWait(wait);
     s.flag = in_target;
     return s;
   }
   static Sample Abandoned(absl::Duration wait, bool short_abandon) {
     Sample s = Of(Kind::kAbandoned);
-    s.wait = wait;
+    s.SetWait(wait);
     s.flag = short_abandon;
     return s;
   }
@@ -81,8 +86,16 @@ struct Sample {
   static Sample Completed(absl::Duration handle, std::optional<bool> fcr) {
     Sample s = Of(Kind::kCompleted);
     s.handle = handle;
+    s.ns = absl::ToInt64Nanoseconds(handle);
     s.fcr = fcr;
     return s;
+  }
+
+ private:
+  void SetWait(absl::Duration w) {
+    wait = w;
+    ns = absl::ToInt64Nanoseconds(w);
+    wait_bin = WaitBin(absl::Nanoseconds(ns));
   }
 };
 
