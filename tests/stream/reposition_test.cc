@@ -153,7 +153,8 @@ DayRun RunDay(const std::vector<tidewatch::v1::CallEvent>& events, bool rebalanc
   options.wall_clock_ticks = false;
   options.partitions = kPartitions;
   options.commit_interval = absl::Milliseconds(100);
-  options.max_batch = 500;  // several batches per partition
+  options.max_batch = 500;       // several batches per partition
+  options.engine_thread = true;  // batches applied while the next is polled
   auto policy = std::make_shared<const policy::CompiledPolicy>(
       *policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "default"));
   RealClock clock;
