@@ -555,6 +555,9 @@ void StreamProcessor::Decode(Batch& batch) {
 void StreamProcessor::ApplyBatch(const Batch& batch) {
   absl::MutexLock lock(&mu_);
   const absl::Time start = clock_.Now();
+  // A policy applied while this batch was polled governs it: in force from
+  // the next evaluation, whichever thread applies the batch.
+  if (pending_policy_ != nullptr) ApplyPendingPolicy();
   for (size_t i = 0; i < batch.records.size(); ++i) Handle(batch.records[i], batch.decoded[i]);
   Tick();
   status_.batch_latency.Record(clock_.Now() - start);
@@ -847,17 +850,20 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   next.Clear();
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &next.records);
   Decode(next);
+  bool ticked = false;  // ApplyBatch ends with a tick
   if (options_.engine_thread) {
     WaitForWorker();
   } else if (!next.records.empty()) {
     ApplyBatch(next);
     next.Clear();
+    ticked = true;
   }
   {
     absl::MutexLock lock(&mu_);
     if (!poll.ok()) Error(poll);
+    // Order as in ApplyBatch: policy, (batch,) tick.
     if (pending_policy_ != nullptr) ApplyPendingPolicy();
-    Tick();
+    if (!ticked) Tick();
     if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_.Lag(); lag.ok()) {
       status_.lag = *std::move(lag);
     }

@@ -25,6 +25,7 @@
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
+#include "stream/forwarding_consumer.h"
 #include "stream/stream_processor.h"
 
 namespace tidewatch::stream {
@@ -32,11 +33,11 @@ namespace {
 
 constexpr int kPartitions = 12;
 
-// Delegates to a real consumer; on request, plays a full rebalance inside
-// PollBatch and then returns the previous batch's records again.
-class RepositioningConsumer final : public kafka::Consumer {
+// Plays, on request, a full rebalance inside PollBatch and then returns the
+// previous batch's records again.
+class RepositioningConsumer final : public ForwardingConsumer {
  public:
-  explicit RepositioningConsumer(std::unique_ptr<kafka::Consumer> real) : real_(std::move(real)) {}
+  using ForwardingConsumer::ForwardingConsumer;
 
   void RebalanceAtNextPoll() { rebalance_ = true; }
   int64_t stale_returned() const { return stale_returned_; }
@@ -44,13 +45,13 @@ class RepositioningConsumer final : public kafka::Consumer {
   absl::Status Subscribe(const std::vector<std::string>& topics,
                          kafka::RebalanceListener* listener) override {
     listener_ = listener;
-    return real_->Subscribe(topics, listener);
+    return real().Subscribe(topics, listener);
   }
   absl::Status PollBatch(size_t max_records, absl::Duration timeout,
                          std::vector<kafka::Record>* out) override {
     if (rebalance_ && !last_batch_.empty()) {
       rebalance_ = false;
-      absl::StatusOr<std::vector<kafka::TopicPartition>> assigned = real_->Assignment();
+      absl::StatusOr<std::vector<kafka::TopicPartition>> assigned = real().Assignment();
       if (!assigned.ok()) return assigned.status();
       listener_->OnRevoked(*assigned);
       listener_->OnAssigned(*assigned);
@@ -59,55 +60,12 @@ class RepositioningConsumer final : public kafka::Consumer {
       return absl::OkStatus();
     }
     const size_t before = out->size();
-    absl::Status s = real_->PollBatch(max_records, timeout, out);
+    absl::Status s = real().PollBatch(max_records, timeout, out);
     if (out->size() > before) last_batch_.assign(out->begin() + before, out->end());
     return s;
   }
 
-  absl::Status Assign(const std::vector<kafka::TopicPartition>& p) override {
-    return real_->Assign(p);
-  }
-  absl::StatusOr<std::optional<kafka::Record>> Poll(absl::Duration timeout) override {
-    return real_->Poll(timeout);
-  }
-  absl::Status Commit(const std::vector<kafka::TopicPartition>& offsets, bool async) override {
-    return real_->Commit(offsets, async);
-  }
-  absl::StatusOr<std::vector<kafka::TopicPartition>> Committed(
-      const std::vector<kafka::TopicPartition>& p, absl::Duration timeout) override {
-    return real_->Committed(p, timeout);
-  }
-  absl::Status Seek(const kafka::TopicPartition& position, absl::Duration timeout) override {
-    return real_->Seek(position, timeout);
-  }
-  int64_t PositionEpoch() const override { return real_->PositionEpoch(); }
-  absl::StatusOr<std::vector<kafka::TopicPartition>> OffsetsForTimes(
-      const std::vector<kafka::TopicPartition>& p, absl::Time time,
-      absl::Duration timeout) override {
-    return real_->OffsetsForTimes(p, time, timeout);
-  }
-  absl::StatusOr<std::vector<kafka::TopicPartition>> Assignment() override {
-    return real_->Assignment();
-  }
-  absl::Status Pause(const std::vector<kafka::TopicPartition>& p) override {
-    return real_->Pause(p);
-  }
-  absl::Status Resume(const std::vector<kafka::TopicPartition>& p) override {
-    return real_->Resume(p);
-  }
-  absl::StatusOr<kafka::Watermarks> QueryWatermarks(const std::string& topic, int32_t partition,
-                                                    absl::Duration timeout) override {
-    return real_->QueryWatermarks(topic, partition, timeout);
-  }
-  absl::StatusOr<std::vector<kafka::PartitionLag>> Lag() override { return real_->Lag(); }
-  absl::StatusOr<kafka::ConsumerGroupMetadata> GroupMetadata() override {
-    return real_->GroupMetadata();
-  }
-  absl::Status Close() override { return real_->Close(); }
-  kafka::ClientHealth Health() const override { return real_->Health(); }
-
  private:
-  std::unique_ptr<kafka::Consumer> real_;
   kafka::RebalanceListener* listener_ = nullptr;
   bool rebalance_ = false;
   std::vector<kafka::Record> last_batch_;
