@@ -105,7 +105,8 @@ struct StreamRun {
 // Reads the whole topic with tidewatchd's streaming core (decode, 12
 // partition engines, escalations, state, commits).
 StreamRun RunStream(Fixture& fx, int run,
-                    const std::shared_ptr<const policy::CompiledPolicy>& policy) {
+                    const std::shared_ptr<const policy::CompiledPolicy>& policy,
+                    bool engine_thread) {
   RealClock clock;
   kafka::ConsumerOptions co;
   co.group_id = "tidewatch-" + std::to_string(run);
@@ -115,6 +116,7 @@ StreamRun RunStream(Fixture& fx, int run,
   stream::StreamOptions so;
   so.wall_clock_ticks = false;
   so.partitions = 12;
+  so.engine_thread = engine_thread;
   // Fresh outputs per run: a state topic left by an earlier run would make
   // this one recover from it instead of reading everything.
   so.state_topic = "tidewatch.state-" + std::to_string(run);
@@ -130,8 +132,16 @@ StreamRun RunStream(Fixture& fx, int run,
   int64_t applied = 0;
   while (applied < fx.events) {
     p.Step(absl::Milliseconds(100)).IgnoreError();
-    applied = p.Status().events_applied;
-    if (applied > 0 && start == absl::InfinitePast()) start = absl::Now();
+    const stream::StreamStatus status = p.Status();
+    applied = status.events_applied;
+    // From the first Step that polled records (as the bare side starts at
+    // its first non-empty batch): with the engine thread, that Step returns
+    // before its batch is applied.
+    if (start == absl::InfinitePast()) {
+      for (const kafka::PartitionLag& lag : status.lag) {
+        if (lag.position > 0) start = absl::Now();
+      }
+    }
   }
   StreamRun out;
   out.seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -146,26 +156,31 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Five pairs, bare then stream, each reading the topic from the beginning
-// with a new consumer group; medians, so that one disturbed run (this is a
-// shared 2-core machine) does not decide the ratio.
+// Five rounds of bare, stream (tidewatchd's default: engines on a worker
+// thread) and stream with everything on one thread, each reading the topic
+// from the beginning with a new consumer group; medians, so that one
+// disturbed run (this is a shared 2-core machine) does not decide the ratio.
 void BM_StreamVsBareDecodingConsumer(benchmark::State& state) {
   Fixture& fx = Filled();
   auto policy = std::make_shared<const policy::CompiledPolicy>(
       *policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "default"));
   constexpr int kPairs = 5;
-  std::vector<double> bare, streamed, ratio, processing;
+  std::vector<double> bare, streamed, ratio, processing, single, single_ratio;
   int run = 0;
   for (auto _ : state) {
     const absl::Time t0 = absl::Now();
     for (int i = 0; i < kPairs; ++i) {
       const double b = RunBare(fx, run);
-      const StreamRun s = RunStream(fx, run, policy);
+      const StreamRun s = RunStream(fx, run, policy, /*engine_thread=*/true);
+      ++run;
+      const StreamRun one = RunStream(fx, run, policy, /*engine_thread=*/false);
       ++run;
       bare.push_back(b);
       streamed.push_back(s.events_per_second);
       ratio.push_back(s.events_per_second / b);
       processing.push_back(s.processing_seconds / s.seconds);
+      single.push_back(one.events_per_second);
+      single_ratio.push_back(one.events_per_second / b);
     }
     state.SetIterationTime(absl::ToDoubleSeconds(absl::Now() - t0));
   }
@@ -175,12 +190,50 @@ void BM_StreamVsBareDecodingConsumer(benchmark::State& state) {
   state.counters["ratio_median"] = Median(ratio);
   state.counters["ratio_min"] = *std::min_element(ratio.begin(), ratio.end());
   state.counters["ratio_max"] = *std::max_element(ratio.begin(), ratio.end());
-  // Share of the stream side's wall time spent processing batches.
+  // Share of the stream side's wall time the engines spent applying batches.
   state.counters["stream_busy_share"] = Median(processing);
+  // Everything on the polling thread (StreamOptions::engine_thread off).
+  state.counters["one_thread_events_per_second"] = Median(single);
+  state.counters["one_thread_ratio_median"] = Median(single_ratio);
 }
 BENCHMARK(BM_StreamVsBareDecodingConsumer)
     ->UseManualTime()
     ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+// One side alone, for profiling (perf record --benchmark_filter=...): a
+// run per iteration, events/s as the rate.
+void BM_BareDecodingConsumerOnly(benchmark::State& state) {
+  Fixture& fx = Filled();
+  int run = 1000;
+  for (auto _ : state) {
+    const double b = RunBare(fx, run++);
+    state.SetIterationTime(fx.events / b);
+  }
+  state.SetItemsProcessed(state.iterations() * fx.events);
+}
+BENCHMARK(BM_BareDecodingConsumerOnly)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_StreamingCoreOnly(benchmark::State& state) {
+  Fixture& fx = Filled();
+  auto policy = std::make_shared<const policy::CompiledPolicy>(
+      *policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "default"));
+  int run = 2000;
+  for (auto _ : state) {
+    const StreamRun s = RunStream(fx, run++, policy, state.range(0) != 0);
+    state.SetIterationTime(s.seconds);
+  }
+  state.SetItemsProcessed(state.iterations() * fx.events);
+}
+BENCHMARK(BM_StreamingCoreOnly)
+    ->ArgName("engine_thread")
+    ->Arg(1)
+    ->Arg(0)
+    ->UseManualTime()
+    ->Iterations(5)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

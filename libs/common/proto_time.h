@@ -14,12 +14,24 @@
 
 namespace tidewatch {
 
+// Seconds whose nanoseconds fit in int64 with room for any int32 nanos:
+// converted with integer arithmetic (absl's Time + Duration is out of line).
+inline constexpr int64_t kMaxFastProtoSeconds = 9000000000;
+
 inline absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  const int64_t s = ts.seconds();
+  if (s > -kMaxFastProtoSeconds && s < kMaxFastProtoSeconds) {
+    return absl::FromUnixNanos(s * 1000000000 + ts.nanos());
+  }
+  return absl::FromUnixSeconds(s) + absl::Nanoseconds(ts.nanos());
 }
 
 inline absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  const int64_t s = d.seconds();
+  if (s > -kMaxFastProtoSeconds && s < kMaxFastProtoSeconds) {
+    return absl::Nanoseconds(s * 1000000000 + d.nanos());
+  }
+  return absl::Seconds(s) + absl::Nanoseconds(d.nanos());
 }
 
 // Nanos normalised to [0, 1e9), as the Timestamp contract requires.

@@ -1,33 +1,53 @@
 #include "common/recent_id_set.h"
 
-#include "absl/hash/hash.h"
-#include "absl/strings/string_view.h"
+#include <cstring>
 
 namespace tidewatch {
+namespace {
 
-RecentIdSet::Fingerprint RecentIdSet::Fingerprint128(std::string_view id) {
-  // FNV-1a 64 for the second half: independent of absl::Hash.
-  uint64_t fnv = 14695981039346656037ull;
-  for (unsigned char c : id) {
-    fnv ^= c;
-    fnv *= 1099511628211ull;
+// The 64x64 -> 128-bit product folded to 64 bits (wyhash's mixer).
+inline uint64_t Mix(uint64_t a, uint64_t b) {
+  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+constexpr uint64_t kSeedA = 0xa0761d6478bd642full;
+constexpr uint64_t kSeedB = 0xe7037ed1a0b428dbull;
+constexpr uint64_t kMulA = 0x8ebc6af09c88c6e3ull;
+constexpr uint64_t kMulB = 0x589965cc75374cc3ull;
+constexpr uint64_t kFinal = 0x1d8e4e27c47d124full;
+
+}  // namespace
+
+Fingerprint RecentIdSet::Of(std::string_view id) {
+  // Two lanes over the same 8-byte words, combined differently (xor vs add,
+  // different multipliers and seeds), so the halves collide independently.
+  const size_t n = id.size();
+  uint64_t a = kSeedA ^ n;
+  uint64_t b = kSeedB + n * kFinal;
+  const char* p = id.data();
+  size_t left = n;
+  while (left >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    a = Mix(a ^ w, kMulA);
+    b = Mix(b + w, kMulB);
+    p += 8;
+    left -= 8;
   }
-  return {absl::HashOf(absl::string_view(id.data(), id.size())), fnv};
+  if (left > 0) {
+    // The last 1-7 bytes, little-endian, without a variable-length memcpy.
+    uint64_t w = 0;
+    for (size_t i = 0; i < left; ++i) {
+      w |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    }
+    a = Mix(a ^ w, kMulA);
+    b = Mix(b + w, kMulB);
+  }
+  return {Mix(a ^ (a >> 31), kFinal), Mix(b ^ (b >> 29), kMulA ^ kSeedB)};
 }
 
-bool RecentIdSet::Insert(std::string_view id) {
-  const Fingerprint fp = Fingerprint128(id);
-  if (previous_.contains(fp)) return false;
-  return current_.insert(fp).second;
-}
-
-bool RecentIdSet::Contains(std::string_view id) const {
-  const Fingerprint fp = Fingerprint128(id);
-  return current_.contains(fp) || previous_.contains(fp);
-}
-
-void RecentIdSet::AdvanceTo(absl::Time now) {
-  if (now < next_rotation_) return;
+void RecentIdSet::Rotate(absl::Time now) {
   if (generation_start_ == absl::InfinitePast()) {
     generation_start_ = now;
     next_rotation_ = now + horizon_;

@@ -86,6 +86,19 @@ void EngineOutput::OnEscalation(const tidewatch::v1::Escalation& escalation) {
   if (escalation.has_callup()) OnCallUp(escalation.callup());
 }
 
+// A tier condition resolved against a line's windows for evaluation at
+// every instant: each clause reads a slot of the line's per-instant metric
+// cache, so a metric several clauses share is computed once.
+struct FastClause {
+  int slot = 0;
+  bool above = true;
+  double threshold = 0;
+};
+struct FastCondition {
+  bool all = false;
+  std::vector<FastClause> clauses;
+};
+
 // Per line: its policy, state and tide.
 struct Engine::LineEntry {
   LineEntry(const policy::LinePolicy& p, absl::Duration g, std::vector<absl::Duration> windows,
@@ -94,10 +107,75 @@ struct Engine::LineEntry {
     enter_since.assign(p.tiers.size(), absl::InfiniteFuture());
     entered_at.assign(p.tiers.size() + 1, absl::InfinitePast());
     entries.assign(p.tiers.size() + 1, 0);
+    CompileConditions();
+  }
+
+  // Resolves the tiers' conditions (again after the policy changes).
+  void CompileConditions() {
+    slots.clear();
+    auto compile = [&](const policy::Condition& c) {
+      FastCondition fc;
+      fc.all = c.all;
+      for (const policy::Clause& clause : c.clauses) {
+        const int wi =
+            policy::IsWindowedMetric(clause.metric) ? state.WindowIndex(clause.window) : -1;
+        int slot = 0;
+        while (slot < static_cast<int>(slots.size()) &&
+               (slots[slot].metric != clause.metric || slots[slot].window != wi)) {
+          ++slot;
+        }
+        if (slot == static_cast<int>(slots.size())) slots.push_back({clause.metric, wi});
+        fc.clauses.push_back({slot, clause.above, clause.threshold});
+      }
+      return fc;
+    };
+    enter.clear();
+    exit.clear();
+    for (const policy::TierRule& tier : policy->tiers) {
+      enter.push_back(compile(tier.enter));
+      exit.push_back(compile(tier.exit));
+    }
+    slot_state.assign(slots.size(), 0);
+    slot_value.assign(slots.size(), 0);
+  }
+
+  // Forgets the cached metric values (the line's figures may have moved).
+  void ResetMetricCache() { std::fill(slot_state.begin(), slot_state.end(), 0); }
+
+  // The same verdict as EvaluateCondition(c, state, exiting, nullptr,
+  // nullptr), reading each metric at most once per cache reset.
+  bool Holds(const FastCondition& c, bool exiting) {
+    for (const FastClause& clause : c.clauses) {
+      if (slot_state[clause.slot] == 0) {
+        std::optional<double> v =
+            state.MetricValue(slots[clause.slot].metric, slots[clause.slot].window);
+        slot_state[clause.slot] = v ? 1 : 2;
+        slot_value[clause.slot] = v ? *v : 0;
+      }
+      bool met;
+      if (slot_state[clause.slot] == 2) {
+        met = exiting;
+      } else {
+        const double v = slot_value[clause.slot];
+        met = clause.above ? v > clause.threshold : v < clause.threshold;
+      }
+      if (c.all && !met) return false;
+      if (!c.all && met) return true;
+    }
+    return c.all;
   }
 
   const policy::LinePolicy* policy;
   line::LineState state;
+  std::vector<FastCondition> enter;  // per tier index
+  std::vector<FastCondition> exit;   // per tier index
+  struct Slot {
+    tidewatch::v1::Metric metric;
+    int window;  // index into the line's windows; -1 for live metrics
+  };
+  std::vector<Slot> slots;
+  std::vector<uint8_t> slot_state;  // 0: not read since the reset, 1: value, 2: undefined
+  std::vector<double> slot_value;
   int level = 0;
   absl::Time episode_start = absl::InfinitePast();
   std::vector<absl::Time> enter_since;  // per tier index; Future: not holding
@@ -145,6 +223,8 @@ Engine::Engine(std::shared_ptr<const policy::CompiledPolicy> policy, EngineOptio
 
 void Engine::IndexLines() {
   owned_.clear();
+  all_idle_ = false;
+  last_line_ = nullptr;
   for (auto& [id, entry] : lines_) {
     entry->idle = false;
     entry->hours_valid_until = absl::InfinitePast();  // the hours may have changed
@@ -165,12 +245,19 @@ std::unique_ptr<Engine::LineEntry> Engine::MakeEntry(const policy::LinePolicy& l
 Engine::~Engine() = default;
 
 EventOutcome Engine::Apply(const CallEvent& event) {
-  auto it = by_id_.find(event.line_id());
-  if (it == by_id_.end()) {
-    ++unknown_lines_;
-    return EventOutcome::kUnknownLine;
+  // Events come in runs of one line (a partition holds few): compare with
+  // the last line found before hashing the id.
+  LineEntry* found = last_line_;
+  if (found == nullptr || found->policy->line_id != event.line_id()) {
+    auto it = by_id_.find(event.line_id());
+    if (it == by_id_.end()) {
+      ++unknown_lines_;
+      return EventOutcome::kUnknownLine;
+    }
+    found = it->second;
+    last_line_ = found;
   }
-  if (!it->second->owned) {
+  if (!found->owned) {
     ++not_owned_;
     return EventOutcome::kNotOwned;
   }
@@ -186,12 +273,17 @@ EventOutcome Engine::Apply(const CallEvent& event) {
   if (now_ == absl::InfinitePast()) InitClock(t);
   // Instants strictly before this event are complete: evaluate them first.
   while (next_eval_ < t) {
+    if (all_idle_) {
+      SkipIdleInstants(CeilTo(t, interval_));
+      if (next_eval_ >= t) break;
+    }
     EvaluateInstant(next_eval_);
     next_eval_ += interval_;
   }
   if (t > now_) now_ = t;
-  LineEntry& entry = *it->second;
+  LineEntry& entry = *found;
   entry.idle = false;
+  all_idle_ = false;
   entry.state.AdvanceTo(now_);
   switch (entry.state.Apply(event, t)) {
     case line::LineState::Disposition::kApplied:
@@ -211,6 +303,7 @@ void Engine::InitClock(absl::Time t) {
   next_eval_ = CeilTo(t, interval_);
   if (options_.snapshot_every > absl::ZeroDuration()) {
     next_snapshot_ = CeilTo(t, options_.snapshot_every);
+    snapshot_due_ = next_snapshot_ + policy_->allowed_lateness;
   }
   now_ = t;
 }
@@ -218,10 +311,27 @@ void Engine::InitClock(absl::Time t) {
 void Engine::AdvanceTo(absl::Time t) {
   if (now_ == absl::InfinitePast()) InitClock(t);
   while (next_eval_ <= t) {
+    if (all_idle_) {
+      // The first instant after t.
+      absl::Time limit = CeilTo(t, interval_);
+      if (limit == t) limit += interval_;
+      SkipIdleInstants(limit);
+      if (next_eval_ > t) break;
+    }
     EvaluateInstant(next_eval_);
     next_eval_ += interval_;
   }
   if (t > now_) now_ = t;
+}
+
+void Engine::SkipIdleInstants(absl::Time limit) {
+  // At an instant where every owned line is idle, EvaluateInstant only
+  // rotates the id sets and takes due snapshots: skip to the first instant
+  // where one of those happens, or to the limit.
+  const absl::Time wake =
+      std::min({seen_ids_.next_rotation(), command_ids_.next_rotation(), snapshot_due_, limit});
+  if (wake <= next_eval_) return;
+  next_eval_ = wake == limit ? limit : std::min(CeilTo(wake, interval_), limit);
 }
 
 void Engine::Finish() {
@@ -231,32 +341,40 @@ void Engine::Finish() {
   while (next_snapshot_ <= now_) {
     EmitSnapshots(next_snapshot_);
     next_snapshot_ += options_.snapshot_every;
+    snapshot_due_ = next_snapshot_ + policy_->allowed_lateness;
   }
 }
 
 void Engine::EvaluateInstant(absl::Time e) {
   seen_ids_.AdvanceTo(e);
   command_ids_.AdvanceTo(e);
+  bool all_idle = true;
   for (LineEntry* entry : owned_) {
     if (entry->idle) continue;
     entry->state.AdvanceTo(e);
-    if (entry->frozen) continue;
+    if (entry->frozen) {
+      all_idle = false;
+      continue;
+    }
     if (!entry->open_callups.empty()) RepageDue(*entry, e);
     EvaluateLine(*entry, e);
     entry->idle = CanIdle(*entry, e);
+    all_idle = all_idle && entry->idle;
   }
-  if (next_snapshot_ + policy_->allowed_lateness <= e) {
+  all_idle_ = all_idle;
+  if (snapshot_due_ <= e) {
     for (LineEntry* entry : owned_) {
       if (entry->idle) entry->state.AdvanceTo(e);  // windows scanned below
     }
   }
-  while (next_snapshot_ + policy_->allowed_lateness <= e) {
+  while (snapshot_due_ <= e) {
     EmitSnapshots(next_snapshot_);
     next_snapshot_ += options_.snapshot_every;
+    snapshot_due_ = next_snapshot_ + policy_->allowed_lateness;
   }
 }
 
-bool Engine::CanIdle(const LineEntry& entry, absl::Time e) const {
+bool Engine::CanIdle(LineEntry& entry, absl::Time e) const {
   // Live services watch for stale feeds, which is about time passing.
   if (!options_.skip_idle_lines || options_.detect_stale_feeds || entry.level > 0 ||
       !entry.open_callups.empty() || entry.feed_stale || !entry.state.QuiescentAt(e)) {
@@ -267,10 +385,9 @@ bool Engine::CanIdle(const LineEntry& entry, absl::Time e) const {
   }
   // Closed lines skip the conditions; would any hold once open?
   if (entry.last_closed == e) {
-    for (const policy::TierRule& tier : entry.policy->tiers) {
-      if (EvaluateCondition(tier.enter, entry.state, /*exiting=*/false, nullptr, nullptr)) {
-        return false;
-      }
+    // The figures are those EvaluateLine read at e (its cache holds).
+    for (const FastCondition& enter : entry.enter) {
+      if (entry.Holds(enter, /*exiting=*/false)) return false;
     }
   }
   return true;
@@ -420,6 +537,7 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     Emit(entry, std::move(esc));
   };
 
+  entry.ResetMetricCache();
   if (e >= entry.hours_valid_until) entry.open = lp.hours.IsOpen(e, &entry.hours_valid_until);
   if (!entry.open) {
     entry.last_closed = e;
@@ -446,8 +564,7 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   // Which tiers' enter conditions hold, and since when.
   int target = 0;
   for (int i = 0; i < num_tiers; ++i) {
-    const bool holds =
-        EvaluateCondition(lp.tiers[i].enter, entry.state, /*exiting=*/false, nullptr, nullptr);
+    const bool holds = entry.Holds(entry.enter[i], /*exiting=*/false);
     if (!holds) {
       entry.enter_since[i] = absl::InfiniteFuture();
     } else if (entry.enter_since[i] == absl::InfiniteFuture()) {
@@ -534,9 +651,11 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   if (entry.level > 0) {
     const policy::TierRule& tier = lp.tiers[entry.level - 1];
     if (e - entry.entered_at[entry.level] < tier.min_hold) return;
+    // The verdict first; the values and their text only when it recedes.
+    if (!entry.Holds(entry.exit[entry.level - 1], /*exiting=*/true)) return;
     std::vector<MetricValue> values;
     std::vector<std::string> met;
-    if (!EvaluateCondition(tier.exit, entry.state, /*exiting=*/true, &values, &met)) return;
+    EvaluateCondition(tier.exit, entry.state, /*exiting=*/true, &values, &met);
     const int from = entry.level;
     entry.level = from - 1;
     StandDown(entry, from, e);
@@ -602,6 +721,7 @@ absl::Status Engine::FreezeTide(std::string_view line_id) {
     return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
   it->second->frozen = true;
   it->second->idle = false;
+  all_idle_ = false;
   return absl::OkStatus();
 }
 
@@ -711,6 +831,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   for (const tidewatch::v1::AgentSnapshot& a : s.agents()) entry.state.RestoreAgent(a);
   entry.frozen = false;
   entry.idle = false;
+  all_idle_ = false;
   return absl::OkStatus();
 }
 
@@ -862,6 +983,7 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
     }
     entry.policy = &lp;
     entry.state.set_policy(lp);
+    entry.CompileConditions();
     entry.enter_since.resize(tiers, absl::InfiniteFuture());
     entry.entered_at.resize(tiers + 1, absl::InfinitePast());
     entry.entries.resize(tiers + 1, 0);

@@ -210,8 +210,12 @@ class Engine {
   std::unique_ptr<LineEntry> MakeEntry(const policy::LinePolicy& lp) const;
   // Whether the line may skip instants until its next event: calm, with
   // nothing that time alone changes (see LineEntry::idle).
-  bool CanIdle(const LineEntry& entry, absl::Time e) const;
+  bool CanIdle(LineEntry& entry, absl::Time e) const;
   void IndexLines();
+  // Every owned line idle: moves next_eval_ over the instants before
+  // `limit` (the first instant the caller's loop would not evaluate) at
+  // which nothing would happen (no id-set rotation or snapshot due).
+  void SkipIdleInstants(absl::Time limit);
 
   std::shared_ptr<const policy::CompiledPolicy> policy_;
   EngineOptions options_;
@@ -221,12 +225,18 @@ class Engine {
 
   std::map<std::string, std::unique_ptr<LineEntry>, std::less<>> lines_;
   absl::flat_hash_map<std::string, LineEntry*> by_id_;
-  std::vector<LineEntry*> owned_;  // owned lines, in id order
+  std::vector<LineEntry*> owned_;   // owned lines, in id order
+  LineEntry* last_line_ = nullptr;  // the line of the last event applied
 
   absl::Time now_ = absl::InfinitePast();
   absl::Time started_ = absl::InfinitePast();      // first clock reading
   absl::Time next_eval_ = absl::InfiniteFuture();  // next instant to evaluate
   absl::Time next_snapshot_ = absl::InfiniteFuture();
+  // next_snapshot_ + allowed lateness: the instant that snapshot is taken.
+  absl::Time snapshot_due_ = absl::InfiniteFuture();
+  // Every owned line was idle after the last instant evaluated and none
+  // has had an event since (see SkipIdleInstants).
+  bool all_idle_ = false;
 
   RecentIdSet seen_ids_;     // event ids, for duplicates
   RecentIdSet command_ids_;  // applied command ids

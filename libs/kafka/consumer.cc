@@ -1,5 +1,6 @@
 // The librdkafka Consumer.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -28,6 +29,41 @@ using internal::TakeError;
 using internal::TimeoutMs;
 using internal::ToList;
 
+// A bounded wait served in slices (at most 100 ms each). Time spent is
+// measured on KafkaConfig::clock when there is one; slices that ended with
+// nothing to serve are counted as well, so a clock that does not move (none,
+// or a SimulatedClock) still bounds the wait. An event served (a fetched
+// record dropped by a close, another commit's result) ends a slice early but
+// uses up only kPerEvent of the count: a backlog of them cannot end the wait
+// early, and an endless stream of them cannot make it unbounded.
+class SlicedWait {
+ public:
+  static constexpr absl::Duration kSlice = absl::Milliseconds(100);
+  static constexpr absl::Duration kPerEvent = absl::Microseconds(100);
+
+  SlicedWait(const ClientCore& clock, absl::Duration budget)
+      : clock_(clock), budget_(budget), start_(clock.Now()) {}
+
+  // What is left of the budget (zero or less: the wait is over).
+  absl::Duration Left() const {
+    absl::Duration spent = counted_;
+    if (start_ != absl::InfinitePast()) spent = std::max(spent, clock_.Now() - start_);
+    return budget_ - spent;
+  }
+  // The next slice to wait for.
+  absl::Duration Slice() const { return std::min(Left(), kSlice); }
+  // A slice of `slice` ended after serving `events` events.
+  void Served(absl::Duration slice, int events) {
+    counted_ += events == 0 ? slice : events * kPerEvent;
+  }
+
+ private:
+  const ClientCore& clock_;
+  const absl::Duration budget_;
+  const absl::Time start_;
+  absl::Duration counted_ = absl::ZeroDuration();
+};
+
 class RdConsumer final : public Consumer, public ClientCore {
  public:
   RdConsumer(const KafkaConfig& config, bool has_group)
@@ -39,7 +75,13 @@ class RdConsumer final : public Consumer, public ClientCore {
       listener_ = nullptr;  // may already be gone; leave the group silently
       left_group_ = CloseWithin(close_timeout_).ok();
     }
-    commit_queue_.reset();  // before the handle it belongs to
+    // An unfinished close: librdkafka's destruction would wait for ever
+    // for the unassign of a revoke it handed to the close queue.
+    // The revoke comes from librdkafka's own thread, not from the
+    // coordinator: a second is ample even when close_timeout is shorter.
+    ServeUntilUnassigned(std::max(close_timeout_, absl::Seconds(1)));
+    close_queue_.reset();  // queues before the handle they belong to
+    commit_queue_.reset();
     if (rk_ != nullptr) {
       // A close that did not finish (the coordinator away) is not tried
       // again, unbounded, by the destruction.
@@ -106,6 +148,7 @@ class RdConsumer final : public Consumer, public ClientCore {
   absl::Status Assign(const std::vector<TopicPartition>& partitions) override {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     RdPtr<rd_kafka_topic_partition_list_t> list = ToList(partitions);
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     return KafkaError(rd_kafka_assign(rk_.get(), partitions.empty() ? nullptr : list.get()),
                       "kafka assign");
   }
@@ -119,7 +162,9 @@ class RdConsumer final : public Consumer, public ClientCore {
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
       return ConsumeError(message.get());
     }
-    return internal::ToRecord(message.get(), read_headers_);
+    Record r = internal::ToRecord(message.get(), read_headers_);
+    r.epoch = epoch_.load(std::memory_order_relaxed);
+    return r;
   }
 
   absl::Status PollBatch(size_t max_records, absl::Duration timeout,
@@ -137,6 +182,7 @@ class RdConsumer final : public Consumer, public ClientCore {
         break;
       }
       out->push_back(internal::ToRecord(message.get(), read_headers_));
+      out->back().epoch = epoch_.load(std::memory_order_relaxed);
     }
     ServeCommitResults(0);
     return status;
@@ -170,12 +216,10 @@ class RdConsumer final : public Consumer, public ClientCore {
       pending_commits_.erase(id);
       return s;
     }
-    // Waited for in slices, without reading a clock: an event that ends a
-    // slice early (another commit's result) only shortens the wait.
-    for (absl::Duration left = commit_timeout_; !done && left > absl::ZeroDuration();) {
-      const absl::Duration slice = std::min(left, absl::Milliseconds(100));
-      ServeCommitResults(TimeoutMs(slice));
-      left -= slice;
+    // Other commits' results served on the way do not shorten the wait.
+    for (SlicedWait wait(*this, commit_timeout_); !done && wait.Left() > absl::ZeroDuration();) {
+      const absl::Duration slice = wait.Slice();
+      wait.Served(slice, ServeCommitResults(TimeoutMs(slice)));
     }
     if (!done) {
       pending_commits_.erase(id);  // a late result is dropped
@@ -236,6 +280,9 @@ class RdConsumer final : public Consumer, public ClientCore {
       }
     }
     RdPtr<rd_kafka_topic_partition_list_t> list = ToList({position});
+    // Records fetched before the seek are discarded by librdkafka; any the
+    // caller already holds are older than the new epoch.
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     const std::string context =
         absl::StrCat("kafka seek ", internal::PartitionName(position.topic, position.partition));
     if (absl::Status s =
@@ -408,10 +455,14 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   static void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    static_cast<RdConsumer*>(ClientCore::FromOpaque(opaque))->OnRebalance(err, partitions);
+    // (Checked: GCC 12 otherwise warns about the null case of the cast.)
+    if (auto* self = static_cast<RdConsumer*>(ClientCore::FromOpaque(opaque))) {
+      self->OnRebalance(err, partitions);
+    }
   }
 
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+    epoch_.fetch_add(1, std::memory_order_relaxed);
     const bool cooperative =
         std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0;
     switch (err) {
@@ -481,33 +532,72 @@ class RdConsumer final : public Consumer, public ClientCore {
   // Serves the rebalance (OnRevoked) on the way. DeadlineExceeded when the
   // close did not finish within `timeout`.
   absl::Status CloseWithin(absl::Duration timeout) {
-    RdPtr<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk_.get()));
-    if (absl::Status s = TakeError(rd_kafka_consumer_close_queue(rk_.get(), queue.get()),
+    close_queue_.reset(rd_kafka_queue_new(rk_.get()));
+    if (absl::Status s = TakeError(rd_kafka_consumer_close_queue(rk_.get(), close_queue_.get()),
                                    "kafka consumer close");
         !s.ok()) {
       return s;
     }
-    // In slices, without reading a clock: every event served (a rebalance,
-    // an error) uses a slice too, so the wait can only end sooner.
-    for (absl::Duration left = timeout;
-         !rd_kafka_consumer_closed(rk_.get()) && left > absl::ZeroDuration();) {
-      const absl::Duration slice = std::min(left, absl::Milliseconds(100));
-      left -= slice;
-      RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), TimeoutMs(slice)));
-      if (event == nullptr) continue;
-      if (rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
-        OnRebalance(rd_kafka_event_error(event.get()),
-                    rd_kafka_event_topic_partition_list(event.get()));
-      }
+    // Records fetched before the close arrive here ahead of the rebalance:
+    // they are dropped, and do not use up the budget.
+    for (SlicedWait wait(*this, timeout);
+         !rd_kafka_consumer_closed(rk_.get()) && wait.Left() > absl::ZeroDuration();) {
+      const absl::Duration slice = wait.Slice();
+      RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(close_queue_.get(), TimeoutMs(slice)));
+      wait.Served(slice, event == nullptr ? 0 : 1);
+      if (event != nullptr) ServeCloseEvent(event.get());
     }
     if (!rd_kafka_consumer_closed(rk_.get())) {
+      // A revoke still waiting in the queue would hold up the destruction
+      // for ever (librdkafka waits for the unassign it asked us for).
+      ServeCloseQueueNow();
       absl::Status s = absl::DeadlineExceededError(
           absl::StrCat("kafka consumer close: not finished within ", absl::FormatDuration(timeout),
                        " (group coordinator unreachable?); closed without leaving the group"));
       NoteError(s);
       return s;
     }
+    close_queue_.reset();
     return absl::OkStatus();
+  }
+
+  // Serves one event of the close queue: a rebalance is answered (OnRevoked
+  // with a listener), anything else dropped.
+  void ServeCloseEvent(rd_kafka_event_t* event) {
+    if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE) {
+      OnRebalance(rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event));
+    }
+  }
+
+  // After a close that did not finish: serves the close queue until no
+  // partition is assigned (the close's revoke answered), within `budget`.
+  void ServeUntilUnassigned(absl::Duration budget) {
+    if (close_queue_ == nullptr) return;
+    for (SlicedWait wait(*this, budget); HoldsPartitions() && wait.Left() > absl::ZeroDuration();) {
+      const absl::Duration slice = wait.Slice();
+      RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(close_queue_.get(), TimeoutMs(slice)));
+      wait.Served(slice, event == nullptr ? 0 : 1);
+      if (event != nullptr) ServeCloseEvent(event.get());
+    }
+  }
+
+  // Some partitions are assigned (unknown: assumed so).
+  bool HoldsPartitions() {
+    rd_kafka_topic_partition_list_t* raw = nullptr;
+    if (rd_kafka_assignment(rk_.get(), &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+    RdPtr<rd_kafka_topic_partition_list_t> held(raw);
+    return held->cnt > 0;
+  }
+
+  // Serves what waits in the close queue of an unfinished close, without
+  // waiting: no more than was there when called.
+  void ServeCloseQueueNow() {
+    if (close_queue_ == nullptr) return;
+    for (size_t n = rd_kafka_queue_length(close_queue_.get()); n > 0; --n) {
+      RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(close_queue_.get(), 0));
+      if (event == nullptr) return;
+      ServeCloseEvent(event.get());
+    }
   }
 
   // Sends a commit whose result is posted to commit_queue_ as an event
@@ -519,13 +609,13 @@ class RdConsumer final : public Consumer, public ClientCore {
   }
 
   // Serves commit results waiting in commit_queue_: waits up to `timeout_ms`
-  // for the first, then takes what is there.
-  void ServeCommitResults(int timeout_ms) {
-    if (commit_queue_ == nullptr) return;
-    for (;;) {
+  // for the first, then takes what is there. Returns how many it served.
+  int ServeCommitResults(int timeout_ms) {
+    if (commit_queue_ == nullptr) return 0;
+    for (int served = 0;; ++served) {
       RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(commit_queue_.get(), timeout_ms));
       timeout_ms = 0;
-      if (event == nullptr) return;
+      if (event == nullptr) return served;
       if (rd_kafka_event_type(event.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;
       const auto id =
           static_cast<uint64_t>(reinterpret_cast<uintptr_t>(rd_kafka_event_opaque(event.get())));
@@ -544,8 +634,11 @@ class RdConsumer final : public Consumer, public ClientCore {
     }
   }
 
+  int64_t PositionEpoch() const override { return epoch_.load(std::memory_order_relaxed); }
+
   const bool has_group_;
   bool read_headers_ = true;
+  std::atomic<int64_t> epoch_{0};
   absl::Duration commit_timeout_ = absl::Seconds(5);
   absl::Duration close_timeout_ = absl::Seconds(10);
   // Close (or the destructor) left the group: destruction may do the rest.
@@ -554,6 +647,9 @@ class RdConsumer final : public Consumer, public ClientCore {
   // Results of Commit and CommitAsync arrive here (events), served by
   // ServeCommitResults.
   RdPtr<rd_kafka_queue_t> commit_queue_;
+  // Events of the consumer close (rebalance, fetched records); kept after a
+  // close that did not finish, to be served again before the destruction.
+  RdPtr<rd_kafka_queue_t> close_queue_;
   // Commits sent whose result has not been served, by id.
   std::map<uint64_t, CommitCallback> pending_commits_;
   uint64_t next_commit_id_ = 1;

@@ -95,6 +95,11 @@ struct Record {
   // The record's timestamp (CreateTime set by the producer, or LogAppendTime);
   // InfinitePast when the record carries none.
   absl::Time timestamp = absl::InfinitePast();
+  // Consumed records: the consumer's PositionEpoch() when the record was
+  // returned. A record returned before a Seek or a rebalance carries a lower
+  // epoch than one returned after it, so a caller that still holds records
+  // polled before repositioning can tell them apart.
+  int64_t epoch = 0;
 };
 
 // A partition of a topic, with an offset whose meaning depends on the call:
@@ -378,6 +383,11 @@ class Consumer {
   // are discarded. Inside RebalanceListener::OnAssigned it sets the start
   // offset instead (`timeout` unused).
   virtual absl::Status Seek(const TopicPartition& position, absl::Duration timeout) = 0;
+
+  // A counter that moves on every rebalance (before the listener is told),
+  // Seek and Assign; records carry its value when returned (Record::epoch).
+  // Any thread.
+  virtual int64_t PositionEpoch() const = 0;
 
   // For each partition, the earliest offset whose record timestamp is >=
   // `time`, or kOffsetEnd when there is none. Use with Seek to rewind.

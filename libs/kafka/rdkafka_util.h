@@ -107,6 +107,9 @@ class ClientCore {
   // a return value).
   void NoteError(const absl::Status& error);
 
+  // KafkaConfig::clock's time (InfinitePast without a clock).
+  absl::Time Now() const;
+
   // The ClientCore installed as the opaque.
   static ClientCore* FromOpaque(void* opaque) { return static_cast<ClientCore*>(opaque); }
 
@@ -117,7 +120,6 @@ class ClientCore {
                           const char* message);
 
   void OnStats(std::string_view json);
-  absl::Time Now() const;
 
   const Clock* const clock_;
   const std::function<void(const absl::Status&, bool)> on_error_;

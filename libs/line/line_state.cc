@@ -103,7 +103,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
 
   switch (event.kind_case()) {
     case CallEvent::kQueued: {
-      const std::string& id = event.call_id();
+      const Fingerprint id = RecentIdSet::Of(event.call_id());
       if (open_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
@@ -129,7 +129,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
       const bool answered = event.kind_case() == CallEvent::kAnswered;
       const bool has_wait = answered ? event.answered().has_wait() : event.abandoned().has_wait();
       const auto& wait_proto = answered ? event.answered().wait() : event.abandoned().wait();
-      const std::string& id = event.call_id();
+      const Fingerprint id = RecentIdSet::Of(event.call_id());
       auto it = open_.find(id);
       absl::Duration wait;
       if (it != open_.end()) {
@@ -151,7 +151,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
     }
     case CallEvent::kCallbackRequested:
     case CallEvent::kLeftQueue: {
-      const std::string& id = event.call_id();
+      const Fingerprint id = RecentIdSet::Of(event.call_id());
       auto it = open_.find(id);
       if (it != open_.end()) {
         waiting_.erase({it->second.queued, it->second.serial});

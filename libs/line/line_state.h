@@ -136,7 +136,7 @@ class LineState {
   };
 
   void RecordSample(absl::Time t, const window::Sample& s, bool in_windows);
-  void RememberClosed(const std::string& call_id) { closed_.Insert(call_id); }
+  void RememberClosed(const Fingerprint& call) { closed_.Insert(call); }
   void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
 
   const policy::LinePolicy* policy_;
@@ -148,13 +148,15 @@ class LineState {
   absl::Time now_ = absl::InfinitePast();
   absl::Time last_event_time_ = absl::InfinitePast();
 
-  absl::flat_hash_map<std::string, OpenCall> open_;
+  // Calls by the fingerprint of their id (RecentIdSet::Of: hashed once per
+  // event, no string kept).
+  absl::flat_hash_map<Fingerprint, OpenCall, FingerprintHash> open_;
   absl::btree_set<std::pair<absl::Time, uint64_t>> waiting_;
   uint64_t next_serial_ = 0;
   // Calls that left the queue recently, so a late queued event does not
   // reopen them; kept for at least the windows' horizon.
   RecentIdSet closed_;
-  absl::flat_hash_map<std::string, HeldOutcome> held_;
+  absl::flat_hash_map<Fingerprint, HeldOutcome, FingerprintHash> held_;
 
   struct AgentRecord {
     tidewatch::v1::AgentStatus state = tidewatch::v1::AGENT_STATUS_LOGGED_OUT;

@@ -1,5 +1,7 @@
 #include "stream/stream_processor.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -69,9 +71,34 @@ google::protobuf::ArenaOptions ArenaOptionsFor(char* block) {
 
 }  // namespace
 
+// One events record, decoded: the event, or why it could not be.
+struct StreamProcessor::DecodedEvent {
+  const tidewatch::v1::CallEvent* event = nullptr;
+  absl::Status error;
+  events::RejectReason reason = {};
+};
+
+// A polled batch and its decoded events, on an arena reset when the batch
+// is reused.
+struct StreamProcessor::Batch {
+  Batch() : block(new char[kArenaBlockBytes]), arena(ArenaOptionsFor(block.get())) {}
+  void Clear() {
+    records.clear();
+    decoded.clear();
+    arena.Reset();
+  }
+  std::vector<kafka::Record> records;
+  std::vector<DecodedEvent> decoded;  // one per record (commands: empty)
+  std::unique_ptr<char[]> block;
+  google::protobuf::Arena arena;
+};
+
 // One owned events partition.
 struct StreamProcessor::Task {
   int32_t partition = -1;
+  // The consumer's position epoch once the task had positioned its
+  // partitions: records polled before (lower epoch) are not applied.
+  int64_t epoch = 0;
   std::unique_ptr<TaskOutput> output;
   std::unique_ptr<engine::Engine> engine;
   std::vector<std::string> lines;  // policy lines on this partition
@@ -115,10 +142,46 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
       new_reader_(std::move(new_reader)),
       clock_(clock),
       policy_(std::move(policy)),
-      arena_block_(new char[kArenaBlockBytes]),
-      arena_(ArenaOptionsFor(arena_block_.get())) {}
+      filling_(std::make_unique<Batch>()),
+      applying_(std::make_unique<Batch>()) {}
 
-StreamProcessor::~StreamProcessor() = default;
+StreamProcessor::~StreamProcessor() { StopWorker(); }
+
+void StreamProcessor::WorkerLoop() {
+  for (;;) {
+    const Batch* batch = nullptr;
+    {
+      absl::MutexLock lock(&pipe_mu_);
+      pipe_mu_.Await(absl::Condition(
+          +[](StreamProcessor* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->pipe_mu_) {
+            return p->handed_ != nullptr || p->stop_worker_;
+          },
+          this));
+      if (handed_ == nullptr) return;  // stopping, nothing left
+      batch = handed_;
+    }
+    ApplyBatch(*batch);
+    absl::MutexLock lock(&pipe_mu_);
+    handed_ = nullptr;
+  }
+}
+
+void StreamProcessor::WaitForWorker() {
+  absl::MutexLock lock(&pipe_mu_);
+  pipe_mu_.Await(absl::Condition(
+      +[](StreamProcessor* p)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->pipe_mu_) { return p->handed_ == nullptr; },
+      this));
+}
+
+void StreamProcessor::StopWorker() {
+  if (!worker_.joinable()) return;
+  {
+    absl::MutexLock lock(&pipe_mu_);
+    stop_worker_ = true;  // the worker finishes a batch it holds first
+  }
+  worker_.join();
+}
 
 absl::Status StreamProcessor::Start() {
   if (options_.exactly_once) {
@@ -132,6 +195,12 @@ absl::Status StreamProcessor::Start() {
     }
   }
   absl::Status s = consumer_.Subscribe({options_.events_topic, options_.commands_topic}, this);
+  if (s.ok() && options_.engine_thread && !worker_.joinable()) {
+    worker_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "tw-engines");  // for top -H, perf
+      WorkerLoop();
+    });
+  }
   absl::MutexLock lock(&mu_);
   if (s.ok()) status_.started = true;
   return s;
@@ -290,6 +359,7 @@ void StreamProcessor::StartTask(int32_t partition) {
     }
     task->next_offset = start;
   }
+  task->epoch = consumer_.PositionEpoch();
   ++status_.recoveries;
   tasks_[partition] = std::move(task);
   RestoreDue(*tasks_[partition], -1);
@@ -448,6 +518,10 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
   auto it = tasks_.find(record.partition);
   if (it == tasks_.end()) return;  // not ours (any more)
   Task& task = *it->second;
+  if (record.epoch < task.epoch) {  // polled before a rewind: read again
+    ++status_.stale_records_dropped;
+    return;
+  }
   if (record.offset < task.commands_next_offset) return;
   task.commands_next_offset = record.offset + 1;
   task.uncommitted = true;
@@ -477,7 +551,30 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
   }
 }
 
-void StreamProcessor::Handle(const kafka::Record& record) {
+void StreamProcessor::Decode(Batch& batch) {
+  batch.decoded.resize(batch.records.size());
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const kafka::Record& r = batch.records[i];
+    if (r.topic != options_.events_topic) continue;
+    DecodedEvent& d = batch.decoded[i];
+    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&batch.arena);
+    d.error = events::ParseBinaryEvent(r.value, *event, &d.reason);
+    if (d.error.ok()) d.event = event;
+  }
+}
+
+void StreamProcessor::ApplyBatch(const Batch& batch) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time start = clock_.Now();
+  // A policy applied while this batch was polled governs it: in force from
+  // the next evaluation, whichever thread applies the batch.
+  if (pending_policy_ != nullptr) ApplyPendingPolicy();
+  for (size_t i = 0; i < batch.records.size(); ++i) Handle(batch.records[i], batch.decoded[i]);
+  Tick();
+  status_.batch_latency.Record(clock_.Now() - start);
+}
+
+void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& decoded) {
   ++status_.records_consumed;
   if (record.topic == options_.commands_topic) {
     HandleCommand(record);
@@ -486,27 +583,39 @@ void StreamProcessor::Handle(const kafka::Record& record) {
   auto it = tasks_.find(record.partition);
   if (record.topic != options_.events_topic || it == tasks_.end()) return;
   Task& task = *it->second;
+  // Polled before the task (re)started: the partition was repositioned and
+  // the record comes again in order.
+  if (record.epoch < task.epoch) {
+    ++status_.stale_records_dropped;
+    return;
+  }
   if (record.offset < task.next_offset) return;  // fetched before a seek
   RestoreDue(task, record.offset);
   task.next_offset = record.offset + 1;
   task.dirty = true;
   task.uncommitted = true;
-  events::RejectReason reason;
-  absl::Status s = events::ParseBinaryEvent(record.value, *event_, &reason);
-  if (!s.ok()) {
-    const std::string name(events::RejectReasonName(reason));
+  if (decoded.event == nullptr) {
+    const std::string name(events::RejectReasonName(decoded.reason));
     ++status_.rejected[name];
     ++status_.dead_lettered;
     Produce(options_.dead_letter_topic, record.key, record.value,
-            {{"tidewatch-error", std::string(s.message())},
+            {{"tidewatch-error", std::string(decoded.error.message())},
              {"tidewatch-reason", name},
              {"tidewatch-source",
               absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}});
     return;
   }
-  task.engine->Apply(*event_);
-  task.horizon.emplace_back(events::EventTime(*event_), record.offset);
+  task.engine->Apply(*decoded.event);
+  task.horizon.emplace_back(events::EventTime(*decoded.event), record.offset);
   ++status_.events_applied;
+}
+
+void StreamProcessor::Tick() {
+  const absl::Time now = clock_.Now();
+  for (auto& [p, task] : tasks_) {
+    RestoreDue(*task, -1);
+    if (options_.wall_clock_ticks) task->engine->AdvanceTo(now);
+  }
 }
 
 void StreamProcessor::WriteStates(Task& task) {
@@ -877,36 +986,49 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
           absl::StrCat("waiting to abort the transaction: ", status_.last_error));
     }
   }
-  std::vector<kafka::Record> batch;
-  absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &batch);
-  absl::MutexLock lock(&mu_);
-  if (!poll.ok()) Error(poll);
-  if (pending_policy_ != nullptr) ApplyPendingPolicy();
-  const absl::Time batch_start = clock_.Now();
-  if (!batch.empty()) {
-    event_ = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena_);
-    for (const kafka::Record& r : batch) Handle(r);
-    event_ = nullptr;
-    arena_.Reset();
+  // Poll and decode the next batch (while the worker applies the previous
+  // one), then wait for the worker: what follows sees every applied batch.
+  Batch& next = *filling_;
+  next.Clear();
+  absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &next.records);
+  Decode(next);
+  bool ticked = false;  // ApplyBatch ends with a tick
+  if (options_.engine_thread) {
+    WaitForWorker();
+  } else if (!next.records.empty()) {
+    ApplyBatch(next);
+    next.Clear();
+    ticked = true;
   }
-  const absl::Time now = clock_.Now();
-  for (auto& [p, task] : tasks_) {
-    RestoreDue(*task, -1);
-    if (options_.wall_clock_ticks) task->engine->AdvanceTo(now);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!poll.ok()) Error(poll);
+    // Order as in ApplyBatch: policy, (batch,) tick.
+    if (pending_policy_ != nullptr) ApplyPendingPolicy();
+    if (!ticked) Tick();
+    if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_.Lag(); lag.ok()) {
+      status_.lag = *std::move(lag);
+    }
+    producer_.Poll(absl::ZeroDuration());
+    MaybeCommit(clock_.Now());
+    if (status_.fenced) tasks_.clear();
+    UpdateReady();
+    if (status_.fenced) {
+      return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+    }
   }
-  if (!batch.empty()) status_.batch_latency.Record(clock_.Now() - batch_start);
-  if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_.Lag(); lag.ok()) {
-    status_.lag = *std::move(lag);
+  if (options_.engine_thread && !next.records.empty()) {
+    // Records of partitions that move before the worker gets to them are
+    // dropped there (task gone, or Record::epoch older than the task).
+    std::swap(filling_, applying_);
+    absl::MutexLock lock(&pipe_mu_);
+    handed_ = applying_.get();
   }
-  producer_.Poll(absl::ZeroDuration());
-  MaybeCommit(now);
-  if (status_.fenced) tasks_.clear();
-  UpdateReady();
-  if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
   return poll;
 }
 
 absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
+  StopWorker();  // applies a batch it was handed first
   bool fenced = false;
   {
     absl::MutexLock lock(&mu_);

@@ -47,7 +47,14 @@
 // ready (Status().ready) once every owned partition has caught up.
 //
 // Threading: Step() and Shutdown() on one thread; Status() and Lines() from
-// any thread (HTTP handlers).
+// any thread (HTTP handlers). With StreamOptions::engine_thread the
+// partition engines run on a worker thread the processor owns:
+// each Step polls and decodes the next batch while the worker applies the
+// previous one, then waits for it, ticks, commits what has been applied, and
+// hands the new batch over; so a Step returns before its batch is applied
+// (Status().events_applied follows). Records polled before a rebalance or a
+// rewind that moved a partition (kafka::Record::epoch) are never applied to
+// the partition's new engine.
 //
 //   StreamProcessor processor(policy, options, *consumer, *producer, new_reader, clock);
 //   RETURN_IF_ERROR(processor.Start());
@@ -64,6 +71,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -101,6 +109,11 @@ struct StreamOptions {
   bool wall_clock_ticks = true;
   // Records taken per Step.
   size_t max_batch = 2000;
+  // Run the partition engines on a worker thread, overlapping them with
+  // polling and decoding (see the file comment). Off (the default): all on
+  // Step's thread, which measured faster on the 2-core reference machine
+  // (docs/performance.md).
+  bool engine_thread = false;
   // Limit on a hand-over's flush (revocation, Shutdown), and on waiting for
   // an asynchronous offset commit's result before the next point tries again.
   absl::Duration flush_timeout = absl::Seconds(5);
@@ -113,8 +126,9 @@ struct StreamOptions {
   // Limit on each transactional call (send offsets, commit, abort), retries of
   // retriable errors included.
   absl::Duration txn_call_timeout = absl::Seconds(10);
-  // Called for every escalation produced (under the processor's lock: keep
-  // it short, e.g. a log line).
+  // Called for every escalation produced (under the processor's lock, on
+  // the engine thread when engine_thread is on: keep it short and
+  // thread-safe, e.g. a log line).
   std::function<void(const tidewatch::v1::Escalation&)> on_escalation;
 };
 
@@ -147,6 +161,10 @@ struct StreamStatus {
   std::vector<int32_t> recovering;
   int64_t records_consumed = 0;
   int64_t events_applied = 0;
+  // Records polled before their partition was repositioned (a rebalance
+  // restarted its task, or a rewind), dropped: they are read again, in
+  // order, from the new position.
+  int64_t stale_records_dropped = 0;
   int64_t commands_consumed = 0;
   // Commands applied to an engine (acknowledgements, declines); refused
   // ones are counted in `rejected` as command_<reason>.
@@ -241,10 +259,24 @@ class StreamProcessor final : public kafka::RebalanceListener {
  private:
   struct Task;
   class TaskOutput;
+  struct Batch;
+  struct DecodedEvent;
 
   void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
-  void Handle(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Decodes a polled batch's events (no lock needed).
+  void Decode(Batch& batch);
+  // Applies a decoded batch to the engines and ticks them.
+  void ApplyBatch(const Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  void Handle(const kafka::Record& record, const DecodedEvent& decoded)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ticks every task to the clock (restores due lines first).
+  void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The engine worker (StreamOptions::engine_thread).
+  void WorkerLoop();
+  // Blocks until the worker has applied the batch handed to it.
+  void WaitForWorker();
+  void StopWorker();
   void HandleCommand(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a command to its task's engine; false if it must wait (the
   // line is recovering).
@@ -368,12 +400,17 @@ class StreamProcessor final : public kafka::RebalanceListener {
   absl::Status txn_error_ ABSL_GUARDED_BY(mu_);
   // Exactly-once: an abort timed out; retried before anything else.
   bool abort_pending_ ABSL_GUARDED_BY(mu_) = false;
-  // Decoding (Step's thread): each batch's events are parsed into a message
-  // on an arena that is reset after the batch, so decoding allocates
-  // nothing from the heap in the steady state.
-  std::unique_ptr<char[]> arena_block_;
-  google::protobuf::Arena arena_;
-  tidewatch::v1::CallEvent* event_ = nullptr;
+  // Decoding (Step's thread): each batch's events are parsed into messages
+  // on the batch's arena, reset when the batch is reused, so decoding
+  // allocates nothing from the heap in the steady state. Two batches: Step
+  // fills one while the worker applies the other.
+  std::unique_ptr<Batch> filling_;
+  std::unique_ptr<Batch> applying_;
+  // The hand-over to the engine worker.
+  absl::Mutex pipe_mu_;
+  const Batch* handed_ ABSL_GUARDED_BY(pipe_mu_) = nullptr;
+  bool stop_worker_ ABSL_GUARDED_BY(pipe_mu_) = false;
+  std::thread worker_;
 };
 
 }  // namespace tidewatch::stream

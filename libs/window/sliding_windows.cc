@@ -31,7 +31,7 @@ int64_t CountSample(Counters& c, const Sample& s) {
       ++c.offered;
       return -1;
     case Sample::Kind::kAnswered: {
-      int64_t ns = absl::ToInt64Nanoseconds(s.wait);
+      const int64_t ns = s.ns;
       ++c.answered;
       if (s.flag) ++c.answered_in_target;
       c.sum_wait_answered_ns += ns;
@@ -39,7 +39,7 @@ int64_t CountSample(Counters& c, const Sample& s) {
       return ns;
     }
     case Sample::Kind::kAbandoned: {
-      int64_t ns = absl::ToInt64Nanoseconds(s.wait);
+      const int64_t ns = s.ns;
       ++c.abandoned;
       if (s.flag) ++c.short_abandoned;
       c.sum_wait_all_ns += ns;
@@ -53,7 +53,7 @@ int64_t CountSample(Counters& c, const Sample& s) {
       return -1;
     case Sample::Kind::kCompleted:
       ++c.completed;
-      c.sum_handle_ns += absl::ToInt64Nanoseconds(s.handle);
+      c.sum_handle_ns += s.ns;
       if (s.fcr.has_value()) {
         ++c.fcr_known;
         if (*s.fcr) ++c.fcr_resolved;
@@ -74,7 +74,7 @@ int64_t FloorDiv(int64_t a, int64_t b) {
 void WindowStats::Record(const Sample& s) {
   int64_t ns = CountSample(counters, s);
   if (ns >= 0) {
-    waits.Add(WaitBin(absl::Nanoseconds(ns)));
+    waits.Add(s.wait_bin);
     max_wait_ns = std::max(max_wait_ns, ns);
   }
 }
@@ -97,20 +97,17 @@ SlidingWindows::SlidingWindows(absl::Duration bucket_width, std::vector<absl::Du
   int64_t lateness = (absl::ToInt64Nanoseconds(allowed_lateness) + width_ns_ - 1) / width_ns_;
   // Room for the longest window ending at the oldest instant a snapshot may
   // still be taken (the clock minus the lateness), plus one spare slot.
-  ring_.resize(static_cast<size_t>(longest + lateness + 2));
+  ring_size_ = longest + lateness + 2;
+  int64_t slots = 1;
+  while (slots < ring_size_) slots *= 2;
+  slot_mask_ = slots - 1;
+  ring_.resize(static_cast<size_t>(slots));
 }
 
 int64_t SlidingWindows::BucketIndex(absl::Time t) const {
   int64_t ns = absl::ToUnixNanos(t);
   // ceil(ns / width): bucket k holds (k*w - w, k*w].
   return -FloorDiv(-ns, width_ns_);
-}
-
-const SlidingWindows::Bucket* SlidingWindows::Find(int64_t index) const {
-  const Bucket& b = ring_[static_cast<size_t>(
-      ((index % static_cast<int64_t>(ring_.size())) + static_cast<int64_t>(ring_.size())) %
-      static_cast<int64_t>(ring_.size()))];
-  return b.index == index ? &b : nullptr;
 }
 
 void SlidingWindows::AdvanceTo(absl::Time now) {
@@ -128,7 +125,7 @@ void SlidingWindows::AdvanceTo(absl::Time now) {
     // more than one window's worth of buckets.
     int64_t last_out = std::min(n - len, now_index_);
     // Only buckets the ring can hold can be in the window at all.
-    first_out = std::max(first_out, now_index_ - static_cast<int64_t>(ring_.size()) + 1);
+    first_out = std::max(first_out, now_index_ - ring_size_ + 1);
     for (int64_t k = first_out; k <= last_out; ++k) {
       if (const Bucket* b = Find(k)) {
         running_[w].counters.Add(b->counters, -1);
@@ -143,9 +140,8 @@ bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
   int64_t k = BucketIndex(t);
   if (now_index_ == INT64_MIN) now_index_ = k;
   if (k > now_index_) AdvanceTo(t);
-  const int64_t ring_size = static_cast<int64_t>(ring_.size());
-  if (k <= now_index_ - ring_size + 1) return false;  // older than the ring keeps
-  Bucket& b = ring_[static_cast<size_t>(((k % ring_size) + ring_size) % ring_size)];
+  if (k <= now_index_ - ring_size_ + 1) return false;  // older than the ring keeps
+  Bucket& b = ring_[static_cast<size_t>(k & slot_mask_)];
   if (b.index != k) {
     b.index = k;
     b.counters = Counters{};
@@ -157,7 +153,7 @@ bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
   b.counters.Add(delta, +1);
   int bin = -1;
   if (ns >= 0) {
-    bin = WaitBin(absl::Nanoseconds(ns));
+    bin = sample.wait_bin;
     b.waits.Add(bin);
     b.max_wait_ns = std::max(b.max_wait_ns, ns);
   }
@@ -182,8 +178,7 @@ int64_t SlidingWindows::RunningMaxWaitNs(int i) const {
 bool SlidingWindows::CanScan(absl::Time end, absl::Duration length) const {
   int64_t e = BucketIndex(end);
   int64_t len = absl::ToInt64Nanoseconds(length) / width_ns_;
-  const int64_t ring_size = static_cast<int64_t>(ring_.size());
-  return e <= now_index_ && e - len + 1 > now_index_ - ring_size + 1;
+  return e <= now_index_ && e - len + 1 > now_index_ - ring_size_ + 1;
 }
 
 WindowStats SlidingWindows::ScanWindow(absl::Time end, absl::Duration length) const {

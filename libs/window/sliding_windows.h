@@ -57,6 +57,11 @@ struct Sample {
   bool flag = false;        // answered: in target; abandoned: short
   absl::Duration handle;    // completed: talk + wrap
   std::optional<bool> fcr;  // completed: resolved first time
+  // Derived once by the factories, read by every aggregate it lands in:
+  // wait (answered, abandoned) or handle (completed) in nanoseconds, and
+  // the wait's WaitBin.
+  int64_t ns = 0;
+  int wait_bin = 0;
 
   static Sample Of(Kind kind) {
     Sample s;
@@ -66,13 +71,13 @@ struct Sample {
   static Sample Offered() { return Of(Kind::kOffered); }
   static Sample Answered(absl::Duration wait, bool in_target) {
     Sample s = Of(Kind::kAnswered);
-    s.wait = wait;
+    s.SetWait(wait);
     s.flag = in_target;
     return s;
   }
   static Sample Abandoned(absl::Duration wait, bool short_abandon) {
     Sample s = Of(Kind::kAbandoned);
-    s.wait = wait;
+    s.SetWait(wait);
     s.flag = short_abandon;
     return s;
   }
@@ -81,8 +86,16 @@ struct Sample {
   static Sample Completed(absl::Duration handle, std::optional<bool> fcr) {
     Sample s = Of(Kind::kCompleted);
     s.handle = handle;
+    s.ns = absl::ToInt64Nanoseconds(handle);
     s.fcr = fcr;
     return s;
+  }
+
+ private:
+  void SetWait(absl::Duration w) {
+    wait = w;
+    ns = absl::ToInt64Nanoseconds(w);
+    wait_bin = WaitBin(absl::Nanoseconds(ns));
   }
 };
 
@@ -137,12 +150,20 @@ class SlidingWindows {
     int64_t max_wait_ns = -1;
   };
 
-  const Bucket* Find(int64_t index) const;
+  const Bucket* Find(int64_t index) const {
+    const Bucket& b = ring_[static_cast<size_t>(index & slot_mask_)];
+    return b.index == index ? &b : nullptr;
+  }
 
   absl::Duration width_;
   int64_t width_ns_;
   std::vector<absl::Duration> windows_;
   std::vector<int64_t> window_buckets_;  // length / width
+  // Buckets kept: the longest window plus the lateness and a spare. The
+  // storage is rounded up to a power of two so that a bucket's slot is
+  // index & slot_mask_; only the newest ring_size_ buckets are ever read.
+  int64_t ring_size_ = 0;
+  int64_t slot_mask_ = 0;
   std::vector<Bucket> ring_;
   std::vector<WindowStats> running_;
   int64_t now_index_ = INT64_MIN;  // bucket index of the clock

@@ -36,16 +36,6 @@ double BinValueSeconds(int bin) {
 
 WaitSketch::WaitSketch() : bins_(kNumBins, 0) {}
 
-void WaitSketch::Add(int bin, uint32_t n) {
-  bins_[bin] += n;
-  count_ += n;
-}
-
-void WaitSketch::Remove(int bin, uint32_t n) {
-  bins_[bin] -= n;
-  count_ -= n;
-}
-
 void WaitSketch::Clear() {
   std::fill(bins_.begin(), bins_.end(), 0);
   count_ = 0;

@@ -38,8 +38,14 @@ class WaitSketch {
  public:
   WaitSketch();
 
-  void Add(int bin, uint32_t n = 1);
-  void Remove(int bin, uint32_t n = 1);
+  void Add(int bin, uint32_t n = 1) {
+    bins_[bin] += n;
+    count_ += n;
+  }
+  void Remove(int bin, uint32_t n = 1) {
+    bins_[bin] -= n;
+    count_ -= n;
+  }
   void Clear();
   int64_t count() const { return count_; }
   uint32_t bin_count(int bin) const { return bins_[bin]; }

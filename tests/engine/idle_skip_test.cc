@@ -132,5 +132,113 @@ TEST(IdleSkipTest, AClosedLineWhoseConditionWouldHoldIsNotSkipped) {
                        "sat, sun], open: \"06:00\", close: \"20:00\"}]}"));
 }
 
+// While every line is idle the engine jumps over instants; the dedupe
+// set's generations must still rotate at the instants they would have.
+// Ids re-delivered after quiet gaps around one and two horizons (62 min:
+// the 60m window plus the 2m lateness) must be told apart the same way.
+TEST(IdleSkipTest, DuplicatesAfterQuietGapsSameAsEvaluatingEveryInstant) {
+  auto policy = tidewatch::testing::MustLoad(std::string(policy::DefaultPolicyYaml()));
+  ASSERT_NE(policy, nullptr);
+  TranscriptOutput skipping, evaluating;
+  EngineOptions on;
+  EngineOptions off;
+  off.skip_idle_lines = false;
+  Engine a(policy, on, &skipping);
+  Engine b(policy, off, &evaluating);
+  tidewatch::testing::EventBuilder events("revenues");
+  // A Sunday: the line is closed, so it idles as soon as it is quiescent.
+  absl::Time t = absl::FromCivil(absl::CivilSecond(2022, 10, 2, 9, 0, 3), absl::UTCTimeZone());
+  std::vector<tidewatch::v1::CallEvent> sent;
+  int duplicates = 0;
+  for (absl::Duration gap : {absl::Minutes(61), absl::Minutes(63), absl::Minutes(125),
+                             absl::Minutes(62) + absl::Seconds(5), absl::Minutes(200),
+                             absl::Minutes(30), absl::Minutes(95)}) {
+    for (int i = 0; i < 3; ++i) {
+      const std::string call = absl::StrCat("c", sent.size());
+      const tidewatch::v1::CallEvent q = events.Queued(call, t);
+      ASSERT_EQ(a.Apply(q), b.Apply(q));
+      // Outcomes carry their wait: re-applied, they open no call.
+      const tidewatch::v1::CallEvent e =
+          events.Answered(call, t + absl::Seconds(5), absl::Seconds(5));
+      sent.push_back(e);
+      ASSERT_EQ(a.Apply(e), b.Apply(e));
+      t += absl::Seconds(7);
+    }
+    t += gap;
+    // Every outcome sent so far, again, stamped now.
+    for (tidewatch::v1::CallEvent again : sent) {
+      tidewatch::testing::SetTime(t, again.mutable_event_time());
+      const EventOutcome outcome = a.Apply(again);
+      ASSERT_EQ(outcome, b.Apply(again)) << again.event_id() << " after " << gap;
+      if (outcome == EventOutcome::kDuplicate) ++duplicates;
+    }
+  }
+  a.Finish();
+  b.Finish();
+  EXPECT_GT(duplicates, 0);
+  EXPECT_EQ(a.SetAsideCounts(), b.SetAsideCounts());
+  EXPECT_EQ(skipping.lines, evaluating.lines);
+}
+
+// Snapshots fall due while every line idles: the skipped engine must stop
+// at each one (the transcripts include them).
+TEST(IdleSkipTest, SnapshotsDueDuringAQuietStretchAreTaken) {
+  auto policy = tidewatch::testing::MustLoad(std::string(policy::DefaultPolicyYaml()));
+  ASSERT_NE(policy, nullptr);
+  TranscriptOutput skipping, evaluating;
+  EngineOptions on;
+  on.snapshot_every = absl::Minutes(15);
+  EngineOptions off = on;
+  off.skip_idle_lines = false;
+  Engine a(policy, on, &skipping);
+  Engine b(policy, off, &evaluating);
+  tidewatch::testing::EventBuilder events("waste");
+  absl::Time t = absl::FromCivil(absl::CivilSecond(2022, 10, 2, 9, 0, 3), absl::UTCTimeZone());
+  for (int i = 0; i < 5; ++i) {
+    auto q = events.Queued(absl::StrCat("c", i), t);
+    auto ans = events.Answered(absl::StrCat("c", i), t + absl::Seconds(40));
+    a.Apply(q);
+    b.Apply(q);
+    a.Apply(ans);
+    b.Apply(ans);
+    // Quiet for a while, then ticks only (AdvanceTo), then the next call.
+    a.AdvanceTo(t + absl::Minutes(47) + absl::Seconds(i));
+    b.AdvanceTo(t + absl::Minutes(47) + absl::Seconds(i));
+    t += absl::Hours(3) + absl::Seconds(13);
+  }
+  a.Finish();
+  b.Finish();
+  EXPECT_EQ(a.now(), b.now());
+  EXPECT_GT(evaluating.snapshots, 100);
+  EXPECT_EQ(skipping.lines, evaluating.lines);
+}
+
+// The engine remembers the last event's line to skip hashing its id; a
+// policy that drops that line must not leave the engine applying to it.
+TEST(EngineLineLookupTest, ALineDroppedByThePolicyIsUnknownAfterwards) {
+  auto policy = tidewatch::testing::MustLoad(std::string(policy::DefaultPolicyYaml()));
+  ASSERT_NE(policy, nullptr);
+  TranscriptOutput out;
+  Engine engine(policy, EngineOptions{}, &out);
+  tidewatch::testing::EventBuilder revenues("revenues");
+  tidewatch::testing::EventBuilder waste("waste");
+  const absl::Time t = absl::FromUnixSeconds(1664787600);  // Monday 09:00 UTC
+  EXPECT_EQ(engine.Apply(revenues.Queued("r1", t)), EventOutcome::kApplied);
+  EXPECT_EQ(engine.Apply(revenues.Queued("r2", t + absl::Seconds(1))), EventOutcome::kApplied);
+  EXPECT_EQ(engine.Apply(waste.Queued("w1", t + absl::Seconds(2))), EventOutcome::kApplied);
+  EXPECT_EQ(engine.Apply(revenues.Queued("r3", t + absl::Seconds(3))), EventOutcome::kApplied);
+  std::string yaml(policy::DefaultPolicyYaml());
+  const size_t at = yaml.find("\n  revenues:");
+  ASSERT_NE(at, std::string::npos);
+  const size_t end = yaml.find("\n  council-tax:", at);
+  ASSERT_NE(end, std::string::npos);
+  yaml.erase(at, end - at);
+  ASSERT_TRUE(engine.ReplacePolicy(tidewatch::testing::MustLoad(yaml), 2).ok());
+  EXPECT_EQ(engine.Apply(revenues.Queued("r4", t + absl::Seconds(4))), EventOutcome::kUnknownLine);
+  EXPECT_EQ(engine.Apply(waste.Queued("w2", t + absl::Seconds(5))), EventOutcome::kApplied);
+  EXPECT_EQ(engine.FindLine("revenues"), nullptr);
+  EXPECT_EQ(engine.FindLine("waste")->calls_waiting(), 2);
+}
+
 }  // namespace
 }  // namespace tidewatch::engine

@@ -2,6 +2,7 @@
 // AppendJsonEvent writes exactly what MessageToJsonString writes, and
 // thousands of random events go through both parsers identically.
 
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,9 @@ struct KindCase {
   const char* text_proto;
   const char* json;
 };
+
+// Test listings name the case, not its bytes.
+void PrintTo(const KindCase& c, std::ostream* os) { *os << c.name; }
 
 constexpr KindCase kKindCases[] = {
     {"queued",

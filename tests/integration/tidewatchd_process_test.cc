@@ -488,6 +488,53 @@ std::vector<std::string> DiffEscalations(const EscalationLog& reference, const E
   return out;
 }
 
+// The end of a run, as /lines shows it: every line's totals are the
+// summary's and its whole state (windows, wait percentiles, tide, open
+// call-ups) is the uninterrupted reference run's.
+void ExpectLinesMatchReference(const ClusterView& view, const SimSummary& summary,
+                               const Reference& reference) {
+  for (const auto& [line, want] : summary.lines) {
+    SCOPED_TRACE(line);
+    auto it = view.totals.find(line);
+    const Totals got = it == view.totals.end() ? Totals{} : it->second;
+    EXPECT_EQ(got.offered, want.offered);
+    EXPECT_EQ(got.answered, want.answered);
+    EXPECT_EQ(got.abandoned, want.abandoned);
+  }
+  const std::vector<std::string> differences = DiffLines(reference, view.lines);
+  EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
+                                   << absl::StrJoin(differences, "\n");
+}
+
+// The escalations topic once it has been quiet for `quiet` (waiting at most
+// `limit`), read back with read_committed, checked (every id once, gapless
+// per-line sequences) and printed; nullopt, with a failure recorded, when
+// it cannot be read.
+std::optional<EscalationLog> ReadCheckedEscalations(const std::string& bootstrap,
+                                                    const std::string& topic, absl::Duration quiet,
+                                                    absl::Duration limit) {
+  if (!WaitForQuietTopic(bootstrap, topic, quiet, limit)) {
+    ADD_FAILURE() << topic << " never went quiet for " << quiet;
+    return std::nullopt;
+  }
+  absl::StatusOr<std::vector<kafka::Record>> records = ReadTopic(bootstrap, topic);
+  if (!records.ok()) {
+    ADD_FAILURE() << "reading " << topic << ": " << records.status();
+    return std::nullopt;
+  }
+  EscalationLog log = CheckEscalations(*records);
+  log.Print();
+  EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+  return log;
+}
+
+// The run's escalations are the uninterrupted run's, byte for byte.
+void ExpectSameEscalations(const EscalationLog& reference, const EscalationLog& run) {
+  const std::vector<std::string> differences = DiffEscalations(reference, run);
+  EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
+                                   << absl::StrJoin(differences, "\n");
+}
+
 using tidewatch::testing::BrokerKind;
 
 class TidewatchdProcessTest : public ::testing::TestWithParam<BrokerKind> {
@@ -872,28 +919,15 @@ TEST_P(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
   timer_.Mark("instances settled");
   EXPECT_TRUE(view.all_ready) << view.Describe();
   for (const auto& [line, want] : summary->lines) {
-    SCOPED_TRACE(line);
-    EXPECT_EQ(view.owners[line].size(), 1u) << view.Describe();
-    EXPECT_EQ(view.totals[line].offered, want.offered);
-    EXPECT_EQ(view.totals[line].answered, want.answered);
-    EXPECT_EQ(view.totals[line].abandoned, want.abandoned);
+    EXPECT_EQ(view.owners[line].size(), 1u) << line << ": " << view.Describe();
   }
-  // Each line's whole state as /lines shows it (windows, wait percentiles,
-  // tide, open call-ups) is the uninterrupted run's.
-  {
-    const std::vector<std::string> differences = DiffLines(*reference, view.lines);
-    EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
-                                     << absl::StrJoin(differences, "\n");
-  }
+  ExpectLinesMatchReference(view, *summary, *reference);
 
-  ASSERT_TRUE(WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
-                                absl::Seconds(2), absl::Seconds(20)));
-  absl::StatusOr<std::vector<kafka::Record>> records =
-      ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
-  ASSERT_TRUE(records.ok()) << records.status();
-  const EscalationLog log = CheckEscalations(*records);
-  log.Print();
-  EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+  const std::optional<EscalationLog> checked =
+      ReadCheckedEscalations(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                             absl::Seconds(2), absl::Seconds(20));
+  ASSERT_TRUE(checked.has_value());
+  const EscalationLog& log = *checked;
   if (real()) {
     // Exactly-once: what a killed instance produced after its last commit
     // was aborted; its successor's re-emission is the only committed copy.
@@ -901,9 +935,7 @@ TEST_P(TidewatchdProcessTest, KillNineMidSurgeAndRestart) {
                                  << absl::StrJoin(log.duplicate_ids, ", ");
   }
   // The same escalations as the uninterrupted run, byte for byte.
-  const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
-  EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
-                                   << absl::StrJoin(differences, "\n");
+  ExpectSameEscalations(reference->escalations, log);
   timer_.Mark("escalations checked");
 }
 
@@ -1062,35 +1094,17 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
       absl::Seconds(40), absl::Milliseconds(250));
   EXPECT_TRUE(finished) << "the restarted instance never reached the summary's totals "
                         << Describe(summary->lines) << "; saw " << view.Describe();
-  for (const auto& [line, want] : summary->lines) {
-    SCOPED_TRACE(line);
-    EXPECT_EQ(view.totals[line].offered, want.offered);
-    EXPECT_EQ(view.totals[line].answered, want.answered);
-    EXPECT_EQ(view.totals[line].abandoned, want.abandoned);
-  }
-  // Each line's whole state as /lines shows it (windows, wait percentiles,
-  // tide, open call-ups) is the uninterrupted run's.
-  {
-    const std::vector<std::string> differences = DiffLines(*reference, view.lines);
-    EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
-                                     << absl::StrJoin(differences, "\n");
-  }
+  ExpectLinesMatchReference(view, *summary, *reference);
   timer_.Mark("restarted instance finished the day");
 
-  ASSERT_TRUE(WaitForQuietTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
-                                absl::Seconds(2), absl::Seconds(20)));
-  absl::StatusOr<std::vector<kafka::Record>> records =
-      ReadTopic(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic));
-  ASSERT_TRUE(records.ok()) << records.status();
-  const EscalationLog escalations = CheckEscalations(*records);
-  escalations.Print();
-  EXPECT_TRUE(escalations.problems.empty()) << absl::StrJoin(escalations.problems, "\n");
-  EXPECT_GE(escalations.CountLine("revenues"), 3);
+  const std::optional<EscalationLog> escalations =
+      ReadCheckedEscalations(bootstrap->bootstrap, bootstrap->Topic(kEscalationsTopic),
+                             absl::Seconds(2), absl::Seconds(20));
+  ASSERT_TRUE(escalations.has_value());
+  EXPECT_GE(escalations->CountLine("revenues"), 3);
   // State and offsets were committed at shutdown: nothing is emitted twice.
-  EXPECT_EQ(escalations.duplicates, 0);
-  const std::vector<std::string> differences = DiffEscalations(reference->escalations, escalations);
-  EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
-                                   << absl::StrJoin(differences, "\n");
+  EXPECT_EQ(escalations->duplicates, 0);
+  ExpectSameEscalations(reference->escalations, *escalations);
   timer_.Mark("escalations checked");
 }
 
@@ -1182,24 +1196,14 @@ TEST_P(TidewatchdFencingTest, FrozenInstanceIsFencedAndPublishesNothing) {
       absl::Seconds(60), absl::Milliseconds(250)))
       << "survivor totals never matched the summary " << Describe(summary->lines) << "; saw "
       << view.Describe();
-  {
-    const std::vector<std::string> differences = DiffLines(*reference, view.lines);
-    EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
-                                     << absl::StrJoin(differences, "\n");
-  }
-  ASSERT_TRUE(WaitForQuietTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic),
-                                absl::Seconds(2), absl::Seconds(30)));
-  absl::StatusOr<std::vector<kafka::Record>> records =
-      ReadTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic));
-  ASSERT_TRUE(records.ok()) << records.status();
-  const EscalationLog log = CheckEscalations(*records);
-  log.Print();
-  EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
+  ExpectLinesMatchReference(view, *summary, *reference);
+  const std::optional<EscalationLog> checked = ReadCheckedEscalations(
+      cluster->bootstrap, cluster->Topic(kEscalationsTopic), absl::Seconds(2), absl::Seconds(30));
+  ASSERT_TRUE(checked.has_value());
+  const EscalationLog& log = *checked;
   EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice (the zombie published?): "
                                << absl::StrJoin(log.duplicate_ids, ", ");
-  const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
-  EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
-                                   << absl::StrJoin(differences, "\n");
+  ExpectSameEscalations(reference->escalations, log);
   timer_.Mark("escalations checked");
 }
 
@@ -1335,24 +1339,11 @@ class TidewatchdSoakTest : public TidewatchdProcessTest {
     EXPECT_TRUE(settled) << "never settled on the summary's totals " << Describe(summary->lines)
                          << "; saw " << view.Describe();
     timer_.Mark("settled");
-    for (const auto& [line, want] : summary->lines) {
-      SCOPED_TRACE(line);
-      EXPECT_EQ(view.totals[line].offered, want.offered);
-      EXPECT_EQ(view.totals[line].answered, want.answered);
-      EXPECT_EQ(view.totals[line].abandoned, want.abandoned);
-    }
-    {
-      const std::vector<std::string> differences = DiffLines(*reference, view.lines);
-      EXPECT_TRUE(differences.empty()) << "/lines differs from the reference run:\n"
-                                       << absl::StrJoin(differences, "\n");
-    }
-    ASSERT_TRUE(WaitForQuietTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic),
-                                  absl::Seconds(3), absl::Seconds(60)));
-    absl::StatusOr<std::vector<kafka::Record>> records =
-        ReadTopic(cluster->bootstrap, cluster->Topic(kEscalationsTopic));
-    ASSERT_TRUE(records.ok()) << records.status();
-    const EscalationLog log = CheckEscalations(*records);
-    log.Print();
+    ExpectLinesMatchReference(view, *summary, *reference);
+    const std::optional<EscalationLog> checked = ReadCheckedEscalations(
+        cluster->bootstrap, cluster->Topic(kEscalationsTopic), absl::Seconds(3), absl::Seconds(60));
+    ASSERT_TRUE(checked.has_value());
+    const EscalationLog& log = *checked;
     int64_t callups = 0;
     for (const auto& [id, bytes] : log.by_id) {
       tidewatch::v1::Escalation e;
@@ -1363,12 +1354,9 @@ class TidewatchdSoakTest : public TidewatchdProcessTest {
         "transitions, %zu lines\n",
         static_cast<long>(log.records), log.by_id.size(), static_cast<long>(callups),
         log.sequences.size());
-    EXPECT_TRUE(log.problems.empty()) << absl::StrJoin(log.problems, "\n");
     EXPECT_EQ(log.duplicates, 0) << "committed escalations emitted twice: "
                                  << absl::StrJoin(log.duplicate_ids, ", ");
-    const std::vector<std::string> differences = DiffEscalations(reference->escalations, log);
-    EXPECT_TRUE(differences.empty()) << differences.size() << " differences from the reference:\n"
-                                     << absl::StrJoin(differences, "\n");
+    ExpectSameEscalations(reference->escalations, log);
     timer_.Mark("verdict");
     for (Instance& in : instances) in.child->Signal(SIGTERM);
     for (Instance& in : instances) in.child->Wait(absl::Seconds(15));

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,11 @@ namespace tidewatch::testing {
 
 // Which broker a parameterised test runs against.
 enum class BrokerKind { kInProcess, kReal };
+
+// How gtest prints the parameter (test listings, ctest names).
+inline void PrintTo(BrokerKind kind, std::ostream* os) {
+  *os << (kind == BrokerKind::kReal ? "RealKafka" : "InProcess");
+}
 
 // Test name suffix for INSTANTIATE_TEST_SUITE_P.
 inline std::string BrokerName(const ::testing::TestParamInfo<BrokerKind>& info) {

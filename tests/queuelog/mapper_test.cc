@@ -3,6 +3,7 @@
 // and the line map.
 #include <openssl/hmac.h>
 
+#include <ostream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -184,6 +185,9 @@ struct BadLine {
   const char* line;
   SkipReason reason;
 };
+
+// Test names show the reason, not the struct's bytes.
+void PrintTo(const BadLine& bad, std::ostream* os) { *os << SkipReasonName(bad.reason); }
 
 class MalformedTest : public MapperTest, public ::testing::WithParamInterface<BadLine> {};
 

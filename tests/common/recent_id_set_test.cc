@@ -1,0 +1,98 @@
+// RecentIdSet: ids are remembered for one to two horizons, generations
+// rotate on the owner's clock, and fingerprints tell ids apart.
+#include "common/recent_id_set.h"
+
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace tidewatch {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixSeconds(1664780400);
+
+TEST(RecentIdSetTest, InsertReportsDuplicates) {
+  RecentIdSet s(absl::Hours(1));
+  s.AdvanceTo(kT0);
+  EXPECT_TRUE(s.Insert("e1"));
+  EXPECT_FALSE(s.Insert("e1"));
+  EXPECT_TRUE(s.Insert("e2"));
+  EXPECT_TRUE(s.Contains("e1"));
+  EXPECT_TRUE(s.Contains("e2"));
+  EXPECT_FALSE(s.Contains("e3"));
+  EXPECT_EQ(s.size(), 2u);
+}
+
+TEST(RecentIdSetTest, EmptyAndLongIdsAreDistinct) {
+  RecentIdSet s(absl::Hours(1));
+  EXPECT_TRUE(s.Insert(""));
+  EXPECT_FALSE(s.Insert(""));
+  // Same words, different lengths (the tail is zero-padded).
+  EXPECT_TRUE(s.Insert(std::string("ab\0", 3)));
+  EXPECT_TRUE(s.Insert("ab"));
+  const std::string long_id(100, 'x');
+  EXPECT_TRUE(s.Insert(long_id));
+  EXPECT_TRUE(s.Insert(long_id + "y"));
+  EXPECT_FALSE(s.Insert(long_id));
+}
+
+TEST(RecentIdSetTest, RememberedForOneToTwoHorizons) {
+  RecentIdSet s(absl::Hours(1));
+  s.AdvanceTo(kT0);
+  EXPECT_TRUE(s.Insert("old"));
+  s.AdvanceTo(kT0 + absl::Minutes(59));
+  EXPECT_TRUE(s.Contains("old"));
+  s.AdvanceTo(kT0 + absl::Minutes(60));  // rotation: "old" is previous
+  EXPECT_TRUE(s.Contains("old"));
+  EXPECT_FALSE(s.Insert("old"));  // still a duplicate, and not renewed
+  EXPECT_TRUE(s.Insert("new"));
+  s.AdvanceTo(kT0 + absl::Minutes(119));
+  EXPECT_TRUE(s.Contains("old"));
+  s.AdvanceTo(kT0 + absl::Minutes(120));  // rotation: "old" expires
+  EXPECT_FALSE(s.Contains("old"));
+  EXPECT_TRUE(s.Contains("new"));
+  EXPECT_EQ(s.size(), 1u);
+  s.AdvanceTo(kT0 + absl::Minutes(180));
+  EXPECT_FALSE(s.Contains("new"));
+  EXPECT_TRUE(s.Insert("old"));  // forgotten: new again
+}
+
+TEST(RecentIdSetTest, LongSilenceForgetsBothGenerations) {
+  RecentIdSet s(absl::Hours(1));
+  s.AdvanceTo(kT0);
+  EXPECT_TRUE(s.Insert("a"));
+  s.AdvanceTo(kT0 + absl::Minutes(150));  // two horizons since the generation began
+  EXPECT_FALSE(s.Contains("a"));
+  EXPECT_EQ(s.size(), 0u);
+}
+
+TEST(RecentIdSetTest, ClockGoingBackDoesNotRotate) {
+  RecentIdSet s(absl::Hours(1));
+  s.AdvanceTo(kT0);
+  EXPECT_TRUE(s.Insert("a"));
+  s.AdvanceTo(kT0 - absl::Hours(5));
+  EXPECT_TRUE(s.Contains("a"));
+}
+
+TEST(RecentIdSetTest, FingerprintsOfManySimilarIdsDiffer) {
+  absl::flat_hash_set<uint64_t> firsts;
+  absl::flat_hash_set<uint64_t> seconds;
+  RecentIdSet s(absl::Hours(1));
+  for (int i = 0; i < 200000; ++i) {
+    const std::string id = absl::StrCat("tide-sim-1-20221003-", i);
+    const Fingerprint fp = RecentIdSet::Of(id);
+    EXPECT_EQ(fp, RecentIdSet::Of(id));
+    firsts.insert(fp.first);
+    seconds.insert(fp.second >> 1);
+    ASSERT_TRUE(s.Insert(fp)) << id;
+  }
+  EXPECT_EQ(firsts.size(), 200000u);
+  EXPECT_EQ(seconds.size(), 200000u);
+  EXPECT_FALSE(s.Insert("tide-sim-1-20221003-7"));
+}
+
+}  // namespace
+}  // namespace tidewatch
