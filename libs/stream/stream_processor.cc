@@ -62,6 +62,10 @@ void FillFigures(const std::string& line_id, const line::LineState& l, absl::Tim
 
 constexpr size_t kArenaBlockBytes = 1 << 20;
 
+// How stale StreamStatus::lag may get while batches keep coming (an idle
+// Step always refreshes it).
+constexpr absl::Duration kLagRefresh = absl::Milliseconds(100);
+
 google::protobuf::ArenaOptions ArenaOptionsFor(char* block) {
   google::protobuf::ArenaOptions o;
   o.initial_block = block;
@@ -149,7 +153,7 @@ StreamProcessor::~StreamProcessor() { StopWorker(); }
 
 void StreamProcessor::WorkerLoop() {
   for (;;) {
-    const Batch* batch = nullptr;
+    Batch* batch = nullptr;
     {
       absl::MutexLock lock(&pipe_mu_);
       pipe_mu_.Await(absl::Condition(
@@ -551,25 +555,40 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
   }
 }
 
+void StreamProcessor::DecodeRecord(const kafka::Record& r, tidewatch::v1::CallEvent* event,
+                                   DecodedEvent& d) const {
+  d = DecodedEvent{};
+  if (r.topic != options_.events_topic) return;
+  d.error = events::ParseBinaryEvent(r.value, *event, &d.reason);
+  if (d.error.ok()) d.event = event;
+}
+
 void StreamProcessor::Decode(Batch& batch) {
   batch.decoded.resize(batch.records.size());
   for (size_t i = 0; i < batch.records.size(); ++i) {
-    const kafka::Record& r = batch.records[i];
-    if (r.topic != options_.events_topic) continue;
-    DecodedEvent& d = batch.decoded[i];
-    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&batch.arena);
-    d.error = events::ParseBinaryEvent(r.value, *event, &d.reason);
-    if (d.error.ok()) d.event = event;
+    if (batch.records[i].topic != options_.events_topic) continue;
+    DecodeRecord(batch.records[i],
+                 google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&batch.arena),
+                 batch.decoded[i]);
   }
 }
 
-void StreamProcessor::ApplyBatch(const Batch& batch) {
+void StreamProcessor::ApplyBatch(Batch& batch) {
   absl::MutexLock lock(&mu_);
   const absl::Time start = clock_.Now();
   // A policy applied while this batch was polled governs it: in force from
   // the next evaluation, whichever thread applies the batch.
   if (pending_policy_ != nullptr) ApplyPendingPolicy();
-  for (size_t i = 0; i < batch.records.size(); ++i) Handle(batch.records[i], batch.decoded[i]);
+  if (batch.decoded.empty()) {
+    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&batch.arena);
+    DecodedEvent d;
+    for (const kafka::Record& r : batch.records) {
+      DecodeRecord(r, event, d);
+      Handle(r, d);
+    }
+  } else {
+    for (size_t i = 0; i < batch.records.size(); ++i) Handle(batch.records[i], batch.decoded[i]);
+  }
   Tick();
   status_.batch_latency.Record(clock_.Now() - start);
 }
@@ -991,8 +1010,9 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   Batch& next = *filling_;
   next.Clear();
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &next.records);
-  Decode(next);
-  bool ticked = false;  // ApplyBatch ends with a tick
+  const bool idle = next.records.empty();
+  if (options_.engine_thread) Decode(next);  // else ApplyBatch decodes as it goes
+  bool ticked = false;                       // ApplyBatch ends with a tick
   if (options_.engine_thread) {
     WaitForWorker();
   } else if (!next.records.empty()) {
@@ -1006,11 +1026,18 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     // Order as in ApplyBatch: policy, (batch,) tick.
     if (pending_policy_ != nullptr) ApplyPendingPolicy();
     if (!ticked) Tick();
-    if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_.Lag(); lag.ok()) {
-      status_.lag = *std::move(lag);
+    const absl::Time now = clock_.Now();
+    // Fresh when idle and on the first batch after idle, at most every
+    // kLagRefresh while batches keep coming.
+    if (idle || was_idle_ || now - last_lag_ >= kLagRefresh) {
+      if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_.Lag(); lag.ok()) {
+        status_.lag = *std::move(lag);
+      }
+      last_lag_ = now;
     }
+    was_idle_ = idle;
     producer_.Poll(absl::ZeroDuration());
-    MaybeCommit(clock_.Now());
+    MaybeCommit(now);
     if (status_.fenced) tasks_.clear();
     UpdateReady();
     if (status_.fenced) {

@@ -264,10 +264,17 @@ class StreamProcessor final : public kafka::RebalanceListener {
 
   void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
-  // Decodes a polled batch's events (no lock needed).
+  // Decodes a polled batch's events (no lock needed): with the engine
+  // thread, the poller decodes the next batch while the worker applies.
   void Decode(Batch& batch);
-  // Applies a decoded batch to the engines and ticks them.
-  void ApplyBatch(const Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // Decodes one record into `event` (an events record) or leaves `out`
+  // empty (a command).
+  void DecodeRecord(const kafka::Record& record, tidewatch::v1::CallEvent* event,
+                    DecodedEvent& out) const;
+  // Applies a batch to the engines and ticks them; a batch not decoded yet
+  // is decoded record by record into one message on the batch's arena, as
+  // a bare decoding consumer does (the engines copy what they keep).
+  void ApplyBatch(Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
   void Handle(const kafka::Record& record, const DecodedEvent& decoded)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ticks every task to the clock (restores due lines first).
@@ -351,6 +358,10 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // When status_.lag was last refreshed (each idle Step, else at most every
+  // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
+  absl::Time last_lag_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool was_idle_ ABSL_GUARDED_BY(mu_) = true;  // the last Step polled nothing
   // Records whose delivery failed, produced again at the next commit.
   std::vector<kafka::Record> retry_ ABSL_GUARDED_BY(mu_);
   // Records produced (the last one's sequence number) and those among them
@@ -408,7 +419,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::unique_ptr<Batch> applying_;
   // The hand-over to the engine worker.
   absl::Mutex pipe_mu_;
-  const Batch* handed_ ABSL_GUARDED_BY(pipe_mu_) = nullptr;
+  Batch* handed_ ABSL_GUARDED_BY(pipe_mu_) = nullptr;
   bool stop_worker_ ABSL_GUARDED_BY(pipe_mu_) = false;
   std::thread worker_;
 };

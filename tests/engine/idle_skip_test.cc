@@ -35,6 +35,23 @@ class TranscriptOutput : public EngineOutput {
   int snapshots = 0;
 };
 
+// Two engines on one policy, one skipping idle lines (a) and one evaluating
+// every instant (b), each writing its transcript.
+struct SkippingAndEvaluating {
+  SkippingAndEvaluating(const std::shared_ptr<const policy::CompiledPolicy>& policy,
+                        absl::Duration snapshot_every)
+      : a(policy, Options(snapshot_every, true), &skipping),
+        b(policy, Options(snapshot_every, false), &evaluating) {}
+  static EngineOptions Options(absl::Duration snapshot_every, bool skip) {
+    EngineOptions o;
+    o.snapshot_every = snapshot_every;
+    o.skip_idle_lines = skip;
+    return o;
+  }
+  TranscriptOutput skipping, evaluating;
+  Engine a, b;
+};
+
 std::vector<tidewatch::v1::CallEvent> Days(const std::string& scenario_file, int days) {
   absl::StatusOr<sim::Scenario> scenario = sim::LoadScenarioFile(
       std::string(TIDEWATCH_SOURCE_DIR) + "/deploy/scenarios/" + scenario_file);
@@ -55,13 +72,8 @@ void ExpectSameWithAndWithoutSkipping(const std::vector<tidewatch::v1::CallEvent
                                       const std::string& policy_yaml) {
   auto policy = tidewatch::testing::MustLoad(policy_yaml);
   ASSERT_NE(policy, nullptr);
-  TranscriptOutput skipping, evaluating;
-  EngineOptions on;
-  on.snapshot_every = absl::Minutes(15);
-  EngineOptions off = on;
-  off.skip_idle_lines = false;
-  Engine a(policy, on, &skipping);
-  Engine b(policy, off, &evaluating);
+  SkippingAndEvaluating pair(policy, absl::Minutes(15));
+  auto& [skipping, evaluating, a, b] = pair;
   for (const auto& e : events) {
     EXPECT_EQ(a.Apply(e), b.Apply(e));
   }
@@ -139,12 +151,8 @@ TEST(IdleSkipTest, AClosedLineWhoseConditionWouldHoldIsNotSkipped) {
 TEST(IdleSkipTest, DuplicatesAfterQuietGapsSameAsEvaluatingEveryInstant) {
   auto policy = tidewatch::testing::MustLoad(std::string(policy::DefaultPolicyYaml()));
   ASSERT_NE(policy, nullptr);
-  TranscriptOutput skipping, evaluating;
-  EngineOptions on;
-  EngineOptions off;
-  off.skip_idle_lines = false;
-  Engine a(policy, on, &skipping);
-  Engine b(policy, off, &evaluating);
+  SkippingAndEvaluating pair(policy, EngineOptions{}.snapshot_every);
+  auto& [skipping, evaluating, a, b] = pair;
   tidewatch::testing::EventBuilder events("revenues");
   // A Sunday: the line is closed, so it idles as soon as it is quiescent.
   absl::Time t = absl::FromCivil(absl::CivilSecond(2022, 10, 2, 9, 0, 3), absl::UTCTimeZone());
@@ -185,13 +193,8 @@ TEST(IdleSkipTest, DuplicatesAfterQuietGapsSameAsEvaluatingEveryInstant) {
 TEST(IdleSkipTest, SnapshotsDueDuringAQuietStretchAreTaken) {
   auto policy = tidewatch::testing::MustLoad(std::string(policy::DefaultPolicyYaml()));
   ASSERT_NE(policy, nullptr);
-  TranscriptOutput skipping, evaluating;
-  EngineOptions on;
-  on.snapshot_every = absl::Minutes(15);
-  EngineOptions off = on;
-  off.skip_idle_lines = false;
-  Engine a(policy, on, &skipping);
-  Engine b(policy, off, &evaluating);
+  SkippingAndEvaluating pair(policy, absl::Minutes(15));
+  auto& [skipping, evaluating, a, b] = pair;
   tidewatch::testing::EventBuilder events("waste");
   absl::Time t = absl::FromCivil(absl::CivilSecond(2022, 10, 2, 9, 0, 3), absl::UTCTimeZone());
   for (int i = 0; i < 5; ++i) {
