@@ -35,11 +35,12 @@ using internal::ToList;
 // or a SimulatedClock) still bounds the wait. An event served (a fetched
 // record dropped by a close, another commit's result) ends a slice early but
 // uses up only kPerEvent of the count: a backlog of them cannot end the wait
-// early, and an endless stream of them cannot make it unbounded.
+// early (a consumer may hold 100,000 fetched records per partition), and an
+// endless stream of them cannot make it unbounded.
 class SlicedWait {
  public:
   static constexpr absl::Duration kSlice = absl::Milliseconds(100);
-  static constexpr absl::Duration kPerEvent = absl::Microseconds(100);
+  static constexpr absl::Duration kPerEvent = absl::Microseconds(1);
 
   SlicedWait(const ClientCore& clock, absl::Duration budget)
       : clock_(clock), budget_(budget), start_(clock.Now()) {}
