@@ -6,6 +6,8 @@
 // scenario, different seeds and dates), 12 partitions keyed by line_id.
 // Each side reads it from the beginning with its own consumer group.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +69,18 @@ Fixture& Filled() {
   return *f;
 }
 
+// A run that does not finish in this long has lost events (it would
+// otherwise poll for ever): the bench stops with what it saw.
+constexpr absl::Duration kRunLimit = absl::Minutes(2);
+
+[[noreturn]] void StuckRun(const char* side, int64_t seen, int64_t want,
+                           const std::string& detail) {
+  std::fprintf(stderr, "stream_bench: %s run stuck: %lld of %lld events after %s%s\n", side,
+               static_cast<long long>(seen), static_cast<long long>(want),
+               absl::FormatDuration(kRunLimit).c_str(), detail.c_str());
+  std::exit(1);
+}
+
 // Reads the whole topic with a bare consumer that only decodes; events/s
 // from the first record to the last.
 double RunBare(Fixture& fx, int run) {
@@ -81,7 +95,9 @@ double RunBare(Fixture& fx, int run) {
   int64_t n = 0;
   absl::Time start = absl::InfinitePast();
   std::vector<kafka::Record> batch;
+  const absl::Time limit = absl::Now() + kRunLimit;
   while (n < fx.events) {
+    if (absl::Now() > limit) StuckRun("bare", n, fx.events, "");
     batch.clear();
     consumer->PollBatch(2000, absl::Milliseconds(100), &batch).IgnoreError();
     if (!batch.empty() && start == absl::InfinitePast()) start = absl::Now();
@@ -130,9 +146,22 @@ StreamRun RunStream(Fixture& fx, int run,
   p.Start().IgnoreError();
   absl::Time start = absl::InfinitePast();
   int64_t applied = 0;
+  const absl::Time limit = absl::Now() + kRunLimit;
   while (applied < fx.events) {
     p.Step(absl::Milliseconds(100)).IgnoreError();
     const stream::StreamStatus status = p.Status();
+    if (absl::Now() > limit) {
+      std::string lag;
+      for (const kafka::PartitionLag& l : status.lag) {
+        lag += " " + std::to_string(l.partition) + "@" + std::to_string(l.position) + "/" +
+               std::to_string(l.high_watermark);
+      }
+      StuckRun(engine_thread ? "stream (engine thread)" : "stream", status.events_applied,
+               fx.events,
+               "; consumed " + std::to_string(status.records_consumed) + ", stale dropped " +
+                   std::to_string(status.stale_records_dropped) + ", last error '" +
+                   status.last_error + "', positions" + lag);
+    }
     applied = status.events_applied;
     // From the first Step that polled records (as the bare side starts at
     // its first non-empty batch): with the engine thread, that Step returns
