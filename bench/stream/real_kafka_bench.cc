@@ -48,6 +48,7 @@
 #include "common/proto_time.h"
 #include "events/events.h"
 #include "google/protobuf/arena.h"
+#include "kafka/forwarding.h"
 #include "kafka/kafka.h"
 #include "policy/policy.h"
 #include "sim/event_sink.h"
@@ -178,50 +179,28 @@ stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration
 
 // A producer in front of a real one that times the transactional calls, to
 // see where a transaction commit's time goes.
-class TimingProducer final : public kafka::Producer {
+class TimingProducer final : public kafka::ForwardingProducer {
  public:
-  explicit TimingProducer(std::unique_ptr<kafka::Producer> inner) : inner_(std::move(inner)) {}
+  using ForwardingProducer::ForwardingProducer;
   absl::Duration send_offsets, commit;
   int sends = 0, commits = 0;
 
-  int Poll(absl::Duration timeout) override { return inner_->Poll(timeout); }
-  absl::Status Flush(absl::Duration timeout) override { return inner_->Flush(timeout); }
-  int64_t InFlight() const override { return inner_->InFlight(); }
-  absl::Status InitTransactions(absl::Duration timeout) override {
-    return inner_->InitTransactions(timeout);
-  }
-  absl::Status BeginTransaction() override { return inner_->BeginTransaction(); }
   absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>& offsets,
                                         const kafka::ConsumerGroupMetadata& group,
                                         absl::Duration timeout) override {
     const absl::Time t = absl::Now();
-    absl::Status s = inner_->SendOffsetsToTransaction(offsets, group, timeout);
+    absl::Status s = real().SendOffsetsToTransaction(offsets, group, timeout);
     send_offsets += absl::Now() - t;
     ++sends;
     return s;
   }
   absl::Status CommitTransaction(absl::Duration timeout) override {
     const absl::Time t = absl::Now();
-    absl::Status s = inner_->CommitTransaction(timeout);
+    absl::Status s = real().CommitTransaction(timeout);
     commit += absl::Now() - t;
     ++commits;
     return s;
   }
-  absl::Status AbortTransaction(absl::Duration timeout) override {
-    return inner_->AbortTransaction(timeout);
-  }
-  kafka::ClientHealth Health() const override { return inner_->Health(); }
-
- protected:
-  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
-                         std::vector<kafka::Header> headers,
-                         kafka::DeliveryCallback on_delivery) override {
-    return inner_->Produce(topic, std::move(key), std::move(value), std::move(headers),
-                           std::move(on_delivery));
-  }
-
- private:
-  std::unique_ptr<kafka::Producer> inner_;
 };
 
 // linger.ms of the cores' producers (TIDEWATCH_BENCH_LINGER_MS, for

@@ -18,13 +18,13 @@
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
+#include "kafka/forwarding.h"
 #include "kafka/kafka.h"
 #include "kafka/test_brokers.h"
 #include "policy/policy.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
-#include "stream/forwarding_consumer.h"
 #include "stream/stream_processor.h"
 
 namespace tidewatch::stream {
@@ -33,10 +33,10 @@ namespace {
 constexpr int kPartitions = 12;
 
 // Runs a hook inside the next PollBatch that returns records, with them.
-class HookedPollConsumer final : public ForwardingConsumer {
+class HookedPollConsumer final : public kafka::ForwardingConsumer {
  public:
   using Hook = std::function<void(const std::vector<kafka::Record>&)>;
-  using ForwardingConsumer::ForwardingConsumer;
+  using kafka::ForwardingConsumer::ForwardingConsumer;
 
   void AtNextBatch(Hook hook) { hook_ = std::move(hook); }
 

@@ -20,12 +20,12 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
+#include "kafka/forwarding.h"
 #include "kafka/kafka.h"
 #include "policy/policy.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
-#include "stream/forwarding_consumer.h"
 #include "stream/stream_processor.h"
 
 namespace tidewatch::stream {
@@ -35,9 +35,9 @@ constexpr int kPartitions = 12;
 
 // Plays, on request, a full rebalance inside PollBatch and then returns the
 // previous batch's records again.
-class RepositioningConsumer final : public ForwardingConsumer {
+class RepositioningConsumer final : public kafka::ForwardingConsumer {
  public:
-  using ForwardingConsumer::ForwardingConsumer;
+  using kafka::ForwardingConsumer::ForwardingConsumer;
 
   void RebalanceAtNextPoll() { rebalance_ = true; }
   int64_t stale_returned() const { return stale_returned_; }

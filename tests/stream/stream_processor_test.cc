@@ -28,6 +28,7 @@
 #include "engine/engine.h"
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
+#include "kafka/forwarding.h"
 #include "kafka/kafka.h"
 #include "kafka/test_brokers.h"
 #include "policy/policy.h"
@@ -579,9 +580,9 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
 // its gate is closed (the records are written; their owner is not told), and
 // can report held ones as failed. Held reports are handed over inside the
 // next Poll or Flush, as librdkafka's are.
-class GatedProducer final : public kafka::Producer {
+class GatedProducer final : public kafka::ForwardingProducer {
  public:
-  explicit GatedProducer(std::unique_ptr<kafka::Producer> inner) : inner_(std::move(inner)) {}
+  using ForwardingProducer::ForwardingProducer;
 
   void Close() { closed_ = true; }
   // Lets every held report and all later ones through.
@@ -595,12 +596,12 @@ class GatedProducer final : public kafka::Producer {
   size_t held() const { return held_.size(); }
 
   int Poll(absl::Duration timeout) override {
-    const int n = inner_->Poll(timeout);
+    const int n = real().Poll(timeout);
     Release();
     return n;
   }
   absl::Status Flush(absl::Duration timeout) override {
-    absl::Status s = inner_->Flush(timeout);
+    absl::Status s = real().Flush(timeout);
     Release();
     if (s.ok() && !held_.empty()) {
       return absl::DeadlineExceededError("gated: delivery reports held back");
@@ -608,30 +609,14 @@ class GatedProducer final : public kafka::Producer {
     return s;
   }
   int64_t InFlight() const override {
-    return inner_->InFlight() + static_cast<int64_t>(held_.size());
+    return real().InFlight() + static_cast<int64_t>(held_.size());
   }
-  absl::Status InitTransactions(absl::Duration timeout) override {
-    return inner_->InitTransactions(timeout);
-  }
-  absl::Status BeginTransaction() override { return inner_->BeginTransaction(); }
-  absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>& offsets,
-                                        const kafka::ConsumerGroupMetadata& group,
-                                        absl::Duration timeout) override {
-    return inner_->SendOffsetsToTransaction(offsets, group, timeout);
-  }
-  absl::Status CommitTransaction(absl::Duration timeout) override {
-    return inner_->CommitTransaction(timeout);
-  }
-  absl::Status AbortTransaction(absl::Duration timeout) override {
-    return inner_->AbortTransaction(timeout);
-  }
-  kafka::ClientHealth Health() const override { return inner_->Health(); }
 
  protected:
   absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
                          std::vector<kafka::Header> headers,
                          kafka::DeliveryCallback on_delivery) override {
-    return inner_->Produce(
+    return real().Produce(
         topic, std::move(key), std::move(value), std::move(headers),
         [this, cb = std::move(on_delivery)](const absl::Status& s, const kafka::Record& r) {
           if (closed_ || !held_.empty()) {
@@ -660,7 +645,6 @@ class GatedProducer final : public kafka::Producer {
     fail_ = 0;
   }
 
-  std::unique_ptr<kafka::Producer> inner_;
   bool closed_ = false;
   bool release_ = false;
   size_t fail_ = 0;
@@ -821,9 +805,9 @@ TEST_P(StreamTest, DeliveryTimeoutsAreProducedAgainBeforeTheirOffsetsAreCommitte
 
 // A transactional producer whose chosen calls fail the way librdkafka's do,
 // in front of a real one.
-class FlakyTxnProducer final : public kafka::Producer {
+class FlakyTxnProducer final : public kafka::ForwardingProducer {
  public:
-  explicit FlakyTxnProducer(std::unique_ptr<kafka::Producer> inner) : inner_(std::move(inner)) {}
+  using ForwardingProducer::ForwardingProducer;
   // The n-th CommitTransaction (1-based) fails as abortable; the n-th
   // SendOffsetsToTransaction fails once as retriable.
   int abortable_commit = 0;
@@ -831,20 +815,13 @@ class FlakyTxnProducer final : public kafka::Producer {
   int commits_seen = 0;
   int sends_seen = 0;
 
-  int Poll(absl::Duration timeout) override { return inner_->Poll(timeout); }
-  absl::Status Flush(absl::Duration timeout) override { return inner_->Flush(timeout); }
-  int64_t InFlight() const override { return inner_->InFlight(); }
-  absl::Status InitTransactions(absl::Duration timeout) override {
-    return inner_->InitTransactions(timeout);
-  }
-  absl::Status BeginTransaction() override { return inner_->BeginTransaction(); }
   absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>& offsets,
                                         const kafka::ConsumerGroupMetadata& group,
                                         absl::Duration timeout) override {
     if (++sends_seen == retriable_send_offsets) {
       return Failure("retriable", "send offsets to transaction: _TIMED_OUT (injected)");
     }
-    return inner_->SendOffsetsToTransaction(offsets, group, timeout);
+    return real().SendOffsetsToTransaction(offsets, group, timeout);
   }
   absl::Status CommitTransaction(absl::Duration timeout) override {
     if (++commits_seen == abortable_commit) {
@@ -852,19 +829,7 @@ class FlakyTxnProducer final : public kafka::Producer {
       // the processor aborts it.
       return Failure("abortable", "commit transaction: INVALID_RECORD (injected)");
     }
-    return inner_->CommitTransaction(timeout);
-  }
-  absl::Status AbortTransaction(absl::Duration timeout) override {
-    return inner_->AbortTransaction(timeout);
-  }
-  kafka::ClientHealth Health() const override { return inner_->Health(); }
-
- protected:
-  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
-                         std::vector<kafka::Header> headers,
-                         kafka::DeliveryCallback on_delivery) override {
-    return inner_->Produce(topic, std::move(key), std::move(value), std::move(headers),
-                           std::move(on_delivery));
+    return real().CommitTransaction(timeout);
   }
 
  private:
@@ -873,7 +838,6 @@ class FlakyTxnProducer final : public kafka::Producer {
     s.SetPayload("tidewatch.dev/kafka.txn_error", absl::Cord(kind));
     return s;
   }
-  std::unique_ptr<kafka::Producer> inner_;
 };
 
 // Exactly-once only (real broker): librdkafka's transactional error classes.
