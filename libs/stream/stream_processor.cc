@@ -66,6 +66,13 @@ constexpr size_t kArenaBlockBytes = 1 << 20;
 // Step always refreshes it).
 constexpr absl::Duration kLagRefresh = absl::Milliseconds(100);
 
+// With the engine thread: batches in the pipeline (one filled by Step, the
+// others handed over), and how often a busy Step does its bookkeeping (at
+// least every kBookkeepingSteps Steps, for clocks that do not move).
+constexpr int kPipelineBatches = 3;
+constexpr absl::Duration kBookkeeping = absl::Milliseconds(5);
+constexpr int kBookkeepingSteps = 8;
+
 google::protobuf::ArenaOptions ArenaOptionsFor(char* block) {
   google::protobuf::ArenaOptions o;
   o.initial_block = block;
@@ -146,8 +153,14 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
       new_reader_(std::move(new_reader)),
       clock_(clock),
       policy_(std::move(policy)),
-      filling_(std::make_unique<Batch>()),
-      applying_(std::make_unique<Batch>()) {}
+      filling_(nullptr) {
+  // With the engine thread: one being filled, up to two handed over.
+  const int depth = options_.engine_thread ? kPipelineBatches : 1;
+  for (int i = 0; i < depth; ++i) batches_.push_back(std::make_unique<Batch>());
+  filling_ = batches_[0].get();
+  absl::MutexLock lock(&pipe_mu_);
+  for (int i = 1; i < depth; ++i) free_.push_back(batches_[i].get());
+}
 
 StreamProcessor::~StreamProcessor() { StopWorker(); }
 
@@ -158,15 +171,19 @@ void StreamProcessor::WorkerLoop() {
       absl::MutexLock lock(&pipe_mu_);
       pipe_mu_.Await(absl::Condition(
           +[](StreamProcessor* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->pipe_mu_) {
-            return p->handed_ != nullptr || p->stop_worker_;
+            return !p->queued_.empty() || p->stop_worker_;
           },
           this));
-      if (handed_ == nullptr) return;  // stopping, nothing left
-      batch = handed_;
+      if (queued_.empty()) return;  // stopping, nothing left
+      batch = queued_.front();      // stays queued until applied
     }
     ApplyBatch(*batch);
+    // Freeing the records and decoded events is the worker's too: Step
+    // reuses the batch with nothing left to free.
+    batch->Clear();
     absl::MutexLock lock(&pipe_mu_);
-    handed_ = nullptr;
+    queued_.pop_front();
+    free_.push_back(batch);
   }
 }
 
@@ -174,15 +191,26 @@ void StreamProcessor::WaitForWorker() {
   absl::MutexLock lock(&pipe_mu_);
   pipe_mu_.Await(absl::Condition(
       +[](StreamProcessor* p)
-           ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->pipe_mu_) { return p->handed_ == nullptr; },
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->pipe_mu_) { return p->queued_.empty(); },
       this));
+}
+
+void StreamProcessor::HandOver() {
+  absl::MutexLock lock(&pipe_mu_);
+  queued_.push_back(filling_);
+  pipe_mu_.Await(absl::Condition(
+      +[](StreamProcessor* p)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->pipe_mu_) { return !p->free_.empty(); },
+      this));
+  filling_ = free_.back();
+  free_.pop_back();
 }
 
 void StreamProcessor::StopWorker() {
   if (!worker_.joinable()) return;
   {
     absl::MutexLock lock(&pipe_mu_);
-    stop_worker_ = true;  // the worker finishes a batch it holds first
+    stop_worker_ = true;  // the worker applies what it was handed first
   }
   worker_.join();
 }
@@ -626,7 +654,7 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
   }
   task.engine->Apply(*decoded.event);
   task.horizon.emplace_back(events::EventTime(*decoded.event), record.offset);
-  ++status_.events_applied;
+  events_applied_.store(++status_.events_applied, std::memory_order_relaxed);
 }
 
 void StreamProcessor::Tick() {
@@ -854,6 +882,7 @@ void StreamProcessor::Fence(const std::string& reason) {
   if (status_.fenced) return;
   status_.fenced = true;
   status_.fenced_reason = reason;
+  halting_.store(true);
   Error(absl::AbortedError(absl::StrCat("fenced: ", reason)));
   if (txn_open_) {
     // Best effort: the broker aborts it anyway (fencing or timeout).
@@ -880,6 +909,7 @@ void StreamProcessor::TxnFailed(const absl::Status& status) {
   // then rewind to what is committed.
   if (txn_open_) {
     abort_pending_ = true;
+    halting_.store(true);
     FinishAbort();
     return;
   }
@@ -892,6 +922,7 @@ bool StreamProcessor::FinishAbort() {
       TxnCall([this] { return producer_.AbortTransaction(options_.txn_call_timeout); });
   if (a.ok()) {
     abort_pending_ = false;
+    halting_.store(status_.fenced);
     txn_open_ = false;
     ++status_.txn_aborts;
     Rewind();
@@ -992,7 +1023,10 @@ bool StreamProcessor::CommitTransaction() {
 }
 
 absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
-  {
+  // With the engine thread, mu_ is the worker's while it applies a batch
+  // handed over: take it here only when there is something to check, so
+  // that this Step polls while the worker applies.
+  if (!options_.engine_thread || halting_.load()) {
     absl::MutexLock lock(&mu_);
     if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
     if (abort_pending_ && !FinishAbort()) {
@@ -1005,20 +1039,38 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
           absl::StrCat("waiting to abort the transaction: ", status_.last_error));
     }
   }
-  // Poll and decode the next batch (while the worker applies the previous
-  // one), then wait for the worker: what follows sees every applied batch.
+  // Poll (and with the engine thread decode and queue) the next batch.
   Batch& next = *filling_;
-  next.Clear();
+  next.Clear();  // with the engine thread the worker has cleared it
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &next.records);
   const bool idle = next.records.empty();
-  if (options_.engine_thread) Decode(next);  // else ApplyBatch decodes as it goes
-  bool ticked = false;                       // ApplyBatch ends with a tick
-  if (options_.engine_thread) {
-    WaitForWorker();
-  } else if (!next.records.empty()) {
-    ApplyBatch(next);
-    next.Clear();
-    ticked = true;
+  bool ticked = false;  // ApplyBatch ends with a tick
+  bool hand_over = false;
+  if (!options_.engine_thread) {
+    if (!idle) {
+      ApplyBatch(next);  // decodes as it goes
+      next.Clear();
+      ticked = true;
+    }
+  } else {
+    Decode(next);
+    const bool halting = halting_.load();
+    const absl::Time now = clock_.Now();
+    if (!idle && !halting) {
+      // Records of partitions that move before the worker gets to them are
+      // dropped there (task gone, or Record::epoch older than the task).
+      HandOver();
+    }
+    if (!idle && !halting && poll.ok() && now - last_bookkeeping_ < kBookkeeping &&
+        ++steps_since_bookkeeping_ < kBookkeepingSteps) {
+      return poll;
+    }
+    // An idle Step returns with every batch polled so far applied; a
+    // halting one settles the fence or abort first and hands over after.
+    if (idle || halting) WaitForWorker();
+    hand_over = !idle && halting;
+    last_bookkeeping_ = now;
+    steps_since_bookkeeping_ = 0;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -1044,18 +1096,12 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
       return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
     }
   }
-  if (options_.engine_thread && !next.records.empty()) {
-    // Records of partitions that move before the worker gets to them are
-    // dropped there (task gone, or Record::epoch older than the task).
-    std::swap(filling_, applying_);
-    absl::MutexLock lock(&pipe_mu_);
-    handed_ = applying_.get();
-  }
+  if (hand_over) HandOver();
   return poll;
 }
 
 absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
-  StopWorker();  // applies a batch it was handed first
+  StopWorker();  // applies the batches it was handed first
   bool fenced = false;
   {
     absl::MutexLock lock(&mu_);

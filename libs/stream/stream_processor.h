@@ -49,12 +49,15 @@
 // Threading: Step() and Shutdown() on one thread; Status() and Lines() from
 // any thread (HTTP handlers). With StreamOptions::engine_thread the
 // partition engines run on a worker thread the processor owns:
-// each Step polls and decodes the next batch while the worker applies the
-// previous one, then waits for it, ticks, commits what has been applied, and
-// hands the new batch over; so a Step returns before its batch is applied
-// (Status().events_applied follows). Records polled before a rebalance or a
-// rewind that moved a partition (kafka::Record::epoch) are never applied to
-// the partition's new engine.
+// each Step polls and decodes a batch and queues it for the worker, which
+// applies batches in order while the next ones are polled (a few at most
+// are queued: Step waits for a free one). Step's bookkeeping (ticks,
+// commits of what has been applied) runs every few milliseconds rather
+// than every Step, and a Step that polls nothing first waits until the
+// worker has applied everything; so a Step returns before its batch is
+// applied (Status().events_applied follows, and an idle Step catches up).
+// Records polled before a rebalance or a rewind that moved a partition
+// (kafka::Record::epoch) are never applied to the partition's new engine.
 //
 //   StreamProcessor processor(policy, options, *consumer, *producer, new_reader, clock);
 //   RETURN_IF_ERROR(processor.Start());
@@ -64,6 +67,7 @@
 #define TIDEWATCH_LIBS_STREAM_STREAM_PROCESSOR_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -110,9 +114,10 @@ struct StreamOptions {
   // Records taken per Step.
   size_t max_batch = 2000;
   // Run the partition engines on a worker thread, overlapping them with
-  // polling and decoding (see the file comment). Off (the default): all on
-  // Step's thread, which measured faster on the 2-core reference machine
-  // (docs/performance.md).
+  // polling and decoding (see the file comment). Off (the library's
+  // default, deterministic Step by Step): all on Step's thread.
+  // tidewatchd turns it on (--engine_thread): faster on the 2-core
+  // reference machine (docs/performance.md).
   bool engine_thread = false;
   // Limit on a hand-over's flush (revocation, Shutdown), and on waiting for
   // an asynchronous offset commit's result before the next point tries again.
@@ -241,6 +246,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
 
   StreamStatus Status() const;
   std::vector<LineStatus> Lines() const;
+  // Status().events_applied without taking the processor's lock, which the
+  // engine thread holds while it applies a batch: for a loop that checks
+  // progress after every Step (Status() there would wait for the batch and
+  // undo the overlap of polling with applying).
+  int64_t events_applied() const { return events_applied_.load(std::memory_order_relaxed); }
 
   // Puts another policy version in force in every partition engine from the
   // next Step (thread-safe). The caller has checked it with
@@ -281,8 +291,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The engine worker (StreamOptions::engine_thread).
   void WorkerLoop();
-  // Blocks until the worker has applied the batch handed to it.
+  // Blocks until the worker has applied every batch handed to it.
   void WaitForWorker();
+  // Queues filling_ for the worker and takes a free batch as the next
+  // filling_ (waiting for one while the worker is behind).
+  void HandOver();
   void StopWorker();
   void HandleCommand(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a command to its task's engine; false if it must wait (the
@@ -357,6 +370,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   int64_t pending_policy_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // When status_.lag was last refreshed (each idle Step, else at most every
   // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
@@ -411,17 +425,32 @@ class StreamProcessor final : public kafka::RebalanceListener {
   absl::Status txn_error_ ABSL_GUARDED_BY(mu_);
   // Exactly-once: an abort timed out; retried before anything else.
   bool abort_pending_ ABSL_GUARDED_BY(mu_) = false;
-  // Decoding (Step's thread): each batch's events are parsed into messages
-  // on the batch's arena, reset when the batch is reused, so decoding
-  // allocates nothing from the heap in the steady state. Two batches: Step
-  // fills one while the worker applies the other.
-  std::unique_ptr<Batch> filling_;
-  std::unique_ptr<Batch> applying_;
+  // status_.fenced || abort_pending_, readable without mu_: with the engine
+  // thread, Step checks it before polling instead of taking mu_, which the
+  // worker holds while it applies the previous batch (both are written only
+  // on the polling thread).
+  std::atomic<bool> halting_{false};
+  // Polled batches, each with the arena its events are decoded on (reset
+  // when the batch is reused). One without the engine thread; with it, a
+  // small pipeline: Step fills one while the worker applies the others in
+  // order, so neither waits for the other batch by batch.
+  std::vector<std::unique_ptr<Batch>> batches_;
+  Batch* filling_ = nullptr;  // Step's
   // The hand-over to the engine worker.
   absl::Mutex pipe_mu_;
-  Batch* handed_ ABSL_GUARDED_BY(pipe_mu_) = nullptr;
+  // Handed over, oldest first; the front is the one being applied (empty:
+  // the worker has applied everything it was given).
+  std::deque<Batch*> queued_ ABSL_GUARDED_BY(pipe_mu_);
+  std::vector<Batch*> free_ ABSL_GUARDED_BY(pipe_mu_);  // cleared, for Step
   bool stop_worker_ ABSL_GUARDED_BY(pipe_mu_) = false;
   std::thread worker_;
+  // With the engine thread, Step's bookkeeping under mu_ (ticks, lag,
+  // delivery reports, commits) runs when idle, when halting, and otherwise
+  // every kBookkeeping or kBookkeepingSteps Steps: mu_ is the worker's while
+  // it applies a batch, and taking it every Step would wait for the worker
+  // every Step.
+  absl::Time last_bookkeeping_ = absl::InfinitePast();  // Step's thread only
+  int steps_since_bookkeeping_ = 0;                     // Step's thread only
 };
 
 }  // namespace tidewatch::stream

@@ -55,6 +55,9 @@ ABSL_FLAG(std::string, clock, "wall",
           "recorded or simulated days at speed)");
 ABSL_FLAG(absl::Duration, commit_interval, absl::Seconds(1),
           "how often state is written and offsets committed");
+ABSL_FLAG(bool, engine_thread, true,
+          "run the partition engines on a worker thread while the next records are polled and "
+          "decoded (--noengine_thread: everything on one thread, e.g. on a one-core machine)");
 ABSL_FLAG(std::string, instance_id, "",
           "this instance's stable name: client id suffix and, with --exactly_once, part of the "
           "transactional.id (GROUP-INSTANCE), so that a restarted instance fences its "
@@ -183,6 +186,7 @@ int Run() {
   options.state_topic = absl::GetFlag(FLAGS_state_topic);
   options.dead_letter_topic = absl::GetFlag(FLAGS_dead_letter_topic);
   options.commit_interval = absl::GetFlag(FLAGS_commit_interval);
+  options.engine_thread = absl::GetFlag(FLAGS_engine_thread);
   const std::string clock_mode = absl::GetFlag(FLAGS_clock);
   if (clock_mode != "wall" && clock_mode != "event") {
     Log(absl::StrCat("--clock must be 'wall' or 'event', not '", clock_mode, "'"));

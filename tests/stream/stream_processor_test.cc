@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,14 +93,29 @@ const Day& SummonsDay() {
 
 using ::tidewatch::testing::BrokerKind;
 
-class StreamTest : public ::testing::TestWithParam<BrokerKind> {
+// A StreamTest's broker, and whether its processors run the engines on a
+// worker thread (StreamOptions::engine_thread, tidewatchd's default).
+struct StreamParam {
+  BrokerKind broker;
+  bool engine_thread;
+};
+void PrintTo(const StreamParam& p, std::ostream* os) {
+  *os << (p.broker == BrokerKind::kReal ? "RealKafka" : "InProcess")
+      << (p.engine_thread ? ", engine thread" : ", one thread");
+}
+std::string StreamParamName(const ::testing::TestParamInfo<StreamParam>& info) {
+  return absl::StrCat(info.param.broker == BrokerKind::kReal ? "RealKafka" : "InProcess",
+                      info.param.engine_thread ? "EngineThread" : "");
+}
+
+class StreamTest : public ::testing::TestWithParam<StreamParam> {
  protected:
-  bool real() const { return GetParam() == BrokerKind::kReal; }
+  bool real() const { return GetParam().broker == BrokerKind::kReal; }
   // The test's name for one of tidewatch's topics.
   std::string T(const std::string& topic) const { return prefix_ + topic; }
 
   void SetUp() override {
-    TIDEWATCH_SKIP_WITHOUT_REAL_KAFKA(GetParam());
+    TIDEWATCH_SKIP_WITHOUT_REAL_KAFKA(GetParam().broker);
     config_ = kafka::KafkaConfig{};
     if (real()) {
       prefix_ = ::tidewatch::testing::UniquePrefix();
@@ -129,6 +145,7 @@ class StreamTest : public ::testing::TestWithParam<BrokerKind> {
     options_.state_topic = T("tidewatch.state");
     options_.dead_letter_topic = T("tidewatch.dead-letter");
     options_.exactly_once = real();
+    options_.engine_thread = GetParam().engine_thread;
     auto loaded = policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "default");
     ASSERT_TRUE(loaded.ok());
     policy_ = std::make_shared<const policy::CompiledPolicy>(*std::move(loaded));
@@ -887,9 +904,18 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
   }));
   // Of the next commits, the first has its offsets sent twice (retriable),
   // the second fails as abortable, mid-day, with outputs in it.
+  // The second third is committed with the retriable send before the last
+  // third arrives, so the abortable commit carries outputs of the last
+  // third however fast the processor gets through the second.
   faults->retriable_send_offsets = faults->sends_seen + 1;
   faults->abortable_commit = faults->commits_seen + 2;
-  Produce(day.events, third, day.events.size());
+  const int commits_before = faults->commits_seen;
+  Produce(day.events, third, 2 * third);
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.events_applied >= static_cast<int64_t>(2 * third) &&
+           faults->commits_seen > commits_before;
+  }));
+  Produce(day.events, 2 * third, day.events.size());
   const int64_t offered = day.summary.total.offered;
   auto total_offered = [&] {
     int64_t sum = 0;
@@ -902,7 +928,8 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
         return s.txn_aborts >= 1 && s.ready && total_offered() >= offered;
       },
       absl::Seconds(60)))
-      << total_offered() << " of " << offered;
+      << total_offered() << " of " << offered << " offered, " << in->processor->Status().txn_aborts
+      << " aborts, " << faults->commits_seen << " transaction commits";
   RunUntil(
       *in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
   StreamStatus st = in->processor->Status();
@@ -922,13 +949,19 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
   EXPECT_TRUE(SameEscalations(reference, got));
 }
 
-INSTANTIATE_TEST_SUITE_P(InProcess, StreamTest, ::testing::Values(BrokerKind::kInProcess),
-                         ::tidewatch::testing::BrokerName);
-INSTANTIATE_TEST_SUITE_P(RealKafka, StreamTest, ::testing::Values(BrokerKind::kReal),
-                         ::tidewatch::testing::BrokerName);
+INSTANTIATE_TEST_SUITE_P(InProcess, StreamTest,
+                         ::testing::Values(StreamParam{BrokerKind::kInProcess, false},
+                                           StreamParam{BrokerKind::kInProcess, true}),
+                         StreamParamName);
+INSTANTIATE_TEST_SUITE_P(RealKafka, StreamTest,
+                         ::testing::Values(StreamParam{BrokerKind::kReal, false},
+                                           StreamParam{BrokerKind::kReal, true}),
+                         StreamParamName);
 
-INSTANTIATE_TEST_SUITE_P(RealKafka, StreamExactlyOnceTest, ::testing::Values(BrokerKind::kReal),
-                         ::tidewatch::testing::BrokerName);
+INSTANTIATE_TEST_SUITE_P(RealKafka, StreamExactlyOnceTest,
+                         ::testing::Values(StreamParam{BrokerKind::kReal, false},
+                                           StreamParam{BrokerKind::kReal, true}),
+                         StreamParamName);
 
 }  // namespace
 }  // namespace tidewatch::stream
