@@ -109,6 +109,7 @@ class RdConsumer final : public Consumer, public ClientCore {
         {"isolation.level", options.read_committed ? "read_committed" : "read_uncommitted"},
         {"partition.assignment.strategy", options.assignment_strategy},
         {"fetch.wait.max.ms", absl::StrCat(TimeoutMs(options.fetch_wait_max))},
+        {"queued.min.messages", absl::StrCat(options.prefetch_records)},
         {"enable.partition.eof", "false"},
     };
     absl::StatusOr<RdPtr<rd_kafka_conf_t>> conf = internal::BuildConf(config, settings);
