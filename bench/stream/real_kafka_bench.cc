@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
@@ -55,13 +56,20 @@
 #include "sim/scenario.h"
 #include "sim/simulator.h"
 #include "stream/stream_processor.h"
+#include "thread_cpu.h"
 
 namespace tidewatch {
 namespace {
 
 constexpr int kPartitions = 12;
-// Simulated days in the pre-filled topic (~15,700 events each).
-constexpr int kDays = 32;
+// Simulated days in the pre-filled topic (~15,700 events each): a backlog
+// long enough (2 M events, several seconds a run) that the last commit
+// after the last event (up to the 1 s commit interval plus a round trip) is
+// a small part of a run (TIDEWATCH_BENCH_DAYS to change it).
+int Days() {
+  const char* v = std::getenv("TIDEWATCH_BENCH_DAYS");
+  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 128;
+}
 
 std::string Bootstrap() {
   const char* b = std::getenv("TIDEWATCH_KAFKA_BOOTSTRAP");
@@ -85,6 +93,14 @@ kafka::KafkaConfig Config() {
   kafka::KafkaConfig c;
   c.bootstrap = Bootstrap();
   c.client_id = "real-kafka-bench";
+  // Experiments: TIDEWATCH_BENCH_KAFKA="key=value,key=value" (librdkafka
+  // settings for every client of the bench, both sides alike).
+  if (const char* v = std::getenv("TIDEWATCH_BENCH_KAFKA")) {
+    for (absl::string_view kv : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+      const std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+      c.extra[p.first] = p.second;
+    }
+  }
   return c;
 }
 
@@ -138,7 +154,7 @@ Filled& Prefilled() {
     po.linger = absl::Milliseconds(20);
     auto producer = *kafka::NewProducer(Config(), po);
     const absl::Time t0 = absl::Now();
-    for (int day = 0; day < kDays; ++day) {
+    for (int day = 0; day < Days(); ++day) {
       for (const auto& e : Day(100 + day, absl::CivilDay(2022, 10, 3) + 7 * day)) {
         while (producer->Produce(fx->topics.events(), e.line_id(), e.SerializeAsString()).code() ==
                absl::StatusCode::kResourceExhausted) {
@@ -149,7 +165,7 @@ Filled& Prefilled() {
     }
     producer->Flush(absl::Seconds(120)).IgnoreError();
     std::fprintf(stderr, "pre-filled %s with %ld events (%d days) in %s\n",
-                 fx->topics.events().c_str(), static_cast<long>(fx->events), kDays,
+                 fx->topics.events().c_str(), static_cast<long>(fx->events), Days(),
                  absl::FormatDuration(absl::Now() - t0).c_str());
     return fx;
   }();
@@ -163,6 +179,13 @@ std::shared_ptr<const policy::CompiledPolicy> DefaultPolicy() {
   return *p;
 }
 
+// StreamOptions::engine_thread of the cores: on, as tidewatchd
+// (TIDEWATCH_BENCH_ENGINE_THREAD=0 for everything on one thread).
+bool EngineThread() {
+  const char* v = std::getenv("TIDEWATCH_BENCH_ENGINE_THREAD");
+  return v == nullptr || std::string(v) != "0";
+}
+
 stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration commit) {
   stream::StreamOptions so;
   so.events_topic = t.events();
@@ -174,6 +197,7 @@ stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration
   so.partitions = kPartitions;
   so.exactly_once = exactly_once;
   so.commit_interval = commit;
+  so.engine_thread = EngineThread();
   return so;
 }
 
@@ -260,11 +284,15 @@ double RunBare(const Filled& fx) {
   google::protobuf::Arena arena;
   int64_t n = 0;
   absl::Time start = absl::InfinitePast();
+  bench::ThreadCpu cpu;
   std::vector<kafka::Record> batch;
   while (n < fx.events) {
     batch.clear();
     consumer->PollBatch(2000, absl::Milliseconds(100), &batch).IgnoreError();
-    if (!batch.empty() && start == absl::InfinitePast()) start = absl::Now();
+    if (!batch.empty() && start == absl::InfinitePast()) {
+      start = absl::Now();
+      cpu = bench::ThreadCpu::Now();
+    }
     auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
     for (const auto& r : batch) {
       if (events::ParseBinaryEvent(r.value, *event).ok()) ++n;
@@ -272,6 +300,8 @@ double RunBare(const Filled& fx) {
     arena.Reset();
   }
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  std::fprintf(stderr, "bare: %s\n",
+               bench::ThreadCpu::Summary(bench::ThreadCpu::Now().Since(cpu), secs).c_str());
   consumer->Close().IgnoreError();
   return n / secs;
 }
@@ -284,7 +314,8 @@ struct CoreRun {
   int64_t txn_aborts = 0;
   // Mean wall time of the Steps in which a commit was counted (exactly-once:
   // the Step that ran the transaction commit; idempotent: the Step that
-  // served the asynchronous commit's result), and of the other Steps.
+  // served the asynchronous commit's result), and of the other Steps
+  // (measured without the engine thread only).
   double commit_step_ms = 0;
   double other_step_ms = 0;
   // Exactly-once: mean time in SendOffsetsToTransaction and
@@ -324,6 +355,7 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   so.partitions = kPartitions;
   so.exactly_once = exactly_once;
   so.wall_clock_ticks = false;  // recorded days: event time (tidewatchd --clock=event)
+  so.engine_thread = EngineThread();
   const std::string group = absl::StrCat(outputs.prefix, "core-", group_run++);
   auto core = NewCore(group, so, clock);
   kafka::ConsumerOptions ao;
@@ -338,6 +370,7 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   absl::Time next_ask = absl::InfinitePast();
   absl::Time report = absl::Now() + absl::Seconds(10);
   CoreRun out;
+  bench::ThreadCpu cpu;
   int64_t commits = 0;
   absl::Duration commit_steps, other_steps;
   int commit_n = 0, other_n = 0;
@@ -348,19 +381,22 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
       std::fprintf(stderr, "core fenced: %s\n", std::string(st.message()).c_str());
       std::exit(1);
     }
-    const stream::StreamStatus s = core->processor->Status();
     const absl::Time now = absl::Now();
-    if (start != absl::InfinitePast() && applied == absl::InfinitePast()) {
-      if (s.commits != commits) {
+    // Status() after every Step only without the engine thread: it waits
+    // for the batch the worker is applying, which would serialise them.
+    if (!so.engine_thread && start != absl::InfinitePast() && applied == absl::InfinitePast()) {
+      const int64_t c = core->processor->Status().commits;
+      if (c != commits) {
         commit_steps += now - step_start;
         ++commit_n;
       } else {
         other_steps += now - step_start;
         ++other_n;
       }
+      commits = c;
     }
-    commits = s.commits;
     if (now > report) {
+      const stream::StreamStatus s = core->processor->Status();
       report = now + absl::Seconds(10);
       std::fprintf(stderr,
                    "core: %ld of %ld applied, %ld commits, %ld aborts, ready %d, %zu partitions, "
@@ -369,9 +405,25 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
                    static_cast<long>(s.commits), static_cast<long>(s.txn_aborts), s.ready,
                    s.partitions.size(), s.last_error.c_str());
     }
-    if (s.events_applied > 0 && start == absl::InfinitePast()) start = now;
-    if (s.events_applied < fx.events) continue;
-    if (applied == absl::InfinitePast()) applied = now;
+    const int64_t applied_so_far = core->processor->events_applied();
+    if (applied_so_far > 0 && start == absl::InfinitePast()) {
+      start = now;
+      cpu = bench::ThreadCpu::Now();
+    }
+    if (applied_so_far < fx.events) continue;
+    if (applied == absl::InfinitePast()) {
+      applied = now;
+      const stream::StreamStatus s = core->processor->Status();
+      std::fprintf(stderr,
+                   "core%s: until applied %s; %ld records consumed, %ld recoveries, %ld stale "
+                   "dropped\n",
+                   exactly_once ? " (exactly-once)" : "",
+                   bench::ThreadCpu::Summary(bench::ThreadCpu::Now().Since(cpu),
+                                             absl::ToDoubleSeconds(now - start))
+                       .c_str(),
+                   static_cast<long>(s.records_consumed), static_cast<long>(s.recoveries),
+                   static_cast<long>(s.stale_records_dropped));
+    }
     // Every event applied: until the group's offsets say so.
     if (now < next_ask) continue;
     next_ask = now + absl::Milliseconds(50);
@@ -403,6 +455,15 @@ double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
 }
+
+// The bare side alone, three runs (for experiments with its settings).
+void BM_BareDecodingConsumerOnly(benchmark::State& state) {
+  Filled& fx = Prefilled();
+  for (auto _ : state) {
+    for (int i = 0; i < 3; ++i) std::fprintf(stderr, "bare %.0f/s\n", RunBare(fx));
+  }
+}
+BENCHMARK(BM_BareDecodingConsumerOnly)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // Three rounds of bare, idempotent core, exactly-once core; medians, so
 // that one disturbed run (a shared 2-core machine) does not decide a ratio.

@@ -12,18 +12,21 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
 #include "events/events.h"
 #include "google/protobuf/arena.h"
 #include "kafka/embedded_broker.h"
+#include "kafka/forwarding.h"
 #include "kafka/kafka.h"
 #include "policy/policy.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
 #include "stream/stream_processor.h"
+#include "thread_cpu.h"
 
 namespace tidewatch {
 namespace {
@@ -81,33 +84,79 @@ constexpr absl::Duration kRunLimit = absl::Minutes(2);
   std::exit(1);
 }
 
+// Times a side's polls, from the first that returned records (where the
+// run's time starts, for either side): how long it waited in them, empty
+// ones apart, and the CPU each thread used since.
+class PollTimingConsumer : public kafka::ForwardingConsumer {
+ public:
+  using ForwardingConsumer::ForwardingConsumer;
+  absl::Status PollBatch(size_t max_records, absl::Duration timeout,
+                         std::vector<kafka::Record>* out) override {
+    const size_t before = out->size();
+    const absl::Time t0 = absl::Now();
+    absl::Status s = ForwardingConsumer::PollBatch(max_records, timeout, out);
+    const absl::Time t1 = absl::Now();
+    if (out->size() == before) {
+      empty_time_ += t1 - t0;
+      ++empty_polls_;
+      return s;
+    }
+    if (polls_++ == 0) {
+      first_records_ = t1;
+      cpu_at_first_records_ = bench::ThreadCpu::Now();
+      empty_polls_ = 0;
+      empty_time_ = absl::ZeroDuration();
+    } else {
+      poll_time_ += t1 - t0;
+    }
+    return s;
+  }
+  bool started() const { return polls_ > 0; }
+  absl::Time first_records() const { return first_records_; }
+  // "47 polls 20ms (+ the first), 1 empty 1ms; cpu ...".
+  std::string Summary(absl::Time end) const {
+    return absl::StrCat(
+        polls_ - 1, " polls ", absl::FormatDuration(poll_time_), " (+ the first), ", empty_polls_,
+        " empty ", absl::FormatDuration(empty_time_), "; ",
+        bench::ThreadCpu::Summary(bench::ThreadCpu::Now().Since(cpu_at_first_records_),
+                                  absl::ToDoubleSeconds(end - first_records_)));
+  }
+
+ private:
+  int64_t polls_ = 0, empty_polls_ = 0;
+  absl::Duration poll_time_, empty_time_;
+  absl::Time first_records_ = absl::InfinitePast();
+  bench::ThreadCpu cpu_at_first_records_;
+};
+
 // Reads the whole topic with a bare consumer that only decodes; events/s
 // from the first record to the last.
 double RunBare(Fixture& fx, int run) {
   kafka::ConsumerOptions co;
   co.group_id = "bare-" + std::to_string(run);
   co.read_headers = false;
-  auto consumer = *kafka::NewConsumer(fx.config, co);
+  auto consumer = std::make_unique<PollTimingConsumer>(*kafka::NewConsumer(fx.config, co));
   consumer->Subscribe({"telephony.call-events"}, nullptr).IgnoreError();
   // Decoded the way tidewatchd decodes: into a message on an arena reset
   // after each batch.
   google::protobuf::Arena arena;
   int64_t n = 0;
-  absl::Time start = absl::InfinitePast();
   std::vector<kafka::Record> batch;
   const absl::Time limit = absl::Now() + kRunLimit;
   while (n < fx.events) {
     if (absl::Now() > limit) StuckRun("bare", n, fx.events, "");
     batch.clear();
     consumer->PollBatch(2000, absl::Milliseconds(100), &batch).IgnoreError();
-    if (!batch.empty() && start == absl::InfinitePast()) start = absl::Now();
     auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
     for (const auto& r : batch) {
       if (events::ParseBinaryEvent(r.value, *event).ok()) ++n;
     }
     arena.Reset();
   }
-  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Time end = absl::Now();
+  const double secs = absl::ToDoubleSeconds(end - consumer->first_records());
+  std::fprintf(stderr, "bare %d: %.0f events/s, %s\n", run, n / secs,
+               consumer->Summary(end).c_str());
   consumer->Close().IgnoreError();
   return n / secs;
 }
@@ -127,7 +176,7 @@ StreamRun RunStream(Fixture& fx, int run,
   kafka::ConsumerOptions co;
   co.group_id = "tidewatch-" + std::to_string(run);
   co.read_headers = false;  // as tidewatchd
-  auto consumer = *kafka::NewConsumer(fx.config, co);
+  auto consumer = std::make_unique<PollTimingConsumer>(*kafka::NewConsumer(fx.config, co));
   auto producer = *kafka::NewProducer(fx.config, {});
   stream::StreamOptions so;
   so.wall_clock_ticks = false;
@@ -144,13 +193,16 @@ StreamRun RunStream(Fixture& fx, int run,
       policy, so, *consumer, *producer,
       [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock);
   p.Start().IgnoreError();
-  absl::Time start = absl::InfinitePast();
-  int64_t applied = 0;
   const absl::Time limit = absl::Now() + kRunLimit;
-  while (applied < fx.events) {
-    p.Step(absl::Milliseconds(100)).IgnoreError();
-    const stream::StreamStatus status = p.Status();
+  while (p.events_applied() < fx.events) {
+    // A short poll timeout: with the engine thread the last batch is
+    // applied during the next Step's poll, which would otherwise wait for
+    // records that never come before this loop sees the total. (Not
+    // Status() after every Step: it waits for the batch the engine thread
+    // is applying, which would serialise polling with applying.)
+    p.Step(absl::Milliseconds(1)).IgnoreError();
     if (absl::Now() > limit) {
+      const stream::StreamStatus status = p.Status();
       std::string lag;
       for (const kafka::PartitionLag& l : status.lag) {
         lag += " " + std::to_string(l.partition) + "@" + std::to_string(l.position) + "/" +
@@ -162,20 +214,17 @@ StreamRun RunStream(Fixture& fx, int run,
                    std::to_string(status.stale_records_dropped) + ", last error '" +
                    status.last_error + "', positions" + lag);
     }
-    applied = status.events_applied;
-    // From the first Step that polled records (as the bare side starts at
-    // its first non-empty batch): with the engine thread, that Step returns
-    // before its batch is applied.
-    if (start == absl::InfinitePast()) {
-      for (const kafka::PartitionLag& lag : status.lag) {
-        if (lag.position > 0) start = absl::Now();
-      }
-    }
   }
+  const absl::Time end = absl::Now();
   StreamRun out;
-  out.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  out.seconds = absl::ToDoubleSeconds(end - consumer->first_records());
   out.events_per_second = fx.events / out.seconds;
-  out.processing_seconds = p.Status().batch_latency.sum_seconds;
+  const stream::BatchLatency batches = p.Status().batch_latency;
+  out.processing_seconds = batches.sum_seconds;
+  std::fprintf(stderr, "stream%s %d: %.0f events/s, %lld batches applied in %.3f s, %s\n",
+               engine_thread ? " (engine thread)" : "", run, out.events_per_second,
+               static_cast<long long>(batches.batches), out.processing_seconds,
+               consumer->Summary(end).c_str());
   p.Shutdown(absl::Seconds(10)).IgnoreError();
   return out;
 }
