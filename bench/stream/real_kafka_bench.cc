@@ -1,12 +1,14 @@
 // tidewatchd's streaming core on a real Apache Kafka (issue 10), in one run.
 //
 //   BM_CoreVsBareDecodingConsumer
-// One topic of 12 partitions keyed by line_id, pre-filled with 32 simulated
-// Council Tax summons Mondays (~500,000 events). Three rounds, each of:
+// One topic of 12 partitions keyed by line_id, pre-filled with 128 simulated
+// Council Tax summons Mondays (~2,000,000 events; TIDEWATCH_BENCH_DAYS).
+// Three rounds, each of:
 //   bare          a librdkafka consumer that only decodes (into an arena
 //                 message, no headers), from the first record to the last;
 //   idempotent    tidewatchd's streaming core with its default settings
-//                 (commit interval 1 s, idempotent producer, at-least-once);
+//                 (commit interval 1 s, engines on a worker thread,
+//                 idempotent producer, at-least-once);
 //   exactly-once  the same with transactions (tidewatchd's default on a real
 //                 cluster);
 // each reading the whole topic from the beginning in its own consumer group
