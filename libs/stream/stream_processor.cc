@@ -152,8 +152,7 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
       producer_(producer),
       new_reader_(std::move(new_reader)),
       clock_(clock),
-      policy_(std::move(policy)),
-      filling_(nullptr) {
+      policy_(std::move(policy)) {
   // With the engine thread: one being filled, up to two handed over.
   const int depth = options_.engine_thread ? kPipelineBatches : 1;
   for (int i = 0; i < depth; ++i) batches_.push_back(std::make_unique<Batch>());
