@@ -111,7 +111,6 @@ class PollTimingConsumer : public kafka::ForwardingConsumer {
     }
     return s;
   }
-  bool started() const { return polls_ > 0; }
   absl::Time first_records() const { return first_records_; }
   // "47 polls 20ms (+ the first), 1 empty 1ms; cpu ...".
   std::string Summary(absl::Time end) const {
