@@ -47,13 +47,17 @@ namespace tidewatch::testing {
 enum class BrokerKind { kInProcess, kReal };
 
 // How gtest prints the parameter (test listings, ctest names).
-inline void PrintTo(BrokerKind kind, std::ostream* os) {
-  *os << (kind == BrokerKind::kReal ? "RealKafka" : "InProcess");
+// "RealKafka" or "InProcess": the instantiation prefix tests/CMakeLists.txt
+// labels by, and the name in test output.
+inline const char* BrokerKindName(BrokerKind kind) {
+  return kind == BrokerKind::kReal ? "RealKafka" : "InProcess";
 }
+
+inline void PrintTo(BrokerKind kind, std::ostream* os) { *os << BrokerKindName(kind); }
 
 // Test name suffix for INSTANTIATE_TEST_SUITE_P.
 inline std::string BrokerName(const ::testing::TestParamInfo<BrokerKind>& info) {
-  return info.param == BrokerKind::kReal ? "RealKafka" : "InProcess";
+  return BrokerKindName(info.param);
 }
 
 // The real broker's bootstrap from TIDEWATCH_KAFKA_BOOTSTRAP; nullopt when

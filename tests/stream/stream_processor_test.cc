@@ -100,11 +100,11 @@ struct StreamParam {
   bool engine_thread;
 };
 void PrintTo(const StreamParam& p, std::ostream* os) {
-  *os << (p.broker == BrokerKind::kReal ? "RealKafka" : "InProcess")
+  *os << ::tidewatch::testing::BrokerKindName(p.broker)
       << (p.engine_thread ? ", engine thread" : ", one thread");
 }
 std::string StreamParamName(const ::testing::TestParamInfo<StreamParam>& info) {
-  return absl::StrCat(info.param.broker == BrokerKind::kReal ? "RealKafka" : "InProcess",
+  return absl::StrCat(::tidewatch::testing::BrokerKindName(info.param.broker),
                       info.param.engine_thread ? "EngineThread" : "");
 }
 
