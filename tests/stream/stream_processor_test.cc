@@ -91,6 +91,17 @@ const Day& SummonsDay() {
          << reference.size() << " reference escalations, " << got.size() << " in this run:" << diff;
 }
 
+// A processor's status in one line, for failure messages.
+std::string Describe(const StreamStatus& s) {
+  return absl::StrCat("ready ", s.ready, ", partitions ", s.partitions.size(), " (recovering ",
+                      s.recovering.size(), "), applied ", s.events_applied, ", recoveries ",
+                      s.recoveries, ", commits ", s.commits, " (failed ", s.commit_failures,
+                      "), delivery errors ", s.delivery_errors, ", last error \"", s.last_error,
+                      "\", consumer's \"", s.consumer_health.last_error, "\"",
+                      s.consumer_health.all_brokers_down ? " (all down)" : "", ", producer's \"",
+                      s.producer_health.last_error, "\"");
+}
+
 using ::tidewatch::testing::BrokerKind;
 
 // A StreamTest's broker, and whether its processors run the engines on a
@@ -424,22 +435,41 @@ TEST_P(StreamTest, BrokerOutageLosesNothing) {
   StreamStatus down = in->processor->Status();
   EXPECT_TRUE(!down.last_error.empty() || !down.consumer_health.last_error.empty() ||
               !down.producer_health.last_error.empty() || down.consumer_health.all_brokers_down ||
-              restarts_ > 0);
+              restarts_ > 0)
+      << Describe(down);
   BrokerUp();
   Produce(day.events, half, day.events.size());
   // The outage may cost the group its partitions (the coordinator is gone
   // too): they come back through recovery, which replays from the state
-  // topic, so count what the KPIs say, not events applied.
-  const int64_t offered = day.summary.total.offered;
-  auto total_offered = [&] {
-    int64_t sum = 0;
-    for (const LineStatus& l : in->processor->Lines()) sum += l.totals.offered();
+  // topic, so count what the KPIs say, not events applied. A call's answer
+  // or abandonment comes after its arrival, so all three figures are waited
+  // for; then a second more, for anything counted twice to show.
+  const sim::LineSummary& want = day.summary.total;
+  auto totals = [&] {
+    sim::LineSummary sum;
+    for (const LineStatus& l : in->processor->Lines()) {
+      sum.offered += l.totals.offered();
+      sum.answered += l.totals.answered();
+      sum.abandoned += l.totals.abandoned();
+    }
     return sum;
   };
+  auto describe_totals = [&] {
+    const sim::LineSummary got = totals();
+    return absl::StrCat("offered ", got.offered, " of ", want.offered, ", answered ", got.answered,
+                        " of ", want.answered, ", abandoned ", got.abandoned, " of ",
+                        want.abandoned, "; ", Describe(in->processor->Status()));
+  };
   ASSERT_TRUE(RunUntilRestarting(
-      in, [&](const StreamStatus& s) { return s.ready && total_offered() >= offered; },
+      in,
+      [&](const StreamStatus& s) {
+        if (!s.ready) return false;
+        const sim::LineSummary got = totals();
+        return got.offered >= want.offered && got.answered >= want.answered &&
+               got.abandoned >= want.abandoned;
+      },
       absl::Seconds(90)))
-      << total_offered() << " of " << offered;
+      << describe_totals();
   RunUntilRestarting(
       in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
   // Only the exactly-once path stops a member that lost its partitions.
@@ -447,7 +477,8 @@ TEST_P(StreamTest, BrokerOutageLosesNothing) {
     EXPECT_EQ(restarts_, 0);
   }
   ExpectTotalsEqualSummary(in->processor->Lines());
-  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(10)).ok());
+  absl::Status shutdown = in->processor->Shutdown(absl::Seconds(10));
+  ASSERT_TRUE(shutdown.ok()) << shutdown << "; " << Describe(in->processor->Status());
 }
 
 TEST_P(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
