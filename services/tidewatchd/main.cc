@@ -11,9 +11,11 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -83,17 +85,61 @@ ABSL_FLAG(bool, grpc_insecure, false,
 ABSL_FLAG(std::string, policy_topic, "tidewatch.policy",
           "policy versions topic (one partition); every instance follows it");
 ABSL_FLAG(bool, quiet, false, "log only errors and lifecycle lines, not every escalation");
+ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(20),
+          "after SIGTERM or SIGINT the process ends within this, cleanly (state written, "
+          "outputs flushed, offsets committed, group left) when the broker answers, else with "
+          "status 1; a second signal ends it at once");
 
 namespace {
 
 std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
+
+// The first SIGTERM/SIGINT asks for a clean stop; a second one (an operator
+// who will not wait for a broker that does not answer) ends the process at
+// once: what was not committed is processed again after a restart.
+void OnSignal(int sig) {
+  if (!g_stop.exchange(true)) return;
+  static constexpr char kMessage[] =
+      "tidewatchd: second signal: exiting at once, without the flush and commit (a restart "
+      "resumes from the last commit)\n";
+  [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  _exit(128 + sig);
+}
 
 void Log(const std::string& line) {
   std::fprintf(stderr, "%s tidewatchd: %s\n",
                absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()).c_str(),
                line.c_str());
   std::fflush(stderr);
+}
+
+// The stop's exit status once it has one (-1 before): what the shutdown
+// watchdog exits with when closing the Kafka clients hangs after it.
+std::atomic<int> g_exit_status{-1};
+
+// Bounds the stop: --shutdown_timeout after it begins, the process exits
+// whatever it is still waiting for (a broker that answers neither the flush
+// nor the commit, a librdkafka handle that does not close), with the stop's
+// status when it had one, else 1.
+void StartShutdownWatchdog() {
+  const absl::Duration limit = absl::GetFlag(FLAGS_shutdown_timeout);
+  std::thread([limit] {
+    absl::SleepFor(limit);
+    const int status = g_exit_status.load();
+    Log(absl::StrCat("the stop took longer than --shutdown_timeout=", absl::FormatDuration(limit),
+                     ": exiting now",
+                     status >= 0 ? " (the Kafka clients did not close in time)"
+                                 : " WITHOUT a clean stop: what was not committed is processed "
+                                   "again after a restart"));
+    std::fflush(stdout);
+    std::_Exit(status >= 0 ? status : 1);
+  }).detach();
+}
+
+// Gives the stop's exit status to the watchdog, and returns it.
+int Exiting(int status) {
+  g_exit_status.store(status);
+  return status;
 }
 
 std::string Describe(const tidewatch::v1::Escalation& e) {
@@ -193,6 +239,11 @@ int Run() {
     return 2;
   }
   options.wall_clock_ticks = clock_mode == "wall";
+  if (absl::GetFlag(FLAGS_shutdown_timeout) <= absl::ZeroDuration()) {
+    Log(absl::StrCat("--shutdown_timeout must be positive, not ",
+                     absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_timeout))));
+    return 2;
+  }
   if (!absl::GetFlag(FLAGS_quiet)) {
     options.on_escalation = [](const tidewatch::v1::Escalation& e) { Log(Describe(e)); };
   }
@@ -449,8 +500,9 @@ int Run() {
       Log(absl::StrCat(
           "FENCED, exiting without publishing anything more: ", processor.Status().fenced_reason,
           " (another instance owns the partitions now; restart to rejoin)"));
+      StartShutdownWatchdog();
       processor.Shutdown(absl::Seconds(2)).IgnoreError();
-      return 3;
+      return Exiting(3);
     }
     const absl::Time now = absl::Now();
     stream::StreamStatus st;
@@ -467,6 +519,7 @@ int Run() {
                        st.last_error.empty() ? "" : absl::StrCat("; last error: ", st.last_error)));
     }
   }
+  StartShutdownWatchdog();
   if (grpc_front) {
     Log("stopping: ending watch streams, stopping gRPC");
     grpc_front->Shutdown();
@@ -478,10 +531,10 @@ int Run() {
     if (s.code() == absl::StatusCode::kAborted) {
       Log(absl::StrCat("FENCED, exiting without publishing anything more: ",
                        processor.Status().fenced_reason));
-      return 3;
+      return Exiting(3);
     }
     Log(absl::StrCat("stopped WITHOUT committing: ", s.message()));
-    return 1;
+    return Exiting(1);
   }
   stream::StreamStatus st = processor.Status();
   Log(absl::StrCat("stopped cleanly: ", st.events_applied, " events applied, ", st.commits,
@@ -497,7 +550,7 @@ int Run() {
                 line::LineTotalsTable(rows).c_str());
     std::fflush(stdout);
   }
-  return 0;
+  return Exiting(0);
 }
 
 }  // namespace

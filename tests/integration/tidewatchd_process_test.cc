@@ -552,7 +552,9 @@ class TidewatchdProcessTest : public ::testing::TestWithParam<BrokerKind> {
 
   // A fresh cluster for a run: kafka-dev-broker started with tidewatch's
   // topics, or fresh topics (unique names) on the real broker.
-  std::optional<Cluster> StartBroker(const std::string& name) {
+  // `process`, when given, is set to kafka-dev-broker's process (in-process
+  // broker only).
+  std::optional<Cluster> StartBroker(const std::string& name, Child** process = nullptr) {
     if (real()) {
       Cluster c{*tidewatch::testing::RealKafkaBootstrap(), tidewatch::testing::UniquePrefix(),
                 true};
@@ -577,6 +579,7 @@ class TidewatchdProcessTest : public ::testing::TestWithParam<BrokerKind> {
                                "tidewatch.commands:12", "--topic", "tidewatch.state:12", "--topic",
                                "tidewatch.escalations:12", "--topic", "tidewatch.dead-letter:1"});
     if (broker == nullptr) return std::nullopt;
+    if (process != nullptr) *process = broker;
     const std::optional<std::string> bootstrap =
         WaitForBootstrap(*broker, {kEventsTopic, "tidewatch.commands", "tidewatch.state",
                                    kEscalationsTopic, "tidewatch.dead-letter"});
@@ -592,18 +595,24 @@ class TidewatchdProcessTest : public ::testing::TestWithParam<BrokerKind> {
   // Starts tidewatchd; fills `instance` once it serves HTTP. On the real
   // broker it runs exactly-once (--exactly_once=auto).
   bool StartTidewatchd(const Cluster& cluster, const std::string& id, const std::string& run,
-                       Instance* instance, const std::string& commit_interval = "1s") {
-    Child* child = children_.Spawn(
-        absl::StrCat("tidewatchd-", id, run),
-        {kTidewatchd, absl::StrCat("--brokers=", cluster.bootstrap), "--clock=event",
-         "--metrics_address=127.0.0.1:0", absl::StrCat("--instance_id=", id),
-         absl::StrCat("--commit_interval=", commit_interval), "--quiet",
-         absl::StrCat("--group=", cluster.Group()),
-         absl::StrCat("--events_topic=", cluster.Topic("telephony.call-events")),
-         absl::StrCat("--commands_topic=", cluster.Topic("tidewatch.commands")),
-         absl::StrCat("--state_topic=", cluster.Topic("tidewatch.state")),
-         absl::StrCat("--escalations_topic=", cluster.Topic("tidewatch.escalations")),
-         absl::StrCat("--dead_letter_topic=", cluster.Topic("tidewatch.dead-letter"))});
+                       Instance* instance, const std::string& commit_interval = "1s",
+                       const std::vector<std::string>& more_flags = {}) {
+    std::vector<std::string> argv = {
+        kTidewatchd,
+        absl::StrCat("--brokers=", cluster.bootstrap),
+        "--clock=event",
+        "--metrics_address=127.0.0.1:0",
+        absl::StrCat("--instance_id=", id),
+        absl::StrCat("--commit_interval=", commit_interval),
+        "--quiet",
+        absl::StrCat("--group=", cluster.Group()),
+        absl::StrCat("--events_topic=", cluster.Topic("telephony.call-events")),
+        absl::StrCat("--commands_topic=", cluster.Topic("tidewatch.commands")),
+        absl::StrCat("--state_topic=", cluster.Topic("tidewatch.state")),
+        absl::StrCat("--escalations_topic=", cluster.Topic("tidewatch.escalations")),
+        absl::StrCat("--dead_letter_topic=", cluster.Topic("tidewatch.dead-letter"))};
+    argv.insert(argv.end(), more_flags.begin(), more_flags.end());
+    Child* child = children_.Spawn(absl::StrCat("tidewatchd-", id, run), std::move(argv));
     if (child == nullptr) return false;
     const int port = WaitForPort(*child);
     if (port <= 0) {
@@ -1108,6 +1117,98 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   timer_.Mark("escalations checked");
 }
 
+// The stop is bounded whatever the broker does. With kafka-dev-broker frozen
+// (SIGSTOP: connections stay open, nothing answers) tidewatchd can neither
+// commit nor leave its group: after SIGTERM it exits with status 1 by
+// --shutdown_timeout and says that the stop was not clean; a restarted
+// instance takes the partitions over; and a second SIGTERM ends a stop at
+// once (status 128 + 15). A --shutdown_timeout that is not positive is
+// refused (exit 2). In-process broker only: freezing the shared real broker
+// would disturb the other tests' clusters.
+class TidewatchdStopTest : public TidewatchdProcessTest {
+ protected:
+  // Waits until `instance` has applied events (its /lines count offered
+  // calls).
+  bool Processing(const Instance& instance) {
+    return WaitFor(
+        [&] {
+          std::optional<std::map<std::string, LineView>> lines = GetLines(instance.port);
+          if (!lines) return false;
+          int64_t offered = 0;
+          for (const auto& [id, l] : *lines) offered += l.totals.offered;
+          return offered > 0;
+        },
+        absl::Seconds(40), absl::Milliseconds(20));
+  }
+};
+
+TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
+  Child* broker = nullptr;
+  std::optional<Cluster> cluster = StartBroker("broker", &broker);
+  ASSERT_TRUE(cluster.has_value());
+  ASSERT_NE(broker, nullptr);
+  Child* sim = StartSim("tide-sim", cluster, "max", absl::StrCat(children_.dir(), "/summary.json"));
+  ASSERT_NE(sim, nullptr);
+  ASSERT_TRUE(sim->Wait(absl::Seconds(60)).has_value());
+  ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
+
+  Child* zero = children_.Spawn("tidewatchd-zero-timeout",
+                                {kTidewatchd, absl::StrCat("--brokers=", cluster->bootstrap),
+                                 "--metrics_address=", "--shutdown_timeout=0s"});
+  ASSERT_NE(zero, nullptr);
+  ASSERT_TRUE(zero->Wait(absl::Seconds(30)).has_value());
+  EXPECT_EQ(zero->Describe(), "exit 2");
+  EXPECT_NE(zero->Stderr().find("--shutdown_timeout must be positive, not 0"), std::string::npos)
+      << zero->Stderr();
+
+  // One SIGTERM, the broker frozen: out by the 3 s limit, status 1.
+  Instance first;
+  ASSERT_TRUE(StartTidewatchd(*cluster, "1", "", &first, "1s", {"--shutdown_timeout=3s"}));
+  ASSERT_TRUE(Processing(first)) << first.child->Stderr();
+  broker->Signal(SIGSTOP);
+  first.child->Signal(SIGTERM);
+  absl::Time term = absl::Now();
+  ASSERT_TRUE(first.child->Wait(absl::Seconds(10)).has_value())
+      << "no exit 10 s after SIGTERM with --shutdown_timeout=3s";
+  const absl::Duration took = absl::Now() - term;
+  std::printf("exit %.2f s after SIGTERM, broker frozen: %s\n", absl::ToDoubleSeconds(took),
+              first.child->Describe().c_str());
+  std::string log = first.child->Stderr();
+  EXPECT_EQ(first.child->Describe(), "exit 1") << log;
+  EXPECT_GE(took, absl::Seconds(3)) << log;
+  EXPECT_NE(log.find("the stop took longer than --shutdown_timeout=3s: exiting now WITHOUT a "
+                     "clean stop"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("stopped cleanly"), std::string::npos) << log;
+
+  // The broker back: a restarted instance takes the partitions over (once
+  // the first one's session has expired) and carries on from the last
+  // commit; then a stop, the broker frozen again, cut short by a second
+  // SIGTERM.
+  broker->Signal(SIGCONT);
+  Instance second;
+  ASSERT_TRUE(StartTidewatchd(*cluster, "1", "-restarted", &second));
+  ASSERT_TRUE(Processing(second)) << second.child->Stderr();
+  broker->Signal(SIGSTOP);
+  second.child->Signal(SIGTERM);
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_FALSE(second.child->Wait(absl::ZeroDuration()).has_value())
+      << "stopped within 0.5 s of SIGTERM with the broker frozen: " << second.child->Describe()
+      << "\n"
+      << second.child->Stderr();
+  second.child->Signal(SIGTERM);
+  term = absl::Now();
+  ASSERT_TRUE(second.child->Wait(absl::Seconds(5)).has_value())
+      << "no exit 5 s after the second SIGTERM";
+  std::printf("exit %.2f s after the second SIGTERM: %s\n",
+              absl::ToDoubleSeconds(absl::Now() - term), second.child->Describe().c_str());
+  log = second.child->Stderr();
+  EXPECT_EQ(second.child->Describe(), absl::StrCat("exit ", 128 + SIGTERM)) << log;
+  EXPECT_NE(log.find("second signal: exiting at once"), std::string::npos) << log;
+  broker->Signal(SIGCONT);
+}
+
 // Zombie fencing (issue 10, acceptance 4), real broker only: exactly-once is
 // what fences. Two instances share the group; mid-surge the owner of
 // revenues is frozen with SIGSTOP past the session timeout, the other takes
@@ -1372,6 +1473,9 @@ INSTANTIATE_TEST_SUITE_P(RealKafka, TidewatchdProcessTest, ::testing::Values(Bro
                          tidewatch::testing::BrokerName);
 
 INSTANTIATE_TEST_SUITE_P(RealKafka, TidewatchdFencingTest, ::testing::Values(BrokerKind::kReal),
+                         tidewatch::testing::BrokerName);
+
+INSTANTIATE_TEST_SUITE_P(InProcess, TidewatchdStopTest, ::testing::Values(BrokerKind::kInProcess),
                          tidewatch::testing::BrokerName);
 
 // "Soak/...": label soak (tests/CMakeLists.txt), real broker only.
