@@ -92,13 +92,15 @@ ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(20),
 
 namespace {
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop{false};  // a signal, or a fatal Kafka error
+std::atomic<int> g_signals{0};
 
 // The first SIGTERM/SIGINT asks for a clean stop; a second one (an operator
 // who will not wait for a broker that does not answer) ends the process at
 // once: what was not committed is processed again after a restart.
 void OnSignal(int sig) {
-  if (!g_stop.exchange(true)) return;
+  g_stop.store(true);
+  if (g_signals.fetch_add(1) == 0) return;
   static constexpr char kMessage[] =
       "tidewatchd: second signal: exiting at once, without the flush and commit (a restart "
       "resumes from the last commit)\n";
