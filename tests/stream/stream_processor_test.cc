@@ -635,8 +635,11 @@ class GatedProducer final : public kafka::ForwardingProducer {
   void Close() { closed_ = true; }
   // Lets every held report and all later ones through.
   void Open() { closed_ = false; }
-  // The next Poll or Flush reports the first `n` held records as failed
-  // (Unavailable) and the rest as delivered; the gate stays as it is.
+  // The next Poll or Flush reports the `n` earliest produced of the held
+  // records as failed (Unavailable) and the rest as delivered; the gate
+  // stays as it is. (Produce order, not report order: a real broker reports
+  // partitions' batches in its own order, and the earliest records are the
+  // ones a commit point taken meanwhile certainly covers.)
   void FailHeld(size_t n) {
     fail_ = n;
     release_ = true;
@@ -664,19 +667,20 @@ class GatedProducer final : public kafka::ForwardingProducer {
   absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
                          std::vector<kafka::Header> headers,
                          kafka::DeliveryCallback on_delivery) override {
-    return real().Produce(
-        topic, std::move(key), std::move(value), std::move(headers),
-        [this, cb = std::move(on_delivery)](const absl::Status& s, const kafka::Record& r) {
-          if (closed_ || !held_.empty()) {
-            held_.push_back({s, r, cb});
-          } else if (cb) {
-            cb(s, r);
-          }
-        });
+    return real().Produce(topic, std::move(key), std::move(value), std::move(headers),
+                          [this, order = produced_++, cb = std::move(on_delivery)](
+                              const absl::Status& s, const kafka::Record& r) {
+                            if (closed_ || !held_.empty()) {
+                              held_.push_back({order, s, r, cb});
+                            } else if (cb) {
+                              cb(s, r);
+                            }
+                          });
   }
 
  private:
   struct Held {
+    int64_t order;  // of production
     absl::Status status;
     kafka::Record record;
     kafka::DeliveryCallback callback;
@@ -685,6 +689,8 @@ class GatedProducer final : public kafka::ForwardingProducer {
     if (!release_ && closed_) return;
     release_ = false;
     std::vector<Held> held = std::exchange(held_, {});
+    std::sort(held.begin(), held.end(),
+              [](const Held& a, const Held& b) { return a.order < b.order; });
     for (size_t i = 0; i < held.size(); ++i) {
       absl::Status s = held[i].status;
       if (i < fail_) s = absl::UnavailableError("kafka delivery (injected failure)");
@@ -696,6 +702,7 @@ class GatedProducer final : public kafka::ForwardingProducer {
   bool closed_ = false;
   bool release_ = false;
   size_t fail_ = 0;
+  int64_t produced_ = 0;
   std::vector<Held> held_;
 };
 
@@ -735,7 +742,8 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   for (const auto& [p, offset] : CommittedEvents()) {
     EXPECT_EQ(offset, kafka::kOffsetInvalid) << "partition " << p << " committed";
   }
-  // Three of the held records fail: the point is dropped, nothing committed.
+  // Three of the held records fail (the earliest produced, which the
+  // pending commit point covers): the point is dropped, nothing committed.
   gate->FailHeld(3);
   ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commit_failures >= 1; }));
   StreamStatus st = in->processor->Status();
