@@ -625,6 +625,25 @@ class TidewatchdProcessTest : public ::testing::TestWithParam<BrokerKind> {
     return true;
   }
 
+  // Waits (up to `limit`, asking every `every`) until `instance` has applied
+  // events: its /lines count offered calls. `offered`, when given, is set to
+  // the last count seen.
+  bool WaitUntilProcessing(const Instance& instance, absl::Duration limit, absl::Duration every,
+                           int64_t* offered = nullptr) {
+    int64_t seen = 0;
+    const bool processing = WaitFor(
+        [&] {
+          std::optional<std::map<std::string, LineView>> lines = GetLines(instance.port);
+          if (!lines) return false;
+          seen = 0;
+          for (const auto& [id, l] : *lines) seen += l.totals.offered;
+          return seen > 0;
+        },
+        limit, every);
+    if (offered != nullptr) *offered = seen;
+    return processing;
+  }
+
   // tide-sim: the summons day, to Kafka when `bootstrap` is set.
   Child* StartSim(const std::string& name, const std::optional<Cluster>& bootstrap,
                   const std::string& speed, const std::string& summary) {
@@ -1021,16 +1040,8 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
 
   Instance first;
   ASSERT_TRUE(StartTidewatchd(*bootstrap, "1", "", &first));
-  Totals seen;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::optional<std::map<std::string, LineView>> lines = GetLines(first.port);
-        if (!lines) return false;
-        seen = {};
-        for (const auto& [id, l] : *lines) seen.offered += l.totals.offered;
-        return seen.offered > 0;
-      },
-      absl::Seconds(30), absl::Milliseconds(5)))
+  int64_t seen_offered = 0;
+  ASSERT_TRUE(WaitUntilProcessing(first, absl::Seconds(30), absl::Milliseconds(5), &seen_offered))
       << "tidewatchd never started processing";
   first.child->Signal(SIGTERM);
   const absl::Time term = absl::Now();
@@ -1050,7 +1061,7 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   }
   std::printf("stopped after %ld of %ld events (offered seen at SIGTERM: %ld)\n",
               static_cast<long>(applied), static_cast<long>(summary->events),
-              static_cast<long>(seen.offered));
+              static_cast<long>(seen_offered));
   EXPECT_GT(applied, 0);
   EXPECT_LT(applied, summary->events) << "SIGTERM did not land mid-stream";
   timer_.Mark("SIGTERM to exit");
@@ -1125,22 +1136,7 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
 // once (status 128 + 15). A --shutdown_timeout that is not positive is
 // refused (exit 2). In-process broker only: freezing the shared real broker
 // would disturb the other tests' clusters.
-class TidewatchdStopTest : public TidewatchdProcessTest {
- protected:
-  // Waits until `instance` has applied events (its /lines count offered
-  // calls).
-  bool Processing(const Instance& instance) {
-    return WaitFor(
-        [&] {
-          std::optional<std::map<std::string, LineView>> lines = GetLines(instance.port);
-          if (!lines) return false;
-          int64_t offered = 0;
-          for (const auto& [id, l] : *lines) offered += l.totals.offered;
-          return offered > 0;
-        },
-        absl::Seconds(40), absl::Milliseconds(20));
-  }
-};
+class TidewatchdStopTest : public TidewatchdProcessTest {};
 
 TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
   Child* broker = nullptr;
@@ -1166,7 +1162,8 @@ TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
   // the stop has applied events to make durable, so it needs the broker.)
   Instance first;
   ASSERT_TRUE(StartTidewatchd(*cluster, "1", "", &first, "1h", {"--shutdown_timeout=3s"}));
-  ASSERT_TRUE(Processing(first)) << first.child->Stderr();
+  ASSERT_TRUE(WaitUntilProcessing(first, absl::Seconds(40), absl::Milliseconds(20)))
+      << first.child->Stderr();
   broker->Signal(SIGSTOP);
   first.child->Signal(SIGTERM);
   absl::Time term = absl::Now();
@@ -1190,7 +1187,8 @@ TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
   broker->Signal(SIGCONT);
   Instance second;
   ASSERT_TRUE(StartTidewatchd(*cluster, "1", "-restarted", &second, "1h"));
-  ASSERT_TRUE(Processing(second)) << second.child->Stderr();
+  ASSERT_TRUE(WaitUntilProcessing(second, absl::Seconds(40), absl::Milliseconds(20)))
+      << second.child->Stderr();
   broker->Signal(SIGSTOP);
   second.child->Signal(SIGTERM);
   absl::SleepFor(absl::Milliseconds(500));
