@@ -689,9 +689,19 @@ void StreamProcessor::WriteStates(Task& task) {
   task.dirty = false;
 }
 
-void StreamProcessor::MaybeCommit(absl::Time now) {
+bool StreamProcessor::HasUncommittedInput() const {
+  for (const auto& [p, task] : tasks_) {
+    if (task->uncommitted && task->pending.empty()) return true;
+  }
+  return false;
+}
+
+void StreamProcessor::MaybeCommit(absl::Time now, bool idle) {
   if (!options_.exactly_once) ServeCommitPoint();
-  if (now - last_commit_ < options_.commit_interval) return;
+  const absl::Duration since = now - last_commit_;
+  const bool idle_due = idle && options_.idle_commit_gap > absl::ZeroDuration() &&
+                        since >= options_.idle_commit_gap && HasUncommittedInput();
+  if (since < options_.commit_interval && !idle_due) return;
   last_commit_ = now;
   if (options_.exactly_once) {
     CommitTransaction();
@@ -1088,7 +1098,7 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     }
     was_idle_ = idle;
     producer_.Poll(absl::ZeroDuration());
-    MaybeCommit(now);
+    MaybeCommit(now, idle);
     if (status_.fenced) tasks_.clear();
     UpdateReady();
     if (status_.fenced) {

@@ -105,8 +105,16 @@ struct StreamOptions {
   // Partitions of the events topic (and of commands and state, which must
   // match: co-partitioned by line_id).
   int32_t partitions = 12;
-  // How often state is written, the producer flushed and offsets committed.
+  // How often state is written, the producer flushed and offsets committed
+  // while records keep coming.
   absl::Duration commit_interval = absl::Seconds(1);
+  // A Step that polls nothing (caught up) commits what has been consumed
+  // since the last commit without waiting for commit_interval, once at
+  // least this long has passed since the last one: at low traffic a tide
+  // change reaches read_committed readers in about this long rather than
+  // the interval, and a backlog is committed as soon as it is processed.
+  // Zero, or not shorter than commit_interval: commits at the interval only.
+  absl::Duration idle_commit_gap = absl::Milliseconds(100);
   // Live: wall-clock ticks move engine time (windows slide, stale feeds are
   // noticed). Off: engine time is event time only (replaying recorded or
   // simulated days at speed).
@@ -312,8 +320,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
   bool CommitTasks(const std::vector<Task*>& tasks, bool write_states)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Step's commit: serves the commit point in flight (idempotent) and, when
-  // the interval is due, takes the next one (or commits the transaction).
-  void MaybeCommit(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // the interval is due (or `idle` and idle_commit_gap is, with input
+  // consumed since the last commit), takes the next one (or commits the
+  // transaction).
+  void MaybeCommit(absl::Time now, bool idle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Some task has consumed input whose offsets are not committed yet.
+  bool HasUncommittedInput() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Produces the records whose delivery failed again and the given tasks'
   // state if it changed.
   void ProduceRetriesAndStates(const std::vector<Task*>& tasks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1156,12 +1156,25 @@ TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
   EXPECT_EQ(zero->Describe(), "exit 2");
   EXPECT_NE(zero->Stderr().find("--shutdown_timeout must be positive, not 0"), std::string::npos)
       << zero->Stderr();
+  for (const auto& [flag, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--commit_interval=0s", "--commit_interval must be positive, not 0"},
+           {"--idle_commit_gap=-1s", "--idle_commit_gap must not be negative, not -1s"}}) {
+    Child* bad = children_.Spawn(
+        absl::StrCat("tidewatchd-bad-", flag.substr(2, flag.find('=') - 2)),
+        {kTidewatchd, absl::StrCat("--brokers=", cluster->bootstrap), "--metrics_address=", flag});
+    ASSERT_NE(bad, nullptr);
+    ASSERT_TRUE(bad->Wait(absl::Seconds(30)).has_value());
+    EXPECT_EQ(bad->Describe(), "exit 2") << flag;
+    EXPECT_NE(bad->Stderr().find(message), std::string::npos) << bad->Stderr();
+  }
 
   // One SIGTERM, the broker frozen: out by the 3 s limit, status 1. (The
-  // instances commit only once, at their start: whenever the signal comes,
+  // instances commit only once, at their start, not even when caught up
+  // (--idle_commit_gap=0): whenever the signal comes,
   // the stop has applied events to make durable, so it needs the broker.)
   Instance first;
-  ASSERT_TRUE(StartTidewatchd(*cluster, "1", "", &first, "1h", {"--shutdown_timeout=3s"}));
+  ASSERT_TRUE(StartTidewatchd(*cluster, "1", "", &first, "1h",
+                              {"--shutdown_timeout=3s", "--idle_commit_gap=0"}));
   ASSERT_TRUE(WaitUntilProcessing(first, absl::Seconds(40), absl::Milliseconds(20)))
       << first.child->Stderr();
   broker->Signal(SIGSTOP);
@@ -1186,7 +1199,7 @@ TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
   // again, cut short by a second SIGTERM.
   broker->Signal(SIGCONT);
   Instance second;
-  ASSERT_TRUE(StartTidewatchd(*cluster, "1", "-restarted", &second, "1h"));
+  ASSERT_TRUE(StartTidewatchd(*cluster, "1", "-restarted", &second, "1h", {"--idle_commit_gap=0"}));
   ASSERT_TRUE(WaitUntilProcessing(second, absl::Seconds(40), absl::Milliseconds(20)))
       << second.child->Stderr();
   broker->Signal(SIGSTOP);
