@@ -53,8 +53,12 @@ void RecentIdSet::Rotate(absl::Time now) {
     next_rotation_ = now + horizon_;
     return;
   }
+  // The new generation will likely see as many ids as the last one did:
+  // sizing its table for them up front saves regrowing it step by step.
+  const size_t last_size = current_.size();
   previous_ = std::move(current_);
   current_ = {};
+  current_.reserve(last_size);
   // Two horizons without a call: the previous generation is stale too.
   if (now - generation_start_ >= 2 * horizon_) previous_.clear();
   generation_start_ = now;
