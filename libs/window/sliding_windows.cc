@@ -5,22 +5,6 @@
 
 namespace tidewatch::window {
 
-void Counters::Add(const Counters& o, int sign) {
-  offered += sign * o.offered;
-  answered += sign * o.answered;
-  abandoned += sign * o.abandoned;
-  short_abandoned += sign * o.short_abandoned;
-  answered_in_target += sign * o.answered_in_target;
-  callbacks += sign * o.callbacks;
-  left_queue += sign * o.left_queue;
-  completed += sign * o.completed;
-  fcr_known += sign * o.fcr_known;
-  fcr_resolved += sign * o.fcr_resolved;
-  sum_wait_answered_ns += sign * o.sum_wait_answered_ns;
-  sum_wait_all_ns += sign * o.sum_wait_all_ns;
-  sum_handle_ns += sign * o.sum_handle_ns;
-}
-
 namespace {
 
 // Adds one sample to counters; returns the wait in ns when the sample
@@ -110,10 +94,25 @@ int64_t SlidingWindows::BucketIndex(absl::Time t) const {
   return -FloorDiv(-ns, width_ns_);
 }
 
+void SlidingWindows::SetNowIndex(int64_t n) {
+  now_index_ = n;
+  if (n > INT64_MIN / width_ns_ + 1 && n < INT64_MAX / width_ns_) {
+    // Bucket n holds (n*w - w, n*w]: in whole nanoseconds, from the one
+    // after the previous bucket's end to its own end.
+    now_first_ = absl::FromUnixNanos((n - 1) * width_ns_ + 1);
+    now_last_ = absl::FromUnixNanos(n * width_ns_);
+  } else {
+    // Near the ends of the nanosecond range: always compute the index.
+    now_first_ = absl::InfiniteFuture();
+    now_last_ = absl::InfinitePast();
+  }
+}
+
 void SlidingWindows::AdvanceTo(absl::Time now) {
+  if (now <= now_last_) return;  // still in the clock's bucket (or before it)
   int64_t n = BucketIndex(now);
   if (now_index_ == INT64_MIN) {
-    now_index_ = n;
+    SetNowIndex(n);
     return;
   }
   if (n <= now_index_) return;
@@ -133,12 +132,13 @@ void SlidingWindows::AdvanceTo(absl::Time now) {
       }
     }
   }
-  now_index_ = n;
+  SetNowIndex(n);
 }
 
 bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
-  int64_t k = BucketIndex(t);
-  if (now_index_ == INT64_MIN) now_index_ = k;
+  // Most samples land in the clock's bucket.
+  const int64_t k = t >= now_first_ && t <= now_last_ ? now_index_ : BucketIndex(t);
+  if (now_index_ == INT64_MIN) SetNowIndex(k);
   if (k > now_index_) AdvanceTo(t);
   if (k <= now_index_ - ring_size_ + 1) return false;  // older than the ring keeps
   Bucket& b = ring_[static_cast<size_t>(k & slot_mask_)];
@@ -148,19 +148,15 @@ bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
     b.waits.Clear();
     b.max_wait_ns = -1;
   }
-  Counters delta;
-  int64_t ns = CountSample(delta, sample);
-  b.counters.Add(delta, +1);
-  int bin = -1;
+  const int64_t ns = CountSample(b.counters, sample);
   if (ns >= 0) {
-    bin = sample.wait_bin;
-    b.waits.Add(bin);
+    b.waits.Add(sample.wait_bin);
     b.max_wait_ns = std::max(b.max_wait_ns, ns);
   }
   for (size_t w = 0; w < windows_.size(); ++w) {
     if (k > now_index_ - window_buckets_[w]) {
-      running_[w].counters.Add(delta, +1);
-      if (bin >= 0) running_[w].waits.Add(bin);
+      CountSample(running_[w].counters, sample);
+      if (ns >= 0) running_[w].waits.Add(sample.wait_bin);
     }
   }
   return true;

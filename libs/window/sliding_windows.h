@@ -46,7 +46,22 @@ struct Counters {
   int64_t sum_wait_all_ns = 0;  // answered + abandoned
   int64_t sum_handle_ns = 0;    // talk + wrap of completed
 
-  void Add(const Counters& o, int sign);
+  // Adds (sign +1) or subtracts (sign -1) `o`.
+  void Add(const Counters& o, int sign) {
+    offered += sign * o.offered;
+    answered += sign * o.answered;
+    abandoned += sign * o.abandoned;
+    short_abandoned += sign * o.short_abandoned;
+    answered_in_target += sign * o.answered_in_target;
+    callbacks += sign * o.callbacks;
+    left_queue += sign * o.left_queue;
+    completed += sign * o.completed;
+    fcr_known += sign * o.fcr_known;
+    fcr_resolved += sign * o.fcr_resolved;
+    sum_wait_answered_ns += sign * o.sum_wait_answered_ns;
+    sum_wait_all_ns += sign * o.sum_wait_all_ns;
+    sum_handle_ns += sign * o.sum_handle_ns;
+  }
 };
 
 // One thing to record at an instant.
@@ -150,6 +165,8 @@ class SlidingWindows {
     int64_t max_wait_ns = -1;
   };
 
+  // Moves the clock's bucket to `n` (and the instants it spans).
+  void SetNowIndex(int64_t n);
   const Bucket* Find(int64_t index) const {
     const Bucket& b = ring_[static_cast<size_t>(index & slot_mask_)];
     return b.index == index ? &b : nullptr;
@@ -167,6 +184,10 @@ class SlidingWindows {
   std::vector<Bucket> ring_;
   std::vector<WindowStats> running_;
   int64_t now_index_ = INT64_MIN;  // bucket index of the clock
+  // Every instant from now_first_ to now_last_ is in bucket now_index_
+  // (BucketIndex without the division while the clock stays in it).
+  absl::Time now_first_ = absl::InfiniteFuture();
+  absl::Time now_last_ = absl::InfinitePast();
 };
 
 }  // namespace tidewatch::window
