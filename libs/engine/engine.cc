@@ -135,32 +135,28 @@ struct Engine::LineEntry {
       enter.push_back(compile(tier.enter));
       exit.push_back(compile(tier.exit));
     }
-    slot_state.assign(slots.size(), 0);
-    slot_value.assign(slots.size(), 0);
+    ResetMetricCache();
   }
 
   // Forgets the cached metric values (the line's figures may have moved).
-  void ResetMetricCache() { std::fill(slot_state.begin(), slot_state.end(), 0); }
+  void ResetMetricCache() { ++cache_epoch; }
 
   // The same verdict as EvaluateCondition(c, state, exiting, nullptr,
   // nullptr), reading each metric at most once per cache reset.
   bool Holds(const FastCondition& c, bool exiting) {
     for (const FastClause& clause : c.clauses) {
-      if (slot_state[clause.slot] == 0) {
-        std::optional<double> v =
-            state.MetricValue(slots[clause.slot].metric, slots[clause.slot].window);
-        slot_state[clause.slot] = v ? 1 : 2;
-        slot_value[clause.slot] = v ? *v : 0;
+      Slot& slot = slots[clause.slot];
+      if (slot.epoch != cache_epoch) {
+        const std::optional<double> v = state.MetricValue(slot.metric, slot.window);
+        slot.epoch = cache_epoch;
+        slot.defined = v.has_value();
+        slot.value = v.value_or(0);
       }
-      bool met;
-      if (slot_state[clause.slot] == 2) {
-        met = exiting;
-      } else {
-        const double v = slot_value[clause.slot];
-        met = clause.above ? v > clause.threshold : v < clause.threshold;
-      }
-      if (c.all && !met) return false;
-      if (!c.all && met) return true;
+      const bool met = !slot.defined  ? exiting
+                       : clause.above ? slot.value > clause.threshold
+                                      : slot.value < clause.threshold;
+      // all: the first clause not met decides; any: the first one met.
+      if (met != c.all) return met;
     }
     return c.all;
   }
@@ -169,13 +165,17 @@ struct Engine::LineEntry {
   line::LineState state;
   std::vector<FastCondition> enter;  // per tier index
   std::vector<FastCondition> exit;   // per tier index
+  // A metric the conditions read, with its value cached until the next
+  // ResetMetricCache.
   struct Slot {
     tidewatch::v1::Metric metric;
-    int window;  // index into the line's windows; -1 for live metrics
+    int window;            // index into the line's windows; -1 for live metrics
+    uint64_t epoch = 0;    // the value is current when this is cache_epoch
+    bool defined = false;  // else the metric is undefined
+    double value = 0;
   };
   std::vector<Slot> slots;
-  std::vector<uint8_t> slot_state;  // 0: not read since the reset, 1: value, 2: undefined
-  std::vector<double> slot_value;
+  uint64_t cache_epoch = 0;
   int level = 0;
   absl::Time episode_start = absl::InfinitePast();
   std::vector<absl::Time> enter_since;  // per tier index; Future: not holding
