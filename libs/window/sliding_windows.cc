@@ -94,25 +94,10 @@ int64_t SlidingWindows::BucketIndex(absl::Time t) const {
   return -FloorDiv(-ns, width_ns_);
 }
 
-void SlidingWindows::SetNowIndex(int64_t n) {
-  now_index_ = n;
-  if (n > INT64_MIN / width_ns_ + 1 && n < INT64_MAX / width_ns_) {
-    // Bucket n holds (n*w - w, n*w]: in whole nanoseconds, from the one
-    // after the previous bucket's end to its own end.
-    now_first_ = absl::FromUnixNanos((n - 1) * width_ns_ + 1);
-    now_last_ = absl::FromUnixNanos(n * width_ns_);
-  } else {
-    // Near the ends of the nanosecond range: always compute the index.
-    now_first_ = absl::InfiniteFuture();
-    now_last_ = absl::InfinitePast();
-  }
-}
-
 void SlidingWindows::AdvanceTo(absl::Time now) {
-  if (now <= now_last_) return;  // still in the clock's bucket (or before it)
   int64_t n = BucketIndex(now);
   if (now_index_ == INT64_MIN) {
-    SetNowIndex(n);
+    now_index_ = n;
     return;
   }
   if (n <= now_index_) return;
@@ -132,13 +117,12 @@ void SlidingWindows::AdvanceTo(absl::Time now) {
       }
     }
   }
-  SetNowIndex(n);
+  now_index_ = n;
 }
 
 bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
-  // Most samples land in the clock's bucket.
-  const int64_t k = t >= now_first_ && t <= now_last_ ? now_index_ : BucketIndex(t);
-  if (now_index_ == INT64_MIN) SetNowIndex(k);
+  const int64_t k = BucketIndex(t);
+  if (now_index_ == INT64_MIN) now_index_ = k;
   if (k > now_index_) AdvanceTo(t);
   if (k <= now_index_ - ring_size_ + 1) return false;  // older than the ring keeps
   Bucket& b = ring_[static_cast<size_t>(k & slot_mask_)];

@@ -165,8 +165,6 @@ class SlidingWindows {
     int64_t max_wait_ns = -1;
   };
 
-  // Moves the clock's bucket to `n` (and the instants it spans).
-  void SetNowIndex(int64_t n);
   const Bucket* Find(int64_t index) const {
     const Bucket& b = ring_[static_cast<size_t>(index & slot_mask_)];
     return b.index == index ? &b : nullptr;
@@ -184,10 +182,6 @@ class SlidingWindows {
   std::vector<Bucket> ring_;
   std::vector<WindowStats> running_;
   int64_t now_index_ = INT64_MIN;  // bucket index of the clock
-  // Every instant from now_first_ to now_last_ is in bucket now_index_
-  // (BucketIndex without the division while the clock stays in it).
-  absl::Time now_first_ = absl::InfiniteFuture();
-  absl::Time now_last_ = absl::InfinitePast();
 };
 
 }  // namespace tidewatch::window
