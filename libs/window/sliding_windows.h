@@ -8,9 +8,12 @@
 // plus the allowed lateness, so memory is fixed by the window configuration,
 // never by call volume.
 //
-// Each configured window keeps a running aggregate, updated as events land
-// and as the clock slides buckets out, so reading counts and sums is O(1);
-// quantiles read the window's dense WaitSketch. Snapshots at an earlier
+// Each configured window keeps a running aggregate, brought up to the clock
+// when it is read (adding the buckets that entered it and subtracting those
+// that left since the last read, or summing it afresh after a long gap), so
+// a window nobody reads costs nothing as the clock moves, and reading counts
+// and sums is O(1) per bucket moved; quantiles read the window's dense
+// WaitSketch. Snapshots at an earlier
 // aligned instant are recomputed from the buckets (ScanWindow), which is
 // what lets a snapshot wait for late events before it is taken.
 //
@@ -132,17 +135,20 @@ class SlidingWindows {
   SlidingWindows(absl::Duration bucket_width, std::vector<absl::Duration> windows,
                  absl::Duration allowed_lateness);
 
-  // Moves the clock forward (never back); buckets that fall out of a window
-  // are subtracted from its running aggregate.
+  // Moves the clock forward (never back).
   void AdvanceTo(absl::Time now);
 
   // Records a sample stamped `t` (t <= the clock). Returns false, recording
   // nothing, when `t` is older than the ring keeps (later than allowed).
   bool Record(absl::Time t, const Sample& sample);
 
-  // The running aggregate of window `i` at the current clock. Its
-  // max_wait_ns is not maintained: use RunningMaxWait.
-  const WindowStats& Running(int i) const { return running_[i]; }
+  // The running aggregate of window `i` at the current clock (valid until
+  // the next non-const call). Its max_wait_ns is not maintained: use
+  // RunningMaxWait.
+  const WindowStats& Running(int i) const {
+    if (synced_[i] != now_index_) Sync(i);
+    return running_[i];
+  }
   int64_t RunningMaxWaitNs(int i) const;
   int num_windows() const { return static_cast<int>(windows_.size()); }
   absl::Duration window(int i) const { return windows_[i]; }
@@ -165,6 +171,9 @@ class SlidingWindows {
     int64_t max_wait_ns = -1;
   };
 
+  // Brings running_[i] from the window ending at bucket synced_[i] to the
+  // one ending at the clock's bucket.
+  void Sync(int i) const;
   const Bucket* Find(int64_t index) const {
     const Bucket& b = ring_[static_cast<size_t>(index & slot_mask_)];
     return b.index == index ? &b : nullptr;
@@ -180,7 +189,10 @@ class SlidingWindows {
   int64_t ring_size_ = 0;
   int64_t slot_mask_ = 0;
   std::vector<Bucket> ring_;
-  std::vector<WindowStats> running_;
+  // running_[i] is window i ending at bucket synced_[i] (INT64_MIN: not
+  // computed yet); Running catches it up with the clock.
+  mutable std::vector<WindowStats> running_;
+  mutable std::vector<int64_t> synced_;
   int64_t now_index_ = INT64_MIN;  // bucket index of the clock
 };
 
