@@ -262,9 +262,15 @@ EventOutcome Engine::Apply(const CallEvent& event) {
     return EventOutcome::kNotOwned;
   }
   const absl::Time t = FromProto(event.event_time());
-  if (now_ != absl::InfinitePast() && t - now_ > options_.max_clock_jump) {
-    ++too_far_ahead_;
-    return EventOutcome::kTooFarAhead;
+  // t - now_ > max_clock_jump, tested against a bound from an earlier clock
+  // reading first: the clock never goes back, so within that bound the
+  // event is not too far ahead (and the Duration arithmetic is skipped).
+  if (now_ != absl::InfinitePast() && t > clock_jump_bound_) {
+    clock_jump_bound_ = now_ + options_.max_clock_jump;
+    if (t > clock_jump_bound_) {
+      ++too_far_ahead_;
+      return EventOutcome::kTooFarAhead;
+    }
   }
   if (!seen_ids_.Insert(event.event_id())) {
     ++duplicates_;

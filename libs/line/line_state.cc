@@ -96,7 +96,9 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
   if (t > now_) AdvanceTo(t);
   capacity_valid_ = false;
   last_event_time_ = std::max(last_event_time_, t);
-  const bool late = t < now_ - lateness_;
+  // t < now_ - lateness_, without the subtraction for the usual event at or
+  // after the clock.
+  const bool late = (t < now_ || lateness_ < absl::ZeroDuration()) && t < now_ - lateness_;
   const bool in_windows = !late;
   const Disposition applied = late ? Disposition::kLate : Disposition::kApplied;
   if (late) ++anomalies_.late;

@@ -137,6 +137,22 @@ TEST_F(LineStateTest, FarFutureEventDoesNotFastForwardTheClock) {
   EXPECT_EQ(engine_.SetAsideCounts().at("too_far_ahead"), 1);
 }
 
+// The limit moves with the clock: an event a little under max_clock_jump
+// (a week) ahead of a clock that has moved on since is applied, one just
+// over it is not.
+TEST_F(LineStateTest, ClockJumpLimitFollowsTheClock) {
+  const absl::Duration week = absl::Hours(24 * 7);
+  engine_.Apply(b_.Queued("c1", kT0));
+  engine_.Apply(b_.Queued("c2", kT0 + absl::Seconds(1)));
+  engine_.Apply(b_.Queued("c3", kT0 + absl::Hours(24 * 6)));
+  const absl::Time now = engine_.now();
+  EXPECT_EQ(engine_.Apply(b_.Queued("c4", now + week + absl::Seconds(1))),
+            EventOutcome::kTooFarAhead);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c5", now + week)), EventOutcome::kApplied);
+  EXPECT_EQ(engine_.now(), now + week);
+  EXPECT_EQ(engine_.SetAsideCounts().at("too_far_ahead"), 1);
+}
+
 TEST_F(LineStateTest, WaitingCallsLostByTheFeedExpire) {
   engine_.Apply(b_.Queued("c1", kT0));
   engine_.AdvanceTo(kT0 + absl::Hours(9));
