@@ -99,8 +99,15 @@ class LineState {
   // until its next event: no call waits, no outcome is held, and every
   // window has emptied (the newest event is older than the longest window).
   bool QuiescentAt(absl::Time now) const {
-    return waiting_.empty() && held_.empty() &&
-           (last_event_time_ == absl::InfinitePast() || now - last_event_time_ > quiescent_after_);
+    if (!waiting_.empty() || !held_.empty()) return false;
+    if (last_event_time_ == absl::InfinitePast()) return true;
+    // now - last_event_time_ > quiescent_after_. quiet_after_ is
+    // last_event_time_ + quiescent_after_ for an earlier (never later)
+    // last_event_time_: up to it the line is certainly not quiescent, and
+    // only past it is the sum worked out again.
+    if (now <= quiet_after_) return false;
+    quiet_after_ = last_event_time_ + quiescent_after_;
+    return now > quiet_after_;
   }
   // The newest event time seen (InfinitePast before any).
   absl::Time last_event_time() const { return last_event_time_; }
@@ -147,6 +154,7 @@ class LineState {
   window::WindowStats totals_;
   absl::Time now_ = absl::InfinitePast();
   absl::Time last_event_time_ = absl::InfinitePast();
+  mutable absl::Time quiet_after_ = absl::InfinitePast();  // see QuiescentAt
 
   // Calls by the fingerprint of their id (RecentIdSet::Of: hashed once per
   // event, no string kept).
