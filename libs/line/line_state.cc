@@ -48,19 +48,26 @@ void LineState::AdvanceTo(absl::Time now) {
   now_ = now;
   capacity_valid_ = false;
   windows_.AdvanceTo(now);
+  if (!held_.empty()) OrphanHeld(now);
+  if (!waiting_.empty()) ExpireWaiting(now);
+  closed_.AdvanceTo(now);
+}
+
+void LineState::OrphanHeld(absl::Time now) {
   // Held outcomes whose queued event can no longer arrive in time.
-  if (!held_.empty()) {
-    const absl::Time watermark = now - lateness_;
-    for (auto it = held_.begin(); it != held_.end();) {
-      if (it->second.time < watermark) {
-        ++anomalies_.orphans;
-        RememberClosed(it->first);
-        held_.erase(it++);
-      } else {
-        ++it;
-      }
+  const absl::Time watermark = now - lateness_;
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->second.time < watermark) {
+      ++anomalies_.orphans;
+      RememberClosed(it->first);
+      held_.erase(it++);
+    } else {
+      ++it;
     }
   }
+}
+
+void LineState::ExpireWaiting(absl::Time now) {
   // Calls the feed apparently lost.
   while (!waiting_.empty() && now - waiting_.begin()->first > limits_.max_queue_time) {
     const uint64_t serial = waiting_.begin()->second;
@@ -74,7 +81,6 @@ void LineState::AdvanceTo(absl::Time now) {
       }
     }
   }
-  closed_.AdvanceTo(now);
 }
 
 void LineState::RecordSample(absl::Time t, const window::Sample& s, bool in_windows) {

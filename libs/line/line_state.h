@@ -142,6 +142,9 @@ class LineState {
     absl::Time time;
   };
 
+  // AdvanceTo's work on held outcomes and waiting calls, when there are any.
+  void OrphanHeld(absl::Time now);
+  void ExpireWaiting(absl::Time now);
   void RecordSample(absl::Time t, const window::Sample& s, bool in_windows);
   void RememberClosed(const Fingerprint& call) { closed_.Insert(call); }
   void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
