@@ -136,6 +136,15 @@ struct Engine::LineEntry {
       exit.push_back(compile(tier.exit));
     }
     ResetMetricCache();
+    calm = false;
+  }
+
+  // Whether a metric the conditions read may have moved since `mark`.
+  bool FiguresChangedSince(const line::LineState::FiguresMark& mark) const {
+    for (const Slot& slot : slots) {
+      if (state.FiguresChanged(mark, slot.metric, slot.window)) return true;
+    }
+    return false;
   }
 
   // Forgets the cached metric values (the line's figures may have moved).
@@ -176,6 +185,11 @@ struct Engine::LineEntry {
   };
   std::vector<Slot> slots;
   uint64_t cache_epoch = 0;
+  // The last evaluation of the open line found it calm (level 0, no tier's
+  // condition holding) on the figures at calm_figures: until they move,
+  // evaluating it again finds the same.
+  bool calm = false;
+  line::LineState::FiguresMark calm_figures;
   int level = 0;
   absl::Time episode_start = absl::InfinitePast();
   std::vector<absl::Time> enter_since;  // per tier index; Future: not holding
@@ -546,6 +560,7 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   entry.ResetMetricCache();
   if (e >= entry.hours_valid_until) entry.open = lp.hours.IsOpen(e, &entry.hours_valid_until);
   if (!entry.open) {
+    entry.calm = false;
     entry.last_closed = e;
     if (entry.feed_stale) emit_feed(false);  // closed lines are silent by design
     std::fill(entry.enter_since.begin(), entry.enter_since.end(), absl::InfiniteFuture());
@@ -567,6 +582,12 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     if (stale != entry.feed_stale) emit_feed(stale);
   }
 
+  // Calm last time on the same figures: the conditions would find the same
+  // again, and nothing would change.
+  if (entry.calm && entry.level == 0 && !entry.FiguresChangedSince(entry.calm_figures)) return;
+  const line::LineState::FiguresMark figures = entry.state.MarkFigures();
+  entry.calm = false;
+
   // Which tiers' enter conditions hold, and since when.
   int target = 0;
   for (int i = 0; i < num_tiers; ++i) {
@@ -583,6 +604,11 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
       target = lp.tiers[i].level;
       break;
     }
+  }
+  if (entry.level == 0 && std::all_of(entry.enter_since.begin(), entry.enter_since.end(),
+                                      [](absl::Time t) { return t == absl::InfiniteFuture(); })) {
+    entry.calm = true;  // no tier holds: the rest changes nothing
+    entry.calm_figures = figures;
   }
 
   if (target > entry.level) {
@@ -792,6 +818,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   // A policy with fewer tiers than the snapshot: keep the highest that
   // still exists.
   entry.level = std::clamp(s.level(), 0, tiers);
+  entry.calm = false;
   entry.episode_start = FromProto(s.episode_start());
   for (int i = 0; i < tiers; ++i) {
     const bool set =

@@ -47,6 +47,7 @@ void LineState::AdvanceTo(absl::Time now) {
   if (now <= now_) return;
   now_ = now;
   capacity_valid_ = false;
+  if (!waiting_.empty()) ++figures_version_;  // longest_waiting grows
   windows_.AdvanceTo(now);
   if (!held_.empty()) OrphanHeld(now);
   if (!waiting_.empty()) ExpireWaiting(now);
@@ -101,6 +102,7 @@ void LineState::CloseOutcome(absl::Time t, bool answered, absl::Duration wait, b
 LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
   if (t > now_) AdvanceTo(t);
   capacity_valid_ = false;
+  ++figures_version_;
   last_event_time_ = std::max(last_event_time_, t);
   // t < now_ - lateness_, without the subtraction for the usual event at or
   // after the clock.
@@ -252,9 +254,7 @@ namespace tidewatch::line {
 
 const CapacityEstimate& LineState::Capacity() const {
   if (!capacity_valid_) {
-    const int wi = capacity_window_ >= 0 && capacity_window_ < windows_.num_windows()
-                       ? capacity_window_
-                       : windows_.num_windows() - 1;
+    const int wi = CapacityWindowIndex();
     capacity_ = EstimateCapacity(windows_.Running(wi), windows_.window(wi), agents_, *policy_);
     capacity_valid_ = true;
   }
@@ -295,6 +295,7 @@ void LineState::RestoreAgent(const tidewatch::v1::AgentSnapshot& agent) {
   rec.since = since;
   ++agents_.n[rec.state][rec.origin];
   capacity_valid_ = false;
+  ++figures_version_;
 }
 
 }  // namespace tidewatch::line

@@ -47,6 +47,10 @@ int64_t CountSample(Counters& c, const Sample& s) {
   return -1;
 }
 
+// Changed looks for buckets that left a window when the clock has moved
+// this many buckets or fewer since the mark; past that it answers yes.
+constexpr int64_t kMaxChangedScan = 4;
+
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -96,8 +100,29 @@ int64_t SlidingWindows::BucketIndex(absl::Time t) const {
 }
 
 void SlidingWindows::AdvanceTo(absl::Time now) {
-  // The running aggregates catch up when read (Sync).
-  now_index_ = std::max(now_index_, BucketIndex(now));
+  // The running aggregates catch up when read (Sync); here the clock only
+  // notes which windows a bucket holding samples has left.
+  const int64_t n = BucketIndex(now);
+  if (now_index_ == INT64_MIN) {
+    now_index_ = n;
+    return;
+  }
+  if (n <= now_index_) return;
+  now_index_ = n;
+}
+
+bool SlidingWindows::Changed(int i, const Mark& mark) const {
+  // Buckets change only as samples land; with none since the mark, the
+  // buckets that entered the window since are empty, and it changed only if
+  // one that left it held samples.
+  if (records_ != mark.records) return true;
+  if (now_index_ == mark.now_index) return false;
+  if (mark.now_index == INT64_MIN || now_index_ - mark.now_index > kMaxChangedScan) return true;
+  const int64_t len = window_buckets_[i];
+  for (int64_t k = mark.now_index - len + 1; k <= now_index_ - len; ++k) {
+    if (Find(k) != nullptr) return true;
+  }
+  return false;
 }
 
 void SlidingWindows::Sync(int i) const {
@@ -148,6 +173,7 @@ bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
     b.waits.Clear();
     b.max_wait_ns = -1;
   }
+  ++records_;
   const int64_t ns = CountSample(b.counters, sample);
   if (ns >= 0) {
     b.waits.Add(sample.wait_bin);

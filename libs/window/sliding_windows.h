@@ -150,6 +150,16 @@ class SlidingWindows {
     return running_[i];
   }
   int64_t RunningMaxWaitNs(int i) const;
+  // Where the windows stand now, for Changed.
+  struct Mark {
+    int64_t now_index = INT64_MIN;
+    uint64_t records = 0;
+  };
+  Mark mark() const { return {now_index_, records_}; }
+  // Whether Running(i) or RunningMaxWaitNs(i) may differ from what they
+  // were at `mark`: a sample has been recorded since, or a bucket holding
+  // samples has left the window (or the clock moved too far to look).
+  bool Changed(int i, const Mark& mark) const;
   int num_windows() const { return static_cast<int>(windows_.size()); }
   absl::Duration window(int i) const { return windows_[i]; }
 
@@ -193,6 +203,7 @@ class SlidingWindows {
   // computed yet); Running catches it up with the clock.
   mutable std::vector<WindowStats> running_;
   mutable std::vector<int64_t> synced_;
+  uint64_t records_ = 0;           // samples recorded (see Changed)
   int64_t now_index_ = INT64_MIN;  // bucket index of the clock
 };
 

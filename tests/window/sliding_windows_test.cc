@@ -112,6 +112,49 @@ TEST(SlidingWindowsTest, RunningReadAtAnyGapMatchesScan) {
   }
 }
 
+// Changed(i, mark) false means window i reads exactly as it did at the
+// mark; quiet spells (nothing recorded) make it false often enough to be
+// worth asking.
+TEST(SlidingWindowsTest, UnchangedSinceAMarkReadsTheSame) {
+  const absl::Duration g = absl::Seconds(10);
+  SlidingWindows w(g, {absl::Minutes(1), absl::Minutes(15)}, absl::Minutes(2));
+  std::mt19937_64 rng(5);
+  absl::Time now = kT0;
+  w.AdvanceTo(now);
+  struct Seen {
+    SlidingWindows::Mark mark;
+    int64_t answered;
+    int64_t sum_wait;
+    int64_t max_wait;
+    int64_t waits;
+  };
+  std::vector<Seen> seen(2);
+  int unchanged = 0;
+  for (int i = 0; i < 20000; ++i) {
+    now += absl::Seconds(rng() % 25);
+    w.AdvanceTo(now);
+    if (rng() % 4 == 0) {
+      const int64_t wait = rng() % 300;
+      w.Record(now - absl::Seconds(rng() % 60), Sample::Answered(absl::Seconds(wait), true));
+    }
+    for (int wi = 0; wi < 2; ++wi) {
+      const WindowStats& r = w.Running(wi);
+      if (i > 0 && !w.Changed(wi, seen[wi].mark)) {
+        ++unchanged;
+        ASSERT_EQ(r.counters.answered, seen[wi].answered) << i;
+        ASSERT_EQ(r.counters.sum_wait_answered_ns, seen[wi].sum_wait) << i;
+        ASSERT_EQ(r.waits.count(), seen[wi].waits) << i;
+        ASSERT_EQ(w.RunningMaxWaitNs(wi), seen[wi].max_wait) << i;
+      }
+      if (rng() % 3 == 0) {
+        seen[wi] = {w.mark(), r.counters.answered, r.counters.sum_wait_answered_ns,
+                    w.RunningMaxWaitNs(wi), r.waits.count()};
+      }
+    }
+  }
+  EXPECT_GT(unchanged, 1000);
+}
+
 TEST(SlidingWindowsTest, TooOldIsRefused) {
   SlidingWindows w(absl::Seconds(10), {absl::Minutes(5)}, absl::Minutes(2));
   w.AdvanceTo(kT0);
