@@ -47,8 +47,8 @@ int64_t CountSample(Counters& c, const Sample& s) {
   return -1;
 }
 
-// Changed looks for buckets that left a window when the clock has moved
-// this many buckets or fewer since the mark; past that it answers yes.
+// LeftWindow looks for buckets that left a window when the clock has moved
+// this many buckets or fewer since; past that it answers yes.
 constexpr int64_t kMaxChangedScan = 4;
 
 int64_t FloorDiv(int64_t a, int64_t b) {
@@ -111,15 +111,10 @@ void SlidingWindows::AdvanceTo(absl::Time now) {
   now_index_ = n;
 }
 
-bool SlidingWindows::Changed(int i, const Mark& mark) const {
-  // Buckets change only as samples land; with none since the mark, the
-  // buckets that entered the window since are empty, and it changed only if
-  // one that left it held samples.
-  if (records_ != mark.records) return true;
-  if (now_index_ == mark.now_index) return false;
-  if (mark.now_index == INT64_MIN || now_index_ - mark.now_index > kMaxChangedScan) return true;
+bool SlidingWindows::LeftWindow(int i, int64_t since) const {
+  if (since == INT64_MIN || now_index_ - since > kMaxChangedScan) return true;
   const int64_t len = window_buckets_[i];
-  for (int64_t k = mark.now_index - len + 1; k <= now_index_ - len; ++k) {
+  for (int64_t k = since - len + 1; k <= now_index_ - len; ++k) {
     if (Find(k) != nullptr) return true;
   }
   return false;

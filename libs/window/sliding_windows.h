@@ -159,7 +159,12 @@ class SlidingWindows {
   // Whether Running(i) or RunningMaxWaitNs(i) may differ from what they
   // were at `mark`: a sample has been recorded since, or a bucket holding
   // samples has left the window (or the clock moved too far to look).
-  bool Changed(int i, const Mark& mark) const;
+  bool Changed(int i, const Mark& mark) const {
+    // Buckets change only as samples land; with none since the mark, the
+    // buckets that entered the window since are empty.
+    if (records_ != mark.records) return true;
+    return now_index_ != mark.now_index && LeftWindow(i, mark.now_index);
+  }
   int num_windows() const { return static_cast<int>(windows_.size()); }
   absl::Duration window(int i) const { return windows_[i]; }
 
@@ -181,6 +186,9 @@ class SlidingWindows {
     int64_t max_wait_ns = -1;
   };
 
+  // Whether a bucket holding samples has left window i since the clock was
+  // at bucket `since` (or the clock moved too far to look).
+  bool LeftWindow(int i, int64_t since) const;
   // Brings running_[i] from the window ending at bucket synced_[i] to the
   // one ending at the clock's bucket.
   void Sync(int i) const;
