@@ -11,6 +11,15 @@ inline uint64_t Mix(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
 }
 
+// `v` as loaded from little-endian bytes (the byte order the tail uses).
+inline uint64_t LittleEndian(uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return __builtin_bswap64(v);
+#else
+  return v;
+#endif
+}
+
 constexpr uint64_t kSeedA = 0xa0761d6478bd642full;
 constexpr uint64_t kSeedB = 0xe7037ed1a0b428dbull;
 constexpr uint64_t kMulA = 0x8ebc6af09c88c6e3ull;
@@ -36,10 +45,18 @@ Fingerprint RecentIdSet::Of(std::string_view id) {
     left -= 8;
   }
   if (left > 0) {
-    // The last 1-7 bytes, little-endian, without a variable-length memcpy.
+    // The last 1-7 bytes as a little-endian number.
     uint64_t w = 0;
-    for (size_t i = 0; i < left; ++i) {
-      w |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    if (n >= 8) {
+      // One load of the id's last 8 bytes, shifted down past the bytes the
+      // loop above already mixed in.
+      uint64_t last;
+      std::memcpy(&last, p + left - 8, 8);
+      w = LittleEndian(last) >> (8 * (8 - left));
+    } else {
+      for (size_t i = 0; i < left; ++i) {
+        w |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+      }
     }
     a = Mix(a ^ w, kMulA);
     b = Mix(b + w, kMulB);
@@ -53,8 +70,12 @@ void RecentIdSet::Rotate(absl::Time now) {
     next_rotation_ = now + horizon_;
     return;
   }
+  // The new generation will likely see as many ids as the last one did:
+  // sizing its table for them up front saves regrowing it step by step.
+  const size_t last_size = current_.size();
   previous_ = std::move(current_);
   current_ = {};
+  current_.reserve(last_size);
   // Two horizons without a call: the previous generation is stale too.
   if (now - generation_start_ >= 2 * horizon_) previous_.clear();
   generation_start_ = now;

@@ -73,8 +73,8 @@ class RecentIdSet {
   // generation_start_ + horizon_, kept so that the common case of
   // AdvanceTo is one comparison.
   absl::Time next_rotation_ = absl::InfinitePast();
-  // The newest generation fills a table that starts small (and so stays in
-  // cache while it grows); the previous one is only probed.
+  // The newest generation fills a table sized for the previous generation's
+  // ids; the previous one is only probed.
   absl::flat_hash_set<Fingerprint, FingerprintHash> current_;
   absl::flat_hash_set<Fingerprint, FingerprintHash> previous_;
 };

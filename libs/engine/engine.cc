@@ -135,32 +135,37 @@ struct Engine::LineEntry {
       enter.push_back(compile(tier.enter));
       exit.push_back(compile(tier.exit));
     }
-    slot_state.assign(slots.size(), 0);
-    slot_value.assign(slots.size(), 0);
+    ResetMetricCache();
+    calm = false;
+  }
+
+  // Whether a metric the conditions read may have moved since `mark`.
+  bool FiguresChangedSince(const line::LineState::FiguresMark& mark) const {
+    for (const Slot& slot : slots) {
+      if (state.FiguresChanged(mark, slot.metric, slot.window)) return true;
+    }
+    return false;
   }
 
   // Forgets the cached metric values (the line's figures may have moved).
-  void ResetMetricCache() { std::fill(slot_state.begin(), slot_state.end(), 0); }
+  void ResetMetricCache() { ++cache_epoch; }
 
   // The same verdict as EvaluateCondition(c, state, exiting, nullptr,
   // nullptr), reading each metric at most once per cache reset.
   bool Holds(const FastCondition& c, bool exiting) {
     for (const FastClause& clause : c.clauses) {
-      if (slot_state[clause.slot] == 0) {
-        std::optional<double> v =
-            state.MetricValue(slots[clause.slot].metric, slots[clause.slot].window);
-        slot_state[clause.slot] = v ? 1 : 2;
-        slot_value[clause.slot] = v ? *v : 0;
+      Slot& slot = slots[clause.slot];
+      if (slot.epoch != cache_epoch) {
+        const std::optional<double> v = state.MetricValue(slot.metric, slot.window);
+        slot.epoch = cache_epoch;
+        slot.defined = v.has_value();
+        slot.value = v.value_or(0);
       }
-      bool met;
-      if (slot_state[clause.slot] == 2) {
-        met = exiting;
-      } else {
-        const double v = slot_value[clause.slot];
-        met = clause.above ? v > clause.threshold : v < clause.threshold;
-      }
-      if (c.all && !met) return false;
-      if (!c.all && met) return true;
+      const bool met = !slot.defined  ? exiting
+                       : clause.above ? slot.value > clause.threshold
+                                      : slot.value < clause.threshold;
+      // all: the first clause not met decides; any: the first one met.
+      if (met != c.all) return met;
     }
     return c.all;
   }
@@ -169,13 +174,22 @@ struct Engine::LineEntry {
   line::LineState state;
   std::vector<FastCondition> enter;  // per tier index
   std::vector<FastCondition> exit;   // per tier index
+  // A metric the conditions read, with its value cached until the next
+  // ResetMetricCache.
   struct Slot {
     tidewatch::v1::Metric metric;
-    int window;  // index into the line's windows; -1 for live metrics
+    int window;            // index into the line's windows; -1 for live metrics
+    uint64_t epoch = 0;    // the value is current when this is cache_epoch
+    bool defined = false;  // else the metric is undefined
+    double value = 0;
   };
   std::vector<Slot> slots;
-  std::vector<uint8_t> slot_state;  // 0: not read since the reset, 1: value, 2: undefined
-  std::vector<double> slot_value;
+  uint64_t cache_epoch = 0;
+  // The last evaluation of the open line found it calm (level 0, no tier's
+  // condition holding) on the figures at calm_figures: until they move,
+  // evaluating it again finds the same.
+  bool calm = false;
+  line::LineState::FiguresMark calm_figures;
   int level = 0;
   absl::Time episode_start = absl::InfinitePast();
   std::vector<absl::Time> enter_since;  // per tier index; Future: not holding
@@ -262,9 +276,15 @@ EventOutcome Engine::Apply(const CallEvent& event) {
     return EventOutcome::kNotOwned;
   }
   const absl::Time t = FromProto(event.event_time());
-  if (now_ != absl::InfinitePast() && t - now_ > options_.max_clock_jump) {
-    ++too_far_ahead_;
-    return EventOutcome::kTooFarAhead;
+  // t - now_ > max_clock_jump, tested against a bound from an earlier clock
+  // reading first: the clock never goes back, so within that bound the
+  // event is not too far ahead (and the Duration arithmetic is skipped).
+  if (now_ != absl::InfinitePast() && t > clock_jump_bound_) {
+    clock_jump_bound_ = now_ + options_.max_clock_jump;
+    if (t > clock_jump_bound_) {
+      ++too_far_ahead_;
+      return EventOutcome::kTooFarAhead;
+    }
   }
   if (!seen_ids_.Insert(event.event_id())) {
     ++duplicates_;
@@ -540,6 +560,7 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   entry.ResetMetricCache();
   if (e >= entry.hours_valid_until) entry.open = lp.hours.IsOpen(e, &entry.hours_valid_until);
   if (!entry.open) {
+    entry.calm = false;
     entry.last_closed = e;
     if (entry.feed_stale) emit_feed(false);  // closed lines are silent by design
     std::fill(entry.enter_since.begin(), entry.enter_since.end(), absl::InfiniteFuture());
@@ -561,6 +582,12 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
     if (stale != entry.feed_stale) emit_feed(stale);
   }
 
+  // Calm last time on the same figures: the conditions would find the same
+  // again, and nothing would change.
+  if (entry.calm && entry.level == 0 && !entry.FiguresChangedSince(entry.calm_figures)) return;
+  const line::LineState::FiguresMark figures = entry.state.MarkFigures();
+  entry.calm = false;
+
   // Which tiers' enter conditions hold, and since when.
   int target = 0;
   for (int i = 0; i < num_tiers; ++i) {
@@ -577,6 +604,11 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
       target = lp.tiers[i].level;
       break;
     }
+  }
+  if (entry.level == 0 && std::all_of(entry.enter_since.begin(), entry.enter_since.end(),
+                                      [](absl::Time t) { return t == absl::InfiniteFuture(); })) {
+    entry.calm = true;  // no tier holds: the rest changes nothing
+    entry.calm_figures = figures;
   }
 
   if (target > entry.level) {
@@ -786,6 +818,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   // A policy with fewer tiers than the snapshot: keep the highest that
   // still exists.
   entry.level = std::clamp(s.level(), 0, tiers);
+  entry.calm = false;
   entry.episode_start = FromProto(s.episode_start());
   for (int i = 0; i < tiers; ++i) {
     const bool set =

@@ -229,6 +229,9 @@ class Engine {
   LineEntry* last_line_ = nullptr;  // the line of the last event applied
 
   absl::Time now_ = absl::InfinitePast();
+  // now_ + max_clock_jump for some earlier now_ (Apply: an event stamped
+  // at or before it is not too far ahead).
+  absl::Time clock_jump_bound_ = absl::InfinitePast();
   absl::Time started_ = absl::InfinitePast();      // first clock reading
   absl::Time next_eval_ = absl::InfiniteFuture();  // next instant to evaluate
   absl::Time next_snapshot_ = absl::InfiniteFuture();

@@ -47,20 +47,28 @@ void LineState::AdvanceTo(absl::Time now) {
   if (now <= now_) return;
   now_ = now;
   capacity_valid_ = false;
+  if (!waiting_.empty()) ++figures_version_;  // longest_waiting grows
   windows_.AdvanceTo(now);
+  if (!held_.empty()) OrphanHeld(now);
+  if (!waiting_.empty()) ExpireWaiting(now);
+  closed_.AdvanceTo(now);
+}
+
+void LineState::OrphanHeld(absl::Time now) {
   // Held outcomes whose queued event can no longer arrive in time.
-  if (!held_.empty()) {
-    const absl::Time watermark = now - lateness_;
-    for (auto it = held_.begin(); it != held_.end();) {
-      if (it->second.time < watermark) {
-        ++anomalies_.orphans;
-        RememberClosed(it->first);
-        held_.erase(it++);
-      } else {
-        ++it;
-      }
+  const absl::Time watermark = now - lateness_;
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->second.time < watermark) {
+      ++anomalies_.orphans;
+      RememberClosed(it->first);
+      held_.erase(it++);
+    } else {
+      ++it;
     }
   }
+}
+
+void LineState::ExpireWaiting(absl::Time now) {
   // Calls the feed apparently lost.
   while (!waiting_.empty() && now - waiting_.begin()->first > limits_.max_queue_time) {
     const uint64_t serial = waiting_.begin()->second;
@@ -74,7 +82,6 @@ void LineState::AdvanceTo(absl::Time now) {
       }
     }
   }
-  closed_.AdvanceTo(now);
 }
 
 void LineState::RecordSample(absl::Time t, const window::Sample& s, bool in_windows) {
@@ -95,8 +102,11 @@ void LineState::CloseOutcome(absl::Time t, bool answered, absl::Duration wait, b
 LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
   if (t > now_) AdvanceTo(t);
   capacity_valid_ = false;
+  ++figures_version_;
   last_event_time_ = std::max(last_event_time_, t);
-  const bool late = t < now_ - lateness_;
+  // t < now_ - lateness_, without the subtraction for the usual event at or
+  // after the clock.
+  const bool late = (t < now_ || lateness_ < absl::ZeroDuration()) && t < now_ - lateness_;
   const bool in_windows = !late;
   const Disposition applied = late ? Disposition::kLate : Disposition::kApplied;
   if (late) ++anomalies_.late;
@@ -244,9 +254,7 @@ namespace tidewatch::line {
 
 const CapacityEstimate& LineState::Capacity() const {
   if (!capacity_valid_) {
-    const int wi = capacity_window_ >= 0 && capacity_window_ < windows_.num_windows()
-                       ? capacity_window_
-                       : windows_.num_windows() - 1;
+    const int wi = CapacityWindowIndex();
     capacity_ = EstimateCapacity(windows_.Running(wi), windows_.window(wi), agents_, *policy_);
     capacity_valid_ = true;
   }
@@ -287,6 +295,7 @@ void LineState::RestoreAgent(const tidewatch::v1::AgentSnapshot& agent) {
   rec.since = since;
   ++agents_.n[rec.state][rec.origin];
   capacity_valid_ = false;
+  ++figures_version_;
 }
 
 }  // namespace tidewatch::line

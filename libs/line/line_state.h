@@ -72,7 +72,10 @@ class LineState {
             LineLimits limits = {});
 
   // Replaces targets etc. (future samples use the new targets).
-  void set_policy(const policy::LinePolicy& policy) { policy_ = &policy; }
+  void set_policy(const policy::LinePolicy& policy) {
+    policy_ = &policy;
+    ++figures_version_;
+  }
   const policy::LinePolicy& policy() const { return *policy_; }
 
   // Moves the clock forward: slides windows, turns held outcomes older than
@@ -99,8 +102,15 @@ class LineState {
   // until its next event: no call waits, no outcome is held, and every
   // window has emptied (the newest event is older than the longest window).
   bool QuiescentAt(absl::Time now) const {
-    return waiting_.empty() && held_.empty() &&
-           (last_event_time_ == absl::InfinitePast() || now - last_event_time_ > quiescent_after_);
+    if (!waiting_.empty() || !held_.empty()) return false;
+    if (last_event_time_ == absl::InfinitePast()) return true;
+    // now - last_event_time_ > quiescent_after_. quiet_after_ is
+    // last_event_time_ + quiescent_after_ for an earlier (never later)
+    // last_event_time_: up to it the line is certainly not quiescent, and
+    // only past it is the sum worked out again.
+    if (now <= quiet_after_) return false;
+    quiet_after_ = last_event_time_ + quiescent_after_;
+    return now > quiet_after_;
   }
   // The newest event time seen (InfinitePast before any).
   absl::Time last_event_time() const { return last_event_time_; }
@@ -116,11 +126,33 @@ class LineState {
   // The value of `metric` now: windowed metrics over window `window_index`,
   // live metrics ignore it. nullopt when undefined.
   std::optional<double> MetricValue(tidewatch::v1::Metric metric, int window_index) const;
+  // Where the line's figures stand now, for FiguresChanged.
+  struct FiguresMark {
+    uint64_t version = 0;
+    window::SlidingWindows::Mark windows;
+  };
+  FiguresMark MarkFigures() const { return {figures_version_, windows_.mark()}; }
+  // Whether MetricValue(metric, window_index) may differ from what it was
+  // at `mark` (false: it is the same).
+  bool FiguresChanged(const FiguresMark& mark, tidewatch::v1::Metric metric,
+                      int window_index) const {
+    if (figures_version_ != mark.version) return true;
+    if (window_index >= 0 && window_index < windows_.num_windows() &&
+        windows_.Changed(window_index, mark.windows)) {
+      return true;
+    }
+    return (metric == tidewatch::v1::METRIC_PREDICTED_WAIT ||
+            metric == tidewatch::v1::METRIC_CAPACITY_GAP) &&
+           windows_.Changed(CapacityWindowIndex(), mark.windows);
+  }
   // Index of a window of this length, or -1.
   int WindowIndex(absl::Duration length) const;
 
   // Which window the live capacity estimate reads (default: the last).
-  void set_capacity_window(int window_index) { capacity_window_ = window_index; }
+  void set_capacity_window(int window_index) {
+    capacity_window_ = window_index;
+    ++figures_version_;
+  }
   // The live capacity estimate (libs/line/capacity_estimate.h) over the
   // capacity window at the clock; computed once per clock instant.
   const CapacityEstimate& Capacity() const;
@@ -135,6 +167,15 @@ class LineState {
     absl::Time time;
   };
 
+  // AdvanceTo's work on held outcomes and waiting calls, when there are any.
+  void OrphanHeld(absl::Time now);
+  void ExpireWaiting(absl::Time now);
+  // The window Capacity reads.
+  int CapacityWindowIndex() const {
+    return capacity_window_ >= 0 && capacity_window_ < windows_.num_windows()
+               ? capacity_window_
+               : windows_.num_windows() - 1;
+  }
   void RecordSample(absl::Time t, const window::Sample& s, bool in_windows);
   void RememberClosed(const Fingerprint& call) { closed_.Insert(call); }
   void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
@@ -147,6 +188,10 @@ class LineState {
   window::WindowStats totals_;
   absl::Time now_ = absl::InfinitePast();
   absl::Time last_event_time_ = absl::InfinitePast();
+  // Moves on every event, and every clock move while calls wait (their
+  // waits grow), policy change and agent restore (see FiguresChanged).
+  uint64_t figures_version_ = 0;
+  mutable absl::Time quiet_after_ = absl::InfinitePast();  // see QuiescentAt
 
   // Calls by the fingerprint of their id (RecentIdSet::Of: hashed once per
   // event, no string kept).

@@ -5,22 +5,6 @@
 
 namespace tidewatch::window {
 
-void Counters::Add(const Counters& o, int sign) {
-  offered += sign * o.offered;
-  answered += sign * o.answered;
-  abandoned += sign * o.abandoned;
-  short_abandoned += sign * o.short_abandoned;
-  answered_in_target += sign * o.answered_in_target;
-  callbacks += sign * o.callbacks;
-  left_queue += sign * o.left_queue;
-  completed += sign * o.completed;
-  fcr_known += sign * o.fcr_known;
-  fcr_resolved += sign * o.fcr_resolved;
-  sum_wait_answered_ns += sign * o.sum_wait_answered_ns;
-  sum_wait_all_ns += sign * o.sum_wait_all_ns;
-  sum_handle_ns += sign * o.sum_handle_ns;
-}
-
 namespace {
 
 // Adds one sample to counters; returns the wait in ns when the sample
@@ -63,6 +47,10 @@ int64_t CountSample(Counters& c, const Sample& s) {
   return -1;
 }
 
+// LeftWindow looks for buckets that left a window when the clock has moved
+// this many buckets or fewer since; past that it answers yes.
+constexpr int64_t kMaxChangedScan = 4;
+
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -93,6 +81,7 @@ SlidingWindows::SlidingWindows(absl::Duration bucket_width, std::vector<absl::Du
     WindowStats s;
     s.length = w;
     running_.push_back(std::move(s));
+    synced_.push_back(INT64_MIN);
   }
   int64_t lateness = (absl::ToInt64Nanoseconds(allowed_lateness) + width_ns_ - 1) / width_ns_;
   // Room for the longest window ending at the oldest instant a snapshot may
@@ -111,33 +100,64 @@ int64_t SlidingWindows::BucketIndex(absl::Time t) const {
 }
 
 void SlidingWindows::AdvanceTo(absl::Time now) {
-  int64_t n = BucketIndex(now);
+  // The running aggregates catch up when read (Sync); here the clock only
+  // notes which windows a bucket holding samples has left.
+  const int64_t n = BucketIndex(now);
   if (now_index_ == INT64_MIN) {
     now_index_ = n;
     return;
   }
   if (n <= now_index_) return;
-  for (size_t w = 0; w < windows_.size(); ++w) {
-    // Window covers (idx - len, idx]; buckets <= new_idx - len leave it.
-    int64_t len = window_buckets_[w];
-    int64_t first_out = now_index_ - len + 1;
-    // Buckets past the old clock hold nothing yet, so a long jump costs no
-    // more than one window's worth of buckets.
-    int64_t last_out = std::min(n - len, now_index_);
-    // Only buckets the ring can hold can be in the window at all.
-    first_out = std::max(first_out, now_index_ - ring_size_ + 1);
-    for (int64_t k = first_out; k <= last_out; ++k) {
-      if (const Bucket* b = Find(k)) {
-        running_[w].counters.Add(b->counters, -1);
-        b->waits.ApplyTo(running_[w].waits, -1);
-      }
-    }
-  }
   now_index_ = n;
 }
 
+bool SlidingWindows::LeftWindow(int i, int64_t since) const {
+  if (since == INT64_MIN || now_index_ - since > kMaxChangedScan) return true;
+  const int64_t len = window_buckets_[i];
+  for (int64_t k = since - len + 1; k <= now_index_ - len; ++k) {
+    if (Find(k) != nullptr) return true;
+  }
+  return false;
+}
+
+void SlidingWindows::Sync(int i) const {
+  const int64_t to = now_index_;
+  const int64_t from = synced_[i];
+  const int64_t len = window_buckets_[i];
+  WindowStats& r = running_[i];
+  // The buckets that left the window since `from` are still in the ring
+  // (not reused by a newer bucket) while they are among the newest
+  // ring_size_ buckets; past that, or when no bucket is shared, the window
+  // is summed afresh.
+  if (from == INT64_MIN || to - from >= std::min(len, ring_size_ - len + 1)) {
+    r.counters = Counters{};
+    r.waits.Clear();
+    for (int64_t k = to - len + 1; k <= to; ++k) {
+      if (const Bucket* b = Find(k)) {
+        r.counters.Add(b->counters, +1);
+        b->waits.ApplyTo(r.waits, +1);
+      }
+    }
+  } else {
+    // (from - len, from] becomes (to - len, to].
+    for (int64_t k = from - len + 1; k <= to - len; ++k) {
+      if (const Bucket* b = Find(k)) {
+        r.counters.Add(b->counters, -1);
+        b->waits.ApplyTo(r.waits, -1);
+      }
+    }
+    for (int64_t k = from + 1; k <= to; ++k) {
+      if (const Bucket* b = Find(k)) {
+        r.counters.Add(b->counters, +1);
+        b->waits.ApplyTo(r.waits, +1);
+      }
+    }
+  }
+  synced_[i] = to;
+}
+
 bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
-  int64_t k = BucketIndex(t);
+  const int64_t k = BucketIndex(t);
   if (now_index_ == INT64_MIN) now_index_ = k;
   if (k > now_index_) AdvanceTo(t);
   if (k <= now_index_ - ring_size_ + 1) return false;  // older than the ring keeps
@@ -148,19 +168,19 @@ bool SlidingWindows::Record(absl::Time t, const Sample& sample) {
     b.waits.Clear();
     b.max_wait_ns = -1;
   }
-  Counters delta;
-  int64_t ns = CountSample(delta, sample);
-  b.counters.Add(delta, +1);
-  int bin = -1;
+  ++records_;
+  const int64_t ns = CountSample(b.counters, sample);
   if (ns >= 0) {
-    bin = sample.wait_bin;
-    b.waits.Add(bin);
+    b.waits.Add(sample.wait_bin);
     b.max_wait_ns = std::max(b.max_wait_ns, ns);
   }
+  // Into the running aggregates that already cover bucket k; the others
+  // add the whole bucket when they catch up.
   for (size_t w = 0; w < windows_.size(); ++w) {
-    if (k > now_index_ - window_buckets_[w]) {
-      running_[w].counters.Add(delta, +1);
-      if (bin >= 0) running_[w].waits.Add(bin);
+    const int64_t end = synced_[w];
+    if (end != INT64_MIN && k <= end && k > end - window_buckets_[w]) {
+      CountSample(running_[w].counters, sample);
+      if (ns >= 0) running_[w].waits.Add(sample.wait_bin);
     }
   }
   return true;

@@ -8,9 +8,12 @@
 // plus the allowed lateness, so memory is fixed by the window configuration,
 // never by call volume.
 //
-// Each configured window keeps a running aggregate, updated as events land
-// and as the clock slides buckets out, so reading counts and sums is O(1);
-// quantiles read the window's dense WaitSketch. Snapshots at an earlier
+// Each configured window keeps a running aggregate, brought up to the clock
+// when it is read (adding the buckets that entered it and subtracting those
+// that left since the last read, or summing it afresh after a long gap), so
+// a window nobody reads costs nothing as the clock moves, and reading counts
+// and sums is O(1) per bucket moved; quantiles read the window's dense
+// WaitSketch. Snapshots at an earlier
 // aligned instant are recomputed from the buckets (ScanWindow), which is
 // what lets a snapshot wait for late events before it is taken.
 //
@@ -46,7 +49,22 @@ struct Counters {
   int64_t sum_wait_all_ns = 0;  // answered + abandoned
   int64_t sum_handle_ns = 0;    // talk + wrap of completed
 
-  void Add(const Counters& o, int sign);
+  // Adds (sign +1) or subtracts (sign -1) `o`.
+  void Add(const Counters& o, int sign) {
+    offered += sign * o.offered;
+    answered += sign * o.answered;
+    abandoned += sign * o.abandoned;
+    short_abandoned += sign * o.short_abandoned;
+    answered_in_target += sign * o.answered_in_target;
+    callbacks += sign * o.callbacks;
+    left_queue += sign * o.left_queue;
+    completed += sign * o.completed;
+    fcr_known += sign * o.fcr_known;
+    fcr_resolved += sign * o.fcr_resolved;
+    sum_wait_answered_ns += sign * o.sum_wait_answered_ns;
+    sum_wait_all_ns += sign * o.sum_wait_all_ns;
+    sum_handle_ns += sign * o.sum_handle_ns;
+  }
 };
 
 // One thing to record at an instant.
@@ -117,18 +135,36 @@ class SlidingWindows {
   SlidingWindows(absl::Duration bucket_width, std::vector<absl::Duration> windows,
                  absl::Duration allowed_lateness);
 
-  // Moves the clock forward (never back); buckets that fall out of a window
-  // are subtracted from its running aggregate.
+  // Moves the clock forward (never back).
   void AdvanceTo(absl::Time now);
 
   // Records a sample stamped `t` (t <= the clock). Returns false, recording
   // nothing, when `t` is older than the ring keeps (later than allowed).
   bool Record(absl::Time t, const Sample& sample);
 
-  // The running aggregate of window `i` at the current clock. Its
-  // max_wait_ns is not maintained: use RunningMaxWait.
-  const WindowStats& Running(int i) const { return running_[i]; }
+  // The running aggregate of window `i` at the current clock (valid until
+  // the next non-const call). Its max_wait_ns is not maintained: use
+  // RunningMaxWait.
+  const WindowStats& Running(int i) const {
+    if (synced_[i] != now_index_) Sync(i);
+    return running_[i];
+  }
   int64_t RunningMaxWaitNs(int i) const;
+  // Where the windows stand now, for Changed.
+  struct Mark {
+    int64_t now_index = INT64_MIN;
+    uint64_t records = 0;
+  };
+  Mark mark() const { return {now_index_, records_}; }
+  // Whether Running(i) or RunningMaxWaitNs(i) may differ from what they
+  // were at `mark`: a sample has been recorded since, or a bucket holding
+  // samples has left the window (or the clock moved too far to look).
+  bool Changed(int i, const Mark& mark) const {
+    // Buckets change only as samples land; with none since the mark, the
+    // buckets that entered the window since are empty.
+    if (records_ != mark.records) return true;
+    return now_index_ != mark.now_index && LeftWindow(i, mark.now_index);
+  }
   int num_windows() const { return static_cast<int>(windows_.size()); }
   absl::Duration window(int i) const { return windows_[i]; }
 
@@ -150,6 +186,12 @@ class SlidingWindows {
     int64_t max_wait_ns = -1;
   };
 
+  // Whether a bucket holding samples has left window i since the clock was
+  // at bucket `since` (or the clock moved too far to look).
+  bool LeftWindow(int i, int64_t since) const;
+  // Brings running_[i] from the window ending at bucket synced_[i] to the
+  // one ending at the clock's bucket.
+  void Sync(int i) const;
   const Bucket* Find(int64_t index) const {
     const Bucket& b = ring_[static_cast<size_t>(index & slot_mask_)];
     return b.index == index ? &b : nullptr;
@@ -165,7 +207,11 @@ class SlidingWindows {
   int64_t ring_size_ = 0;
   int64_t slot_mask_ = 0;
   std::vector<Bucket> ring_;
-  std::vector<WindowStats> running_;
+  // running_[i] is window i ending at bucket synced_[i] (INT64_MIN: not
+  // computed yet); Running catches it up with the clock.
+  mutable std::vector<WindowStats> running_;
+  mutable std::vector<int64_t> synced_;
+  uint64_t records_ = 0;           // samples recorded (see Changed)
   int64_t now_index_ = INT64_MIN;  // bucket index of the clock
 };
 

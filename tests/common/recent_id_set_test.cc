@@ -94,5 +94,26 @@ TEST(RecentIdSetTest, FingerprintsOfManySimilarIdsDiffer) {
   EXPECT_FALSE(s.Insert("tide-sim-1-20221003-7"));
 }
 
+// Fingerprints are part of no output, but they must not drift: these are
+// the values little-endian builds have always computed (ids of 0-7 bytes,
+// whole words, and whole words plus a tail).
+TEST(RecentIdSetTest, FingerprintsAreStable) {
+  struct Case {
+    const char* id;
+    uint64_t first;
+    uint64_t second;
+  };
+  for (const Case& c : {
+           Case{"", 0xc8064012e3311d57ull, 0x3d947f84c1276e53ull},
+           Case{"c7", 0x30f19d314fa5d938ull, 0x467d02116844ca4dull},
+           Case{"e12345", 0x26e9e35d6ccda9a2ull, 0x3864d02217b0261eull},
+           Case{"sim-e1234", 0xe5631bb4e4be2665ull, 0x64a7717439013302ull},
+           Case{"partition-7/e000123456", 0x0d4ffced3a5a64b0ull, 0x4d3a39c8b2b7fe5cull},
+           Case{"revenues-agent-17-logged-in", 0x31276fa494d9fefcull, 0xcf258c1acf39d062ull},
+       }) {
+    EXPECT_EQ(RecentIdSet::Of(c.id), Fingerprint(c.first, c.second)) << c.id;
+  }
+}
+
 }  // namespace
 }  // namespace tidewatch

@@ -137,6 +137,38 @@ TEST_F(LineStateTest, FarFutureEventDoesNotFastForwardTheClock) {
   EXPECT_EQ(engine_.SetAsideCounts().at("too_far_ahead"), 1);
 }
 
+// The limit moves with the clock: an event a little under max_clock_jump
+// (a week) ahead of a clock that has moved on since is applied, one just
+// over it is not.
+TEST_F(LineStateTest, ClockJumpLimitFollowsTheClock) {
+  const absl::Duration week = absl::Hours(24 * 7);
+  engine_.Apply(b_.Queued("c1", kT0));
+  engine_.Apply(b_.Queued("c2", kT0 + absl::Seconds(1)));
+  engine_.Apply(b_.Queued("c3", kT0 + absl::Hours(24 * 6)));
+  const absl::Time now = engine_.now();
+  EXPECT_EQ(engine_.Apply(b_.Queued("c4", now + week + absl::Seconds(1))),
+            EventOutcome::kTooFarAhead);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c5", now + week)), EventOutcome::kApplied);
+  EXPECT_EQ(engine_.now(), now + week);
+  EXPECT_EQ(engine_.SetAsideCounts().at("too_far_ahead"), 1);
+}
+
+// Quiescent once the newest event is more than the longest window plus two
+// buckets old, and not again after a newer event.
+TEST_F(LineStateTest, QuiescentOnceTheNewestEventLeftEveryWindow) {
+  const window::SlidingWindows& w = line().windows();
+  const absl::Duration after = w.window(w.num_windows() - 1) + 2 * w.bucket_width();
+  engine_.Apply(
+      b_.Agent("a1", kT0, tidewatch::v1::AGENT_STATUS_AVAILABLE, tidewatch::v1::AGENT_ORIGIN_CSC));
+  EXPECT_FALSE(line().QuiescentAt(kT0 + after));
+  EXPECT_TRUE(line().QuiescentAt(kT0 + after + absl::Nanoseconds(1)));
+  engine_.Apply(b_.Agent("a1", kT0 + absl::Minutes(5), tidewatch::v1::AGENT_STATUS_ON_CALL,
+                         tidewatch::v1::AGENT_ORIGIN_CSC));
+  EXPECT_FALSE(line().QuiescentAt(kT0 + after + absl::Nanoseconds(1)));
+  EXPECT_FALSE(line().QuiescentAt(kT0 + absl::Minutes(5) + after));
+  EXPECT_TRUE(line().QuiescentAt(kT0 + absl::Minutes(5) + after + absl::Nanoseconds(1)));
+}
+
 TEST_F(LineStateTest, WaitingCallsLostByTheFeedExpire) {
   engine_.Apply(b_.Queued("c1", kT0));
   engine_.AdvanceTo(kT0 + absl::Hours(9));

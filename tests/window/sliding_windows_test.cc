@@ -72,6 +72,89 @@ TEST(SlidingWindowsTest, RunningMatchesScanAndBruteForce) {
   }
 }
 
+// Running aggregates catch up when read: however far apart the reads (a
+// few buckets, about a window, longer than the ring), they equal the
+// window recomputed from the buckets, counters and wait bins alike.
+TEST(SlidingWindowsTest, RunningReadAtAnyGapMatchesScan) {
+  const absl::Duration g = absl::Seconds(10);
+  SlidingWindows w(g, {absl::Minutes(1), absl::Minutes(15), absl::Minutes(60)}, absl::Minutes(2));
+  std::mt19937_64 rng(11);
+  absl::Time now = kT0;
+  w.AdvanceTo(now);
+  int next_read[3] = {0, 0, 0};
+  for (int i = 0; i < 30000; ++i) {
+    now += absl::Milliseconds(rng() % 6000);
+    if (rng() % 500 == 0) now += absl::Minutes(rng() % 90);  // a quiet spell
+    w.AdvanceTo(now);
+    const absl::Time t = now - absl::Milliseconds(rng() % 100000);
+    const int64_t wait = rng() % 900;
+    if (rng() % 3 == 0) {
+      w.Record(t, Sample::Abandoned(absl::Seconds(wait), wait < 5));
+    } else {
+      w.Record(t, Sample::Answered(absl::Seconds(wait), wait <= 180));
+    }
+    for (int wi = 0; wi < 3; ++wi) {
+      if (i < next_read[wi]) continue;
+      // Reads from every step to several hundred steps apart.
+      next_read[wi] = i + static_cast<int>(rng() % (wi == 0 ? 40 : 600));
+      const absl::Time end = absl::FromUnixSeconds(0) + w.BucketIndex(now) * g;
+      ASSERT_TRUE(w.CanScan(end, w.window(wi)));
+      const WindowStats s = w.ScanWindow(end, w.window(wi));
+      const WindowStats& r = w.Running(wi);
+      EXPECT_EQ(r.counters.answered, s.counters.answered) << i << " " << wi;
+      EXPECT_EQ(r.counters.abandoned, s.counters.abandoned) << i << " " << wi;
+      EXPECT_EQ(r.counters.short_abandoned, s.counters.short_abandoned);
+      EXPECT_EQ(r.counters.answered_in_target, s.counters.answered_in_target);
+      EXPECT_EQ(r.counters.sum_wait_all_ns, s.counters.sum_wait_all_ns);
+      ASSERT_EQ(r.waits.count(), s.waits.count()) << i << " " << wi;
+      for (int b = 0; b < NumWaitBins(); ++b) ASSERT_EQ(r.waits.bin_count(b), s.waits.bin_count(b));
+    }
+  }
+}
+
+// Changed(i, mark) false means window i reads exactly as it did at the
+// mark; quiet spells (nothing recorded) make it false often enough to be
+// worth asking.
+TEST(SlidingWindowsTest, UnchangedSinceAMarkReadsTheSame) {
+  const absl::Duration g = absl::Seconds(10);
+  SlidingWindows w(g, {absl::Minutes(1), absl::Minutes(15)}, absl::Minutes(2));
+  std::mt19937_64 rng(5);
+  absl::Time now = kT0;
+  w.AdvanceTo(now);
+  struct Seen {
+    SlidingWindows::Mark mark;
+    int64_t answered;
+    int64_t sum_wait;
+    int64_t max_wait;
+    int64_t waits;
+  };
+  std::vector<Seen> seen(2);
+  int unchanged = 0;
+  for (int i = 0; i < 20000; ++i) {
+    now += absl::Seconds(rng() % 25);
+    w.AdvanceTo(now);
+    if (rng() % 4 == 0) {
+      const int64_t wait = rng() % 300;
+      w.Record(now - absl::Seconds(rng() % 60), Sample::Answered(absl::Seconds(wait), true));
+    }
+    for (int wi = 0; wi < 2; ++wi) {
+      const WindowStats& r = w.Running(wi);
+      if (i > 0 && !w.Changed(wi, seen[wi].mark)) {
+        ++unchanged;
+        ASSERT_EQ(r.counters.answered, seen[wi].answered) << i;
+        ASSERT_EQ(r.counters.sum_wait_answered_ns, seen[wi].sum_wait) << i;
+        ASSERT_EQ(r.waits.count(), seen[wi].waits) << i;
+        ASSERT_EQ(w.RunningMaxWaitNs(wi), seen[wi].max_wait) << i;
+      }
+      if (rng() % 3 == 0) {
+        seen[wi] = {w.mark(), r.counters.answered, r.counters.sum_wait_answered_ns,
+                    w.RunningMaxWaitNs(wi), r.waits.count()};
+      }
+    }
+  }
+  EXPECT_GT(unchanged, 1000);
+}
+
 TEST(SlidingWindowsTest, TooOldIsRefused) {
   SlidingWindows w(absl::Seconds(10), {absl::Minutes(5)}, absl::Minutes(2));
   w.AdvanceTo(kT0);
