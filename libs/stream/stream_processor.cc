@@ -69,7 +69,7 @@ constexpr absl::Duration kLagRefresh = absl::Milliseconds(100);
 // With the engine thread: batches in the pipeline (one filled by Step, the
 // others handed over), and how often a busy Step does its bookkeeping (at
 // least every kBookkeepingSteps Steps, for clocks that do not move).
-constexpr int kPipelineBatches = 3;
+constexpr int kPipelineBatches = 8;
 constexpr absl::Duration kBookkeeping = absl::Milliseconds(5);
 constexpr int kBookkeepingSteps = 8;
 
@@ -89,8 +89,7 @@ struct StreamProcessor::DecodedEvent {
   events::RejectReason reason = {};
 };
 
-// A polled batch and its decoded events, on an arena reset when the batch
-// is reused.
+// A polled batch and its decoded events.
 struct StreamProcessor::Batch {
   Batch() : block(new char[kArenaBlockBytes]), arena(ArenaOptionsFor(block.get())) {}
   void Clear() {
@@ -98,8 +97,18 @@ struct StreamProcessor::Batch {
     decoded.clear();
     arena.Reset();
   }
+  // The message Decode parses record i into. The messages are kept from
+  // batch to batch, so parsing reuses their strings (as a consumer that
+  // reuses one message does) instead of allocating every field again.
+  tidewatch::v1::CallEvent* EventAt(size_t i) {
+    while (events.size() <= i) events.push_back(std::make_unique<tidewatch::v1::CallEvent>());
+    return events[i].get();
+  }
   std::vector<kafka::Record> records;
-  std::vector<DecodedEvent> decoded;  // one per record (commands: empty)
+  // Empty: not decoded (ApplyBatch decodes as it applies, into one message
+  // on the arena). Else one per record (commands: no event).
+  std::vector<DecodedEvent> decoded;
+  std::vector<std::unique_ptr<tidewatch::v1::CallEvent>> events;
   std::unique_ptr<char[]> block;
   google::protobuf::Arena arena;
 };
@@ -192,6 +201,11 @@ void StreamProcessor::WaitForWorker() {
       +[](StreamProcessor* p)
            ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->pipe_mu_) { return p->queued_.empty(); },
       this));
+}
+
+bool StreamProcessor::WorkerBacklogged() {
+  absl::MutexLock lock(&pipe_mu_);
+  return queued_.size() >= 2;  // the front is being applied
 }
 
 void StreamProcessor::HandOver() {
@@ -594,9 +608,7 @@ void StreamProcessor::Decode(Batch& batch) {
   batch.decoded.resize(batch.records.size());
   for (size_t i = 0; i < batch.records.size(); ++i) {
     if (batch.records[i].topic != options_.events_topic) continue;
-    DecodeRecord(batch.records[i],
-                 google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&batch.arena),
-                 batch.decoded[i]);
+    DecodeRecord(batch.records[i], batch.EventAt(i), batch.decoded[i]);
   }
 }
 
@@ -1062,7 +1074,9 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
       ticked = true;
     }
   } else {
-    Decode(next);
+    // Whoever has time decodes: the poller when the worker has batches
+    // waiting behind the one it applies, else the worker as it applies.
+    if (!idle && WorkerBacklogged()) Decode(next);
     const bool halting = halting_.load();
     const absl::Time now = clock_.Now();
     if (!idle && !halting) {

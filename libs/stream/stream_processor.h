@@ -49,9 +49,11 @@
 // Threading: Step() and Shutdown() on one thread; Status() and Lines() from
 // any thread (HTTP handlers). With StreamOptions::engine_thread the
 // partition engines run on a worker thread the processor owns:
-// each Step polls and decodes a batch and queues it for the worker, which
-// applies batches in order while the next ones are polled (a few at most
-// are queued: Step waits for a free one). Step's bookkeeping (ticks,
+// each Step polls a batch and queues it for the worker, which applies
+// batches in order while the next ones are polled (a few at most are
+// queued: Step waits for a free one). Decoding goes to whichever side has
+// time: Step decodes a batch when the worker is behind, else the worker
+// decodes it as it applies. Step's bookkeeping (ticks,
 // commits of what has been applied) runs every few milliseconds rather
 // than every Step, and a Step that polls nothing first waits until the
 // worker has applied everything; so a Step returns before its batch is
@@ -283,7 +285,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
   // Decodes a polled batch's events (no lock needed): with the engine
-  // thread, the poller decodes the next batch while the worker applies.
+  // thread, the poller decodes the next batch while the worker applies,
+  // when the worker is behind (WorkerBacklogged).
   void Decode(Batch& batch);
   // Decodes one record into `event` (an events record) or leaves `out`
   // empty (a command).
@@ -304,6 +307,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // Queues filling_ for the worker and takes a free batch as the next
   // filling_ (waiting for one while the worker is behind).
   void HandOver();
+  // The worker has a batch queued behind the one it is applying: Step
+  // decodes the next batch itself rather than leave that to the worker.
+  bool WorkerBacklogged();
   void StopWorker();
   void HandleCommand(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a command to its task's engine; false if it must wait (the
