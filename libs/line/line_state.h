@@ -56,7 +56,8 @@ struct LineLimits {
   absl::Duration max_queue_time = absl::Hours(8);
 };
 
-// One line's state.
+// One line's state. Not thread-safe, not even for readers only (reading a
+// window or the capacity estimate updates caches): one owner, or a lock.
 class LineState {
  public:
   // What Apply did with an event.

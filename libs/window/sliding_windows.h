@@ -127,7 +127,9 @@ struct WindowStats {
   void Record(const Sample& s);
 };
 
-// The bucket ring and the running windows of one line.
+// The bucket ring and the running windows of one line. Not thread-safe,
+// not even for readers only: Running() brings the aggregates up to the
+// clock as it reads them. One owner (the line's engine) or a lock around it.
 class SlidingWindows {
  public:
   // `bucket_width` must divide every window and the lateness; windows are
