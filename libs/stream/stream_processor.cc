@@ -60,7 +60,9 @@ void FillFigures(const std::string& line_id, const line::LineState& l, absl::Tim
   }
 }
 
-constexpr size_t kArenaBlockBytes = 1 << 20;
+// A batch's arena holds the one message ApplyBatch decodes records into
+// when the batch comes undecoded (and that message's strings).
+constexpr size_t kArenaBlockBytes = 64 << 10;
 
 // How stale StreamStatus::lag may get while batches keep coming (an idle
 // Step always refreshes it).
