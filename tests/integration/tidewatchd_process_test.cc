@@ -89,6 +89,8 @@ constexpr char kEventsTopic[] = "telephony.call-events";
 constexpr char kEscalationsTopic[] = "tidewatch.escalations";
 // A day of ~9.2 h of event time in ~46 s of wall time.
 constexpr char kPacedSpeed[] = "720";
+// SigtermDuringLoadExitsCleanly: the summons day (10 hours) in ten seconds.
+constexpr char kSigtermDaySpeed[] = "3600";
 constexpr double kPacedSpeedFactor = 720;
 // The crash run commits every 3 s (the reference and the SIGTERM test every
 // 1 s, the default): more output not yet covered by committed state when an
@@ -1029,17 +1031,19 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
 
   std::optional<Cluster> bootstrap = StartBroker("broker");
   ASSERT_TRUE(bootstrap.has_value());
-  // The day is produced at full speed and waits in the topic, so that the
-  // instance is certainly mid-stream when it is told to stop.
-  Child* sim =
-      StartSim("tide-sim", bootstrap, "max", absl::StrCat(children_.dir(), "/summary.json"));
-  ASSERT_NE(sim, nullptr);
-  ASSERT_TRUE(sim->Wait(absl::Seconds(60)).has_value());
-  ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
-  timer_.Mark("day produced at full speed");
-
   Instance first;
   ASSERT_TRUE(StartTidewatchd(*bootstrap, "1", "", &first));
+  ASSERT_TRUE(WaitFor([&] { return Observe({&first}).all_ready; }, absl::Seconds(30),
+                      absl::Milliseconds(50)))
+      << first.child->Stderr();
+  timer_.Mark("instance ready");
+  // The day is produced while the instance runs, paced to last about ten
+  // seconds, so that the instance is certainly mid-stream when it is told
+  // to stop. (A day waiting in the topic is no longer enough: the instance
+  // applies all 15,647 events within a few fetches.)
+  Child* sim = StartSim("tide-sim", bootstrap, kSigtermDaySpeed,
+                        absl::StrCat(children_.dir(), "/summary.json"));
+  ASSERT_NE(sim, nullptr);
   int64_t seen_offered = 0;
   ASSERT_TRUE(WaitUntilProcessing(first, absl::Seconds(30), absl::Milliseconds(5), &seen_offered))
       << "tidewatchd never started processing";
@@ -1065,6 +1069,9 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
   EXPECT_GT(applied, 0);
   EXPECT_LT(applied, summary->events) << "SIGTERM did not land mid-stream";
   timer_.Mark("SIGTERM to exit");
+  ASSERT_TRUE(sim->Wait(absl::Seconds(60)).has_value());
+  ASSERT_EQ(sim->Describe(), "exit 0") << sim->Stderr();
+  timer_.Mark("rest of the day produced");
 
   // Committed offsets: within the partitions, and exactly what was applied
   // (every record is a valid event; one instance, no replays).
