@@ -147,6 +147,12 @@ struct Engine::LineEntry {
     return false;
   }
 
+  // No tier's enter condition is holding (none is counting its sustain).
+  bool NoTierHolding() const {
+    return std::all_of(enter_since.begin(), enter_since.end(),
+                       [](absl::Time t) { return t == absl::InfiniteFuture(); });
+  }
+
   // Forgets the cached metric values (the line's figures may have moved).
   void ResetMetricCache() { ++cache_epoch; }
 
@@ -400,9 +406,7 @@ bool Engine::CanIdle(LineEntry& entry, absl::Time e) const {
       !entry.open_callups.empty() || entry.feed_stale || !entry.state.QuiescentAt(e)) {
     return false;
   }
-  for (absl::Time since : entry.enter_since) {
-    if (since != absl::InfiniteFuture()) return false;
-  }
+  if (!entry.NoTierHolding()) return false;
   // Closed lines skip the conditions; would any hold once open?
   if (entry.last_closed == e) {
     // The figures are those EvaluateLine read at e (its cache holds).
@@ -605,8 +609,7 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
       break;
     }
   }
-  if (entry.level == 0 && std::all_of(entry.enter_since.begin(), entry.enter_since.end(),
-                                      [](absl::Time t) { return t == absl::InfiniteFuture(); })) {
+  if (entry.level == 0 && entry.NoTierHolding()) {
     entry.calm = true;  // no tier holds: the rest changes nothing
     entry.calm_figures = figures;
   }

@@ -138,6 +138,10 @@ struct StreamProcessor::Task {
   bool dirty = false;
   bool uncommitted = false;
   absl::Time recovery_started = absl::InfinitePast();
+
+  // Input consumed since the last commit, and the partition recovered (a
+  // replaying one keeps its committed position).
+  bool Committable() const { return uncommitted && pending.empty(); }
 };
 
 // Routes a partition engine's escalations to the producer.
@@ -705,7 +709,7 @@ void StreamProcessor::WriteStates(Task& task) {
 
 bool StreamProcessor::HasUncommittedInput() const {
   for (const auto& [p, task] : tasks_) {
-    if (task->uncommitted && task->pending.empty()) return true;
+    if (task->Committable()) return true;
   }
   return false;
 }
@@ -738,7 +742,7 @@ std::vector<kafka::TopicPartition> StreamProcessor::OffsetsToCommit(
     const std::vector<Task*>& tasks) const {
   std::vector<kafka::TopicPartition> offsets;
   for (Task* t : tasks) {
-    if (t->uncommitted && t->pending.empty()) {
+    if (t->Committable()) {
       offsets.push_back({options_.events_topic, t->partition, t->next_offset});
       if (t->commands_next_offset >= 0 && t->deferred_commands.empty()) {
         offsets.push_back({options_.commands_topic, t->partition, t->commands_next_offset});
@@ -996,15 +1000,9 @@ bool StreamProcessor::CommitTransaction() {
     TxnFailed(std::exchange(txn_error_, absl::OkStatus()));
     return false;
   }
-  std::vector<kafka::TopicPartition> offsets;
-  for (auto& [p, task] : tasks_) {
-    if (task->uncommitted && task->pending.empty()) {
-      offsets.push_back({options_.events_topic, p, task->next_offset});
-      if (task->commands_next_offset >= 0 && task->deferred_commands.empty()) {
-        offsets.push_back({options_.commands_topic, p, task->commands_next_offset});
-      }
-    }
-  }
+  std::vector<Task*> all;
+  for (auto& [p, task] : tasks_) all.push_back(task.get());
+  const std::vector<kafka::TopicPartition> offsets = OffsetsToCommit(all);
   if (!txn_open_ && offsets.empty()) return true;
   if (!txn_open_) {
     if (absl::Status s = producer_.BeginTransaction(); !s.ok()) {
