@@ -180,6 +180,13 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
   };
   std::unique_ptr<Instance> NewInstance() { return NewInstance(Clients{}); }
   std::unique_ptr<Instance> NewInstance(const Clients& clients) {
+    std::unique_ptr<Instance> in = UnstartedInstance(clients);
+    EXPECT_TRUE(in->processor->Start().ok());
+    return in;
+  }
+  // An instance whose processor has not been started yet.
+  std::unique_ptr<Instance> UnstartedInstance() { return UnstartedInstance(Clients{}); }
+  std::unique_ptr<Instance> UnstartedInstance(const Clients& clients) {
     auto in = std::make_unique<Instance>();
     kafka::ConsumerOptions co;
     co.group_id = T("tidewatch");
@@ -199,7 +206,6 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     in->processor = std::make_unique<StreamProcessor>(
         policy_, options_, *in->consumer, *in->producer,
         [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock_);
-    EXPECT_TRUE(in->processor->Start().ok());
     return in;
   }
 
@@ -227,18 +233,31 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
 
   // RunUntil, but an instance that gets fenced (exactly-once: it lost its
   // partitions, e.g. the session expired while the broker was down) is
-  // replaced by a new one, as tidewatchd's supervisor would restart it.
+  // replaced by a new one, as tidewatchd's supervisor would restart it: a
+  // replacement that cannot start (InitTransactions while the broker is
+  // still down) is tried again until it starts or the limit is reached.
   bool RunUntilRestarting(std::unique_ptr<Instance>& in,
                           const std::function<bool(const StreamStatus&)>& done,
                           absl::Duration limit) {
     const absl::Time deadline = absl::Now() + limit;
+    bool started = true;  // `in` was started by whoever made it
     while (absl::Now() < deadline) {
+      if (!started) {
+        in = UnstartedInstance();
+        if (absl::Status s = in->processor->Start(); !s.ok()) {
+          std::printf("replacement did not start (%s): trying again\n",
+                      std::string(s.message()).c_str());
+          absl::SleepFor(absl::Milliseconds(500));
+          continue;
+        }
+        started = true;
+      }
       if (in->processor->Step(absl::Milliseconds(50)).code() == absl::StatusCode::kAborted) {
         std::printf("instance fenced (%s): restarting it\n",
                     in->processor->Status().fenced_reason.c_str());
         ++restarts_;
         in->processor->Shutdown(absl::Seconds(2)).IgnoreError();
-        in = NewInstance();
+        started = false;
         continue;
       }
       if (done(in->processor->Status())) return true;
