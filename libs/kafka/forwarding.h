@@ -34,6 +34,10 @@ class ForwardingProducer : public Producer {
   int Poll(absl::Duration timeout) override { return real_->Poll(timeout); }
   absl::Status Flush(absl::Duration timeout) override { return real_->Flush(timeout); }
   int64_t InFlight() const override { return real_->InFlight(); }
+  absl::Status PrepareTopics(const std::vector<std::string>& topics,
+                             absl::Duration timeout) override {
+    return real_->PrepareTopics(topics, timeout);
+  }
   absl::Status InitTransactions(absl::Duration timeout) override {
     return real_->InitTransactions(timeout);
   }

@@ -273,6 +273,15 @@ class Producer {
   // Records enqueued whose delivery report has not been served yet.
   virtual int64_t InFlight() const = 0;
 
+  // Looks `topics` up ahead of the first record produced to each, waiting
+  // up to `timeout` for the answers. Without it the client learns a topic's
+  // partitions from its first record, which then waits for the client's
+  // next topic scan (up to a second), and so does a flush or a transaction
+  // commit behind it. An error (e.g. DeadlineExceeded while the cluster does
+  // not answer) only means the first records may wait as before.
+  virtual absl::Status PrepareTopics(const std::vector<std::string>& topics,
+                                     absl::Duration timeout) = 0;
+
   // Transactions (ProducerOptions::transactional_id must be set, else
   // FailedPrecondition). Errors carry a TxnError (see GetTxnError): retry,
   // abort, or recreate the producer. Call InitTransactions once, then per

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,6 +35,10 @@ class RdProducer final : public Producer, public ClientCore {
     // Undelivered records are dropped (Flush first to wait for them); their
     // callbacks are not run, since the owner may be half destroyed too.
     destroying_.store(true);
+    {
+      absl::MutexLock lock(&topics_mu_);
+      topics_.clear();  // topic objects go before their client
+    }
     rk_.reset();
     absl::MutexLock lock(&pending_mu_);
     for (Delivery* d : pending_) delete d;
@@ -82,6 +87,30 @@ class RdProducer final : public Producer, public ClientCore {
   }
 
   int64_t InFlight() const override { return in_flight_.load(); }
+
+  absl::Status PrepareTopics(const std::vector<std::string>& topics,
+                             absl::Duration timeout) override {
+    absl::MutexLock lock(&topics_mu_);
+    const absl::Time deadline = absl::Now() + timeout;
+    for (const std::string& name : topics) {
+      if (topics_.contains(name)) continue;
+      rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
+      if (topic == nullptr) {
+        return KafkaError(rd_kafka_last_error(), absl::StrCat("kafka topic ", name));
+      }
+      topics_.emplace(name, RdPtr<rd_kafka_topic_t>(topic));
+      // The answer updates the client's view of the topic as well.
+      const rd_kafka_metadata_t* raw = nullptr;
+      const rd_kafka_resp_err_t err =
+          rd_kafka_metadata(rk_.get(), 0, topic, &raw,
+                            TimeoutMs(std::max(deadline - absl::Now(), absl::ZeroDuration())));
+      RdPtr<const rd_kafka_metadata_t> md(raw);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return KafkaError(err, absl::StrCat("kafka metadata for ", name));
+      }
+    }
+    return absl::OkStatus();
+  }
 
   absl::Status InitTransactions(absl::Duration timeout) override {
     if (absl::Status s = RequireTransactional(); !s.ok()) return s;
@@ -238,6 +267,9 @@ class RdProducer final : public Producer, public ClientCore {
   std::atomic<bool> destroying_{false};
   absl::Mutex pending_mu_;
   absl::flat_hash_set<Delivery*> pending_ ABSL_GUARDED_BY(pending_mu_);
+  // PrepareTopics' topic objects, held for the producer's life.
+  absl::Mutex topics_mu_;
+  absl::flat_hash_map<std::string, RdPtr<rd_kafka_topic_t>> topics_ ABSL_GUARDED_BY(topics_mu_);
 };
 
 }  // namespace

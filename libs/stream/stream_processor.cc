@@ -75,6 +75,9 @@ constexpr int kPipelineBatches = 8;
 constexpr absl::Duration kBookkeeping = absl::Milliseconds(5);
 constexpr int kBookkeepingSteps = 8;
 
+// How long Start waits for the cluster to describe the output topics.
+constexpr absl::Duration kPrepareTopicsTimeout = absl::Seconds(2);
+
 google::protobuf::ArenaOptions ArenaOptionsFor(char* block) {
   google::protobuf::ArenaOptions o;
   o.initial_block = block;
@@ -235,6 +238,16 @@ void StreamProcessor::StopWorker() {
 }
 
 absl::Status StreamProcessor::Start() {
+  // The outputs' partitions are looked up now, not with the first record
+  // (see Producer::PrepareTopics): the first commit does not wait for them
+  // (a transaction's commit waited up to a second). With the cluster away
+  // Start goes on after kPrepareTopicsTimeout, as before.
+  if (absl::Status s = producer_.PrepareTopics({options_.escalations_topic, options_.state_topic},
+                                               kPrepareTopicsTimeout);
+      !s.ok() && !absl::IsDeadlineExceeded(s)) {
+    absl::MutexLock lock(&mu_);
+    Error(s);
+  }
   if (options_.exactly_once) {
     // Fences an older producer with our transactional.id and aborts its
     // open transaction, so its partitions' committed state is final.

@@ -95,6 +95,37 @@ TEST_F(ProducerTest, KeyedRecordsLandOnJavaPartitionWithConsecutiveOffsets) {
   EXPECT_GT(used.size(), 6u);  // 40 keys spread over the partitions
 }
 
+// Topics looked up ahead (PrepareTopics, which tidewatchd does for its
+// outputs at start) take records as before: on the key's partition, every
+// one delivered; asking again, or for a topic that does not exist, is not an
+// error; and the producer (holding the topic objects) is destroyed cleanly.
+TEST_F(ProducerTest, PreparedTopicsTakeRecordsAsBefore) {
+  ASSERT_TRUE(broker_->CreateTopic("calls", 12).ok());
+  auto producer = NewProducer(TestConfig(*broker_, "p"), {});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  absl::Status prepared = (*producer)->PrepareTopics({"calls"}, absl::Seconds(10));
+  ASSERT_TRUE(prepared.ok()) << prepared;
+  prepared = (*producer)->PrepareTopics({"calls"}, absl::Seconds(10));
+  ASSERT_TRUE(prepared.ok()) << prepared;
+  Deliveries deliveries;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE((*producer)
+                    ->Produce("calls", absl::StrCat("line-", i), absl::StrCat("v", i), {},
+                              deliveries.Callback())
+                    .ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(20)).ok());
+  ASSERT_EQ(deliveries.size(), 40);
+  const std::vector<Record> records = deliveries.records();
+  const std::vector<absl::Status> statuses = deliveries.statuses();
+  for (size_t i = 0; i < records.size(); ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i];
+    EXPECT_EQ(records[i].topic, "calls");
+    EXPECT_EQ(records[i].partition, JavaPartition(records[i].key, 12)) << records[i].key;
+  }
+  producer->reset();
+}
+
 // Headers (repeated keys, empty and binary values), key, value and timestamp
 // survive the trip; read back with a group-less consumer from the beginning.
 TEST_F(ProducerTest, HeadersRoundTrip) {

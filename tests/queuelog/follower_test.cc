@@ -243,6 +243,9 @@ class FakeProducer final : public kafka::Producer {
     return absl::OkStatus();
   }
   int64_t InFlight() const override { return static_cast<int64_t>(pending_.size()); }
+  absl::Status PrepareTopics(const std::vector<std::string>&, absl::Duration) override {
+    return absl::OkStatus();
+  }
   absl::Status InitTransactions(absl::Duration) override { return absl::UnimplementedError(""); }
   absl::Status BeginTransaction() override { return absl::UnimplementedError(""); }
   absl::Status SendOffsetsToTransaction(const std::vector<kafka::TopicPartition>&,
