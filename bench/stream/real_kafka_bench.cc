@@ -36,8 +36,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -275,6 +277,40 @@ std::unique_ptr<Core> NewCore(const std::string& group, const stream::StreamOpti
 
 int group_run = 0;
 
+// CPU seconds the broker's process has used so far (utime + stime from
+// /proc), when its pid is known from scripts/kafka-broker's directory
+// ($TIDEWATCH_KAFKA_DIR/broker.pid); -1 otherwise. On this 2-core machine
+// the broker's JVM shares the cores with both sides.
+double BrokerCpuSeconds() {
+  const char* dir = std::getenv("TIDEWATCH_KAFKA_DIR");
+  if (dir == nullptr) return -1;
+  std::ifstream pid_file(std::string(dir) + "/broker.pid");
+  long pid = 0;
+  if (!(pid_file >> pid) || pid <= 0) return -1;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return -1;
+  // Fields after the command name (which may hold spaces): state is the
+  // 3rd field overall, utime the 14th and stime the 15th.
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::atof(field.c_str());
+    if (i == 15) stime = std::atof(field.c_str());
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// " broker jvm 0.52 s" for the run that started at `before`, or "".
+std::string BrokerCpuSince(double before) {
+  const double now = BrokerCpuSeconds();
+  if (before < 0 || now < 0) return "";
+  return absl::StrFormat("; broker process %.3f s", now - before);
+}
+
 // Reads the whole topic with a bare consumer that only decodes, the way
 // tidewatchd decodes (into a message on an arena reset after each batch, no
 // headers); events/s from the first record to the last.
@@ -288,6 +324,7 @@ double RunBare(const Filled& fx) {
   int64_t n = 0;
   absl::Time start = absl::InfinitePast();
   bench::ThreadCpu cpu;
+  double broker_cpu = -1;
   std::vector<kafka::Record> batch;
   while (n < fx.events) {
     batch.clear();
@@ -295,6 +332,7 @@ double RunBare(const Filled& fx) {
     if (!batch.empty() && start == absl::InfinitePast()) {
       start = absl::Now();
       cpu = bench::ThreadCpu::Now();
+      broker_cpu = BrokerCpuSeconds();
     }
     auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
     for (const auto& r : batch) {
@@ -303,8 +341,11 @@ double RunBare(const Filled& fx) {
     arena.Reset();
   }
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  std::fprintf(stderr, "bare: %s\n",
-               bench::ThreadCpu::Summary(bench::ThreadCpu::Now().Since(cpu), secs).c_str());
+  const bench::ThreadCpu end_cpu = bench::ThreadCpu::Now();
+  std::fprintf(stderr, "bare: %s%s%s\n",
+               bench::ThreadCpu::Summary(end_cpu.Since(cpu), secs).c_str(),
+               bench::ThreadCpu::WaitSummary(end_cpu.WaitedSince(cpu)).c_str(),
+               BrokerCpuSince(broker_cpu).c_str());
   consumer->Close().IgnoreError();
   return n / secs;
 }
@@ -374,6 +415,7 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   absl::Time report = absl::Now() + absl::Seconds(10);
   CoreRun out;
   bench::ThreadCpu cpu;
+  double broker_cpu = -1;
   int64_t commits = 0;
   absl::Duration commit_steps, other_steps;
   int commit_n = 0, other_n = 0;
@@ -412,20 +454,22 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
     if (applied_so_far > 0 && start == absl::InfinitePast()) {
       start = now;
       cpu = bench::ThreadCpu::Now();
+      broker_cpu = BrokerCpuSeconds();
     }
     if (applied_so_far < fx.events) continue;
     if (applied == absl::InfinitePast()) {
       applied = now;
       const stream::StreamStatus s = core->processor->Status();
-      std::fprintf(stderr,
-                   "core%s: until applied %s; %ld records consumed, %ld recoveries, %ld stale "
-                   "dropped\n",
-                   exactly_once ? " (exactly-once)" : "",
-                   bench::ThreadCpu::Summary(bench::ThreadCpu::Now().Since(cpu),
-                                             absl::ToDoubleSeconds(now - start))
-                       .c_str(),
-                   static_cast<long>(s.records_consumed), static_cast<long>(s.recoveries),
-                   static_cast<long>(s.stale_records_dropped));
+      const bench::ThreadCpu end_cpu = bench::ThreadCpu::Now();
+      std::fprintf(
+          stderr,
+          "core%s: until applied %s%s%s; %ld records consumed, %ld recoveries, %ld stale "
+          "dropped\n",
+          exactly_once ? " (exactly-once)" : "",
+          bench::ThreadCpu::Summary(end_cpu.Since(cpu), absl::ToDoubleSeconds(now - start)).c_str(),
+          bench::ThreadCpu::WaitSummary(end_cpu.WaitedSince(cpu)).c_str(),
+          BrokerCpuSince(broker_cpu).c_str(), static_cast<long>(s.records_consumed),
+          static_cast<long>(s.recoveries), static_cast<long>(s.stale_records_dropped));
     }
     // Every event applied: until the group's offsets say so.
     if (now < next_ask) continue;
