@@ -60,10 +60,6 @@ void FillFigures(const std::string& line_id, const line::LineState& l, absl::Tim
   }
 }
 
-// A batch's arena holds the one message ApplyBatch decodes records into
-// when the batch comes undecoded (and that message's strings).
-constexpr size_t kArenaBlockBytes = 64 << 10;
-
 // How stale StreamStatus::lag may get while batches keep coming (an idle
 // Step always refreshes it).
 constexpr absl::Duration kLagRefresh = absl::Milliseconds(100);
@@ -78,13 +74,6 @@ constexpr int kBookkeepingSteps = 8;
 // How long Start waits for the cluster to describe the output topics.
 constexpr absl::Duration kPrepareTopicsTimeout = absl::Seconds(2);
 
-google::protobuf::ArenaOptions ArenaOptionsFor(char* block) {
-  google::protobuf::ArenaOptions o;
-  o.initial_block = block;
-  o.initial_block_size = kArenaBlockBytes;
-  return o;
-}
-
 }  // namespace
 
 // One events record, decoded: the event, or why it could not be.
@@ -94,13 +83,15 @@ struct StreamProcessor::DecodedEvent {
   events::RejectReason reason = {};
 };
 
-// A polled batch and its decoded events.
+// A polled batch and its decoded events. Only the polling thread allocates
+// or frees what a batch holds (Step clears a batch when it reuses it): with
+// the engine thread, records freed on the worker went back to the poller's
+// malloc arena under its lock, and the two threads spent more time asleep
+// on that lock than applying.
 struct StreamProcessor::Batch {
-  Batch() : block(new char[kArenaBlockBytes]), arena(ArenaOptionsFor(block.get())) {}
   void Clear() {
     records.clear();
     decoded.clear();
-    arena.Reset();
   }
   // The message Decode parses record i into. The messages are kept from
   // batch to batch, so parsing reuses their strings (as a consumer that
@@ -111,11 +102,9 @@ struct StreamProcessor::Batch {
   }
   std::vector<kafka::Record> records;
   // Empty: not decoded (ApplyBatch decodes as it applies, into one message
-  // on the arena). Else one per record (commands: no event).
+  // of its own). Else one per record (commands: no event).
   std::vector<DecodedEvent> decoded;
   std::vector<std::unique_ptr<tidewatch::v1::CallEvent>> events;
-  std::unique_ptr<char[]> block;
-  google::protobuf::Arena arena;
 };
 
 // One owned events partition.
@@ -194,10 +183,7 @@ void StreamProcessor::WorkerLoop() {
       if (queued_.empty()) return;  // stopping, nothing left
       batch = queued_.front();      // stays queued until applied
     }
-    ApplyBatch(*batch);
-    // Freeing the records and decoded events is the worker's too: Step
-    // reuses the batch with nothing left to free.
-    batch->Clear();
+    ApplyBatch(*batch);  // Step clears it when it reuses it (see Batch)
     absl::MutexLock lock(&pipe_mu_);
     queued_.pop_front();
     free_.push_back(batch);
@@ -638,10 +624,9 @@ void StreamProcessor::ApplyBatch(Batch& batch) {
   // the next evaluation, whichever thread applies the batch.
   if (pending_policy_ != nullptr) ApplyPendingPolicy();
   if (batch.decoded.empty()) {
-    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&batch.arena);
     DecodedEvent d;
     for (const kafka::Record& r : batch.records) {
-      DecodeRecord(r, event, d);
+      DecodeRecord(r, &apply_event_, d);
       Handle(r, d);
     }
   } else {
@@ -1075,7 +1060,7 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   }
   // Poll (and with the engine thread decode and queue) the next batch.
   Batch& next = *filling_;
-  next.Clear();  // with the engine thread the worker has cleared it
+  next.Clear();  // frees what the last poll into it allocated
   absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &next.records);
   const bool idle = next.records.empty();
   bool ticked = false;  // ApplyBatch ends with a tick

@@ -88,7 +88,6 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "engine/engine.h"
-#include "google/protobuf/arena.h"
 #include "kafka/kafka.h"
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
@@ -293,8 +292,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void DecodeRecord(const kafka::Record& record, tidewatch::v1::CallEvent* event,
                     DecodedEvent& out) const;
   // Applies a batch to the engines and ticks them; a batch not decoded yet
-  // is decoded record by record into one message on the batch's arena, as
-  // a bare decoding consumer does (the engines copy what they keep).
+  // is decoded record by record into one reused message, as a bare decoding
+  // consumer does (the engines copy what they keep).
   void ApplyBatch(Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
   void Handle(const kafka::Record& record, const DecodedEvent& decoded)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -389,6 +388,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
+  // ApplyBatch decodes an undecoded batch's records into this one message
+  // (on whichever thread applies: its strings are reused record to record).
+  tidewatch::v1::CallEvent apply_event_ ABSL_GUARDED_BY(mu_);
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // When status_.lag was last refreshed (each idle Step, else at most every
   // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
@@ -448,8 +450,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // worker holds while it applies the previous batch (both are written only
   // on the polling thread).
   std::atomic<bool> halting_{false};
-  // Polled batches, each with the arena its events are decoded on (reset
-  // when the batch is reused). One without the engine thread; with it, a
+  // Polled batches (cleared when Step reuses them). One without the engine
+  // thread; with it, a
   // small pipeline: Step fills one while the worker applies the others in
   // order, so neither waits for the other batch by batch.
   std::vector<std::unique_ptr<Batch>> batches_;
