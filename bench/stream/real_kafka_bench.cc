@@ -203,6 +203,7 @@ stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration
   so.exactly_once = exactly_once;
   so.commit_interval = commit;
   so.engine_thread = EngineThread();
+  if (const char* v = std::getenv("TIDEWATCH_BENCH_MAX_BATCH")) so.max_batch = std::atoi(v);
   return so;
 }
 
@@ -342,10 +343,9 @@ double RunBare(const Filled& fx) {
   }
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
   const bench::ThreadCpu end_cpu = bench::ThreadCpu::Now();
-  std::fprintf(stderr, "bare: %s%s%s\n",
-               bench::ThreadCpu::Summary(end_cpu.Since(cpu), secs).c_str(),
-               bench::ThreadCpu::WaitSummary(end_cpu.WaitedSince(cpu)).c_str(),
-               BrokerCpuSince(broker_cpu).c_str());
+  std::fprintf(
+      stderr, "bare: %s%s%s\n", bench::ThreadCpu::Summary(end_cpu.Since(cpu), secs).c_str(),
+      bench::ThreadCpu::WaitSummary(end_cpu, cpu).c_str(), BrokerCpuSince(broker_cpu).c_str());
   consumer->Close().IgnoreError();
   return n / secs;
 }
@@ -400,6 +400,7 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   so.exactly_once = exactly_once;
   so.wall_clock_ticks = false;  // recorded days: event time (tidewatchd --clock=event)
   so.engine_thread = EngineThread();
+  if (const char* v = std::getenv("TIDEWATCH_BENCH_MAX_BATCH")) so.max_batch = std::atoi(v);
   const std::string group = absl::StrCat(outputs.prefix, "core-", group_run++);
   auto core = NewCore(group, so, clock);
   kafka::ConsumerOptions ao;
@@ -463,12 +464,12 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
       const bench::ThreadCpu end_cpu = bench::ThreadCpu::Now();
       std::fprintf(
           stderr,
-          "core%s: until applied %s%s%s; %ld records consumed, %ld recoveries, %ld stale "
-          "dropped\n",
+          "core%s: until applied %s%s%s; %ld records consumed in %ld batches, %ld recoveries, "
+          "%ld stale dropped\n",
           exactly_once ? " (exactly-once)" : "",
           bench::ThreadCpu::Summary(end_cpu.Since(cpu), absl::ToDoubleSeconds(now - start)).c_str(),
-          bench::ThreadCpu::WaitSummary(end_cpu.WaitedSince(cpu)).c_str(),
-          BrokerCpuSince(broker_cpu).c_str(), static_cast<long>(s.records_consumed),
+          bench::ThreadCpu::WaitSummary(end_cpu, cpu).c_str(), BrokerCpuSince(broker_cpu).c_str(),
+          static_cast<long>(s.records_consumed), static_cast<long>(s.batch_latency.batches),
           static_cast<long>(s.recoveries), static_cast<long>(s.stale_records_dropped));
     }
     // Every event applied: until the group's offsets say so.

@@ -114,11 +114,13 @@ class PollTimingConsumer : public kafka::ForwardingConsumer {
   absl::Time first_records() const { return first_records_; }
   // "47 polls 20ms (+ the first), 1 empty 1ms; cpu ...".
   std::string Summary(absl::Time end) const {
+    const bench::ThreadCpu now = bench::ThreadCpu::Now();
     return absl::StrCat(
         polls_ - 1, " polls ", absl::FormatDuration(poll_time_), " (+ the first), ", empty_polls_,
         " empty ", absl::FormatDuration(empty_time_), "; ",
-        bench::ThreadCpu::Summary(bench::ThreadCpu::Now().Since(cpu_at_first_records_),
-                                  absl::ToDoubleSeconds(end - first_records_)));
+        bench::ThreadCpu::Summary(now.Since(cpu_at_first_records_),
+                                  absl::ToDoubleSeconds(end - first_records_)),
+        bench::ThreadCpu::WaitSummary(now, cpu_at_first_records_));
   }
 
  private:
