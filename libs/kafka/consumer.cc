@@ -110,6 +110,7 @@ class RdConsumer final : public Consumer, public ClientCore {
         {"partition.assignment.strategy", options.assignment_strategy},
         {"fetch.wait.max.ms", absl::StrCat(TimeoutMs(options.fetch_wait_max))},
         {"queued.min.messages", absl::StrCat(options.prefetch_records)},
+        {"queued.max.messages.kbytes", absl::StrCat(options.prefetch_kbytes)},
         {"enable.partition.eof", "false"},
     };
     absl::StatusOr<RdPtr<rd_kafka_conf_t>> conf = internal::BuildConf(config, settings);

@@ -520,14 +520,21 @@ struct ConsumerOptions {
   // fetch.wait.max.ms: how long the broker may hold a fetch waiting for data.
   absl::Duration fetch_wait_max = absl::Milliseconds(100);
   // queued.min.messages: records fetched ahead of the application (memory
-  // stays bounded by librdkafka's queued.max.messages.kbytes, 64 MiB).
-  // librdkafka 2.0.2 compares it with the whole consumer queue, every
-  // assigned partition together, and once it is reached does not fetch
-  // again until its broker thread next wakes, up to a second later however
-  // soon the queue drains: at librdkafka's default (100,000) a consumer
-  // catching up a backlog on a real cluster sat idle most of every second
-  // (docs/performance.md: 0.2 M records/s instead of 2 M).
+  // stays bounded by prefetch_kbytes below). librdkafka 2.0.2 compares it
+  // with the whole consumer queue, every assigned partition together, and
+  // once it is reached does not fetch again until its broker thread next
+  // wakes, up to a second later however soon the queue drains: at
+  // librdkafka's default (100,000) a consumer catching up a backlog on a
+  // real cluster sat idle most of every second (docs/performance.md: 0.2 M
+  // records/s instead of 2 M).
   int64_t prefetch_records = 1000000;
+  // queued.max.messages.kbytes: the same bound in KiB (records and
+  // librdkafka's ~100 bytes of overhead each), with the same stall once
+  // reached. At librdkafka's default (64 MiB, ~650,000 call events) a
+  // consumer catching up a backlog stopped fetching for 0.5-0.9 s after
+  // every 64 MiB; 256 MiB makes that four times rarer, at up to 256 MiB of
+  // memory while far behind.
+  int64_t prefetch_kbytes = 256 * 1024;
   // Whether consumed records carry their headers. Reading them costs on
   // every record; a consumer that never looks at them turns this off.
   bool read_headers = true;

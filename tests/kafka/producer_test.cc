@@ -176,6 +176,13 @@ TEST_F(ProducerTest, ConfigurationErrorsNameTheKey) {
   auto c2 = NewConsumer(TestConfig(*broker_, "c"), bad);
   ASSERT_FALSE(c2.ok());
   EXPECT_THAT(c2.status().message(), HasSubstr("auto.offset.reset"));
+
+  // The prefetch bound goes to librdkafka as it is (whose limit is 2 GiB).
+  ConsumerOptions too_much;
+  too_much.prefetch_kbytes = 4 * 1024 * 1024;
+  auto c3 = NewConsumer(TestConfig(*broker_, "c"), too_much);
+  ASSERT_FALSE(c3.ok());
+  EXPECT_THAT(c3.status().message(), HasSubstr("queued.max.messages.kbytes"));
 }
 
 // Records librdkafka can never send are refused at once, not reported later.
