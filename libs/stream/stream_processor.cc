@@ -71,6 +71,12 @@ constexpr int kPipelineBatches = 8;
 constexpr absl::Duration kBookkeeping = absl::Milliseconds(5);
 constexpr int kBookkeepingSteps = 8;
 
+// The longest a Step polls while a commit is under way (see Step), for at
+// most kCommitUnderWayFor after its point was taken (a commit that takes
+// longer, e.g. while the broker is away, is waited for at the caller's pace).
+constexpr absl::Duration kCommitUnderWayPoll = absl::Milliseconds(5);
+constexpr absl::Duration kCommitUnderWayFor = absl::Seconds(1);
+
 // How long Start waits for the cluster to describe the output topics.
 constexpr absl::Duration kPrepareTopicsTimeout = absl::Seconds(2);
 
@@ -771,6 +777,7 @@ void StreamProcessor::TakeCommitPoint() {
   point.offsets = std::move(offsets);
   point.seq = produce_seq_;
   point.undelivered = undelivered_;
+  point.taken_at = clock_.Now();
   point_ = std::move(point);
 }
 
@@ -1061,7 +1068,10 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   // Poll (and with the engine thread decode and queue) the next batch.
   Batch& next = *filling_;
   next.Clear();  // frees what the last poll into it allocated
-  absl::Status poll = consumer_.PollBatch(options_.max_batch, poll_timeout, &next.records);
+  absl::Status poll = consumer_.PollBatch(
+      options_.max_batch,
+      commit_under_way_ ? std::min(poll_timeout, kCommitUnderWayPoll) : poll_timeout,
+      &next.records);
   const bool idle = next.records.empty();
   bool ticked = false;  // ApplyBatch ends with a tick
   bool hand_over = false;
@@ -1111,6 +1121,11 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     was_idle_ = idle;
     producer_.Poll(absl::ZeroDuration());
     MaybeCommit(now, idle);
+    // A commit point waits for its records' delivery reports, then for the
+    // commit's result: both come within milliseconds, served by the next
+    // Steps, which then poll only briefly (an idle Step would wait out the
+    // caller's whole poll timeout first).
+    commit_under_way_ = point_.has_value() && clock_.Now() - point_->taken_at < kCommitUnderWayFor;
     if (status_.fenced) tasks_.clear();
     UpdateReady();
     if (status_.fenced) {

@@ -415,6 +415,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
     // Its commit has been sent (CommitAsync) and its result is awaited.
     bool sent = false;
     absl::Time sent_at = absl::InfinitePast();
+    absl::Time taken_at = absl::InfinitePast();
   };
   std::optional<CommitPoint> point_ ABSL_GUARDED_BY(mu_);
   int64_t last_point_id_ ABSL_GUARDED_BY(mu_) = 0;
@@ -471,6 +472,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // every Step.
   absl::Time last_bookkeeping_ = absl::InfinitePast();  // Step's thread only
   int steps_since_bookkeeping_ = 0;                     // Step's thread only
+  // A commit point taken less than kCommitUnderWayFor ago was in flight at
+  // the last bookkeeping: Step polls at most kCommitUnderWayPoll, so that
+  // its delivery reports and result are served without waiting out the
+  // caller's poll timeout.
+  bool commit_under_way_ = false;  // Step's thread only
 };
 
 }  // namespace tidewatch::stream
