@@ -91,7 +91,7 @@ class RdProducer final : public Producer, public ClientCore {
   absl::Status PrepareTopics(const std::vector<std::string>& topics,
                              absl::Duration timeout) override {
     absl::MutexLock lock(&topics_mu_);
-    const absl::Time deadline = absl::Now() + timeout;
+    bool added = false;
     for (const std::string& name : topics) {
       if (topics_.contains(name)) continue;
       rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
@@ -99,17 +99,17 @@ class RdProducer final : public Producer, public ClientCore {
         return KafkaError(rd_kafka_last_error(), absl::StrCat("kafka topic ", name));
       }
       topics_.emplace(name, RdPtr<rd_kafka_topic_t>(topic));
-      // The answer updates the client's view of the topic as well.
-      const rd_kafka_metadata_t* raw = nullptr;
-      const rd_kafka_resp_err_t err =
-          rd_kafka_metadata(rk_.get(), 0, topic, &raw,
-                            TimeoutMs(std::max(deadline - absl::Now(), absl::ZeroDuration())));
-      RdPtr<const rd_kafka_metadata_t> md(raw);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return KafkaError(err, absl::StrCat("kafka metadata for ", name));
-      }
+      added = true;
     }
-    return absl::OkStatus();
+    if (!added) return absl::OkStatus();
+    // One answer for every topic (asking for a named one would make a
+    // cluster that allows it create the topic), which updates the client's
+    // view of the topics it holds objects for.
+    const rd_kafka_metadata_t* raw = nullptr;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, TimeoutMs(timeout));
+    RdPtr<const rd_kafka_metadata_t> md(raw);
+    return KafkaError(err, "kafka metadata for the output topics");
   }
 
   absl::Status InitTransactions(absl::Duration timeout) override {
