@@ -115,12 +115,11 @@ class PollTimingConsumer : public kafka::ForwardingConsumer {
   // "47 polls 20ms (+ the first), 1 empty 1ms; cpu ...".
   std::string Summary(absl::Time end) const {
     const bench::ThreadCpu now = bench::ThreadCpu::Now();
-    return absl::StrCat(
-        polls_ - 1, " polls ", absl::FormatDuration(poll_time_), " (+ the first), ", empty_polls_,
-        " empty ", absl::FormatDuration(empty_time_), "; ",
-        bench::ThreadCpu::Summary(now.Since(cpu_at_first_records_),
-                                  absl::ToDoubleSeconds(end - first_records_)),
-        bench::ThreadCpu::WaitSummary(now, cpu_at_first_records_));
+    return absl::StrCat(polls_ - 1, " polls ", absl::FormatDuration(poll_time_), " (+ the first), ",
+                        empty_polls_, " empty ", absl::FormatDuration(empty_time_), "; ",
+                        bench::ThreadCpu::Summary(now.Since(cpu_at_first_records_),
+                                                  absl::ToDoubleSeconds(end - first_records_)),
+                        bench::ThreadCpu::WaitSummary(now, cpu_at_first_records_));
   }
 
  private:
