@@ -1,14 +1,17 @@
 // CPU time of this process's threads, grouped by thread name, for the
 // stream benches: where a run's CPU went (the poll thread, librdkafka's
-// broker threads, the in-process broker's thread), next to its wall time.
+// broker threads, the in-process broker's thread), next to its wall time,
+// and how long the threads waited for a core and how often they slept.
 //
 //   ThreadCpu before = ThreadCpu::Now();
 //   ... run ...
-//   std::string line = ThreadCpu::Now().Since(before).Summary(wall_seconds);
+//   ThreadCpu after = ThreadCpu::Now();
+//   std::string line = ThreadCpu::Summary(after.Since(before), wall_seconds) +
+//                      ThreadCpu::WaitSummary(after, before);
 //
-// Linux only: reads /proc/self/task and each thread's CPU clock (ns
-// resolution). Threads that exit during the run are not counted: take the
-// second reading before closing the clients.
+// Linux only: reads /proc/self/task (each thread's CPU clock, ns
+// resolution; schedstat; status). Threads that exit during the run are not
+// counted: take the second reading before closing the clients.
 #ifndef TIDEWATCH_BENCH_STREAM_THREAD_CPU_H_
 #define TIDEWATCH_BENCH_STREAM_THREAD_CPU_H_
 
@@ -25,7 +28,7 @@
 
 namespace tidewatch::bench {
 
-// CPU seconds per thread name.
+// CPU seconds, run-queue waits and sleeps per thread name.
 class ThreadCpu {
  public:
   static ThreadCpu Now() {
@@ -40,9 +43,7 @@ class ThreadCpu {
       const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
       timespec ts{};
       if (clock_gettime(clock, &ts) != 0) continue;
-      out.by_tid_[tid] = {Name(tid), ts.tv_sec + ts.tv_nsec * 1e-9};
-      out.waited_[tid] = RunQueueWait(tid);
-      out.sleeps_[tid] = Sleeps(tid);
+      out.by_tid_[tid] = {Name(tid), ts.tv_sec + ts.tv_nsec * 1e-9, RunQueueWait(tid), Sleeps(tid)};
     }
     closedir(dir);
     return out;
@@ -51,36 +52,20 @@ class ThreadCpu {
   // CPU seconds per thread name between `before` and this reading (threads
   // started in between count from zero).
   std::map<std::string, double> Since(const ThreadCpu& before) const {
-    std::map<std::string, double> out;
-    for (const auto& [tid, named] : by_tid_) {
-      const auto it = before.by_tid_.find(tid);
-      const double start = it == before.by_tid_.end() ? 0 : it->second.second;
-      out[named.first] += named.second - start;
-    }
-    return out;
+    return DeltaSince(before, &Reading::cpu);
   }
 
   // Seconds per thread name, between `before` and this reading, that the
   // threads were ready to run but waited for a core (/proc schedstat).
   std::map<std::string, double> WaitedSince(const ThreadCpu& before) const {
-    std::map<std::string, double> out;
-    for (const auto& [tid, named] : by_tid_) {
-      const auto it = before.waited_.find(tid);
-      out[named.first] += waited_.at(tid) - (it == before.waited_.end() ? 0 : it->second);
-    }
-    return out;
+    return DeltaSince(before, &Reading::waited);
   }
 
   // Times each thread (by name) went to sleep (voluntary context switches:
   // waiting for a lock, a condition, a socket) between `before` and this
   // reading.
   std::map<std::string, double> SleptSince(const ThreadCpu& before) const {
-    std::map<std::string, double> out;
-    for (const auto& [tid, named] : by_tid_) {
-      const auto it = before.sleeps_.find(tid);
-      out[named.first] += sleeps_.at(tid) - (it == before.sleeps_.end() ? 0 : it->second);
-    }
-    return out;
+    return DeltaSince(before, &Reading::sleeps);
   }
 
   // "; waited for a core 0.210 s: main 0.150 tw-engines 0.060; slept main
@@ -90,24 +75,14 @@ class ThreadCpu {
   // waiting, or that never slept, are left out.
   static std::string WaitSummary(const ThreadCpu& after, const ThreadCpu& before) {
     double total = 0;
-    std::vector<std::pair<double, std::string>> parts;
-    for (const auto& [name, secs] : after.WaitedSince(before)) {
-      total += secs;
-      if (secs >= 0.001) parts.emplace_back(secs, name);
-    }
-    std::sort(parts.rbegin(), parts.rend());
-    char buf[128];
+    const std::string listed = Listed(after.WaitedSince(before), &total);
+    char buf[64];
     std::snprintf(buf, sizeof buf, "; waited for a core %.3f s:", total);
-    std::string out = buf;
-    for (const auto& [secs, name] : parts) {
-      std::snprintf(buf, sizeof buf, " %s %.3f", name.c_str(), secs);
-      out += buf;
-    }
-    out += "; slept";
+    std::string out = buf + listed + "; slept";
     for (const auto& [name, n] : after.SleptSince(before)) {
       if (n < 1) continue;
-      std::snprintf(buf, sizeof buf, " %s %.0f", name.c_str(), n);
-      out += buf;
+      std::snprintf(buf, sizeof buf, " %.0f", n);
+      out += " " + name + buf;
     }
     return out;
   }
@@ -116,21 +91,11 @@ class ThreadCpu {
   // that used under a millisecond left out).
   static std::string Summary(const std::map<std::string, double>& cpu, double wall) {
     double total = 0;
-    std::vector<std::pair<double, std::string>> parts;
-    for (const auto& [name, secs] : cpu) {
-      total += secs;
-      if (secs >= 0.001) parts.emplace_back(secs, name);
-    }
-    std::sort(parts.rbegin(), parts.rend());
+    const std::string listed = Listed(cpu, &total);
     char buf[128];
     std::snprintf(buf, sizeof buf, "cpu %.3f s in %.3f s wall (%.2f cores):", total, wall,
                   wall > 0 ? total / wall : 0);
-    std::string out = buf;
-    for (const auto& [secs, name] : parts) {
-      std::snprintf(buf, sizeof buf, " %s %.3f", name.c_str(), secs);
-      out += buf;
-    }
-    return out;
+    return buf + listed;
   }
 
  private:
@@ -172,9 +137,44 @@ class ThreadCpu {
     return name;
   }
 
-  std::map<int, std::pair<std::string, double>> by_tid_;  // tid -> name, seconds
-  std::map<int, double> waited_;                          // tid -> run-queue seconds
-  std::map<int, double> sleeps_;                          // tid -> voluntary context switches
+  // One thread's counters at a reading.
+  struct Reading {
+    std::string name;
+    double cpu = 0;     // seconds
+    double waited = 0;  // seconds on a run queue
+    double sleeps = 0;  // voluntary context switches
+  };
+
+  // Per thread name, `field` at this reading less at `before` (threads
+  // started in between count from zero).
+  std::map<std::string, double> DeltaSince(const ThreadCpu& before, double Reading::*field) const {
+    std::map<std::string, double> out;
+    for (const auto& [tid, now] : by_tid_) {
+      const auto it = before.by_tid_.find(tid);
+      out[now.name] += now.*field - (it == before.by_tid_.end() ? 0 : it->second.*field);
+    }
+    return out;
+  }
+
+  // " main 0.090 rdk:broker1 0.050" (largest first; values under 0.001 left
+  // out), adding every value to *total.
+  static std::string Listed(const std::map<std::string, double>& values, double* total) {
+    std::vector<std::pair<double, std::string>> parts;
+    for (const auto& [name, v] : values) {
+      *total += v;
+      if (v >= 0.001) parts.emplace_back(v, name);
+    }
+    std::sort(parts.rbegin(), parts.rend());
+    std::string out;
+    char buf[128];
+    for (const auto& [v, name] : parts) {
+      std::snprintf(buf, sizeof buf, " %s %.3f", name.c_str(), v);
+      out += buf;
+    }
+    return out;
+  }
+
+  std::map<int, Reading> by_tid_;
 };
 
 }  // namespace tidewatch::bench
