@@ -719,7 +719,12 @@ bool StreamProcessor::HasUncommittedInput() const {
 }
 
 void StreamProcessor::MaybeCommit(absl::Time now, bool idle) {
-  if (!options_.exactly_once) ServeCommitPoint();
+  if (!options_.exactly_once) {
+    ServeCommitPoint();
+    // One point at a time: the next is taken as soon as this one is done
+    // (if it is due by then), not an interval or an idle gap after it.
+    if (point_.has_value()) return;
+  }
   const absl::Duration since = now - last_commit_;
   const bool idle_due = idle && options_.idle_commit_gap > absl::ZeroDuration() &&
                         since >= options_.idle_commit_gap && HasUncommittedInput();

@@ -324,10 +324,10 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // committed. Exactly-once: commits the transaction.
   bool CommitTasks(const std::vector<Task*>& tasks, bool write_states)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Step's commit: serves the commit point in flight (idempotent) and, when
-  // the interval is due (or `idle` and idle_commit_gap is, with input
-  // consumed since the last commit), takes the next one (or commits the
-  // transaction).
+  // Step's commit: serves the commit point in flight (idempotent) and, once
+  // none is, when the interval is due (or `idle` and idle_commit_gap is,
+  // with input consumed since the last commit), takes the next one (or
+  // commits the transaction).
   void MaybeCommit(absl::Time now, bool idle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Some task has consumed input whose offsets are not committed yet.
   bool HasUncommittedInput() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
