@@ -177,6 +177,8 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     absl::Duration close_timeout = absl::Seconds(10);
     absl::Duration delivery_timeout = absl::Minutes(2);
     std::function<std::unique_ptr<kafka::Producer>(std::unique_ptr<kafka::Producer>)> wrap;
+    // The processor's clock (the fixture's real one when null).
+    const Clock* clock = nullptr;
   };
   std::unique_ptr<Instance> NewInstance() { return NewInstance(Clients{}); }
   std::unique_ptr<Instance> NewInstance(const Clients& clients) {
@@ -205,7 +207,8 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     kafka::KafkaConfig rc = config_;
     in->processor = std::make_unique<StreamProcessor>(
         policy_, options_, *in->consumer, *in->producer,
-        [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock_);
+        [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); },
+        clients.clock != nullptr ? *clients.clock : clock_);
     return in;
   }
 
@@ -745,6 +748,55 @@ class GatedProducer final : public kafka::ForwardingProducer {
 // point is dropped and nothing is committed either; once they are produced
 // again and delivered, the offsets of everything are committed, and the
 // escalations topic has every line's escalations without a gap.
+// The next commit point is taken as soon as the one in flight is done: a
+// point whose delivery reports are held until after the next interval does
+// not make the rest wait a further interval. The processor's clock is
+// simulated and stands still once the reports come.
+TEST_P(StreamTest, TheNextCommitPointFollowsTheOneInFlight) {
+  options_.exactly_once = false;                    // commit points
+  options_.idle_commit_gap = absl::ZeroDuration();  // intervals only
+  options_.commit_interval = absl::Seconds(10);
+  SimulatedClock clock(absl::FromUnixSeconds(1'700'000'000));
+  const Day& day = SummonsDay();
+  const size_t half = day.events.size() / 2;
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, half);
+  GatedProducer* gate = nullptr;
+  Clients clients;
+  clients.clock = &clock;
+  clients.wrap = [&gate](std::unique_ptr<kafka::Producer> inner) {
+    auto g = std::make_unique<GatedProducer>(std::move(inner));
+    gate = g.get();
+    gate->Close();
+    return g;
+  };
+  auto in = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(
+      *in, [&](const StreamStatus& s) { return s.events_applied >= static_cast<int64_t>(half); }));
+  // An interval: a point of the first half, its state records held back.
+  clock.Advance(absl::Seconds(10));
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));
+  EXPECT_GT(gate->held(), 0u);
+  Produce(day.events, half, day.events.size());
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.events_applied >= n; }));
+  // The next interval comes round with that point still in flight.
+  clock.Advance(absl::Seconds(10));
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));
+  EXPECT_EQ(in->processor->Status().commits, 0);
+  // The reports come: the first point is committed, and the next, covering
+  // the second half, follows it with the clock where it is.
+  gate->Open();
+  const std::map<int32_t, int64_t> end = EventsEnd();
+  std::map<int32_t, int64_t> committed;
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    // (The broker may show the second commit before its result is served.)
+    return s.commits >= 2 && CommittedReach(end, &committed);
+  })) << Describe(in->processor->Status());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
 TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   options_.exactly_once = false;
   const Day& day = SummonsDay();
