@@ -748,6 +748,18 @@ class GatedProducer final : public kafka::ForwardingProducer {
 // point is dropped and nothing is committed either; once they are produced
 // again and delivered, the offsets of everything are committed, and the
 // escalations topic has every line's escalations without a gap.
+// A Clients::wrap that puts a closed GatedProducer in front of the
+// instance's producer and points *gate at it.
+std::function<std::unique_ptr<kafka::Producer>(std::unique_ptr<kafka::Producer>)> ClosedGate(
+    GatedProducer** gate) {
+  return [gate](std::unique_ptr<kafka::Producer> inner) {
+    auto g = std::make_unique<GatedProducer>(std::move(inner));
+    *gate = g.get();
+    g->Close();
+    return g;
+  };
+}
+
 // The next commit point is taken as soon as the one in flight is done: a
 // point whose delivery reports are held until after the next interval does
 // not make the rest wait a further interval. The processor's clock is
@@ -764,12 +776,7 @@ TEST_P(StreamTest, TheNextCommitPointFollowsTheOneInFlight) {
   GatedProducer* gate = nullptr;
   Clients clients;
   clients.clock = &clock;
-  clients.wrap = [&gate](std::unique_ptr<kafka::Producer> inner) {
-    auto g = std::make_unique<GatedProducer>(std::move(inner));
-    gate = g.get();
-    gate->Close();
-    return g;
-  };
+  clients.wrap = ClosedGate(&gate);
   auto in = NewInstance(clients);
   ASSERT_TRUE(RunUntil(
       *in, [&](const StreamStatus& s) { return s.events_applied >= static_cast<int64_t>(half); }));
@@ -805,12 +812,7 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   Produce(day.events, 0, half);
   GatedProducer* gate = nullptr;
   Clients clients;
-  clients.wrap = [&gate](std::unique_ptr<kafka::Producer> inner) {
-    auto g = std::make_unique<GatedProducer>(std::move(inner));
-    gate = g.get();
-    gate->Close();
-    return g;
-  };
+  clients.wrap = ClosedGate(&gate);
   auto in = NewInstance(clients);
   ASSERT_TRUE(RunUntil(
       *in, [&](const StreamStatus& s) { return s.events_applied >= static_cast<int64_t>(half); }));
