@@ -765,7 +765,6 @@ void StreamProcessor::TakeCommitPoint() {
   std::vector<Task*> all;
   for (auto& [p, task] : tasks_) all.push_back(task.get());
   ProduceRetriesAndStates(all);
-  if (point_.has_value()) return;  // one in flight: the next interval takes the next
   if (!retry_.empty()) {
     // Records that could not even be enqueued: what they reflect is not
     // durable; they are tried again at the next interval.

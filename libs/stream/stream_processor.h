@@ -337,8 +337,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // The positions of `tasks` not committed yet (recovered ones only).
   std::vector<kafka::TopicPartition> OffsetsToCommit(const std::vector<Task*>& tasks) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Idempotent path: writes retries and state, then, unless one is in
-  // flight, records a commit point of every task's position.
+  // Idempotent path, with no point in flight: writes retries and state,
+  // then records a commit point of every task's position.
   void TakeCommitPoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends the point's commit once every record it covers is delivered;
   // drops it when one failed, its commit failed or its result is overdue.
