@@ -191,6 +191,13 @@ bool EngineThread() {
   return v == nullptr || std::string(v) != "0";
 }
 
+// The cores' engine thread (EngineThread) and, for experiments, batch size
+// (TIDEWATCH_BENCH_MAX_BATCH; default StreamOptions::max_batch, as tidewatchd).
+void SetThreading(stream::StreamOptions& so) {
+  so.engine_thread = EngineThread();
+  if (const char* v = std::getenv("TIDEWATCH_BENCH_MAX_BATCH")) so.max_batch = std::atoi(v);
+}
+
 stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration commit) {
   stream::StreamOptions so;
   so.events_topic = t.events();
@@ -202,8 +209,7 @@ stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration
   so.partitions = kPartitions;
   so.exactly_once = exactly_once;
   so.commit_interval = commit;
-  so.engine_thread = EngineThread();
-  if (const char* v = std::getenv("TIDEWATCH_BENCH_MAX_BATCH")) so.max_batch = std::atoi(v);
+  SetThreading(so);
   return so;
 }
 
@@ -305,7 +311,7 @@ double BrokerCpuSeconds() {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// " broker jvm 0.52 s" for the run that started at `before`, or "".
+// "; broker process 0.520 s" for the run that started at `before`, or "".
 std::string BrokerCpuSince(double before) {
   const double now = BrokerCpuSeconds();
   if (before < 0 || now < 0) return "";
@@ -399,8 +405,7 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   so.partitions = kPartitions;
   so.exactly_once = exactly_once;
   so.wall_clock_ticks = false;  // recorded days: event time (tidewatchd --clock=event)
-  so.engine_thread = EngineThread();
-  if (const char* v = std::getenv("TIDEWATCH_BENCH_MAX_BATCH")) so.max_batch = std::atoi(v);
+  SetThreading(so);
   const std::string group = absl::StrCat(outputs.prefix, "core-", group_run++);
   auto core = NewCore(group, so, clock);
   kafka::ConsumerOptions ao;

@@ -97,8 +97,8 @@ TEST_F(ProducerTest, KeyedRecordsLandOnJavaPartitionWithConsecutiveOffsets) {
 
 // Topics looked up ahead (PrepareTopics, which tidewatchd does for its
 // outputs at start) take records as before: on the key's partition, every
-// one delivered; asking again, or for a topic that does not exist, is not an
-// error; and the producer (holding the topic objects) is destroyed cleanly.
+// one delivered; asking again is not an error; and the producer (holding
+// the topic objects) is destroyed cleanly.
 TEST_F(ProducerTest, PreparedTopicsTakeRecordsAsBefore) {
   ASSERT_TRUE(broker_->CreateTopic("calls", 12).ok());
   auto producer = NewProducer(TestConfig(*broker_, "p"), {});
