@@ -711,6 +711,12 @@ void StreamProcessor::WriteStates(Task& task) {
   task.dirty = false;
 }
 
+std::vector<StreamProcessor::Task*> StreamProcessor::AllTasks() const {
+  std::vector<Task*> all;
+  for (const auto& [p, task] : tasks_) all.push_back(task.get());
+  return all;
+}
+
 bool StreamProcessor::HasUncommittedInput() const {
   for (const auto& [p, task] : tasks_) {
     if (task->Committable()) return true;
@@ -762,8 +768,7 @@ std::vector<kafka::TopicPartition> StreamProcessor::OffsetsToCommit(
 }
 
 void StreamProcessor::TakeCommitPoint() {
-  std::vector<Task*> all;
-  for (auto& [p, task] : tasks_) all.push_back(task.get());
+  const std::vector<Task*> all = AllTasks();
   ProduceRetriesAndStates(all);
   if (!retry_.empty()) {
     // Records that could not even be enqueued: what they reflect is not
@@ -1009,8 +1014,7 @@ bool StreamProcessor::CommitTransaction() {
     TxnFailed(std::exchange(txn_error_, absl::OkStatus()));
     return false;
   }
-  std::vector<Task*> all;
-  for (auto& [p, task] : tasks_) all.push_back(task.get());
+  const std::vector<Task*> all = AllTasks();
   const std::vector<kafka::TopicPartition> offsets = OffsetsToCommit(all);
   if (!txn_open_ && offsets.empty()) return true;
   if (!txn_open_) {
@@ -1157,9 +1161,7 @@ absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
   }
   {
     absl::MutexLock lock(&mu_);
-    std::vector<Task*> all;
-    for (auto& [p, task] : tasks_) all.push_back(task.get());
-    if (!CommitTasks(all, /*write_states=*/true)) {
+    if (!CommitTasks(AllTasks(), /*write_states=*/true)) {
       if (status_.fenced) {
         return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
       }

@@ -329,6 +329,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // with input consumed since the last commit), takes the next one (or
   // commits the transaction).
   void MaybeCommit(absl::Time now, bool idle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every owned partition's task, in partition order.
+  std::vector<Task*> AllTasks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Some task has consumed input whose offsets are not committed yet.
   bool HasUncommittedInput() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Produces the records whose delivery failed again and the given tasks'
@@ -452,9 +454,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // on the polling thread).
   std::atomic<bool> halting_{false};
   // Polled batches (cleared when Step reuses them). One without the engine
-  // thread; with it, a
-  // small pipeline: Step fills one while the worker applies the others in
-  // order, so neither waits for the other batch by batch.
+  // thread; with it, a small pipeline: Step fills one while the worker
+  // applies the others in order, so neither waits for the other batch by
+  // batch.
   std::vector<std::unique_ptr<Batch>> batches_;
   Batch* filling_ = nullptr;  // Step's
   // The hand-over to the engine worker.
