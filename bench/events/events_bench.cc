@@ -19,6 +19,7 @@
 #include "benchmark/benchmark.h"
 #include "events/events.h"
 #include "events/json_lines.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/json_util.h"
 #include "tidewatch/v1/events.pb.h"
 
@@ -157,6 +158,29 @@ void BM_ParseBinaryEvent(benchmark::State& state) {
                           static_cast<int64_t>(records.size()));
 }
 BENCHMARK(BM_ParseBinaryEvent);
+
+// As tidewatchd's worker decodes: one message on an arena, reset after
+// every `batch` records (a polled batch).
+void BM_ParseBinaryEventOnArena(benchmark::State& state) {
+  const auto& records = BinaryRecords();
+  const int64_t batch = state.range(0);
+  google::protobuf::Arena arena;
+  auto* event = google::protobuf::Arena::CreateMessage<CallEvent>(&arena);
+  size_t i = 0;
+  int64_t in_batch = 0;
+  for (auto _ : state) {
+    absl::Status s = ParseBinaryEvent(records[i], *event);
+    benchmark::DoNotOptimize(s);
+    if (++i == records.size()) i = 0;
+    if (++in_batch == batch) {
+      arena.Reset();
+      event = google::protobuf::Arena::CreateMessage<CallEvent>(&arena);
+      in_batch = 0;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseBinaryEventOnArena)->Arg(2000);
 
 // End to end: a JSON-lines file read with JsonLinesReader and parsed.
 void BM_ReplayJsonLines(benchmark::State& state) {

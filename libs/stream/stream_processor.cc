@@ -631,10 +631,12 @@ void StreamProcessor::ApplyBatch(Batch& batch) {
   if (pending_policy_ != nullptr) ApplyPendingPolicy();
   if (batch.decoded.empty()) {
     DecodedEvent d;
+    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&apply_arena_);
     for (const kafka::Record& r : batch.records) {
-      DecodeRecord(r, &apply_event_, d);
+      DecodeRecord(r, event, d);
       Handle(r, d);
     }
+    apply_arena_.Reset();
   } else {
     for (size_t i = 0; i < batch.records.size(); ++i) Handle(batch.records[i], batch.decoded[i]);
   }

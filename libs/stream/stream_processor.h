@@ -88,6 +88,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "engine/engine.h"
+#include "google/protobuf/arena.h"
 #include "kafka/kafka.h"
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
@@ -390,9 +391,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
-  // ApplyBatch decodes an undecoded batch's records into this one message
-  // (on whichever thread applies: its strings are reused record to record).
-  tidewatch::v1::CallEvent apply_event_ ABSL_GUARDED_BY(mu_);
+  // ApplyBatch decodes an undecoded batch's records into one message on
+  // this arena (on whichever thread applies), reset after the batch.
+  google::protobuf::Arena apply_arena_ ABSL_GUARDED_BY(mu_);
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // When status_.lag was last refreshed (each idle Step, else at most every
   // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
