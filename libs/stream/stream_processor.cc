@@ -80,6 +80,21 @@ constexpr absl::Duration kCommitUnderWayFor = absl::Seconds(1);
 // How long Start waits for the cluster to describe the output topics.
 constexpr absl::Duration kPrepareTopicsTimeout = absl::Seconds(2);
 
+// Whether the consumer has read every events partition up to the high
+// watermark its latest fetch reported: a partition with nothing in it
+// counts as read, one not read from (or not fetched) yet does not.
+bool ReadToHighWatermark(const std::vector<kafka::PartitionLag>& lag,
+                         const std::string& events_topic) {
+  bool any = false;
+  for (const kafka::PartitionLag& l : lag) {
+    if (l.topic != events_topic) continue;
+    any = true;
+    const bool empty = l.position == kafka::kOffsetInvalid && l.high_watermark == 0;
+    if (l.lag != 0 && !empty) return false;
+  }
+  return any;
+}
+
 }  // namespace
 
 // One events record, decoded: the event, or why it could not be.
@@ -1078,11 +1093,27 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   // Poll (and with the engine thread decode and queue) the next batch.
   Batch& next = *filling_;
   next.Clear();  // frees what the last poll into it allocated
-  absl::Status poll = consumer_.PollBatch(
-      options_.max_batch,
-      commit_under_way_ ? std::min(poll_timeout, kCommitUnderWayPoll) : poll_timeout,
-      &next.records);
+  absl::Duration timeout = poll_timeout;
+  if (commit_under_way_) timeout = std::min(timeout, kCommitUnderWayPoll);
+  if (idle_commit_due_ != absl::InfiniteFuture()) {
+    timeout = std::min(timeout, std::max(absl::ZeroDuration(), idle_commit_due_ - clock_.Now()));
+  }
+  absl::Status poll = consumer_.PollBatch(options_.max_batch, timeout, &next.records);
   const bool idle = next.records.empty();
+  // A batch that drained what was fetched (fewer records than asked for)
+  // may have reached the end of every events partition: then this Step
+  // commits as an idle one would, instead of the next Step finding out a
+  // whole poll timeout later (a backlog is committed as soon as it is
+  // applied; at low traffic an escalation is committed a poll timeout
+  // sooner).
+  std::optional<std::vector<kafka::PartitionLag>> lag;
+  bool caught_up = false;
+  if (!idle && next.records.size() < options_.max_batch) {
+    if (absl::StatusOr<std::vector<kafka::PartitionLag>> l = consumer_.Lag(); l.ok()) {
+      caught_up = ReadToHighWatermark(*l, options_.events_topic);
+      lag = *std::move(l);
+    }
+  }
   bool ticked = false;  // ApplyBatch ends with a tick
   bool hand_over = false;
   if (!options_.engine_thread) {
@@ -1102,13 +1133,14 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
       // dropped there (task gone, or Record::epoch older than the task).
       HandOver();
     }
-    if (!idle && !halting && poll.ok() && now - last_bookkeeping_ < kBookkeeping &&
+    if (!idle && !halting && !caught_up && poll.ok() && now - last_bookkeeping_ < kBookkeeping &&
         ++steps_since_bookkeeping_ < kBookkeepingSteps) {
       return poll;
     }
-    // An idle Step returns with every batch polled so far applied; a
-    // halting one settles the fence or abort first and hands over after.
-    if (idle || halting) WaitForWorker();
+    // An idle or caught-up Step returns with every batch polled so far
+    // applied; a halting one settles the fence or abort first and hands
+    // over after.
+    if (idle || caught_up || halting) WaitForWorker();
     hand_over = !idle && halting;
     last_bookkeeping_ = now;
     steps_since_bookkeeping_ = 0;
@@ -1122,20 +1154,28 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     const absl::Time now = clock_.Now();
     // Fresh when idle and on the first batch after idle, at most every
     // kLagRefresh while batches keep coming.
-    if (idle || was_idle_ || now - last_lag_ >= kLagRefresh) {
-      if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_.Lag(); lag.ok()) {
-        status_.lag = *std::move(lag);
+    if (lag.has_value()) {
+      status_.lag = *std::move(lag);
+      last_lag_ = now;
+    } else if (idle || was_idle_ || now - last_lag_ >= kLagRefresh) {
+      if (absl::StatusOr<std::vector<kafka::PartitionLag>> l = consumer_.Lag(); l.ok()) {
+        status_.lag = *std::move(l);
       }
       last_lag_ = now;
     }
     was_idle_ = idle;
     producer_.Poll(absl::ZeroDuration());
-    MaybeCommit(now, idle);
+    MaybeCommit(now, idle || caught_up);
     // A commit point waits for its records' delivery reports, then for the
     // commit's result: both come within milliseconds, served by the next
     // Steps, which then poll only briefly (an idle Step would wait out the
     // caller's whole poll timeout first).
     commit_under_way_ = point_.has_value() && clock_.Now() - point_->taken_at < kCommitUnderWayFor;
+    idle_commit_due_ = (idle || caught_up) && !point_.has_value() &&
+                               options_.idle_commit_gap > absl::ZeroDuration() &&
+                               HasUncommittedInput()
+                           ? last_commit_ + options_.idle_commit_gap
+                           : absl::InfiniteFuture();
     if (status_.fenced) tasks_.clear();
     UpdateReady();
     if (status_.fenced) {

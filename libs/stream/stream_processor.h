@@ -110,12 +110,15 @@ struct StreamOptions {
   // How often state is written, the producer flushed and offsets committed
   // while records keep coming.
   absl::Duration commit_interval = absl::Seconds(1);
-  // A Step that polls nothing (caught up) commits what has been consumed
-  // since the last commit without waiting for commit_interval, once at
-  // least this long has passed since the last one: at low traffic a tide
-  // change reaches read_committed readers in about this long rather than
-  // the interval, and a backlog is committed as soon as it is processed.
-  // Zero, or not shorter than commit_interval: commits at the interval only.
+  // A caught-up Step (one that polls nothing, or whose batch reads every
+  // events partition to the high watermark the consumer last heard of)
+  // commits what has been consumed since the last commit without waiting
+  // for commit_interval, once at least this long has passed since the last
+  // one (the next Step polls no longer than until then): at low traffic a
+  // tide change reaches read_committed readers within about this long
+  // rather than the interval, and a backlog is committed as soon as it is
+  // processed. Zero, or not shorter than commit_interval: commits at the
+  // interval only.
   absl::Duration idle_commit_gap = absl::Milliseconds(100);
   // Live: wall-clock ticks move engine time (windows slide, stale feeds are
   // noticed). Off: engine time is event time only (replaying recorded or
@@ -326,9 +329,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   bool CommitTasks(const std::vector<Task*>& tasks, bool write_states)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Step's commit: serves the commit point in flight (idempotent) and, once
-  // none is, when the interval is due (or `idle` and idle_commit_gap is,
-  // with input consumed since the last commit), takes the next one (or
-  // commits the transaction).
+  // none is, when the interval is due (or `idle`, i.e. caught up, and
+  // idle_commit_gap is, with input consumed since the last commit), takes
+  // the next one (or commits the transaction).
   void MaybeCommit(absl::Time now, bool idle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Every owned partition's task, in partition order.
   std::vector<Task*> AllTasks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -480,6 +483,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // its delivery reports and result are served without waiting out the
   // caller's poll timeout.
   bool commit_under_way_ = false;  // Step's thread only
+  // Caught up at the last bookkeeping with input not committed yet, too
+  // soon after the last commit (idle_commit_gap): when that commit is due.
+  // Step polls no longer than until then, so that it is made on time
+  // rather than after the caller's whole poll timeout. InfiniteFuture: none.
+  absl::Time idle_commit_due_ = absl::InfiniteFuture();  // Step's thread only
 };
 
 }  // namespace tidewatch::stream

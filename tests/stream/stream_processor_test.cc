@@ -930,6 +930,40 @@ TEST_P(StreamTest, CaughtUpCommitsWithoutWaitingForTheInterval) {
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
+// The Step whose batch reads every events partition to its end commits at
+// once: it does not take the next Step's empty poll to find out. Steps here
+// poll for up to 30 s, so a commit that waited for an empty poll would come
+// after the test's 20 s.
+TEST_P(StreamTest, ReadingEveryPartitionToItsEndCommitsWithoutAnEmptyPoll) {
+  options_.commit_interval = absl::Hours(1);
+  options_.max_batch = 1'000'000;  // every batch drains what was fetched
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, day.events.size());
+  const std::map<int32_t, int64_t> end = EventsEnd();
+  auto in = NewInstance();
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::map<int32_t, int64_t> committed;
+  bool covered = false;
+  int64_t steps_after_last_event = 0;
+  while (!covered && absl::Now() < deadline) {
+    in->processor->Step(absl::Seconds(30)).IgnoreError();
+    const StreamStatus s = in->processor->Status();
+    if (s.events_applied < n) continue;
+    ++steps_after_last_event;
+    covered = s.commits > 0 && CommittedReach(end, &committed);
+  }
+  ASSERT_TRUE(covered) << Describe(in->processor->Status());
+  EXPECT_LE(steps_after_last_event, 20);
+  for (const auto& [p, high] : end) {
+    if (high > 0) {
+      EXPECT_EQ(committed[p], high) << "partition " << p;
+    }
+  }
+  ExpectTotalsEqualSummary(in->processor->Lines());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
 // In-process broker: the broker down longer than the producer's delivery
 // timeout while buffered events are processed. Steps never block (each
 // returns within a second); deliveries time out and commit points are
