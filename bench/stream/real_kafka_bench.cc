@@ -410,7 +410,12 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   auto core = NewCore(group, so, clock);
   kafka::ConsumerOptions ao;
   ao.group_id = group;  // never joins: asks for the committed offsets
-  auto asker = *kafka::NewConsumer(Config(), ao);
+  // While a transaction's offsets are not yet stable the broker answers
+  // "unstable offset commit" and the asker asks again after
+  // retry.backoff.ms (100 ms by default, which this measurement would add).
+  kafka::KafkaConfig asker_config = Config();
+  asker_config.extra["retry.backoff.ms"] = "5";
+  auto asker = *kafka::NewConsumer(asker_config, ao);
   std::vector<int64_t> end(kPartitions);
   for (int p = 0; p < kPartitions; ++p) {
     end[p] = asker->QueryWatermarks(fx.topics.events(), p, absl::Seconds(10))->high;
