@@ -170,6 +170,7 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     std::unique_ptr<kafka::Consumer> consumer;
     std::unique_ptr<kafka::Producer> producer;
     std::unique_ptr<StreamProcessor> processor;
+    bool started = false;  // its processor's Start succeeded
   };
   // Client settings of an instance, and a wrapper for its producer.
   struct Clients {
@@ -183,7 +184,8 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
   std::unique_ptr<Instance> NewInstance() { return NewInstance(Clients{}); }
   std::unique_ptr<Instance> NewInstance(const Clients& clients) {
     std::unique_ptr<Instance> in = UnstartedInstance(clients);
-    EXPECT_TRUE(in->processor->Start().ok());
+    in->started = in->processor->Start().ok();
+    EXPECT_TRUE(in->started);
     return in;
   }
   // An instance whose processor has not been started yet.
@@ -239,13 +241,14 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
   // replaced by a new one, as tidewatchd's supervisor would restart it: a
   // replacement that cannot start (InitTransactions while the broker is
   // still down) is tried again until it starts or the limit is reached.
+  // An instance left unstarted at the limit is replaced by the next call
+  // (it would otherwise be stepped without ever joining the group).
   bool RunUntilRestarting(std::unique_ptr<Instance>& in,
                           const std::function<bool(const StreamStatus&)>& done,
                           absl::Duration limit) {
     const absl::Time deadline = absl::Now() + limit;
-    bool started = true;  // `in` was started by whoever made it
     while (absl::Now() < deadline) {
-      if (!started) {
+      if (!in->started) {
         in = UnstartedInstance();
         if (absl::Status s = in->processor->Start(); !s.ok()) {
           std::printf("replacement did not start (%s): trying again\n",
@@ -253,14 +256,14 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
           absl::SleepFor(absl::Milliseconds(500));
           continue;
         }
-        started = true;
+        in->started = true;
       }
       if (in->processor->Step(absl::Milliseconds(50)).code() == absl::StatusCode::kAborted) {
         std::printf("instance fenced (%s): restarting it\n",
                     in->processor->Status().fenced_reason.c_str());
         ++restarts_;
         in->processor->Shutdown(absl::Seconds(2)).IgnoreError();
-        started = false;
+        in->started = false;
         continue;
       }
       if (done(in->processor->Status())) return true;
@@ -1085,7 +1088,8 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
   in->processor = std::make_unique<StreamProcessor>(
       policy_, options_, *in->consumer, *in->producer,
       [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock_);
-  ASSERT_TRUE(in->processor->Start().ok());
+  in->started = in->processor->Start().ok();
+  ASSERT_TRUE(in->started);
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
     return s.events_applied >= static_cast<int64_t>(third) && s.commits >= 1;
   }));
