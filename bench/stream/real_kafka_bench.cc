@@ -192,13 +192,6 @@ bool EngineThread() {
   return v == nullptr || std::string(v) != "0";
 }
 
-// The cores' engine thread (EngineThread) and, for experiments, batch size
-// (TIDEWATCH_BENCH_MAX_BATCH; default StreamOptions::max_batch, as tidewatchd).
-void SetThreading(stream::StreamOptions& so) {
-  so.engine_thread = EngineThread();
-  if (const char* v = std::getenv("TIDEWATCH_BENCH_MAX_BATCH")) so.max_batch = std::atoi(v);
-}
-
 stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration commit) {
   stream::StreamOptions so;
   so.events_topic = t.events();
@@ -210,7 +203,10 @@ stream::StreamOptions Options(const Topics& t, bool exactly_once, absl::Duration
   so.partitions = kPartitions;
   so.exactly_once = exactly_once;
   so.commit_interval = commit;
-  SetThreading(so);
+  so.engine_thread = EngineThread();
+  // For experiments: TIDEWATCH_BENCH_MAX_BATCH (default
+  // StreamOptions::max_batch, as tidewatchd).
+  if (const char* v = std::getenv("TIDEWATCH_BENCH_MAX_BATCH")) so.max_batch = std::atoi(v);
   return so;
 }
 
@@ -397,16 +393,9 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
   // shared, else it would recover the other core's state.
   Topics outputs = CreateTopics(exactly_once ? "eos" : "idem");
   outputs.events_override = fx.topics.events();
-  stream::StreamOptions so;  // tidewatchd's defaults: commit interval 1 s
-  so.events_topic = outputs.events();
-  so.commands_topic = outputs.commands();
-  so.escalations_topic = outputs.escalations();
-  so.state_topic = outputs.state();
-  so.dead_letter_topic = outputs.dead_letter();
-  so.partitions = kPartitions;
-  so.exactly_once = exactly_once;
-  so.wall_clock_ticks = false;  // recorded days: event time (tidewatchd --clock=event)
-  SetThreading(so);
+  // tidewatchd's defaults (commit interval 1 s) on event time.
+  const stream::StreamOptions so =
+      Options(outputs, exactly_once, stream::StreamOptions{}.commit_interval);
   const std::string group = absl::StrCat(outputs.prefix, "core-", group_run++);
   auto core = NewCore(group, so, clock);
   kafka::ConsumerOptions ao;
