@@ -329,7 +329,7 @@ double RunBare(const Filled& fx) {
   absl::Time start = absl::InfinitePast();
   bench::ThreadCpu cpu;
   double broker_cpu = -1;
-  std::vector<kafka::Record> batch;
+  kafka::RecordBatch batch;
   while (n < fx.events) {
     batch.clear();
     consumer->PollBatch(2000, absl::Milliseconds(100), &batch).IgnoreError();
@@ -634,7 +634,7 @@ void BM_BreachToCommittedEscalation(benchmark::State& state) {
     });
     const absl::Time end = paced(events::EventTime(day->back())) + absl::Seconds(10);
     while (absl::Now() < end || !produced) {
-      std::vector<kafka::Record> batch;
+      kafka::RecordBatch batch;
       watcher->PollBatch(100, absl::Milliseconds(20), &batch).IgnoreError();
       const absl::Time now = absl::Now();
       for (const kafka::Record& r : batch) {

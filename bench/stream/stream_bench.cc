@@ -91,7 +91,7 @@ class PollTimingConsumer : public kafka::ForwardingConsumer {
  public:
   using ForwardingConsumer::ForwardingConsumer;
   absl::Status PollBatch(size_t max_records, absl::Duration timeout,
-                         std::vector<kafka::Record>* out) override {
+                         kafka::RecordBatch* out) override {
     const size_t before = out->size();
     const absl::Time t0 = absl::Now();
     absl::Status s = ForwardingConsumer::PollBatch(max_records, timeout, out);
@@ -141,7 +141,7 @@ double RunBare(Fixture& fx, int run) {
   // after each batch.
   google::protobuf::Arena arena;
   int64_t n = 0;
-  std::vector<kafka::Record> batch;
+  kafka::RecordBatch batch;
   const absl::Time limit = absl::Now() + kRunLimit;
   while (n < fx.events) {
     if (absl::Now() > limit) StuckRun("bare", n, fx.events, "");

@@ -40,7 +40,7 @@ absl::Status TopicFollower::Start() {
 }
 
 void TopicFollower::Run() {
-  std::vector<kafka::Record> batch;
+  kafka::RecordBatch batch;
   while (!stop_.load()) {
     batch.clear();
     consumer_->PollBatch(500, options_.poll_timeout, &batch).IgnoreError();

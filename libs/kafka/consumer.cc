@@ -170,8 +170,7 @@ class RdConsumer final : public Consumer, public ClientCore {
     return r;
   }
 
-  absl::Status PollBatch(size_t max_records, absl::Duration timeout,
-                         std::vector<Record>* out) override {
+  absl::Status PollBatch(size_t max_records, absl::Duration timeout, RecordBatch* out) override {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     int timeout_ms = TimeoutMs(timeout);
     absl::Status status;
@@ -184,8 +183,9 @@ class RdConsumer final : public Consumer, public ClientCore {
         status = ConsumeError(message.get());
         break;
       }
-      out->push_back(internal::ToRecord(message.get(), read_headers_));
-      out->back().epoch = epoch_.load(std::memory_order_relaxed);
+      Record& r = out->AppendForOverwrite();
+      internal::ToRecord(message.get(), read_headers_, r);
+      r.epoch = epoch_.load(std::memory_order_relaxed);
     }
     ServeCommitResults(0);
     return status;

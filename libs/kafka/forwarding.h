@@ -77,8 +77,7 @@ class ForwardingConsumer : public Consumer {
                          RebalanceListener* listener) override {
     return real_->Subscribe(topics, listener);
   }
-  absl::Status PollBatch(size_t max_records, absl::Duration timeout,
-                         std::vector<Record>* out) override {
+  absl::Status PollBatch(size_t max_records, absl::Duration timeout, RecordBatch* out) override {
     return real_->PollBatch(max_records, timeout, out);
   }
   absl::Status Assign(const std::vector<TopicPartition>& p) override { return real_->Assign(p); }

@@ -241,14 +241,29 @@ absl::Status ListError(const rd_kafka_topic_partition_list_t* list, absl::string
 
 Record ToRecord(const rd_kafka_message_t* message, bool with_headers) {
   Record r;
-  if (message->rkt != nullptr) r.topic = rd_kafka_topic_name(message->rkt);
+  ToRecord(message, with_headers, r);
+  return r;
+}
+
+void ToRecord(const rd_kafka_message_t* message, bool with_headers, Record& r) {
+  if (message->rkt != nullptr) {
+    r.topic.assign(rd_kafka_topic_name(message->rkt));
+  } else {
+    r.topic.clear();
+  }
   r.partition = message->partition;
   r.offset = message->offset;
-  if (message->key != nullptr)
+  if (message->key != nullptr) {
     r.key.assign(static_cast<const char*>(message->key), message->key_len);
+  } else {
+    r.key.clear();
+  }
   if (message->payload != nullptr) {
     r.value.assign(static_cast<const char*>(message->payload), message->len);
+  } else {
+    r.value.clear();
   }
+  r.headers.clear();
   rd_kafka_headers_t* headers = nullptr;  // owned by the message
   if (with_headers && rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       headers != nullptr) {
@@ -266,8 +281,9 @@ Record ToRecord(const rd_kafka_message_t* message, bool with_headers) {
   }
   rd_kafka_timestamp_type_t type;
   const int64_t ts = rd_kafka_message_timestamp(message, &type);
-  if (ts >= 0 && type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) r.timestamp = absl::FromUnixMillis(ts);
-  return r;
+  r.timestamp = ts >= 0 && type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? absl::FromUnixMillis(ts)
+                                                                    : absl::InfinitePast();
+  r.epoch = 0;
 }
 
 absl::StatusOr<RdPtr<rd_kafka_conf_t>> BuildConf(const KafkaConfig& config,

@@ -72,6 +72,9 @@ absl::Status ListError(const rd_kafka_topic_partition_list_t* list, absl::string
 
 // A consumed or delivered message as a Record.
 Record ToRecord(const rd_kafka_message_t* message, bool with_headers = true);
+// The same, written over every field of `out` (a reused record: its strings
+// keep their capacity).
+void ToRecord(const rd_kafka_message_t* message, bool with_headers, Record& out);
 
 // A librdkafka property.
 using Setting = std::pair<std::string, std::string>;

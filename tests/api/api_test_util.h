@@ -210,10 +210,10 @@ class ApiFixture : public ::testing::Test {
   // Reads tidewatch.commands from the start of every partition until a
   // record arrives (or `limit` passes); returns what the first batch held.
   std::vector<kafka::Record> ReadCommands(absl::Duration limit = absl::Seconds(10)) {
-    std::vector<kafka::Record> got;
+    kafka::RecordBatch got;
     auto reader = kafka::NewConsumer(config_, kafka::ConsumerOptions{});
     EXPECT_TRUE(reader.ok()) << reader.status();
-    if (!reader.ok()) return got;
+    if (!reader.ok()) return {};
     std::vector<kafka::TopicPartition> all;
     for (int p = 0; p < kPartitions; ++p) all.push_back({"tidewatch.commands", p, -2});
     EXPECT_TRUE((*reader)->Assign(all).ok());
@@ -221,7 +221,7 @@ class ApiFixture : public ::testing::Test {
     while (got.empty() && absl::Now() < deadline) {
       (*reader)->PollBatch(10, absl::Milliseconds(100), &got).IgnoreError();
     }
-    return got;
+    return got.TakeRecords();
   }
 
   RealClock clock_;

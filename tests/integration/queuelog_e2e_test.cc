@@ -144,13 +144,13 @@ std::vector<kafka::Record> ReadTopic(const std::string& bootstrap, const std::st
     assignment.push_back({topic, p, kafka::kOffsetBeginning});
   }
   EXPECT_TRUE((*consumer)->Assign(assignment).ok());
-  std::vector<kafka::Record> out;
+  kafka::RecordBatch out;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (static_cast<int64_t>(out.size()) < expected && absl::Now() < deadline) {
     (*consumer)->PollBatch(10000, absl::Milliseconds(200), &out).IgnoreError();
   }
   EXPECT_EQ(static_cast<int64_t>(out.size()), expected) << topic;
-  return out;
+  return out.TakeRecords();
 }
 
 // The 10-digit core of a UK number in any form ("01632960123",

@@ -425,7 +425,7 @@ class EscalationWatcher {
   // above; its id, or nullopt at the deadline.
   std::optional<std::string> WaitForRise(const std::string& line, int level, absl::Time latest) {
     while (absl::Now() < latest) {
-      std::vector<kafka::Record> batch;
+      kafka::RecordBatch batch;
       consumer_->PollBatch(1000, absl::Milliseconds(10), &batch).IgnoreError();
       for (const kafka::Record& r : batch) {
         tidewatch::v1::Escalation e;

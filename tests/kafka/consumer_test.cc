@@ -260,7 +260,7 @@ TEST_F(ConsumerTest, TwoMembersSplitPartitionsAndSurvivorTakesAll) {
   auto b = MakeConsumer(options, "b");
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  std::vector<Record> got_a, got_b;
+  RecordBatch got_a, got_b;
   auto poll_a = [&] { ASSERT_TRUE(a->PollBatch(500, absl::Milliseconds(50), &got_a).ok()); };
   auto poll_both = [&] {
     poll_a();

@@ -21,6 +21,7 @@
 namespace tidewatch::kafka::testing {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
@@ -154,6 +155,55 @@ TEST_F(ProducerTest, HeadersRoundTrip) {
   EXPECT_EQ(got[1].value, "no key");
   EXPECT_TRUE(got[1].headers.empty());
   EXPECT_EQ(got[1].offset, 1);
+}
+
+// A RecordBatch polled into again after clear() reuses its records and
+// overwrites every field: nothing of the earlier record (key, headers, a
+// longer value) shows through, and the storage is the earlier record's.
+TEST_F(ProducerTest, AReusedRecordBatchIsOverwrittenWhole) {
+  ASSERT_TRUE(broker_->CreateTopic("reuse", 1).ok());
+  auto producer = NewProducer(TestConfig(*broker_, "p"), {});
+  ASSERT_TRUE(producer.ok());
+  const std::string long_value(200, 'v');
+  ASSERT_TRUE((*producer)->Produce("reuse", "k1", long_value, {{"trace", "abc"}}).ok());
+  ASSERT_TRUE((*producer)->Produce("reuse", "", "short").ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+
+  auto consumer = NewConsumer(TestConfig(*broker_, "c"), ConsumerOptions{});
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE((*consumer)->Assign(FromBeginning("reuse", 1)).ok());
+  RecordBatch batch;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (batch.empty() && absl::Now() < deadline) {
+    ASSERT_TRUE((*consumer)->PollBatch(1, absl::Milliseconds(100), &batch).ok());
+  }
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].key, "k1");
+  EXPECT_EQ(batch[0].value, long_value);
+  EXPECT_THAT(batch[0].headers, ElementsAre(Header{"trace", "abc"}));
+  const Record* slot = &batch[0];
+
+  batch.clear();
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(batch.begin(), batch.end());
+  while (batch.empty() && absl::Now() < deadline) {
+    ASSERT_TRUE((*consumer)->PollBatch(1, absl::Milliseconds(100), &batch).ok());
+  }
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(&batch[0], slot);
+  EXPECT_EQ(batch[0].topic, "reuse");
+  EXPECT_EQ(batch[0].partition, 0);
+  EXPECT_EQ(batch[0].offset, 1);
+  EXPECT_EQ(batch[0].key, "");
+  EXPECT_EQ(batch[0].value, "short");
+  EXPECT_GE(batch[0].value.capacity(), long_value.size());  // the storage kept
+  EXPECT_TRUE(batch[0].headers.empty());
+  EXPECT_NE(batch[0].timestamp, absl::InfinitePast());
+
+  std::vector<Record> taken = batch.TakeRecords();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].value, "short");
+  EXPECT_TRUE(batch.empty());
 }
 
 TEST_F(ProducerTest, ConfigurationErrorsNameTheKey) {

@@ -167,7 +167,7 @@ inline absl::StatusOr<std::vector<kafka::Record>> ReadCommitted(
       return absl::DeadlineExceededError(absl::StrCat("reading ", topic, ": not at the end after ",
                                                       absl::FormatDuration(timeout)));
     }
-    std::vector<kafka::Record> batch;
+    kafka::RecordBatch batch;
     (*consumer)->PollBatch(5000, absl::Milliseconds(200), &batch).IgnoreError();
     for (kafka::Record& r : batch) {
       if (r.offset >= end[r.partition]) continue;

@@ -84,24 +84,24 @@ class Deliveries {
 
 // Polls `consumer` until `want` records arrived or `timeout` passed.
 inline std::vector<Record> ConsumeN(Consumer& consumer, size_t want, absl::Duration timeout) {
-  std::vector<Record> out;
+  RecordBatch out;
   const absl::Time deadline = absl::Now() + timeout;
   while (out.size() < want && absl::Now() < deadline) {
     absl::Status s = consumer.PollBatch(want - out.size(), absl::Milliseconds(100), &out);
     if (!s.ok()) ADD_FAILURE() << "poll: " << s;
   }
-  return out;
+  return out.TakeRecords();
 }
 
 // Keeps polling for `d`, collecting whatever arrives.
 inline std::vector<Record> ConsumeFor(Consumer& consumer, absl::Duration d) {
-  std::vector<Record> out;
+  RecordBatch out;
   const absl::Time deadline = absl::Now() + d;
   while (absl::Now() < deadline) {
     absl::Status s = consumer.PollBatch(1000, absl::Milliseconds(50), &out);
     if (!s.ok()) ADD_FAILURE() << "poll: " << s;
   }
-  return out;
+  return out.TakeRecords();
 }
 
 // Polls until `done()` or `timeout`; true if done.

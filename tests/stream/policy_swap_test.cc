@@ -41,7 +41,7 @@ class HookedPollConsumer final : public kafka::ForwardingConsumer {
   void AtNextBatch(Hook hook) { hook_ = std::move(hook); }
 
   absl::Status PollBatch(size_t max_records, absl::Duration timeout,
-                         std::vector<kafka::Record>* out) override {
+                         kafka::RecordBatch* out) override {
     const size_t before = out->size();
     absl::Status s = real().PollBatch(max_records, timeout, out);
     if (hook_ && out->size() > before) {

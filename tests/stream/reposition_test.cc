@@ -48,14 +48,14 @@ class RepositioningConsumer final : public kafka::ForwardingConsumer {
     return real().Subscribe(topics, listener);
   }
   absl::Status PollBatch(size_t max_records, absl::Duration timeout,
-                         std::vector<kafka::Record>* out) override {
+                         kafka::RecordBatch* out) override {
     if (rebalance_ && !last_batch_.empty()) {
       rebalance_ = false;
       absl::StatusOr<std::vector<kafka::TopicPartition>> assigned = real().Assignment();
       if (!assigned.ok()) return assigned.status();
       listener_->OnRevoked(*assigned);
       listener_->OnAssigned(*assigned);
-      out->insert(out->end(), last_batch_.begin(), last_batch_.end());
+      for (const kafka::Record& r : last_batch_) out->push_back(r);
       stale_returned_ += static_cast<int64_t>(last_batch_.size());
       return absl::OkStatus();
     }
