@@ -152,8 +152,10 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     RdPtr<rd_kafka_topic_partition_list_t> list = ToList(partitions);
     epoch_.fetch_add(1, std::memory_order_relaxed);
-    return KafkaError(rd_kafka_assign(rk_.get(), partitions.empty() ? nullptr : list.get()),
-                      "kafka assign");
+    absl::Status s = KafkaError(
+        rd_kafka_assign(rk_.get(), partitions.empty() ? nullptr : list.get()), "kafka assign");
+    lag_assignment_.reset();
+    return s;
   }
 
   absl::StatusOr<std::optional<Record>> Poll(absl::Duration timeout) override {
@@ -365,11 +367,17 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   absl::StatusOr<std::vector<PartitionLag>> Lag() override {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
-    rd_kafka_topic_partition_list_t* raw = nullptr;
-    if (absl::Status s = KafkaError(rd_kafka_assignment(rk_.get(), &raw), "kafka lag"); !s.ok()) {
-      return s;
+    if (!lag_assignment_.has_value()) {
+      rd_kafka_topic_partition_list_t* raw = nullptr;
+      if (absl::Status s = KafkaError(rd_kafka_assignment(rk_.get(), &raw), "kafka lag"); !s.ok()) {
+        return s;
+      }
+      // Only names and numbers are kept: librdkafka's list holds references
+      // to its partitions, which would hold up the client's destruction.
+      RdPtr<rd_kafka_topic_partition_list_t> assigned(raw);
+      lag_assignment_ = FromList(assigned.get());
     }
-    RdPtr<rd_kafka_topic_partition_list_t> list(raw);
+    RdPtr<rd_kafka_topic_partition_list_t> list = ToList(*lag_assignment_);
     if (absl::Status s = KafkaError(rd_kafka_position(rk_.get(), list.get()), "kafka lag");
         !s.ok()) {
       return s;
@@ -466,6 +474,7 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
     epoch_.fetch_add(1, std::memory_order_relaxed);
+    lag_assignment_.reset();
     const bool cooperative =
         std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0;
     switch (err) {
@@ -515,6 +524,8 @@ class RdConsumer final : public Consumer, public ClientCore {
         break;
       }
     }
+    // (Also before: a listener may ask for Lag while the assignment changes.)
+    lag_assignment_.reset();
   }
 
   void CheckRebalanceCall(const absl::Status& s) {
@@ -661,6 +672,12 @@ class RdConsumer final : public Consumer, public ClientCore {
   bool closed_ = false;
   // The list being assigned while OnAssigned runs (Seek edits it).
   rd_kafka_topic_partition_list_t* pending_assignment_ = nullptr;
+  // The assignment as Lag last read it; reset wherever the assignment may
+  // change (Assign, a rebalance). rd_kafka_assignment() is answered by
+  // librdkafka's main thread, a round trip between threads: asked on every
+  // batch (StreamProcessor's caught-up check) it was a tenth of the polling
+  // thread's time.
+  std::optional<std::vector<TopicPartition>> lag_assignment_;
 };
 
 }  // namespace

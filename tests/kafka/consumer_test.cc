@@ -28,6 +28,17 @@ namespace {
 
 using PartitionId = std::pair<std::string, int32_t>;
 
+// The partitions Lag() reports (empty set on error, with a failure).
+std::set<PartitionId> LagPartitions(Consumer& consumer) {
+  std::set<PartitionId> out;
+  absl::StatusOr<std::vector<PartitionLag>> lag = consumer.Lag();
+  EXPECT_TRUE(lag.ok()) << lag.status();
+  if (lag.ok()) {
+    for (const PartitionLag& l : *lag) out.insert({l.topic, l.partition});
+  }
+  return out;
+}
+
 // Tracks what the consumer owns. Used on the polling thread only.
 class RecordingListener : public RebalanceListener {
  public:
@@ -270,6 +281,9 @@ TEST_F(ConsumerTest, TwoMembersSplitPartitionsAndSurvivorTakesAll) {
   ASSERT_TRUE(a->Subscribe({"split"}, &la).ok());
   ASSERT_TRUE(PollUntil(
       poll_a, [&] { return la.owned.size() == 12; }, absl::Seconds(20)));
+  // Lag keeps the assignment it read until a rebalance changes it: each
+  // check below follows one.
+  EXPECT_EQ(LagPartitions(*a), la.owned);
 
   ASSERT_TRUE(b->Subscribe({"split"}, &lb).ok());
   const absl::Time start = absl::Now();
@@ -297,6 +311,8 @@ TEST_F(ConsumerTest, TwoMembersSplitPartitionsAndSurvivorTakesAll) {
   EXPECT_EQ(assignment->size(), 6u)
       << "a: assigned " << la.assigned_calls << "x, revoked " << la.revoked << ", lost " << la.lost
       << ", last error " << a->Health().last_error;
+  EXPECT_EQ(LagPartitions(*a), la.owned);
+  EXPECT_EQ(LagPartitions(*b), lb.owned);
 
   // Both read; together they read everything.
   ProduceKeyed("split", 120, 40, "x");
@@ -320,6 +336,7 @@ TEST_F(ConsumerTest, TwoMembersSplitPartitionsAndSurvivorTakesAll) {
       poll_a, [&] { return la.owned.size() == 12; }, absl::Seconds(30)))
       << "a owns " << la.owned.size();
   const absl::Duration takeover_after = absl::Now() - closing;
+  EXPECT_EQ(LagPartitions(*a), la.owned);
   std::printf("split after %s, takeover after %s\n", absl::FormatDuration(split_after).c_str(),
               absl::FormatDuration(takeover_after).c_str());
 
@@ -336,6 +353,38 @@ TEST_F(ConsumerTest, TwoMembersSplitPartitionsAndSurvivorTakesAll) {
       },
       absl::Seconds(20)))
       << values.size() << " of 24";
+}
+
+// Lag follows manual assignment: each Assign replaces the partitions it
+// reports (it keeps the assignment it read between changes).
+TEST_F(ConsumerTest, LagFollowsEachAssign) {
+  ASSERT_TRUE(broker_->CreateTopic("la", 6).ok());
+  ProduceKeyed("la", 60, 60, "l");
+  auto consumer = MakeConsumer(ConsumerOptions{}, "c");
+  ASSERT_NE(consumer, nullptr);
+  EXPECT_TRUE(LagPartitions(*consumer).empty());
+  ASSERT_TRUE(consumer->Assign({{"la", 0, kOffsetBeginning}, {"la", 1, kOffsetBeginning}}).ok());
+  EXPECT_EQ(LagPartitions(*consumer), (std::set<PartitionId>{{"la", 0}, {"la", 1}}));
+  ASSERT_TRUE(consumer
+                  ->Assign({{"la", 2, kOffsetBeginning},
+                            {"la", 3, kOffsetBeginning},
+                            {"la", 4, kOffsetBeginning}})
+                  .ok());
+  EXPECT_EQ(LagPartitions(*consumer), (std::set<PartitionId>{{"la", 2}, {"la", 3}, {"la", 4}}));
+  // Positions still come fresh on every call: read partition 2..4 to their
+  // ends and the lag reported is 0 with the position at the end.
+  std::vector<Record> got = ConsumeFor(*consumer, absl::Seconds(2));
+  std::map<int32_t, int64_t> next;
+  for (const Record& r : got) next[r.partition] = r.offset + 1;
+  auto lag = consumer->Lag();
+  ASSERT_TRUE(lag.ok()) << lag.status();
+  ASSERT_EQ(lag->size(), 3u);
+  for (const PartitionLag& l : *lag) {
+    EXPECT_EQ(l.position, next[l.partition]) << l.partition;
+    EXPECT_EQ(l.lag, 0) << l.partition;
+  }
+  ASSERT_TRUE(consumer->Assign({}).ok());
+  EXPECT_TRUE(LagPartitions(*consumer).empty());
 }
 
 // Manual assignment: pause stops a partition, resume restarts it where it was.
