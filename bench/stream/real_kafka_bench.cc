@@ -470,12 +470,13 @@ CoreRun RunCore(const Filled& fx, bool exactly_once) {
       std::fprintf(
           stderr,
           "core%s: until applied %s%s%s; %ld records consumed in %ld batches, %ld recoveries, "
-          "%ld stale dropped\n",
+          "%ld stale dropped; produced %ld escalations, %ld states\n",
           exactly_once ? " (exactly-once)" : "",
           bench::ThreadCpu::Summary(end_cpu.Since(cpu), absl::ToDoubleSeconds(now - start)).c_str(),
           bench::ThreadCpu::WaitSummary(end_cpu, cpu).c_str(), BrokerCpuSince(broker_cpu).c_str(),
           static_cast<long>(s.records_consumed), static_cast<long>(s.batch_latency.batches),
-          static_cast<long>(s.recoveries), static_cast<long>(s.stale_records_dropped));
+          static_cast<long>(s.recoveries), static_cast<long>(s.stale_records_dropped),
+          static_cast<long>(s.escalations_produced), static_cast<long>(s.state_records_produced));
     }
     // Every event applied: until the group's offsets say so.
     if (now < next_ask) continue;
