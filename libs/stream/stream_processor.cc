@@ -97,8 +97,13 @@ bool ReadToHighWatermark(const std::vector<kafka::PartitionLag>& lag,
 
 }  // namespace
 
-// One events record, decoded: the event, or why it could not be.
+// Which of the subscribed topics a record came from.
+enum class StreamProcessor::RecordSource : uint8_t { kOther, kEvents, kCommands };
+
+// One record, sorted by topic and, an events record, decoded: the event,
+// or why it could not be.
 struct StreamProcessor::DecodedEvent {
+  RecordSource source = RecordSource::kOther;
   const tidewatch::v1::CallEvent* event = nullptr;
   absl::Status error;
   events::RejectReason reason = {};
@@ -114,6 +119,7 @@ struct StreamProcessor::DecodedEvent {
 struct StreamProcessor::Batch {
   void Clear() {
     records.clear();
+    sources.clear();
     decoded.clear();
   }
   // The message Decode parses record i into. The messages are kept from
@@ -124,6 +130,10 @@ struct StreamProcessor::Batch {
     return events[i].get();
   }
   kafka::RecordBatch records;
+  // One per record, sorted by the polling thread as it polls (SortByTopic):
+  // it has just written the records' topics, the engine thread would read
+  // each from another core's cache.
+  std::vector<RecordSource> sources;
   // Empty: not decoded (ApplyBatch decodes as it applies, into one message
   // of its own). Else one per record (commands: no event).
   std::vector<DecodedEvent> decoded;
@@ -624,10 +634,21 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
   }
 }
 
-void StreamProcessor::DecodeRecord(const kafka::Record& r, tidewatch::v1::CallEvent* event,
-                                   DecodedEvent& d) const {
+void StreamProcessor::SortByTopic(Batch& batch) const {
+  batch.sources.resize(batch.records.size());
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const std::string& topic = batch.records[i].topic;
+    batch.sources[i] = topic == options_.events_topic     ? RecordSource::kEvents
+                       : topic == options_.commands_topic ? RecordSource::kCommands
+                                                          : RecordSource::kOther;
+  }
+}
+
+void StreamProcessor::DecodeRecord(const kafka::Record& r, RecordSource source,
+                                   tidewatch::v1::CallEvent* event, DecodedEvent& d) const {
   d = DecodedEvent{};
-  if (r.topic != options_.events_topic) return;
+  d.source = source;
+  if (source != RecordSource::kEvents) return;
   d.error = events::ParseBinaryEvent(r.value, *event, &d.reason);
   if (d.error.ok()) d.event = event;
 }
@@ -635,8 +656,7 @@ void StreamProcessor::DecodeRecord(const kafka::Record& r, tidewatch::v1::CallEv
 void StreamProcessor::Decode(Batch& batch) {
   batch.decoded.resize(batch.records.size());
   for (size_t i = 0; i < batch.records.size(); ++i) {
-    if (batch.records[i].topic != options_.events_topic) continue;
-    DecodeRecord(batch.records[i], batch.EventAt(i), batch.decoded[i]);
+    DecodeRecord(batch.records[i], batch.sources[i], batch.EventAt(i), batch.decoded[i]);
   }
 }
 
@@ -649,9 +669,9 @@ void StreamProcessor::ApplyBatch(Batch& batch) {
   if (batch.decoded.empty()) {
     DecodedEvent d;
     auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&apply_arena_);
-    for (const kafka::Record& r : batch.records) {
-      DecodeRecord(r, event, d);
-      Handle(r, d);
+    for (size_t i = 0; i < batch.records.size(); ++i) {
+      DecodeRecord(batch.records[i], batch.sources[i], event, d);
+      Handle(batch.records[i], d);
     }
     apply_arena_.Reset();
   } else {
@@ -663,12 +683,13 @@ void StreamProcessor::ApplyBatch(Batch& batch) {
 
 void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& decoded) {
   ++status_.records_consumed;
-  if (record.topic == options_.commands_topic) {
+  if (decoded.source == RecordSource::kCommands) {
     HandleCommand(record);
     return;
   }
+  if (decoded.source != RecordSource::kEvents) return;
   auto it = tasks_.find(record.partition);
-  if (record.topic != options_.events_topic || it == tasks_.end()) return;
+  if (it == tasks_.end()) return;
   Task& task = *it->second;
   // Polled before the task (re)started: the partition was repositioned and
   // the record comes again in order.
@@ -1101,6 +1122,7 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     timeout = std::min(timeout, std::max(absl::ZeroDuration(), idle_commit_due_ - clock_.Now()));
   }
   absl::Status poll = consumer_.PollBatch(options_.max_batch, timeout, &next.records);
+  SortByTopic(next);
   const bool idle = next.records.empty();
   // A batch that drained what was fetched (fewer records than asked for)
   // may have reached the end of every events partition: then this Step

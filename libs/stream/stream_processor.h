@@ -283,6 +283,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   struct Task;
   class TaskOutput;
   struct Batch;
+  enum class RecordSource : uint8_t;
   struct DecodedEvent;
 
   void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -291,10 +292,13 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // thread, the poller decodes the next batch while the worker applies,
   // when the worker is behind (WorkerBacklogged).
   void Decode(Batch& batch);
-  // Decodes one record into `event` (an events record) or leaves `out`
-  // empty (a command).
-  void DecodeRecord(const kafka::Record& record, tidewatch::v1::CallEvent* event,
-                    DecodedEvent& out) const;
+  // Sorts a polled batch's records by topic (Batch::sources), on the
+  // polling thread: the only place a record's topic is compared.
+  void SortByTopic(Batch& batch) const;
+  // Decodes one record into `event` (an events record) or only notes its
+  // source in `out` (a command, or another topic's).
+  void DecodeRecord(const kafka::Record& record, RecordSource source,
+                    tidewatch::v1::CallEvent* event, DecodedEvent& out) const;
   // Applies a batch to the engines and ticks them; a batch not decoded yet
   // is decoded record by record into one reused message, as a bare decoding
   // consumer does (the engines copy what they keep).
