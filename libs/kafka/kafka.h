@@ -50,7 +50,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -109,8 +108,8 @@ struct Record {
 // clear() forgets the records but keeps their storage (the records and their
 // strings' capacity), so the next PollBatch into the same batch overwrites
 // them instead of allocating: a polling thread at a million records a second
-// otherwise spends more time in malloc and free than in anything else, more
-// so when another thread reads the records before they are freed.
+// otherwise spends much of its time in malloc and free, more so when another
+// thread reads the records before they are freed.
 //
 //   kafka::RecordBatch batch;
 //   while (running) {
@@ -124,9 +123,6 @@ class RecordBatch {
  public:
   using iterator = std::vector<Record>::iterator;
   using const_iterator = std::vector<Record>::const_iterator;
-
-  RecordBatch() = default;
-  RecordBatch(std::initializer_list<Record> records) : records_(records), size_(records_.size()) {}
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
