@@ -1115,7 +1115,7 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
   }
   // Poll (and with the engine thread decode and queue) the next batch.
   Batch& next = *filling_;
-  next.Clear();  // frees what the last poll into it allocated
+  next.Clear();  // keeps the storage of what the last poll into it held
   absl::Duration timeout = poll_timeout;
   if (commit_under_way_) timeout = std::min(timeout, kCommitUnderWayPoll);
   if (idle_commit_due_ != absl::InfiniteFuture()) {
