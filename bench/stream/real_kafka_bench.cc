@@ -3,7 +3,10 @@
 //   BM_CoreVsBareDecodingConsumer
 // One topic of 12 partitions keyed by line_id, pre-filled with 128 simulated
 // Council Tax summons Mondays (~2,000,000 events; TIDEWATCH_BENCH_DAYS).
-// A warm-up round (printed, not counted), then three rounds, each of:
+// Warm-up rounds (printed, not counted: one, or with TIDEWATCH_KAFKA_DIR
+// set as for scripts/kafka-broker, as many as it takes for the broker JVM's
+// JIT compiler to fall quiet, at most kMaxWarmUpRounds), then three rounds,
+// each of:
 //   bare          a librdkafka consumer that only decodes (into an arena
 //                 message, no headers), from the first record to the last;
 //   idempotent    tidewatchd's streaming core with its default settings
@@ -31,6 +34,7 @@
 // Needs TIDEWATCH_KAFKA_BOOTSTRAP (scripts/kafka-broker start prints it):
 //   scripts/kafka-broker start
 //   TIDEWATCH_KAFKA_BOOTSTRAP=127.0.0.1:PORT build/release/bench/stream/real_kafka_bench
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -281,17 +286,20 @@ std::unique_ptr<Core> NewCore(const std::string& group, const stream::StreamOpti
 
 int group_run = 0;
 
-// CPU seconds the broker's process has used so far (utime + stime from
-// /proc), when its pid is known from scripts/kafka-broker's directory
-// ($TIDEWATCH_KAFKA_DIR/broker.pid); -1 otherwise. On this 2-core machine
-// the broker's JVM shares the cores with both sides.
-double BrokerCpuSeconds() {
+// The broker's pid, when known from scripts/kafka-broker's directory
+// ($TIDEWATCH_KAFKA_DIR/broker.pid); -1 otherwise.
+long BrokerPid() {
   const char* dir = std::getenv("TIDEWATCH_KAFKA_DIR");
   if (dir == nullptr) return -1;
   std::ifstream pid_file(std::string(dir) + "/broker.pid");
   long pid = 0;
   if (!(pid_file >> pid) || pid <= 0) return -1;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  return pid;
+}
+
+// utime + stime, in seconds, from a /proc/.../stat file; -1 if unreadable.
+double StatCpuSeconds(const std::string& path) {
+  std::ifstream stat(path);
   std::string line;
   if (!std::getline(stat, line)) return -1;
   // Fields after the command name (which may hold spaces): state is the
@@ -306,6 +314,39 @@ double BrokerCpuSeconds() {
     if (i == 15) stime = std::atof(field.c_str());
   }
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds the broker's process has used so far, when its pid is known
+// (BrokerPid); -1 otherwise. On this 2-core machine the broker's JVM shares
+// the cores with both sides.
+double BrokerCpuSeconds() {
+  const long pid = BrokerPid();
+  return pid < 0 ? -1 : StatCpuSeconds("/proc/" + std::to_string(pid) + "/stat");
+}
+
+// CPU seconds the broker JVM's JIT compiler threads ("C1 CompilerThre",
+// "C2 CompilerThre") have used so far; -1 when the pid is unknown. After a
+// fresh start they compile for a minute or more of load, seconds of CPU
+// taken from the two cores the cores' threads share (the tenth session's
+// "slow group" of rounds).
+double BrokerJitCpuSeconds() {
+  const long pid = BrokerPid();
+  if (pid < 0) return -1;
+  const std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = opendir(task_dir.c_str());
+  if (dir == nullptr) return -1;
+  double total = 0;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string task = task_dir + "/" + entry->d_name;
+    std::ifstream comm_file(task + "/comm");
+    std::string comm;
+    std::getline(comm_file, comm);
+    if (!absl::StartsWith(comm, "C1 Compiler") && !absl::StartsWith(comm, "C2 Compiler")) continue;
+    total += std::max(0.0, StatCpuSeconds(task + "/stat"));
+  }
+  closedir(dir);
+  return total;
 }
 
 // "; broker process 0.520 s" for the run that started at `before`, or "".
@@ -531,14 +572,22 @@ BENCHMARK(BM_BareDecodingConsumerOnly)->Iterations(1)->Unit(benchmark::kMillisec
 void BM_CoreVsBareDecodingConsumer(benchmark::State& state) {
   Filled& fx = Prefilled();
   constexpr int kRounds = 3;
+  // Warm-up rounds go on while the broker JVM's JIT compiler used more than
+  // kJitQuiet of CPU in the last one: after a fresh start it compiles for a
+  // minute or more of load (seconds of CPU on this 2-core machine, e.g.
+  // C2 4.5 s and C1 1.0 s in one invocation), and every core round of that
+  // time fell in the slow group (tenth session, docs/performance.md).
+  constexpr int kMaxWarmUpRounds = 10;
+  constexpr double kJitQuiet = 0.25;
   std::vector<double> bare, idem, eos, idem_ratio, eos_ratio, idem_applied, eos_applied;
   double idem_commits = 0, eos_commits = 0, failures = 0, aborts = 0;
   for (auto _ : state) {
     const absl::Time t0 = absl::Now();
-    // Round 0 warms up the broker's paths the cores use and the bare side
-    // does not (offset commits, transactions, producing to new topics): the
-    // first invocation after a fresh broker start was the slowest for the
-    // cores every time. Printed, not counted.
+    // The warm-up rounds also warm the broker's paths the cores use and the
+    // bare side does not (offset commits, transactions, producing to new
+    // topics). Printed, not counted.
+    int warm_up = 0;
+    double jit_before = BrokerJitCpuSeconds();
     for (int i = -1; i < kRounds; ++i) {
       const double b = RunBare(fx);
       const CoreRun a = RunCore(fx, /*exactly_once=*/false);
@@ -553,12 +602,23 @@ void BM_CoreVsBareDecodingConsumer(benchmark::State& state) {
                    "round %d%s: bare %.0f/s; idempotent %.0f/s (applied %.0f/s, %ld commits%s), "
                    "ratio %.2f; exactly-once %.0f/s (applied %.0f/s, %ld transactions, send "
                    "offsets %.1f ms in %d calls, commit transaction %.1f ms%s), ratio %.2f\n",
-                   i + 1, i < 0 ? " (warm-up, not counted)" : "", b, a.events_per_second,
-                   a.applied_per_second, static_cast<long>(a.commits), steps(a).c_str(),
-                   a.events_per_second / b, e.events_per_second, e.applied_per_second,
-                   static_cast<long>(e.commits), e.send_offsets_ms, e.send_calls, e.commit_txn_ms,
-                   steps(e).c_str(), e.events_per_second / b);
-      if (i < 0) continue;  // the warm-up round
+                   i + 1,
+                   i < 0 ? absl::StrFormat(" (warm-up %d, not counted)", warm_up + 1).c_str() : "",
+                   b, a.events_per_second, a.applied_per_second, static_cast<long>(a.commits),
+                   steps(a).c_str(), a.events_per_second / b, e.events_per_second,
+                   e.applied_per_second, static_cast<long>(e.commits), e.send_offsets_ms,
+                   e.send_calls, e.commit_txn_ms, steps(e).c_str(), e.events_per_second / b);
+      if (i < 0) {  // a warm-up round: another while the JIT compiles
+        const double jit = BrokerJitCpuSeconds();
+        ++warm_up;
+        if (jit_before >= 0 && jit - jit_before > kJitQuiet && warm_up < kMaxWarmUpRounds) {
+          std::fprintf(stderr, "broker JIT compiler used %.2f s of CPU in that round: warming up\n",
+                       jit - jit_before);
+          --i;
+        }
+        jit_before = jit;
+        continue;
+      }
       bare.push_back(b);
       idem.push_back(a.events_per_second);
       eos.push_back(e.events_per_second);
