@@ -128,8 +128,6 @@ class RecordBatch {
   bool empty() const { return size_ == 0; }
   Record& operator[](size_t i) { return records_[i]; }
   const Record& operator[](size_t i) const { return records_[i]; }
-  Record& back() { return records_[size_ - 1]; }
-  const Record& back() const { return records_[size_ - 1]; }
   iterator begin() { return records_.begin(); }
   iterator end() { return records_.begin() + static_cast<std::ptrdiff_t>(size_); }
   const_iterator begin() const { return records_.begin(); }
