@@ -66,10 +66,15 @@ constexpr absl::Duration kLagRefresh = absl::Milliseconds(100);
 
 // With the engine thread: batches in the pipeline (one filled by Step, the
 // others handed over), and how often a busy Step does its bookkeeping (at
-// least every kBookkeepingSteps Steps, for clocks that do not move).
+// least every kBookkeepingSteps Steps, for clocks that do not move). While
+// the worker applies a batch (it holds mu_) the bookkeeping waits for a
+// Step that finds mu_ free, up to kBookkeepingPatience (or as many Steps)
+// after it was due; then a Step waits for the worker's batch.
 constexpr int kPipelineBatches = 8;
 constexpr absl::Duration kBookkeeping = absl::Milliseconds(5);
 constexpr int kBookkeepingSteps = 8;
+constexpr absl::Duration kBookkeepingPatience = absl::Milliseconds(50);
+constexpr int kBookkeepingPatienceSteps = 64;
 
 // The longest a Step polls while a commit is under way (see Step), for at
 // most kCommitUnderWayFor after its point was taken (a commit that takes
@@ -1164,50 +1169,68 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     // An idle or caught-up Step returns with every batch polled so far
     // applied; a halting one settles the fence or abort first and hands
     // over after.
-    if (idle || caught_up || halting) WaitForWorker();
+    const bool settle = idle || caught_up || halting;
+    if (settle) WaitForWorker();
     hand_over = !idle && halting;
-    last_bookkeeping_ = now;
-    steps_since_bookkeeping_ = 0;
+    // Bookkeeping that is only due (by time or Steps) does not wait for the
+    // batch the worker is applying: the poller polls on (the batch after
+    // would otherwise wait too) and the next Step tries again.
+    if (!settle && poll.ok() && now - last_bookkeeping_ < kBookkeeping + kBookkeepingPatience &&
+        steps_since_bookkeeping_ < kBookkeepingSteps + kBookkeepingPatienceSteps) {
+      if (!mu_.TryLock()) return poll;
+      const absl::Status kept = Bookkeep(poll, idle, caught_up, ticked, std::move(lag));
+      mu_.Unlock();
+      return kept.ok() ? poll : kept;
+    }
   }
+  absl::Status kept;
   {
     absl::MutexLock lock(&mu_);
-    if (!poll.ok()) Error(poll);
-    // Order as in ApplyBatch: policy, (batch,) tick.
-    if (pending_policy_ != nullptr) ApplyPendingPolicy();
-    if (!ticked) Tick();
-    const absl::Time now = clock_.Now();
-    // Fresh when idle and on the first batch after idle, at most every
-    // kLagRefresh while batches keep coming.
-    if (lag.has_value()) {
-      status_.lag = *std::move(lag);
-      last_lag_ = now;
-    } else if (idle || was_idle_ || now - last_lag_ >= kLagRefresh) {
-      if (absl::StatusOr<std::vector<kafka::PartitionLag>> l = consumer_.Lag(); l.ok()) {
-        status_.lag = *std::move(l);
-      }
-      last_lag_ = now;
-    }
-    was_idle_ = idle;
-    producer_.Poll(absl::ZeroDuration());
-    MaybeCommit(now, idle || caught_up);
-    // A commit point waits for its records' delivery reports, then for the
-    // commit's result: both come within milliseconds, served by the next
-    // Steps, which then poll only briefly (an idle Step would wait out the
-    // caller's whole poll timeout first).
-    commit_under_way_ = point_.has_value() && clock_.Now() - point_->taken_at < kCommitUnderWayFor;
-    idle_commit_due_ = (idle || caught_up) && !point_.has_value() &&
-                               options_.idle_commit_gap > absl::ZeroDuration() &&
-                               HasUncommittedInput()
-                           ? last_commit_ + options_.idle_commit_gap
-                           : absl::InfiniteFuture();
-    if (status_.fenced) tasks_.clear();
-    UpdateReady();
-    if (status_.fenced) {
-      return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
-    }
+    kept = Bookkeep(poll, idle, caught_up, ticked, std::move(lag));
   }
+  if (!kept.ok()) return kept;
   if (hand_over) HandOver();
   return poll;
+}
+
+absl::Status StreamProcessor::Bookkeep(const absl::Status& poll, bool idle, bool caught_up,
+                                       bool ticked,
+                                       std::optional<std::vector<kafka::PartitionLag>> lag) {
+  if (!poll.ok()) Error(poll);
+  // Order as in ApplyBatch: policy, (batch,) tick.
+  if (pending_policy_ != nullptr) ApplyPendingPolicy();
+  if (!ticked) Tick();
+  const absl::Time now = clock_.Now();
+  last_bookkeeping_ = now;
+  steps_since_bookkeeping_ = 0;
+  // Fresh when idle and on the first batch after idle, at most every
+  // kLagRefresh while batches keep coming.
+  if (lag.has_value()) {
+    status_.lag = *std::move(lag);
+    last_lag_ = now;
+  } else if (idle || was_idle_ || now - last_lag_ >= kLagRefresh) {
+    if (absl::StatusOr<std::vector<kafka::PartitionLag>> l = consumer_.Lag(); l.ok()) {
+      status_.lag = *std::move(l);
+    }
+    last_lag_ = now;
+  }
+  was_idle_ = idle;
+  producer_.Poll(absl::ZeroDuration());
+  MaybeCommit(now, idle || caught_up);
+  // A commit point waits for its records' delivery reports, then for the
+  // commit's result: both come within milliseconds, served by the next
+  // Steps, which then poll only briefly (an idle Step would wait out the
+  // caller's whole poll timeout first).
+  commit_under_way_ = point_.has_value() && clock_.Now() - point_->taken_at < kCommitUnderWayFor;
+  idle_commit_due_ = (idle || caught_up) && !point_.has_value() &&
+                             options_.idle_commit_gap > absl::ZeroDuration() &&
+                             HasUncommittedInput()
+                         ? last_commit_ + options_.idle_commit_gap
+                         : absl::InfiniteFuture();
+  if (status_.fenced) tasks_.clear();
+  UpdateReady();
+  if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
+  return absl::OkStatus();
 }
 
 absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {

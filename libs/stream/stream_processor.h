@@ -55,11 +55,12 @@
 // time: Step decodes a batch when the worker is behind, else the worker
 // decodes it as it applies. Step's bookkeeping (ticks,
 // commits of what has been applied) runs every few milliseconds rather
-// than every Step, and a Step that polls nothing first waits until the
-// worker has applied everything; so a Step returns before its batch is
-// applied (Status().events_applied follows, and an idle Step catches up).
-// Records polled before a rebalance or a rewind that moved a partition
-// (kafka::Record::epoch) are never applied to the partition's new engine.
+// than every Step, in a Step that finds the worker between batches (a
+// while later, the next Step waits for the worker's batch), and a Step
+// that polls nothing first waits until the worker has applied everything; so a Step returns before
+// its batch is applied (Status().events_applied follows, and an idle Step catches up). Records
+// polled before a rebalance or a rewind that moved a partition (kafka::Record::epoch) are never
+// applied to the partition's new engine.
 //
 //   StreamProcessor processor(policy, options, *consumer, *producer, new_reader, clock);
 //   RETURN_IF_ERROR(processor.Start());
@@ -307,6 +308,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ticks every task to the clock (restores due lines first).
   void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Step's work after its poll: errors, policy, tick (unless the batch
+  // ticked), lag, delivery reports, commits, readiness. Aborted once
+  // fenced.
+  absl::Status Bookkeep(const absl::Status& poll, bool idle, bool caught_up, bool ticked,
+                        std::optional<std::vector<kafka::PartitionLag>> lag)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The engine worker (StreamOptions::engine_thread).
   void WorkerLoop();
   // Blocks until the worker has applied every batch handed to it.

@@ -807,6 +807,44 @@ TEST_P(StreamTest, TheNextCommitPointFollowsTheOneInFlight) {
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
+// A processor kept busy (every poll fills its batch, so it never catches
+// up) still commits as it goes: its bookkeeping comes round while batches
+// keep coming (with the engine thread in a Step that finds the worker
+// between batches, and at worst after a bounded number of Steps). The
+// processor's clock stands still, so only that bound in Steps brings it
+// round; the test paces its Steps (a millisecond apart, ~3,000 of them) so
+// that commits, which take real round trips, have time to complete. (On
+// one thread every Step does its bookkeeping.)
+TEST_P(StreamTest, ABusyProcessorCommitsBeforeItCatchesUp) {
+  if (!options_.engine_thread) GTEST_SKIP() << "every Step does its bookkeeping";
+  options_.commit_interval = absl::ZeroDuration();  // at every bookkeeping
+  options_.max_batch = 5;
+  SimulatedClock clock(absl::FromUnixSeconds(1'700'000'000));
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, day.events.size());
+  Clients clients;
+  clients.clock = &clock;
+  auto in = NewInstance(clients);
+  // Until the first records: the Steps before are idle ones.
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.records_consumed > 0; }));
+  const int64_t commits_at_start = in->processor->Status().commits;
+  int64_t commits_while_busy = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  StreamStatus s = in->processor->Status();
+  while (s.events_applied < n && absl::Now() < deadline) {
+    in->processor->Step(absl::Milliseconds(50)).IgnoreError();
+    absl::SleepFor(absl::Milliseconds(1));
+    s = in->processor->Status();
+    if (s.events_applied < n * 9 / 10) commits_while_busy = s.commits - commits_at_start;
+  }
+  ASSERT_EQ(s.events_applied, n) << Describe(s);
+  // Bookkeeping every 8 Steps (72 at worst): dozens of commit rounds.
+  EXPECT_GE(commits_while_busy, 20) << Describe(s);
+  ExpectTotalsEqualSummary(in->processor->Lines());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
 TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   options_.exactly_once = false;
   const Day& day = SummonsDay();
