@@ -53,14 +53,15 @@
 // batches in order while the next ones are polled (a few at most are
 // queued: Step waits for a free one). Decoding goes to whichever side has
 // time: Step decodes a batch when the worker is behind, else the worker
-// decodes it as it applies. Step's bookkeeping (ticks,
-// commits of what has been applied) runs every few milliseconds rather
-// than every Step, in a Step that finds the worker between batches (a
-// while later, the next Step waits for the worker's batch), and a Step
-// that polls nothing first waits until the worker has applied everything; so a Step returns before
-// its batch is applied (Status().events_applied follows, and an idle Step catches up). Records
-// polled before a rebalance or a rewind that moved a partition (kafka::Record::epoch) are never
-// applied to the partition's new engine.
+// decodes it as it applies. Step's bookkeeping (ticks, commits of what
+// has been applied) runs every few milliseconds rather than every Step, in
+// a Step that finds the worker between batches (a while later, the next
+// Step waits for the worker's batch), and a Step that polls nothing first
+// waits until the worker has applied everything; so a Step returns before
+// its batch is applied (Status().events_applied follows, and an idle Step
+// catches up). Records polled before a rebalance or a rewind that moved a
+// partition (kafka::Record::epoch) are never applied to the partition's
+// new engine.
 //
 //   StreamProcessor processor(policy, options, *consumer, *producer, new_reader, clock);
 //   RETURN_IF_ERROR(processor.Start());
