@@ -159,12 +159,25 @@ void BM_ParseBinaryEvent(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseBinaryEvent);
 
+// Options for an arena whose first block is `block` (kept by Reset), or
+// protobuf's defaults (small blocks, all freed by Reset) when it is empty.
+google::protobuf::ArenaOptions KeptBlock(std::vector<char>& block) {
+  google::protobuf::ArenaOptions options;
+  if (!block.empty()) {
+    options.initial_block = block.data();
+    options.initial_block_size = block.size();
+  }
+  return options;
+}
+
 // As tidewatchd's worker decodes: one message on an arena, reset after
-// every `batch` records (a polled batch).
+// every `range(0)` records (a polled batch); the arena's first block of
+// `range(1)` KiB kept from batch to batch (0: protobuf's default blocks).
 void BM_ParseBinaryEventOnArena(benchmark::State& state) {
   const auto& records = BinaryRecords();
   const int64_t batch = state.range(0);
-  google::protobuf::Arena arena;
+  std::vector<char> block(static_cast<size_t>(state.range(1)) * 1024);
+  google::protobuf::Arena arena(KeptBlock(block));
   auto* event = google::protobuf::Arena::CreateMessage<CallEvent>(&arena);
   size_t i = 0;
   int64_t in_batch = 0;
@@ -180,7 +193,51 @@ void BM_ParseBinaryEventOnArena(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ParseBinaryEventOnArena)->Arg(2000);
+BENCHMARK(BM_ParseBinaryEventOnArena)->Args({2000, 0})->Args({2000, 1024});
+
+// As tidewatchd's polling thread decodes a batch for the worker: each of
+// `range(0)` records into a message of its own on the batch's arena, reset
+// after the batch, its first block of `range(1)` KiB kept (0: protobuf's
+// default blocks). Reports the arena bytes a batch takes.
+void BM_ParseBinaryEventBatchOnArena(benchmark::State& state) {
+  const auto& records = BinaryRecords();
+  const int64_t batch = state.range(0);
+  std::vector<char> block(static_cast<size_t>(state.range(1)) * 1024);
+  google::protobuf::Arena arena(KeptBlock(block));
+  size_t i = 0;
+  int64_t in_batch = 0;
+  for (auto _ : state) {
+    auto* event = google::protobuf::Arena::CreateMessage<CallEvent>(&arena);
+    absl::Status s = ParseBinaryEvent(records[i], *event);
+    benchmark::DoNotOptimize(s);
+    if (++i == records.size()) i = 0;
+    if (++in_batch == batch) {
+      state.counters["arena_bytes_per_batch"] = static_cast<double>(arena.SpaceUsed());
+      arena.Reset();
+      in_batch = 0;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseBinaryEventBatchOnArena)->Args({2000, 0})->Args({2000, 1024});
+
+// As the polling thread decoded a batch before: record i of each batch into
+// the i-th of a batch's worth of heap messages kept from batch to batch
+// (parsing deletes and allocates their sub-messages again).
+void BM_ParseBinaryEventBatchOnHeap(benchmark::State& state) {
+  const auto& records = BinaryRecords();
+  std::vector<CallEvent> events(static_cast<size_t>(state.range(0)));
+  size_t i = 0;
+  size_t in_batch = 0;
+  for (auto _ : state) {
+    absl::Status s = ParseBinaryEvent(records[i], events[in_batch]);
+    benchmark::DoNotOptimize(s);
+    if (++i == records.size()) i = 0;
+    if (++in_batch == events.size()) in_batch = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseBinaryEventBatchOnHeap)->Arg(2000);
 
 // End to end: a JSON-lines file read with JsonLinesReader and parsed.
 void BM_ReplayJsonLines(benchmark::State& state) {

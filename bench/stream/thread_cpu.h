@@ -43,7 +43,8 @@ class ThreadCpu {
       const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
       timespec ts{};
       if (clock_gettime(clock, &ts) != 0) continue;
-      out.by_tid_[tid] = {Name(tid), ts.tv_sec + ts.tv_nsec * 1e-9, RunQueueWait(tid), Sleeps(tid)};
+      out.by_tid_[tid] = {Name(tid), ts.tv_sec + ts.tv_nsec * 1e-9, RunQueueWait(tid), Sleeps(tid),
+                          MinorFaults(tid)};
     }
     closedir(dir);
     return out;
@@ -69,10 +70,12 @@ class ThreadCpu {
   }
 
   // "; waited for a core 0.210 s: main 0.150 tw-engines 0.060; slept main
-  // 5200 tw-engines 310" between `before` and `after`: how long threads
-  // were ready to run but waited for a core, and how often each went to
-  // sleep (a lock, a condition, a socket). Threads under a millisecond of
-  // waiting, or that never slept, are left out.
+  // 5200 tw-engines 310; faulted rdk:broker1 41k" between `before` and
+  // `after`: how long threads were ready to run but waited for a core, how
+  // often each went to sleep (a lock, a condition, a socket) and how many
+  // pages each faulted in (fresh memory: the kernel zeroes every page).
+  // Threads under a millisecond of waiting, that never slept, or that
+  // faulted under a thousand pages are left out.
   static std::string WaitSummary(const ThreadCpu& after, const ThreadCpu& before) {
     double total = 0;
     const std::string listed = Listed(after.WaitedSince(before), &total);
@@ -82,6 +85,12 @@ class ThreadCpu {
     for (const auto& [name, n] : after.SleptSince(before)) {
       if (n < 1) continue;
       std::snprintf(buf, sizeof buf, " %.0f", n);
+      out += " " + name + buf;
+    }
+    out += "; faulted";
+    for (const auto& [name, n] : after.DeltaSince(before, &Reading::minor_faults)) {
+      if (n < 1000) continue;
+      std::snprintf(buf, sizeof buf, " %.0fk", n / 1000);
       out += " " + name + buf;
     }
     return out;
@@ -125,6 +134,28 @@ class ThreadCpu {
     return n;
   }
 
+  // minflt (the 10th field) of /proc/self/task/<tid>/stat: pages the thread
+  // faulted in without I/O.
+  static double MinorFaults(int tid) {
+    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) return 0;
+    char line[1024] = {};
+    const size_t n = std::fread(line, 1, sizeof line - 1, f);
+    std::fclose(f);
+    // Fields after the command name (which may hold spaces and parentheses).
+    const char* p = nullptr;
+    for (size_t i = n; i > 0; --i) {
+      if (line[i - 1] == ')') {
+        p = line + i;
+        break;
+      }
+    }
+    double minflt = 0;
+    if (p == nullptr || std::sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %lf", &minflt) != 1) return 0;
+    return minflt;
+  }
+
   static std::string Name(int tid) {
     const std::string path = "/proc/self/task/" + std::to_string(tid) + "/comm";
     std::FILE* f = std::fopen(path.c_str(), "r");
@@ -143,6 +174,7 @@ class ThreadCpu {
     double cpu = 0;     // seconds
     double waited = 0;  // seconds on a run queue
     double sleeps = 0;  // voluntary context switches
+    double minor_faults = 0;
   };
 
   // Per thread name, `field` at this reading less at `before` (threads

@@ -3,12 +3,14 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "events/events.h"
+#include "google/protobuf/arena.h"
 #include "line/kpis.h"
 #include "stream/partitioner.h"
 
@@ -114,6 +116,46 @@ struct StreamProcessor::DecodedEvent {
   events::RejectReason reason = {};
 };
 
+// A protobuf arena whose first block, sized for one batch's decoded events,
+// is kept from batch to batch: Reset frees only the blocks a larger batch
+// added. Decoding onto it allocates no message and no sub-message one by one
+// (a reused heap message deletes and allocates its sub-messages again for
+// every record), and returns no memory to malloc between batches (with
+// protobuf's default small blocks, malloc gave the worker's ~600 KiB a batch
+// back to the kernel and faulted it in again, batch after batch).
+class StreamProcessor::DecodeArena {
+ public:
+  explicit DecodeArena(size_t max_batch)
+      : kept_(KeptBytes(max_batch)),
+        block_(std::make_unique_for_overwrite<char[]>(kept_)),
+        arena_(Options(block_.get(), kept_)) {}
+
+  // A new empty event on the arena, valid until Reset.
+  tidewatch::v1::CallEvent* NewEvent() {
+    return google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena_);
+  }
+  // Frees every event made since the last Reset, keeping the first block.
+  void Reset() { arena_.Reset(); }
+
+ private:
+  // ~320 bytes of arena a simulated call event (docs/performance.md), with
+  // room to spare; at most 1 MiB a batch (tidewatchd's 2,000 records).
+  static size_t KeptBytes(size_t max_batch) {
+    return std::clamp<size_t>(max_batch * 512, 64 << 10, 1 << 20);
+  }
+  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
+    google::protobuf::ArenaOptions o;
+    o.initial_block = block;
+    o.initial_block_size = size;
+    o.max_block_size = 64 << 10;
+    return o;
+  }
+
+  size_t kept_;
+  std::unique_ptr<char[]> block_;
+  google::protobuf::Arena arena_;
+};
+
 // A polled batch and its decoded events. Only the polling thread allocates
 // or frees what a batch holds (Step clears a batch when it reuses it): with
 // the engine thread, records freed on the worker went back to the poller's
@@ -122,17 +164,12 @@ struct StreamProcessor::DecodedEvent {
 // next poll into the batch overwrites them (kafka::RecordBatch) rather than
 // allocating three strings a record and freeing them a pipeline later.
 struct StreamProcessor::Batch {
+  explicit Batch(size_t max_batch) : arena(max_batch) {}
   void Clear() {
     records.clear();
     sources.clear();
+    if (!decoded.empty()) arena.Reset();
     decoded.clear();
-  }
-  // The message Decode parses record i into. The messages are kept from
-  // batch to batch, so parsing reuses their strings (as a consumer that
-  // reuses one message does) instead of allocating every field again.
-  tidewatch::v1::CallEvent* EventAt(size_t i) {
-    while (events.size() <= i) events.push_back(std::make_unique<tidewatch::v1::CallEvent>());
-    return events[i].get();
   }
   kafka::RecordBatch records;
   // One per record, sorted by the polling thread as it polls (SortByTopic):
@@ -140,9 +177,10 @@ struct StreamProcessor::Batch {
   // each from another core's cache.
   std::vector<RecordSource> sources;
   // Empty: not decoded (ApplyBatch decodes as it applies, into one message
-  // of its own). Else one per record (commands: no event).
+  // of its own). Else one per record (commands: no event), the events on
+  // `arena`, one after another as the worker reads them.
   std::vector<DecodedEvent> decoded;
-  std::vector<std::unique_ptr<tidewatch::v1::CallEvent>> events;
+  DecodeArena arena;
 };
 
 // One owned events partition.
@@ -197,10 +235,11 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
       producer_(producer),
       new_reader_(std::move(new_reader)),
       clock_(clock),
-      policy_(std::move(policy)) {
+      policy_(std::move(policy)),
+      apply_arena_(std::make_unique<DecodeArena>(options_.max_batch)) {
   // With the engine thread: one being filled, up to two handed over.
   const int depth = options_.engine_thread ? kPipelineBatches : 1;
-  for (int i = 0; i < depth; ++i) batches_.push_back(std::make_unique<Batch>());
+  for (int i = 0; i < depth; ++i) batches_.push_back(std::make_unique<Batch>(options_.max_batch));
   filling_ = batches_[0].get();
   absl::MutexLock lock(&pipe_mu_);
   for (int i = 1; i < depth; ++i) free_.push_back(batches_[i].get());
@@ -661,7 +700,7 @@ void StreamProcessor::DecodeRecord(const kafka::Record& r, RecordSource source,
 void StreamProcessor::Decode(Batch& batch) {
   batch.decoded.resize(batch.records.size());
   for (size_t i = 0; i < batch.records.size(); ++i) {
-    DecodeRecord(batch.records[i], batch.sources[i], batch.EventAt(i), batch.decoded[i]);
+    DecodeRecord(batch.records[i], batch.sources[i], batch.arena.NewEvent(), batch.decoded[i]);
   }
 }
 
@@ -673,12 +712,12 @@ void StreamProcessor::ApplyBatch(Batch& batch) {
   if (pending_policy_ != nullptr) ApplyPendingPolicy();
   if (batch.decoded.empty()) {
     DecodedEvent d;
-    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&apply_arena_);
+    tidewatch::v1::CallEvent* event = apply_arena_->NewEvent();
     for (size_t i = 0; i < batch.records.size(); ++i) {
       DecodeRecord(batch.records[i], batch.sources[i], event, d);
       Handle(batch.records[i], d);
     }
-    apply_arena_.Reset();
+    apply_arena_->Reset();
   } else {
     for (size_t i = 0; i < batch.records.size(); ++i) Handle(batch.records[i], batch.decoded[i]);
   }

@@ -90,7 +90,6 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "engine/engine.h"
-#include "google/protobuf/arena.h"
 #include "kafka/kafka.h"
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
@@ -285,6 +284,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   struct Task;
   class TaskOutput;
   struct Batch;
+  class DecodeArena;
   enum class RecordSource : uint8_t;
   struct DecodedEvent;
 
@@ -408,7 +408,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
   // ApplyBatch decodes an undecoded batch's records into one message on
   // this arena (on whichever thread applies), reset after the batch.
-  google::protobuf::Arena apply_arena_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<DecodeArena> apply_arena_ ABSL_GUARDED_BY(mu_);
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // When status_.lag was last refreshed (each idle Step, else at most every
   // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
