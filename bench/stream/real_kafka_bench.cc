@@ -31,6 +31,10 @@
 // arrival at the read_committed consumer, i.e. committed. p50/p99/max over
 // the day's tide changes (tens of samples per run: p99 is close to the max).
 //
+// Every invocation leaves its topics on the broker (~45, ~440 partitions):
+// a broker that has served ~30 invocations runs out of open files and
+// stops (docs/performance.md); start it with --fresh between long series.
+//
 // Needs TIDEWATCH_KAFKA_BOOTSTRAP (scripts/kafka-broker start prints it):
 //   scripts/kafka-broker start
 //   TIDEWATCH_KAFKA_BOOTSTRAP=127.0.0.1:PORT build/release/bench/stream/real_kafka_bench
