@@ -121,8 +121,9 @@ struct StreamProcessor::DecodedEvent {
 // added. Decoding onto it allocates no message and no sub-message one by one
 // (a reused heap message deletes and allocates its sub-messages again for
 // every record), and returns no memory to malloc between batches (with
-// protobuf's default small blocks, malloc gave the worker's ~600 KiB a batch
-// back to the kernel and faulted it in again, batch after batch).
+// protobuf's default small blocks, malloc gave the ~200 KiB a batch of the
+// worker's one message took back to the kernel, and faulted it in again,
+// batch after batch).
 class StreamProcessor::DecodeArena {
  public:
   explicit DecodeArena(size_t max_batch)
