@@ -261,6 +261,13 @@ struct KafkaConfig {
   // How often broker states are refreshed for Health() (librdkafka's
   // statistics.interval.ms); ZeroDuration turns statistics off.
   absl::Duration stats_interval = absl::Seconds(5);
+  // Longest wait between attempts to reconnect to a broker
+  // (reconnect.backoff.max.ms; the wait doubles from 100 ms up to it). At
+  // librdkafka's default (10 s) a client could take up to ~10 s after a
+  // broker came back to reconnect, holding call-ups produced meanwhile;
+  // 1 s, as Kafka's Java clients: a down broker sees one attempt a second
+  // from each client.
+  absl::Duration reconnect_backoff_max = absl::Seconds(1);
   // Stamps ClientHealth times; may be null. Must outlive the client.
   const Clock* clock = nullptr;
   // Called for every error the client reports outside a call's own status

@@ -305,6 +305,9 @@ absl::StatusOr<RdPtr<rd_kafka_conf_t>> BuildConf(const KafkaConfig& config,
                    absl::StrCat(config.stats_interval <= absl::ZeroDuration()
                                     ? 0
                                     : TimeoutMs(config.stats_interval)));
+  const int reconnect_ms = TimeoutMs(config.reconnect_backoff_max);  // -1: infinite
+  all.emplace_back("reconnect.backoff.max.ms",
+                   absl::StrCat(reconnect_ms < 0 ? 3600000 : std::max(1, reconnect_ms)));
   all.emplace_back("allow.auto.create.topics", "false");
   all.insert(all.end(), settings.begin(), settings.end());
   all.insert(all.end(), config.extra.begin(), config.extra.end());

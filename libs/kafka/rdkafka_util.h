@@ -80,7 +80,8 @@ void ToRecord(const rd_kafka_message_t* message, bool with_headers, Record& out)
 using Setting = std::pair<std::string, std::string>;
 
 // A configuration with, in order: the connection settings of `config`,
-// statistics interval, allow.auto.create.topics=false, `settings`, then
+// statistics interval, reconnect backoff, allow.auto.create.topics=false,
+// `settings`, then
 // config.extra. InvalidArgument naming the key on an unknown property or bad
 // value.
 absl::StatusOr<RdPtr<rd_kafka_conf_t>> BuildConf(const KafkaConfig& config,

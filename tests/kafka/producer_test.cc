@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/kafka.h"
+#include "kafka/rdkafka_util.h"
 #include "murmur2.h"
 #include "test_util.h"
 
@@ -204,6 +205,36 @@ TEST_F(ProducerTest, AReusedRecordBatchIsOverwrittenWhole) {
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(taken[0].value, "short");
   EXPECT_TRUE(batch.empty());
+}
+
+// librdkafka's value of `key` in `conf`.
+std::string ConfValue(const rd_kafka_conf_t* conf, const char* key) {
+  char value[256];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(conf, key, value, &size) != RD_KAFKA_CONF_OK) return "<unset>";
+  return value;
+}
+
+TEST(KafkaConfigTest, ReconnectBackoffIsAtMostASecondUnlessConfigured) {
+  KafkaConfig config;
+  auto conf = internal::BuildConf(config, {});
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  EXPECT_EQ(ConfValue(conf->get(), "reconnect.backoff.max.ms"), "1000");
+
+  config.reconnect_backoff_max = absl::Milliseconds(250);
+  conf = internal::BuildConf(config, {});
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  EXPECT_EQ(ConfValue(conf->get(), "reconnect.backoff.max.ms"), "250");
+
+  config.reconnect_backoff_max = absl::InfiniteDuration();  // librdkafka's longest
+  conf = internal::BuildConf(config, {});
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  EXPECT_EQ(ConfValue(conf->get(), "reconnect.backoff.max.ms"), "3600000");
+
+  config.extra["reconnect.backoff.max.ms"] = "5000";  // extra has the last word
+  conf = internal::BuildConf(config, {});
+  ASSERT_TRUE(conf.ok()) << conf.status();
+  EXPECT_EQ(ConfValue(conf->get(), "reconnect.backoff.max.ms"), "5000");
 }
 
 TEST_F(ProducerTest, ConfigurationErrorsNameTheKey) {
