@@ -48,7 +48,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -303,21 +302,10 @@ long BrokerPid() {
 
 // utime + stime, in seconds, from a /proc/.../stat file; -1 if unreadable.
 double StatCpuSeconds(const std::string& path) {
-  std::ifstream stat(path);
-  std::string line;
-  if (!std::getline(stat, line)) return -1;
-  // Fields after the command name (which may hold spaces): state is the
-  // 3rd field overall, utime the 14th and stime the 15th.
-  const size_t close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::atof(field.c_str());
-    if (i == 15) stime = std::atof(field.c_str());
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const std::vector<std::string> f = bench::ProcStatFields(path);
+  if (f.size() <= 12) return -1;
+  return (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // CPU seconds the broker's process has used so far, when its pid is known

@@ -28,6 +28,31 @@
 
 namespace tidewatch::bench {
 
+// The fields of a /proc/<pid>[/task/<tid>]/stat file after the command
+// name (which may hold spaces and parentheses): [0] is the state (the 3rd
+// field of proc(5)), [7] minflt (10th), [11] utime and [12] stime (14th,
+// 15th, in clock ticks). Empty if the file cannot be read.
+inline std::vector<std::string> ProcStatFields(const std::string& path) {
+  std::vector<std::string> fields;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return fields;
+  char line[1024] = {};
+  const size_t n = std::fread(line, 1, sizeof line - 1, f);
+  std::fclose(f);
+  const std::string text(line, n);
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return fields;
+  size_t at = close + 1;
+  while (at < text.size()) {
+    const size_t start = text.find_first_not_of(" \n", at);
+    if (start == std::string::npos) break;
+    const size_t end = text.find_first_of(" \n", start);
+    fields.push_back(text.substr(start, end - start));
+    at = end == std::string::npos ? text.size() : end;
+  }
+  return fields;
+}
+
 // CPU seconds, run-queue waits and sleeps per thread name.
 class ThreadCpu {
  public:
@@ -137,23 +162,9 @@ class ThreadCpu {
   // minflt (the 10th field) of /proc/self/task/<tid>/stat: pages the thread
   // faulted in without I/O.
   static double MinorFaults(int tid) {
-    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
-    std::FILE* f = std::fopen(path.c_str(), "r");
-    if (f == nullptr) return 0;
-    char line[1024] = {};
-    const size_t n = std::fread(line, 1, sizeof line - 1, f);
-    std::fclose(f);
-    // Fields after the command name (which may hold spaces and parentheses).
-    const char* p = nullptr;
-    for (size_t i = n; i > 0; --i) {
-      if (line[i - 1] == ')') {
-        p = line + i;
-        break;
-      }
-    }
-    double minflt = 0;
-    if (p == nullptr || std::sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %lf", &minflt) != 1) return 0;
-    return minflt;
+    const std::vector<std::string> f =
+        ProcStatFields("/proc/self/task/" + std::to_string(tid) + "/stat");
+    return f.size() > 7 ? std::atof(f[7].c_str()) : 0;
   }
 
   static std::string Name(int tid) {

@@ -81,9 +81,8 @@ using Setting = std::pair<std::string, std::string>;
 
 // A configuration with, in order: the connection settings of `config`,
 // statistics interval, reconnect backoff, allow.auto.create.topics=false,
-// `settings`, then
-// config.extra. InvalidArgument naming the key on an unknown property or bad
-// value.
+// `settings`, then config.extra. InvalidArgument naming the key on an
+// unknown property or bad value.
 absl::StatusOr<RdPtr<rd_kafka_conf_t>> BuildConf(const KafkaConfig& config,
                                                  const std::vector<Setting>& settings);
 
