@@ -1,4 +1,5 @@
-// ValidateEvent, ParseBinaryEvent, EventTime and RejectCounter. The JSON
+// ValidateEvent, ParseBinaryEvent, EventTime and RejectCounter (the view
+// decoder lives in event_view.cc). The JSON
 // codec lives in json_parse.cc and json_write.cc.
 
 #include "events/events.h"
@@ -18,7 +19,6 @@
 namespace tidewatch::events {
 namespace {
 
-using ::google::protobuf::Duration;
 using internal::Av;
 using internal::Quote;
 using ::tidewatch::v1::CallEvent;
@@ -57,16 +57,16 @@ bool IsLineIdChar(char c) {
          c == '_' || c == '-';
 }
 
-std::string FormatDuration(const Duration& d) {
+std::string FormatDuration(const SecondsNanos& d) {
   std::string out;
-  internal::AppendDuration(d.seconds(), d.nanos(), out);
+  internal::AppendDuration(d.seconds, d.nanos, out);
   return out;
 }
 
 // A set Duration field: well formed, non-negative, at most kMaxEventDuration.
-absl::Status CheckDuration(const Duration& d, std::string_view path, RejectReason* reason) {
-  const int64_t s = d.seconds();
-  const int32_t n = d.nanos();
+absl::Status CheckDuration(const SecondsNanos& d, std::string_view path, RejectReason* reason) {
+  const int64_t s = d.seconds;
+  const int32_t n = d.nanos;
   if (n <= -kNanosPerSecond || n >= kNanosPerSecond || (s > 0 && n < 0) || (s < 0 && n > 0)) {
     return Reject(reason, RejectReason::kBadValue,
                   absl::StrCat(Av(path), " is not a valid duration (seconds ", s, ", nanos ", n,
@@ -123,16 +123,20 @@ std::string_view RejectReasonName(RejectReason reason) {
 }
 
 absl::Status ValidateEvent(const CallEvent& event, RejectReason* reason) {
-  const CallEvent::KindCase kind = event.kind_case();
+  return ValidateEvent(ViewOf(event), reason);
+}
+
+absl::Status ValidateEvent(const CallEventView& event, RejectReason* reason) {
+  const CallEvent::KindCase kind = event.kind;
   if (kind == CallEvent::KIND_NOT_SET) {
     return Reject(reason, RejectReason::kUnknownKind,
                   "no kind: an event needs exactly one of queued, answered, abandoned, "
                   "callback_requested, left_queue, completed, agent_state");
   }
-  if (event.event_id().empty()) {
+  if (event.event_id.empty()) {
     return Reject(reason, RejectReason::kMissingEventId, "missing event_id");
   }
-  const std::string& line_id = event.line_id();
+  const std::string_view line_id = event.line_id;
   if (line_id.empty()) return Reject(reason, RejectReason::kMissingLineId, "missing line_id");
   if (line_id.size() > static_cast<size_t>(kMaxLineIdLength)) {
     return Reject(reason, RejectReason::kBadValue,
@@ -146,16 +150,16 @@ absl::Status ValidateEvent(const CallEvent& event, RejectReason* reason) {
                                  "[A-Za-z0-9._-] at byte ", i + 1));
     }
   }
-  if (event.call_id().empty() && kind != CallEvent::kAgentState) {
+  if (event.call_id.empty() && kind != CallEvent::kAgentState) {
     return Reject(reason, RejectReason::kMissingCallId,
                   absl::StrCat("missing call_id (every kind but agent_state needs one; this is ",
                                Av(KindName(kind)), ")"));
   }
-  if (!event.has_event_time()) {
+  if (!event.has_event_time) {
     return Reject(reason, RejectReason::kMissingEventTime, "missing event_time");
   }
-  const int64_t seconds = event.event_time().seconds();
-  const int32_t nanos = event.event_time().nanos();
+  const int64_t seconds = event.event_time.seconds;
+  const int32_t nanos = event.event_time.nanos;
   if (nanos < 0 || nanos >= kNanosPerSecond) {
     return Reject(reason, RejectReason::kBadValue,
                   absl::StrCat("event_time has nanos ", nanos, ", outside [0, 999999999]"));
@@ -172,44 +176,38 @@ absl::Status ValidateEvent(const CallEvent& event, RejectReason* reason) {
     case CallEvent::KIND_NOT_SET:
       break;
     case CallEvent::kAnswered:
-      if (event.answered().has_wait()) {
-        return CheckDuration(event.answered().wait(), "answered.wait", reason);
-      }
+      if (event.has_wait) return CheckDuration(event.wait, "answered.wait", reason);
       break;
     case CallEvent::kAbandoned:
-      if (event.abandoned().has_wait()) {
-        return CheckDuration(event.abandoned().wait(), "abandoned.wait", reason);
-      }
+      if (event.has_wait) return CheckDuration(event.wait, "abandoned.wait", reason);
       break;
     case CallEvent::kLeftQueue:
-      return CheckEnum(event.left_queue().reason(), v1::LeftQueueReason_IsValid,
-                       "left_queue.reason", reason);
-    case CallEvent::kCompleted: {
-      const v1::Completed& c = event.completed();
-      if (c.has_talk()) {
-        if (absl::Status s = CheckDuration(c.talk(), "completed.talk", reason); !s.ok()) return s;
+      return CheckEnum(event.left_queue_reason, v1::LeftQueueReason_IsValid, "left_queue.reason",
+                       reason);
+    case CallEvent::kCompleted:
+      if (event.has_talk) {
+        if (absl::Status s = CheckDuration(event.talk, "completed.talk", reason); !s.ok()) {
+          return s;
+        }
       }
-      if (c.has_wrap()) return CheckDuration(c.wrap(), "completed.wrap", reason);
+      if (event.has_wrap) return CheckDuration(event.wrap, "completed.wrap", reason);
       break;
-    }
-    case CallEvent::kAgentState: {
-      const v1::AgentState& a = event.agent_state();
-      if (a.agent_id().empty()) {
+    case CallEvent::kAgentState:
+      if (event.agent_id.empty()) {
         return Reject(reason, RejectReason::kBadValue, "missing agent_state.agent_id");
       }
       if (absl::Status s =
-              CheckEnum(a.state(), v1::AgentStatus_IsValid, "agent_state.state", reason);
+              CheckEnum(event.agent_status, v1::AgentStatus_IsValid, "agent_state.state", reason);
           !s.ok()) {
         return s;
       }
-      if (a.state() == v1::AGENT_STATUS_UNSPECIFIED) {
+      if (event.agent_status == v1::AGENT_STATUS_UNSPECIFIED) {
         return Reject(reason, RejectReason::kBadValue,
                       "agent_state.state is unspecified (expected AGENT_STATUS_LOGGED_OUT, "
                       "AGENT_STATUS_AVAILABLE, AGENT_STATUS_ON_CALL, AGENT_STATUS_WRAP_UP or "
                       "AGENT_STATUS_AWAY)");
       }
-      return CheckEnum(a.origin(), v1::AgentOrigin_IsValid, "agent_state.origin", reason);
-    }
+      return CheckEnum(event.agent_origin, v1::AgentOrigin_IsValid, "agent_state.origin", reason);
   }
   return absl::OkStatus();
 }
@@ -229,6 +227,12 @@ absl::Time EventTime(const CallEvent& event) {
   if (!event.has_event_time()) return absl::InfinitePast();
   return absl::FromUnixSeconds(event.event_time().seconds()) +
          absl::Nanoseconds(event.event_time().nanos());
+}
+
+absl::Time EventTime(const CallEventView& event) {
+  if (!event.has_event_time) return absl::InfinitePast();
+  return absl::FromUnixSeconds(event.event_time.seconds) +
+         absl::Nanoseconds(event.event_time.nanos);
 }
 
 int64_t RejectCounter::total() const {

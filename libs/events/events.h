@@ -30,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "events/event_view.h"
 #include "tidewatch/v1/events.pb.h"
 
 namespace tidewatch::events {
@@ -74,6 +75,8 @@ inline constexpr int64_t kMaxEventTimeUnixSeconds = 4102444800;
 // kMaxEventDuration; enum values known; agent_state has an agent_id and a
 // specified state. Returns the first problem found.
 absl::Status ValidateEvent(const tidewatch::v1::CallEvent& event, RejectReason* reason = nullptr);
+// The same checks on a view (the same statuses).
+absl::Status ValidateEvent(const CallEventView& event, RejectReason* reason = nullptr);
 
 // Parses one JSON object (one line of a JSON-lines file, without the
 // newline) into `out` (cleared first) and validates it. Accepts what
@@ -121,7 +124,8 @@ absl::Status DecodeJsonEvent(std::string_view json, tidewatch::v1::CallEvent& ou
                              RejectReason* reason = nullptr);
 
 // Parses binary protobuf bytes into `out` and validates it. Unknown fields
-// (from a newer schema) are kept; an unknown kind is kUnknownKind.
+// (from a newer schema) are kept; an unknown kind is kUnknownKind. (To
+// decode without a message: EventDecoder, event_view.h.)
 absl::Status ParseBinaryEvent(std::string_view bytes, tidewatch::v1::CallEvent& out,
                               RejectReason* reason = nullptr);
 
@@ -145,6 +149,7 @@ std::string JsonEvent(const tidewatch::v1::CallEvent& event);
 
 // Event time as absl::Time (InfinitePast when unset).
 absl::Time EventTime(const tidewatch::v1::CallEvent& event);
+absl::Time EventTime(const CallEventView& event);
 
 // Counts set-aside records by reason.
 class RejectCounter {
