@@ -264,12 +264,12 @@ std::unique_ptr<Engine::LineEntry> Engine::MakeEntry(const policy::LinePolicy& l
 
 Engine::~Engine() = default;
 
-EventOutcome Engine::Apply(const CallEvent& event) {
+EventOutcome Engine::Apply(const events::CallEventView& event) {
   // Events come in runs of one line (a partition holds few): compare with
   // the last line found before hashing the id.
   LineEntry* found = last_line_;
-  if (found == nullptr || found->policy->line_id != event.line_id()) {
-    auto it = by_id_.find(event.line_id());
+  if (found == nullptr || found->policy->line_id != event.line_id) {
+    auto it = by_id_.find(absl::string_view(event.line_id.data(), event.line_id.size()));
     if (it == by_id_.end()) {
       ++unknown_lines_;
       return EventOutcome::kUnknownLine;
@@ -281,7 +281,7 @@ EventOutcome Engine::Apply(const CallEvent& event) {
     ++not_owned_;
     return EventOutcome::kNotOwned;
   }
-  const absl::Time t = FromProto(event.event_time());
+  const absl::Time t = event.event_time.ToTime();
   // t - now_ > max_clock_jump, tested against a bound from an earlier clock
   // reading first: the clock never goes back, so within that bound the
   // event is not too far ahead (and the Duration arithmetic is skipped).
@@ -292,7 +292,7 @@ EventOutcome Engine::Apply(const CallEvent& event) {
       return EventOutcome::kTooFarAhead;
     }
   }
-  if (!seen_ids_.Insert(event.event_id())) {
+  if (!seen_ids_.Insert(event.event_id)) {
     ++duplicates_;
     return EventOutcome::kDuplicate;
   }

@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/recent_id_set.h"
+#include "events/event_view.h"
 #include "line/line_state.h"
 #include "policy/compiled_policy.h"
 #include "tidewatch/v1/commands.pb.h"
@@ -141,7 +142,8 @@ class Engine {
   // Applies one validated event (events::ValidateEvent). The clock first
   // moves to its event time when that is later, evaluating the instants on
   // the way.
-  EventOutcome Apply(const tidewatch::v1::CallEvent& event);
+  EventOutcome Apply(const events::CallEventView& event);
+  EventOutcome Apply(const tidewatch::v1::CallEvent& event) { return Apply(events::ViewOf(event)); }
 
   // Moves the clock to `t` (ignored if not later), evaluating every instant
   // up to and including it.

@@ -99,7 +99,7 @@ void LineState::CloseOutcome(absl::Time t, bool answered, absl::Duration wait, b
   }
 }
 
-LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
+LineState::Disposition LineState::Apply(const events::CallEventView& event, absl::Time t) {
   if (t > now_) AdvanceTo(t);
   capacity_valid_ = false;
   ++figures_version_;
@@ -111,9 +111,9 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
   const Disposition applied = late ? Disposition::kLate : Disposition::kApplied;
   if (late) ++anomalies_.late;
 
-  switch (event.kind_case()) {
+  switch (event.kind) {
     case CallEvent::kQueued: {
-      const Fingerprint id = RecentIdSet::Of(event.call_id());
+      const Fingerprint id = RecentIdSet::Of(event.call_id);
       if (open_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
@@ -136,21 +136,19 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
     }
     case CallEvent::kAnswered:
     case CallEvent::kAbandoned: {
-      const bool answered = event.kind_case() == CallEvent::kAnswered;
-      const bool has_wait = answered ? event.answered().has_wait() : event.abandoned().has_wait();
-      const auto& wait_proto = answered ? event.answered().wait() : event.abandoned().wait();
-      const Fingerprint id = RecentIdSet::Of(event.call_id());
+      const bool answered = event.kind == CallEvent::kAnswered;
+      const Fingerprint id = RecentIdSet::Of(event.call_id);
       auto it = open_.find(id);
       absl::Duration wait;
       if (it != open_.end()) {
-        wait = has_wait ? FromProto(wait_proto) : t - it->second.queued;
+        wait = event.has_wait ? event.wait.ToDuration() : t - it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
       } else if (closed_.Contains(id) || held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
-      } else if (has_wait) {
-        wait = FromProto(wait_proto);
+      } else if (event.has_wait) {
+        wait = event.wait.ToDuration();
       } else {
         held_.emplace(id, HeldOutcome{answered, t});
         return Disposition::kHeld;
@@ -161,7 +159,7 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
     }
     case CallEvent::kCallbackRequested:
     case CallEvent::kLeftQueue: {
-      const Fingerprint id = RecentIdSet::Of(event.call_id());
+      const Fingerprint id = RecentIdSet::Of(event.call_id);
       auto it = open_.find(id);
       if (it != open_.end()) {
         waiting_.erase({it->second.queued, it->second.serial});
@@ -171,32 +169,31 @@ LineState::Disposition LineState::Apply(const CallEvent& event, absl::Time t) {
         return Disposition::kConflict;
       }
       RecordSample(t,
-                   event.kind_case() == CallEvent::kCallbackRequested ? window::Sample::Callback()
-                                                                      : window::Sample::LeftQueue(),
+                   event.kind == CallEvent::kCallbackRequested ? window::Sample::Callback()
+                                                               : window::Sample::LeftQueue(),
                    in_windows);
       RememberClosed(id);
       return applied;
     }
     case CallEvent::kCompleted: {
-      const auto& c = event.completed();
-      absl::Duration handle = FromProto(c.talk()) + FromProto(c.wrap());
+      absl::Duration handle = event.talk.ToDuration() + event.wrap.ToDuration();
       std::optional<bool> fcr;
-      if (c.has_resolved_first_time()) fcr = c.resolved_first_time();
+      if (event.has_resolved_first_time) fcr = event.resolved_first_time;
       RecordSample(t, window::Sample::Completed(handle, fcr), in_windows);
       return applied;
     }
     case CallEvent::kAgentState: {
-      const auto& a = event.agent_state();
-      AgentRecord& rec = agent_records_[a.agent_id()];
+      AgentRecord& rec =
+          agent_records_[absl::string_view(event.agent_id.data(), event.agent_id.size())];
       if (t < rec.since) {
         ++anomalies_.stale_agent_events;
         return Disposition::kConflict;
       }
       const bool known = rec.since != absl::InfinitePast();
       if (known) --agents_.n[rec.state][rec.origin];
-      rec.state = a.state();
-      if (a.origin() != tidewatch::v1::AGENT_ORIGIN_UNSPECIFIED || !known) {
-        rec.origin = a.origin();
+      rec.state = static_cast<tidewatch::v1::AgentStatus>(event.agent_status);
+      if (event.agent_origin != tidewatch::v1::AGENT_ORIGIN_UNSPECIFIED || !known) {
+        rec.origin = static_cast<tidewatch::v1::AgentOrigin>(event.agent_origin);
       }
       rec.since = t;
       ++agents_.n[rec.state][rec.origin];

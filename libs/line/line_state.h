@@ -31,6 +31,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/recent_id_set.h"
+#include "events/event_view.h"
 #include "line/agent_counts.h"
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
@@ -86,7 +87,10 @@ class LineState {
 
   // Applies one event stamped `t` (its event_time). The caller has advanced
   // the clock to at least `t`.
-  Disposition Apply(const tidewatch::v1::CallEvent& event, absl::Time t);
+  Disposition Apply(const events::CallEventView& event, absl::Time t);
+  Disposition Apply(const tidewatch::v1::CallEvent& event, absl::Time t) {
+    return Apply(events::ViewOf(event), t);
+  }
 
   // Live figures.
   int64_t calls_waiting() const { return static_cast<int64_t>(waiting_.size()); }

@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "events/events.h"
-#include "google/protobuf/arena.h"
 #include "line/kpis.h"
 #include "stream/partitioner.h"
 
@@ -111,50 +110,10 @@ enum class StreamProcessor::RecordSource : uint8_t { kOther, kEvents, kCommands 
 // or why it could not be.
 struct StreamProcessor::DecodedEvent {
   RecordSource source = RecordSource::kOther;
-  const tidewatch::v1::CallEvent* event = nullptr;
+  bool ok = false;  // `event` holds a valid event
+  events::CallEventView event;
   absl::Status error;
   events::RejectReason reason = {};
-};
-
-// A protobuf arena whose first block, sized for one batch's decoded events,
-// is kept from batch to batch: Reset frees only the blocks a larger batch
-// added. Decoding onto it allocates no message and no sub-message one by one
-// (a reused heap message deletes and allocates its sub-messages again for
-// every record), and returns no memory to malloc between batches (with
-// protobuf's default small blocks, malloc gave the ~200 KiB a batch of the
-// worker's one message took back to the kernel, and faulted it in again,
-// batch after batch).
-class StreamProcessor::DecodeArena {
- public:
-  explicit DecodeArena(size_t max_batch)
-      : kept_(KeptBytes(max_batch)),
-        block_(std::make_unique_for_overwrite<char[]>(kept_)),
-        arena_(Options(block_.get(), kept_)) {}
-
-  // A new empty event on the arena, valid until Reset.
-  tidewatch::v1::CallEvent* NewEvent() {
-    return google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena_);
-  }
-  // Frees every event made since the last Reset, keeping the first block.
-  void Reset() { arena_.Reset(); }
-
- private:
-  // ~320 bytes of arena a simulated call event (docs/performance.md), with
-  // room to spare; at most 1 MiB a batch (tidewatchd's 2,000 records).
-  static size_t KeptBytes(size_t max_batch) {
-    return std::clamp<size_t>(max_batch * 512, 64 << 10, 1 << 20);
-  }
-  static google::protobuf::ArenaOptions Options(char* block, size_t size) {
-    google::protobuf::ArenaOptions o;
-    o.initial_block = block;
-    o.initial_block_size = size;
-    o.max_block_size = 64 << 10;
-    return o;
-  }
-
-  size_t kept_;
-  std::unique_ptr<char[]> block_;
-  google::protobuf::Arena arena_;
 };
 
 // A polled batch and its decoded events. Only the polling thread allocates
@@ -165,23 +124,22 @@ class StreamProcessor::DecodeArena {
 // next poll into the batch overwrites them (kafka::RecordBatch) rather than
 // allocating three strings a record and freeing them a pipeline later.
 struct StreamProcessor::Batch {
-  explicit Batch(size_t max_batch) : arena(max_batch) {}
   void Clear() {
     records.clear();
     sources.clear();
-    if (!decoded.empty()) arena.Reset();
     decoded.clear();
+    decoder.Reset();
   }
   kafka::RecordBatch records;
   // One per record, sorted by the polling thread as it polls (SortByTopic):
   // it has just written the records' topics, the engine thread would read
   // each from another core's cache.
   std::vector<RecordSource> sources;
-  // Empty: not decoded (ApplyBatch decodes as it applies, into one message
-  // of its own). Else one per record (commands: no event), the events on
-  // `arena`, one after another as the worker reads them.
+  // Empty: not decoded (ApplyBatch decodes as it applies). Else one per
+  // record (commands: no event); the events are views of the records'
+  // values (or of messages `decoder` keeps, for bytes protobuf decoded).
   std::vector<DecodedEvent> decoded;
-  DecodeArena arena;
+  events::EventDecoder decoder;
 };
 
 // One owned events partition.
@@ -237,10 +195,10 @@ StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> p
       new_reader_(std::move(new_reader)),
       clock_(clock),
       policy_(std::move(policy)),
-      apply_arena_(std::make_unique<DecodeArena>(options_.max_batch)) {
+      apply_decoder_(std::make_unique<events::EventDecoder>()) {
   // With the engine thread: one being filled, up to two handed over.
   const int depth = options_.engine_thread ? kPipelineBatches : 1;
-  for (int i = 0; i < depth; ++i) batches_.push_back(std::make_unique<Batch>(options_.max_batch));
+  for (int i = 0; i < depth; ++i) batches_.push_back(std::make_unique<Batch>());
   filling_ = batches_[0].get();
   absl::MutexLock lock(&pipe_mu_);
   for (int i = 1; i < depth; ++i) free_.push_back(batches_[i].get());
@@ -690,18 +648,18 @@ void StreamProcessor::SortByTopic(Batch& batch) const {
 }
 
 void StreamProcessor::DecodeRecord(const kafka::Record& r, RecordSource source,
-                                   tidewatch::v1::CallEvent* event, DecodedEvent& d) const {
-  d = DecodedEvent{};
+                                   events::EventDecoder& decoder, DecodedEvent& d) const {
   d.source = source;
+  d.ok = false;
   if (source != RecordSource::kEvents) return;
-  d.error = events::ParseBinaryEvent(r.value, *event, &d.reason);
-  if (d.error.ok()) d.event = event;
+  d.error = decoder.Parse(r.value, d.event, &d.reason);
+  d.ok = d.error.ok();
 }
 
 void StreamProcessor::Decode(Batch& batch) {
   batch.decoded.resize(batch.records.size());
   for (size_t i = 0; i < batch.records.size(); ++i) {
-    DecodeRecord(batch.records[i], batch.sources[i], batch.arena.NewEvent(), batch.decoded[i]);
+    DecodeRecord(batch.records[i], batch.sources[i], batch.decoder, batch.decoded[i]);
   }
 }
 
@@ -713,12 +671,11 @@ void StreamProcessor::ApplyBatch(Batch& batch) {
   if (pending_policy_ != nullptr) ApplyPendingPolicy();
   if (batch.decoded.empty()) {
     DecodedEvent d;
-    tidewatch::v1::CallEvent* event = apply_arena_->NewEvent();
     for (size_t i = 0; i < batch.records.size(); ++i) {
-      DecodeRecord(batch.records[i], batch.sources[i], event, d);
+      DecodeRecord(batch.records[i], batch.sources[i], *apply_decoder_, d);
       Handle(batch.records[i], d);
     }
-    apply_arena_->Reset();
+    apply_decoder_->Reset();
   } else {
     for (size_t i = 0; i < batch.records.size(); ++i) Handle(batch.records[i], batch.decoded[i]);
   }
@@ -747,7 +704,7 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
   task.next_offset = record.offset + 1;
   task.dirty = true;
   task.uncommitted = true;
-  if (decoded.event == nullptr) {
+  if (!decoded.ok) {
     const std::string name(events::RejectReasonName(decoded.reason));
     ++status_.rejected[name];
     ++status_.dead_lettered;
@@ -758,8 +715,8 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
               absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}});
     return;
   }
-  task.engine->Apply(*decoded.event);
-  task.horizon.emplace_back(events::EventTime(*decoded.event), record.offset);
+  task.engine->Apply(decoded.event);
+  task.horizon.emplace_back(events::EventTime(decoded.event), record.offset);
   events_applied_.store(++status_.events_applied, std::memory_order_relaxed);
 }
 

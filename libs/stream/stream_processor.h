@@ -90,6 +90,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "engine/engine.h"
+#include "events/event_view.h"
 #include "kafka/kafka.h"
 #include "line/capacity_estimate.h"
 #include "policy/compiled_policy.h"
@@ -284,7 +285,6 @@ class StreamProcessor final : public kafka::RebalanceListener {
   struct Task;
   class TaskOutput;
   struct Batch;
-  class DecodeArena;
   enum class RecordSource : uint8_t;
   struct DecodedEvent;
 
@@ -297,12 +297,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // Sorts a polled batch's records by topic (Batch::sources), on the
   // polling thread: the only place a record's topic is compared.
   void SortByTopic(Batch& batch) const;
-  // Decodes one record into `event` (an events record) or only notes its
+  // Decodes one record with `decoder` (an events record) or only notes its
   // source in `out` (a command, or another topic's).
-  void DecodeRecord(const kafka::Record& record, RecordSource source,
-                    tidewatch::v1::CallEvent* event, DecodedEvent& out) const;
+  void DecodeRecord(const kafka::Record& record, RecordSource source, events::EventDecoder& decoder,
+                    DecodedEvent& out) const;
   // Applies a batch to the engines and ticks them; a batch not decoded yet
-  // is decoded record by record into one reused message, as a bare decoding
+  // is decoded record by record as it is applied, as a bare decoding
   // consumer does (the engines copy what they keep).
   void ApplyBatch(Batch& batch) ABSL_LOCKS_EXCLUDED(mu_);
   void Handle(const kafka::Record& record, const DecodedEvent& decoded)
@@ -406,9 +406,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
-  // ApplyBatch decodes an undecoded batch's records into one message on
-  // this arena (on whichever thread applies), reset after the batch.
-  const std::unique_ptr<DecodeArena> apply_arena_ ABSL_GUARDED_BY(mu_);
+  // Decodes an undecoded batch's records in ApplyBatch (on whichever thread
+  // applies), reset after the batch.
+  const std::unique_ptr<events::EventDecoder> apply_decoder_ ABSL_GUARDED_BY(mu_);
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // When status_.lag was last refreshed (each idle Step, else at most every
   // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
