@@ -333,6 +333,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyPendingPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the task's horizon entries older than horizon_keep_ before its
+  // engine's clock.
+  void TrimHorizon(Task& task) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The longest window + the allowed lateness + one evaluation interval.
+  static absl::Duration HorizonKeep(const policy::CompiledPolicy& policy);
   void WriteStates(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Synchronous hand-over (revocation, shutdown): writes the given tasks'
   // state, flushes (bounded by flush_timeout) and commits their positions
@@ -406,6 +411,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
+  // How far back of the engine's clock a task's horizon reaches
+  // (HorizonKeep of policy_).
+  absl::Duration horizon_keep_ ABSL_GUARDED_BY(mu_);
   // Decodes an undecoded batch's records in ApplyBatch (on whichever thread
   // applies), reset after the batch.
   const std::unique_ptr<events::EventDecoder> apply_decoder_ ABSL_GUARDED_BY(mu_);
