@@ -108,8 +108,8 @@ class WireReader {
     wire_type = static_cast<uint32_t>(tag & 7);
     return true;
   }
-  // A length-delimited field's bytes.
-  // Its length takes at most four bytes (256 MiB).
+  // A length-delimited field's bytes (a length of at most four bytes: 256
+  // MiB).
   bool Bytes(std::string_view& out) {
     uint64_t n;
     if (!Varint(n, 4) || n > static_cast<uint64_t>(end_ - p_)) return false;

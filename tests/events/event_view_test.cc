@@ -357,6 +357,41 @@ TEST(EventViewTest, ValidUtf8AndNegativeNumbersDecodeAlike) {
   EXPECT_EQ(v.priority, -1);
 }
 
+TEST(EventViewTest, Utf8EdgesDecodeAsProtobufDecodesThem) {
+  google::protobuf::LogSilencer quiet;
+  const std::vector<std::string> texts = {
+      std::string("\0", 1),  // NUL
+      "\xc2\x80",            // U+0080, the first two-byte
+      "\xdf\xbf",            // U+07FF
+      "\xe0\xa0\x80",        // U+0800
+      "\xef\xbf\xbe",        // U+FFFE, a noncharacter
+      "\xef\xbf\xbf",        // U+FFFF
+      "\xf0\x90\x80\x80",    // U+10000
+      "\xf4\x8f\xbf\xbf",    // U+10FFFF, the last
+      "\xf4\x90\x80\x80",    // above U+10FFFF
+      "\xe0\x80\x80",        // overlong
+      "\xed\xa0\x80",        // U+D800, a surrogate
+      "\xed\xbf\xbf",        // U+DFFF
+      "\xc1\xbf",            // overlong
+      "\xf5\x80\x80\x80",    // no such lead byte
+      "\x80",                // a lone continuation
+      "\xe2\x82",            // cut short
+      "abcdefgh\xe2\x82\xac"
+      "12345678",  // around the eight-byte ASCII steps
+  };
+  EventDecoder decoder;
+  int accepted = 0;
+  for (const std::string& t : texts) {
+    CallEvent e = ValidQueued();
+    for (int field : {1, 2, 3, 5}) {  // event_id, line_id, call_id, source
+      const std::string bytes = e.SerializeAsString() + Len(field, t);
+      accepted += CheckAgainstProtobuf(bytes, decoder);
+    }
+    accepted += CheckAgainstProtobuf(e.SerializeAsString() + Len(10, Len(1, t)), decoder);
+  }
+  EXPECT_GT(accepted, 0);
+}
+
 TEST(EventViewTest, RejectsAsValidateEventDoes) {
   // Each reason through the plain path.
   CallEvent e = ValidQueued();
