@@ -351,9 +351,9 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
           wm->high, " after ", absl::FormatDuration(options_.state_read_timeout)));
     }
     kafka::RecordBatch batch;
-    if (absl::Status s = (*reader)->PollBatch(1000, absl::Milliseconds(200), &batch); !s.ok()) {
-      continue;  // transient; the deadline bounds it
-    }
+    // A consumer error is transient (the deadline bounds the read), and the
+    // records polled with it are states like any others: read them too.
+    (*reader)->PollBatch(1000, absl::Milliseconds(200), &batch).IgnoreError();
     for (const kafka::Record& r : batch) {
       next = std::max(next, r.offset + 1);
       LineTideState st;

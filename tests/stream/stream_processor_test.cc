@@ -14,6 +14,7 @@
 #include "stream/stream_processor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -178,6 +179,8 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     absl::Duration close_timeout = absl::Seconds(10);
     absl::Duration delivery_timeout = absl::Minutes(2);
     std::function<std::unique_ptr<kafka::Producer>(std::unique_ptr<kafka::Producer>)> wrap;
+    // A wrapper for the consumers that read the state topic at recovery.
+    std::function<std::unique_ptr<kafka::Consumer>(std::unique_ptr<kafka::Consumer>)> wrap_reader;
     // The processor's clock (the fixture's real one when null).
     const Clock* clock = nullptr;
   };
@@ -209,7 +212,12 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     kafka::KafkaConfig rc = config_;
     in->processor = std::make_unique<StreamProcessor>(
         policy_, options_, *in->consumer, *in->producer,
-        [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); },
+        [rc, wrap = clients.wrap_reader]() -> absl::StatusOr<std::unique_ptr<kafka::Consumer>> {
+          absl::StatusOr<std::unique_ptr<kafka::Consumer>> c =
+              kafka::NewConsumer(rc, kafka::ConsumerOptions{});
+          if (!c.ok() || !wrap) return c;
+          return wrap(*std::move(c));
+        },
         clients.clock != nullptr ? *clients.clock : clock_);
     return in;
   }
@@ -570,6 +578,61 @@ TEST_P(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
     }
   }
   EXPECT_TRUE(SameEscalations(reference, got));
+}
+
+// A state reader whose first poll that returns records also returns a
+// consumer error, as librdkafka reports one among records it has fetched.
+class ErringStateReader final : public kafka::ForwardingConsumer {
+ public:
+  ErringStateReader(std::unique_ptr<kafka::Consumer> real, std::atomic<int>* errors)
+      : ForwardingConsumer(std::move(real)), errors_(errors) {}
+  absl::Status PollBatch(size_t max_records, absl::Duration timeout,
+                         kafka::RecordBatch* out) override {
+    const size_t before = out->size();
+    absl::Status s = real().PollBatch(max_records, timeout, out);
+    if (s.ok() && out->size() > before && !erred_) {
+      erred_ = true;
+      ++*errors_;
+      return absl::UnavailableError("injected: consumer error after the records");
+    }
+    return s;
+  }
+
+ private:
+  std::atomic<int>* errors_;
+  bool erred_ = false;
+};
+
+TEST_P(StreamTest, RecoveryKeepsTheStatesPolledWithAConsumerError) {
+  // The records a poll returns with an error are states like any others: a
+  // reader that dropped them started those lines without their tide and
+  // totals.
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  const size_t split = day.events.size() * 2 / 5;
+  Produce(day.events, 0, split);
+  {
+    auto first = NewInstance();
+    ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus& s) {
+      return s.events_applied >= static_cast<int64_t>(split);
+    }));
+    ASSERT_TRUE(first->processor->Shutdown(absl::Seconds(5)).ok());
+  }
+  Produce(day.events, split, day.events.size());
+  std::atomic<int> errors{0};
+  Clients clients;
+  clients.wrap_reader = [&errors](std::unique_ptr<kafka::Consumer> c) {
+    return std::unique_ptr<kafka::Consumer>(new ErringStateReader(std::move(c), &errors));
+  };
+  auto second = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(*second, [&](const StreamStatus& s) {
+    return s.ready && s.recoveries > 0 && s.events_applied >= n - static_cast<int64_t>(split);
+  }));
+  RunUntil(
+      *second, [](const StreamStatus&) { return false; }, absl::Seconds(2));
+  EXPECT_GT(errors.load(), 0);  // the error came with states
+  ExpectTotalsEqualSummary(second->processor->Lines());
+  ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
 // Collects escalations, for finding when the first call-up is paged.
