@@ -233,6 +233,21 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
   }
 
+  // Produces the day's first `split` events, runs one instance over them
+  // and shuts it down (its state written and committed), then produces the
+  // rest: the next instance takes over mid-surge.
+  void RunFirstInstanceUpTo(const Day& day, size_t split) {
+    Produce(day.events, 0, split);
+    {
+      auto first = NewInstance();
+      ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus& s) {
+        return s.events_applied >= static_cast<int64_t>(split);
+      }));
+      ASSERT_TRUE(first->processor->Shutdown(absl::Seconds(5)).ok());
+    }
+    Produce(day.events, split, day.events.size());
+  }
+
   // Steps until `done` or the deadline, `pace` apart.
   bool RunUntil(Instance& in, const std::function<bool(const StreamStatus&)>& done,
                 absl::Duration limit = absl::Seconds(60),
@@ -549,15 +564,8 @@ TEST_P(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
   TearDown();
   SetUp();
   const size_t split = day.events.size() * 2 / 5;
-  Produce(day.events, 0, split);
-  {
-    auto first = NewInstance();
-    ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus& s) {
-      return s.events_applied >= static_cast<int64_t>(split);
-    }));
-    ASSERT_TRUE(first->processor->Shutdown(absl::Seconds(5)).ok());
-  }
-  Produce(day.events, split, day.events.size());
+  RunFirstInstanceUpTo(day, split);
+  ASSERT_FALSE(HasFatalFailure());
   auto second = NewInstance();
   // It replays from each partition's window start (state topic), so it
   // applies more than the remaining events; wait until it is ready and idle.
@@ -610,15 +618,8 @@ TEST_P(StreamTest, RecoveryKeepsTheStatesPolledWithAConsumerError) {
   const Day& day = SummonsDay();
   const int64_t n = static_cast<int64_t>(day.events.size());
   const size_t split = day.events.size() * 2 / 5;
-  Produce(day.events, 0, split);
-  {
-    auto first = NewInstance();
-    ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus& s) {
-      return s.events_applied >= static_cast<int64_t>(split);
-    }));
-    ASSERT_TRUE(first->processor->Shutdown(absl::Seconds(5)).ok());
-  }
-  Produce(day.events, split, day.events.size());
+  RunFirstInstanceUpTo(day, split);
+  ASSERT_FALSE(HasFatalFailure());
   std::atomic<int> errors{0};
   Clients clients;
   clients.wrap_reader = [&errors](std::unique_ptr<kafka::Consumer> c) {
