@@ -10,11 +10,12 @@
 //   bare          a librdkafka consumer that only decodes, with protobuf's
 //                 generated parser (into a message on an arena; no
 //                 headers), from the first record to the last: the
-//                 targets' baseline;
-//   bare (view)   the same decoding as tidewatchd does since the
+//                 baseline of every session before the thirteenth;
+//   bare (view)   the same, decoding as tidewatchd does since the
 //                 thirteenth session (events::EventDecoder, views of the
-//                 records, ~5x cheaper than protobuf's parser), reported
-//                 beside it: the consumer's own floor on this machine;
+//                 records, ~3x cheaper than protobuf's parser): the
+//                 like-for-like baseline (docs/performance.md, issue 10:
+//                 which of the two the targets mean);
 //   idempotent    tidewatchd's streaming core with its default settings
 //                 (commit interval 1 s, engines on a worker thread,
 //                 idempotent producer, at-least-once);
@@ -25,8 +26,9 @@
 // applied event until the group's committed offsets cover the whole topic
 // (so the last commit round is in; asked every 10 ms by a client that
 // already knows the group's coordinator). Reported: the medians of each side's
-// events/s and of the per-round ratios to the bare consumer (targets >= 0.8
-// idempotent, >= 0.6 exactly-once), with min and max.
+// events/s and of the per-round ratios to each bare consumer (targets >= 0.8
+// idempotent, >= 0.6 exactly-once), with min and max (to the view-decoding
+// one: medians only).
 //
 //   BM_BreachToCommittedEscalation/<commit interval ms>
 // produces the summons day paced at 720x real time into fresh topics while
