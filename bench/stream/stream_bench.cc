@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
+#include "events/event_view.h"
 #include "events/events.h"
 #include "google/protobuf/arena.h"
 #include "kafka/embedded_broker.h"
@@ -130,16 +131,20 @@ class PollTimingConsumer : public kafka::ForwardingConsumer {
 };
 
 // Reads the whole topic with a bare consumer that only decodes; events/s
-// from the first record to the last.
-double RunBare(Fixture& fx, int run) {
+// from the first record to the last. `views`: decoding as tidewatchd does
+// (events::EventDecoder into views of the records) rather than with
+// protobuf's generated parser.
+double RunBare(Fixture& fx, int run, bool views = false) {
   kafka::ConsumerOptions co;
   co.group_id = "bare-" + std::to_string(run);
   co.read_headers = false;
   auto consumer = std::make_unique<PollTimingConsumer>(*kafka::NewConsumer(fx.config, co));
   consumer->Subscribe({"telephony.call-events"}, nullptr).IgnoreError();
-  // Decoded the way tidewatchd decodes: into a message on an arena reset
-  // after each batch.
+  // Into a message on an arena reset after each batch, or into views with a
+  // decoder reset after each batch.
   google::protobuf::Arena arena;
+  events::EventDecoder decoder;
+  events::CallEventView view;
   int64_t n = 0;
   kafka::RecordBatch batch;
   const absl::Time limit = absl::Now() + kRunLimit;
@@ -147,15 +152,22 @@ double RunBare(Fixture& fx, int run) {
     if (absl::Now() > limit) StuckRun("bare", n, fx.events, "");
     batch.clear();
     consumer->PollBatch(2000, absl::Milliseconds(100), &batch).IgnoreError();
-    auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
-    for (const auto& r : batch) {
-      if (events::ParseBinaryEvent(r.value, *event).ok()) ++n;
+    if (views) {
+      for (const auto& r : batch) {
+        if (decoder.Parse(r.value, view).ok()) ++n;
+      }
+      decoder.Reset();
+    } else {
+      auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
+      for (const auto& r : batch) {
+        if (events::ParseBinaryEvent(r.value, *event).ok()) ++n;
+      }
+      arena.Reset();
     }
-    arena.Reset();
   }
   const absl::Time end = absl::Now();
   const double secs = absl::ToDoubleSeconds(end - consumer->first_records());
-  std::fprintf(stderr, "bare %d: %.0f events/s, %s\n", run, n / secs,
+  std::fprintf(stderr, "bare%s %d: %.0f events/s, %s\n", views ? " (views)" : "", run, n / secs,
                consumer->Summary(end).c_str());
   consumer->Close().IgnoreError();
   return n / secs;
@@ -243,9 +255,10 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Nine rounds of bare, stream (tidewatchd's default: engines on a worker
-// thread) and stream with everything on one thread, each reading the topic
-// from the beginning with a new consumer group; medians, so that disturbed
+// Nine rounds of bare (decoding with protobuf's parser, and decoding into
+// views as tidewatchd does), stream (tidewatchd's default: engines on a
+// worker thread) and stream with everything on one thread, each reading the
+// topic from the beginning with a new consumer group; medians, so that disturbed
 // runs (this is a shared 2-core machine, and a run lasts 40-70 ms: the same
 // work sometimes takes half as much CPU again) do not decide the ratio.
 void BM_StreamVsBareDecodingConsumer(benchmark::State& state) {
@@ -254,15 +267,19 @@ void BM_StreamVsBareDecodingConsumer(benchmark::State& state) {
       *policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "default"));
   constexpr int kPairs = 9;
   std::vector<double> bare, streamed, ratio, processing, single, single_ratio;
+  std::vector<double> bare_views, ratio_to_views;
   for (auto _ : state) {
     const absl::Time t0 = absl::Now();
     for (int i = 0; i < kPairs; ++i) {
       const double b = RunBare(fx, NextRun());
+      const double bv = RunBare(fx, NextRun(), /*views=*/true);
       const StreamRun s = RunStream(fx, NextRun(), policy, /*engine_thread=*/true);
       const StreamRun one = RunStream(fx, NextRun(), policy, /*engine_thread=*/false);
       bare.push_back(b);
       streamed.push_back(s.events_per_second);
       ratio.push_back(s.events_per_second / b);
+      bare_views.push_back(bv);
+      ratio_to_views.push_back(s.events_per_second / bv);
       processing.push_back(s.processing_seconds / s.seconds);
       single.push_back(one.events_per_second);
       single_ratio.push_back(one.events_per_second / b);
@@ -275,6 +292,10 @@ void BM_StreamVsBareDecodingConsumer(benchmark::State& state) {
   state.counters["ratio_median"] = Median(ratio);
   state.counters["ratio_min"] = *std::min_element(ratio.begin(), ratio.end());
   state.counters["ratio_max"] = *std::max_element(ratio.begin(), ratio.end());
+  // Against the bare consumer decoding into views (like for like since the
+  // thirteenth session, when tidewatchd began to decode that way).
+  state.counters["bare_views_events_per_second"] = Median(bare_views);
+  state.counters["ratio_to_views_median"] = Median(ratio_to_views);
   // Share of the stream side's wall time the engines spent applying batches.
   state.counters["stream_busy_share"] = Median(processing);
   // Everything on the polling thread (StreamOptions::engine_thread off).
