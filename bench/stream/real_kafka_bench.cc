@@ -66,12 +66,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bare_decoder.h"
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
 #include "common/proto_time.h"
-#include "events/event_view.h"
 #include "events/events.h"
-#include "google/protobuf/arena.h"
 #include "kafka/forwarding.h"
 #include "kafka/kafka.h"
 #include "policy/policy.h"
@@ -357,27 +356,15 @@ std::string BrokerCpuSince(double before) {
   return absl::StrFormat("; broker process %.3f s", now - before);
 }
 
-// How a bare consumer decodes.
-enum class BareDecode {
-  // protobuf's generated parser (ParseBinaryEvent), into a message on an
-  // arena reset after each batch: the plain way to decode CallEvents.
-  kProtobuf,
-  // events::EventDecoder into views of the records, reset after each batch:
-  // the way tidewatchd decodes.
-  kView,
-};
-
 // Reads the whole topic with a bare consumer that only decodes (no
 // headers); events/s from the first record to the last.
-double RunBare(const Filled& fx, BareDecode decode) {
+double RunBare(const Filled& fx, bench::BareDecode decode) {
   kafka::ConsumerOptions co;
   co.group_id = absl::StrCat(fx.topics.prefix, "bare-", group_run++);
   co.read_headers = false;
   auto consumer = *kafka::NewConsumer(Config(), co);
   consumer->Subscribe({fx.topics.events()}, nullptr).IgnoreError();
-  google::protobuf::Arena arena;
-  events::EventDecoder decoder;
-  events::CallEventView view;
+  bench::BareDecoder decoder(decode);
   int64_t n = 0;
   absl::Time start = absl::InfinitePast();
   bench::ThreadCpu cpu;
@@ -391,22 +378,11 @@ double RunBare(const Filled& fx, BareDecode decode) {
       cpu = bench::ThreadCpu::Now();
       broker_cpu = BrokerCpuSeconds();
     }
-    if (decode == BareDecode::kView) {
-      for (const auto& r : batch) {
-        if (decoder.Parse(r.value, view).ok()) ++n;
-      }
-      decoder.Reset();
-    } else {
-      auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
-      for (const auto& r : batch) {
-        if (events::ParseBinaryEvent(r.value, *event).ok()) ++n;
-      }
-      arena.Reset();
-    }
+    n += decoder.CountValid(batch);
   }
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
   const bench::ThreadCpu end_cpu = bench::ThreadCpu::Now();
-  std::fprintf(stderr, "bare%s: %s%s%s\n", decode == BareDecode::kView ? " (view)" : "",
+  std::fprintf(stderr, "bare%s: %s%s%s\n", decode == bench::BareDecode::kViews ? " (view)" : "",
                bench::ThreadCpu::Summary(end_cpu.Since(cpu), secs).c_str(),
                bench::ThreadCpu::WaitSummary(end_cpu, cpu).c_str(),
                BrokerCpuSince(broker_cpu).c_str());
@@ -582,8 +558,8 @@ void BM_BareDecodingConsumerOnly(benchmark::State& state) {
   Filled& fx = Prefilled();
   for (auto _ : state) {
     for (int i = 0; i < 3; ++i) {
-      std::fprintf(stderr, "bare %.0f/s, view %.0f/s\n", RunBare(fx, BareDecode::kProtobuf),
-                   RunBare(fx, BareDecode::kView));
+      std::fprintf(stderr, "bare %.0f/s, view %.0f/s\n", RunBare(fx, bench::BareDecode::kProtobuf),
+                   RunBare(fx, bench::BareDecode::kViews));
     }
   }
 }
@@ -613,8 +589,8 @@ void BM_CoreVsBareDecodingConsumer(benchmark::State& state) {
     int warm_up = 0;
     double jit_before = BrokerJitCpuSeconds();
     for (int i = -1; i < kRounds; ++i) {
-      const double b = RunBare(fx, BareDecode::kProtobuf);
-      const double bv = RunBare(fx, BareDecode::kView);
+      const double b = RunBare(fx, bench::BareDecode::kProtobuf);
+      const double bv = RunBare(fx, bench::BareDecode::kViews);
       const CoreRun a = RunCore(fx, /*exactly_once=*/false);
       const CoreRun e = RunCore(fx, /*exactly_once=*/true);
       // Step timings exist only without the engine thread (see CoreRun).

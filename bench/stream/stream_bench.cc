@@ -14,11 +14,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bare_decoder.h"
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
-#include "events/event_view.h"
 #include "events/events.h"
-#include "google/protobuf/arena.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/forwarding.h"
 #include "kafka/kafka.h"
@@ -135,16 +134,12 @@ class PollTimingConsumer : public kafka::ForwardingConsumer {
 // (events::EventDecoder into views of the records) rather than with
 // protobuf's generated parser.
 double RunBare(Fixture& fx, int run, bool views = false) {
+  bench::BareDecoder decoder(views ? bench::BareDecode::kViews : bench::BareDecode::kProtobuf);
   kafka::ConsumerOptions co;
   co.group_id = "bare-" + std::to_string(run);
   co.read_headers = false;
   auto consumer = std::make_unique<PollTimingConsumer>(*kafka::NewConsumer(fx.config, co));
   consumer->Subscribe({"telephony.call-events"}, nullptr).IgnoreError();
-  // Into a message on an arena reset after each batch, or into views with a
-  // decoder reset after each batch.
-  google::protobuf::Arena arena;
-  events::EventDecoder decoder;
-  events::CallEventView view;
   int64_t n = 0;
   kafka::RecordBatch batch;
   const absl::Time limit = absl::Now() + kRunLimit;
@@ -152,18 +147,7 @@ double RunBare(Fixture& fx, int run, bool views = false) {
     if (absl::Now() > limit) StuckRun("bare", n, fx.events, "");
     batch.clear();
     consumer->PollBatch(2000, absl::Milliseconds(100), &batch).IgnoreError();
-    if (views) {
-      for (const auto& r : batch) {
-        if (decoder.Parse(r.value, view).ok()) ++n;
-      }
-      decoder.Reset();
-    } else {
-      auto* event = google::protobuf::Arena::CreateMessage<tidewatch::v1::CallEvent>(&arena);
-      for (const auto& r : batch) {
-        if (events::ParseBinaryEvent(r.value, *event).ok()) ++n;
-      }
-      arena.Reset();
-    }
+    n += decoder.CountValid(batch);
   }
   const absl::Time end = absl::Now();
   const double secs = absl::ToDoubleSeconds(end - consumer->first_records());
