@@ -1,6 +1,6 @@
-// ValidateEvent, ParseBinaryEvent, EventTime and RejectCounter (the view
-// decoder lives in event_view.cc). The JSON
-// codec lives in json_parse.cc and json_write.cc.
+// ValidateEvent, ParseBinaryEvent, EventTime and RejectCounter. The view
+// decoder lives in event_view.cc, the JSON codec in json_parse.cc and
+// json_write.cc.
 
 #include "events/events.h"
 
@@ -223,11 +223,7 @@ absl::Status ParseBinaryEvent(std::string_view bytes, CallEvent& out, RejectReas
   return ValidateEvent(out, reason);
 }
 
-absl::Time EventTime(const CallEvent& event) {
-  if (!event.has_event_time()) return absl::InfinitePast();
-  return absl::FromUnixSeconds(event.event_time().seconds()) +
-         absl::Nanoseconds(event.event_time().nanos());
-}
+absl::Time EventTime(const CallEvent& event) { return EventTime(ViewOf(event)); }
 
 absl::Time EventTime(const CallEventView& event) {
   if (!event.has_event_time) return absl::InfinitePast();
