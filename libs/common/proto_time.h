@@ -18,20 +18,26 @@ namespace tidewatch {
 // converted with integer arithmetic (absl's Time + Duration is out of line).
 inline constexpr int64_t kMaxFastProtoSeconds = 9000000000;
 
-inline absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  const int64_t s = ts.seconds();
+// A Timestamp's / Duration's (seconds, nanos) pair, however it was read.
+inline absl::Time TimeFromSecondsNanos(int64_t s, int32_t nanos) {
   if (s > -kMaxFastProtoSeconds && s < kMaxFastProtoSeconds) {
-    return absl::FromUnixNanos(s * 1000000000 + ts.nanos());
+    return absl::FromUnixNanos(s * 1000000000 + nanos);
   }
-  return absl::FromUnixSeconds(s) + absl::Nanoseconds(ts.nanos());
+  return absl::FromUnixSeconds(s) + absl::Nanoseconds(nanos);
+}
+inline absl::Duration DurationFromSecondsNanos(int64_t s, int32_t nanos) {
+  if (s > -kMaxFastProtoSeconds && s < kMaxFastProtoSeconds) {
+    return absl::Nanoseconds(s * 1000000000 + nanos);
+  }
+  return absl::Seconds(s) + absl::Nanoseconds(nanos);
+}
+
+inline absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return TimeFromSecondsNanos(ts.seconds(), ts.nanos());
 }
 
 inline absl::Duration FromProto(const google::protobuf::Duration& d) {
-  const int64_t s = d.seconds();
-  if (s > -kMaxFastProtoSeconds && s < kMaxFastProtoSeconds) {
-    return absl::Nanoseconds(s * 1000000000 + d.nanos());
-  }
-  return absl::Seconds(s) + absl::Nanoseconds(d.nanos());
+  return DurationFromSecondsNanos(d.seconds(), d.nanos());
 }
 
 // Nanos normalised to [0, 1e9), as the Timestamp contract requires.

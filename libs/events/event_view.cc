@@ -262,19 +262,9 @@ bool KindMessage(WireReader& r, uint32_t wire_type, CallEvent::KindCase kind, Ca
 
 }  // namespace
 
-absl::Time SecondsNanos::ToTime() const {
-  if (seconds > -kMaxFastProtoSeconds && seconds < kMaxFastProtoSeconds) {
-    return absl::FromUnixNanos(seconds * 1000000000 + nanos);
-  }
-  return absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
-}
+absl::Time SecondsNanos::ToTime() const { return TimeFromSecondsNanos(seconds, nanos); }
 
-absl::Duration SecondsNanos::ToDuration() const {
-  if (seconds > -kMaxFastProtoSeconds && seconds < kMaxFastProtoSeconds) {
-    return absl::Nanoseconds(seconds * 1000000000 + nanos);
-  }
-  return absl::Seconds(seconds) + absl::Nanoseconds(nanos);
-}
+absl::Duration SecondsNanos::ToDuration() const { return DurationFromSecondsNanos(seconds, nanos); }
 
 CallEventView ViewOf(const CallEvent& event) {
   auto sn = [](const auto& m) { return SecondsNanos{m.seconds(), m.nanos()}; };
