@@ -1,5 +1,6 @@
 #include "api/topic_follower.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -41,17 +42,33 @@ absl::Status TopicFollower::Start() {
 
 void TopicFollower::Run() {
   kafka::RecordBatch batch;
+  bool caught_up = CaughtUp();  // only this thread changes it
   while (!stop_.load()) {
     batch.clear();
     consumer_->PollBatch(500, options_.poll_timeout, &batch).IgnoreError();
     for (const kafka::Record& r : batch) handler_(r);
-    if (batch.empty()) continue;
+    // Reading committed, a transaction's marker (and an aborted
+    // transaction's records) is never handed over, but the consumer's
+    // position moves past it: the end noted at Start is usually just past
+    // a marker, which no record reaches. Its positions count too, asked
+    // while catching up (also after a poll that returned nothing).
+    std::vector<kafka::PartitionLag> positions;
+    if (!caught_up) {
+      if (absl::StatusOr<std::vector<kafka::PartitionLag>> lag = consumer_->Lag(); lag.ok()) {
+        positions = *std::move(lag);
+      }
+    }
+    if (batch.empty() && positions.empty()) continue;
     absl::MutexLock lock(&mu_);
     handled_ += static_cast<int64_t>(batch.size());
-    for (const kafka::Record& r : batch) {
-      if (r.partition >= 0 && r.partition < static_cast<int32_t>(next_.size())) {
-        next_[r.partition] = std::max(next_[r.partition], r.offset + 1);
+    auto reached = [this](int32_t partition, int64_t next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (partition >= 0 && partition < static_cast<int32_t>(next_.size())) {
+        next_[partition] = std::max(next_[partition], next);
       }
+    };
+    for (const kafka::Record& r : batch) reached(r.partition, r.offset + 1);
+    for (const kafka::PartitionLag& l : positions) {
+      if (l.topic == options_.topic && l.position >= 0) reached(l.partition, l.position);
     }
     if (!caught_up_) {
       bool all = true;
@@ -60,6 +77,7 @@ void TopicFollower::Run() {
       }
       caught_up_ = all;
     }
+    caught_up = caught_up_;
   }
 }
 

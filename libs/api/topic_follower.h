@@ -51,7 +51,9 @@ class TopicFollower {
   // Notes each partition's end offset, assigns every partition from the
   // beginning and starts the thread.
   absl::Status Start();
-  // Whether every record that existed at Start() has been handled.
+  // Whether every record that existed at Start() has been handled (reading
+  // committed: transaction markers and aborted records count as passed once
+  // the consumer's position is beyond them).
   bool CaughtUp() const;
   // Waits until CaughtUp() (true) or `timeout` passes (false).
   bool WaitCaughtUp(absl::Duration timeout) const;
