@@ -171,11 +171,15 @@ struct StreamProcessor::Task {
   bool Committable() const { return uncommitted && pending.empty(); }
 };
 
-// Routes a partition engine's escalations to the producer.
+// Routes a partition engine's escalations to the producer. Each one changes
+// its line's saved state (the sequence number, the tide or a call-up), also
+// when no event brought it (a command, a tick): the task's state is written
+// with the next commit.
 class StreamProcessor::TaskOutput final : public engine::EngineOutput {
  public:
-  explicit TaskOutput(StreamProcessor* p) : p_(p) {}
+  TaskOutput(StreamProcessor* p, Task* task) : p_(p), task_(task) {}
   void OnEscalation(const Escalation& e) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    task_->dirty = true;
     p_->ProduceEscalation(e);
   }
   void OnTideChange(const tidewatch::v1::TideChange&) override {}
@@ -183,6 +187,7 @@ class StreamProcessor::TaskOutput final : public engine::EngineOutput {
 
  private:
   StreamProcessor* p_;
+  Task* task_;
 };
 
 StreamProcessor::StreamProcessor(std::shared_ptr<const policy::CompiledPolicy> policy,
@@ -372,11 +377,11 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
   return states;
 }
 
-void StreamProcessor::StartTask(int32_t partition) {
+void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
   auto task = std::make_unique<Task>();
   task->partition = partition;
   task->lines = OwnedLines(partition);
-  task->output = std::make_unique<TaskOutput>(this);
+  task->output = std::make_unique<TaskOutput>(this, task.get());
   task->recovery_started = clock_.Now();
   engine::EngineOptions eo;
   eo.detect_stale_feeds = options_.wall_clock_ticks;
@@ -436,15 +441,25 @@ void StreamProcessor::StartTask(int32_t partition) {
         consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
     if (committed.ok() && !committed->empty() && (*committed)[0].offset >= 0) {
       start = (*committed)[0].offset;
+    } else if (rewinding && !committed.ok()) {
+      // Where the aborted transaction's input began is unknown: staying put
+      // would skip it, the beginning would repeat committed output.
+      Fence(absl::StrCat("cannot rewind partition ", partition,
+                         " after an aborted transaction: its committed offset is unknown: ",
+                         committed.status().message()));
+    } else if (rewinding) {
+      // Nothing committed yet: the aborted transaction's input is read
+      // again from the beginning, as the first assignment read it.
+      start = kafka::kOffsetBeginning;
     }
   }
-  if (start >= 0) {
+  if (start >= 0 || start == kafka::kOffsetBeginning) {
     if (absl::Status s =
             consumer_.Seek({options_.events_topic, partition, start}, absl::Seconds(5));
         !s.ok()) {
       Error(s);
     }
-    task->next_offset = start;
+    task->next_offset = std::max<int64_t>(start, 0);
   }
   task->epoch = consumer_.PositionEpoch();
   ++status_.recoveries;
@@ -591,6 +606,7 @@ bool StreamProcessor::ApplyCommand(Task& task, const tidewatch::v1::Command& com
   if (s.code() == absl::StatusCode::kUnavailable) return false;
   if (s.ok()) {
     ++status_.commands_applied;
+    task.dirty = true;  // its state goes with the commit of its offset
   } else {
     std::string reason = absl::StatusCodeToString(s.code());
     absl::AsciiStrToLower(&reason);
@@ -1044,8 +1060,14 @@ void StreamProcessor::Rewind() {
   for (int32_t p : partitions) commands.push_back({options_.commands_topic, p});
   absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
       consumer_.Committed(commands, absl::Seconds(10));
-  if (!committed.ok()) Error(committed.status());
-  for (const kafka::TopicPartition& tp : committed.ok() ? *committed : commands) {
+  if (!committed.ok()) {
+    // From the beginning would apply every command again, from here would
+    // skip the aborted transaction's: neither is safe.
+    Fence(absl::StrCat("cannot rewind the commands after an aborted transaction: ",
+                       committed.status().message()));
+    return;
+  }
+  for (const kafka::TopicPartition& tp : *committed) {
     const int64_t at = tp.offset >= 0 ? tp.offset : kafka::kOffsetBeginning;
     if (absl::Status s =
             consumer_.Seek({options_.commands_topic, tp.partition, at}, absl::Seconds(5));
@@ -1053,7 +1075,7 @@ void StreamProcessor::Rewind() {
       Error(s);
     }
   }
-  for (int32_t p : partitions) StartTask(p);
+  for (int32_t p : partitions) StartTask(p, /*rewinding=*/true);
 }
 
 bool StreamProcessor::CommitTransaction() {

@@ -288,7 +288,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
   enum class RecordSource : uint8_t;
   struct DecodedEvent;
 
-  void StartTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recovers a partition's task (state, then the events position). After an
+  // aborted transaction (`rewinding`), a partition with nothing committed
+  // goes back to its beginning, and one whose committed offset cannot be
+  // read fences the processor rather than guess.
+  void StartTask(int32_t partition, bool rewinding = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
   // Decodes a polled batch's events (no lock needed): with the engine
   // thread, the poller decodes the next batch while the worker applies,

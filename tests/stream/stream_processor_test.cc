@@ -728,6 +728,62 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
   EXPECT_EQ(rs.figures().windows(0).kpis().offered(), revenues->windows[0].second.offered());
 }
 
+// A command changes a line's state (and uses up an escalation sequence
+// number) although no event follows it: the state record that goes with
+// the commit of its offset must carry it, or a successor restores the
+// call-up as paged (and pages again) and reuses the sequence number.
+TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
+  std::vector<tidewatch::v1::CallEvent> rev;
+  for (const auto& e : SummonsDay().events) {
+    if (e.line_id() == "revenues") rev.push_back(e);
+  }
+  CollectingOutput offline;
+  engine::Engine engine(policy_, {}, &offline);
+  size_t upto = 0;
+  while (upto < rev.size() && offline.callups.empty()) engine.Apply(rev[upto++]);
+  ASSERT_FALSE(offline.callups.empty());
+  const tidewatch::v1::CallUp paged = offline.callups[0];
+  Produce(rev, 0, upto);
+  auto in = NewInstance();
+  // Everything applied and committed before the acknowledgement comes.
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.ready && s.events_applied >= static_cast<int64_t>(upto) && s.commits > 0;
+  }));
+
+  auto producer = *kafka::NewProducer(config_, {});
+  tidewatch::v1::Command ack;
+  ack.set_id("cmd-ack-quiet");
+  ack.set_line_id("revenues");
+  ack.set_actor("revenues-lead");
+  ack.mutable_acknowledge()->set_callup_id(paged.id());
+  ASSERT_TRUE(producer->Produce(T("tidewatch.commands"), "revenues", ack.SerializeAsString()).ok());
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commands_applied >= 1; }));
+  // Its offset committed (the idle commit), then a clean hand-over.
+  const int64_t commits_at_ack = in->processor->Status().commits;
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.commits > commits_at_ack; }));
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+
+  int64_t last_sequence = 0;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    if (e.line_id() == "revenues") last_sequence = std::max(last_sequence, e.sequence());
+  }
+  std::map<std::string, tidewatch::v1::LineTideState> state;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.state"), kPartitions)) {
+    tidewatch::v1::LineTideState s;
+    ASSERT_TRUE(s.ParseFromString(r.value));
+    state[s.line_id()] = s;
+  }
+  ASSERT_TRUE(state.count("revenues"));
+  const tidewatch::v1::LineTideState& rs = state["revenues"];
+  ASSERT_GE(rs.open_callups_size(), 1);
+  EXPECT_EQ(rs.open_callups(0).id(), paged.id());
+  EXPECT_EQ(rs.open_callups(0).state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+  EXPECT_EQ(rs.escalation_sequence(), last_sequence);
+}
+
 // A producer in front of a real one that holds delivery reports back while
 // its gate is closed (the records are written; their owner is not told), and
 // can report held ones as failed. Held reports are handed over inside the
@@ -1239,6 +1295,73 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
     ASSERT_TRUE(e.ParseFromString(r.value));
     EXPECT_TRUE(got.emplace(e.id(), r.value).second) << "committed twice: " << e.id();
     EXPECT_EQ(e.sequence(), ++seq[e.line_id()]) << e.id();
+  }
+  EXPECT_TRUE(SameEscalations(reference, got));
+}
+
+// The very first transaction of a new group fails as abortable: nothing is
+// committed yet, so the rewind goes back to the beginning of every events
+// partition (it used to leave the consumer where it was, past the records
+// the aborted transaction had consumed: their events were never applied).
+TEST_P(StreamExactlyOnceTest, AnAbortedFirstTransactionRewindsToTheBeginning) {
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  std::map<std::string, std::string> reference;
+  {
+    Produce(day.events, 0, day.events.size());
+    auto in = NewInstance();
+    ASSERT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n; }));
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+      tidewatch::v1::Escalation e;
+      e.ParseFromString(r.value);
+      reference[e.id()] = r.value;
+    }
+  }
+  TearDown();
+  SetUp();
+  Produce(day.events, 0, day.events.size());
+  auto in = std::make_unique<Instance>();
+  kafka::ConsumerOptions co;
+  co.group_id = T("tidewatch");
+  in->consumer = *kafka::NewConsumer(config_, co);
+  kafka::ProducerOptions po;
+  po.transactional_id = T("tidewatch-flaky-first");
+  po.transaction_timeout = absl::Seconds(10);
+  auto flaky = std::make_unique<FlakyTxnProducer>(*kafka::NewProducer(config_, po));
+  FlakyTxnProducer* faults = flaky.get();
+  faults->abortable_commit = 1;
+  in->producer = std::move(flaky);
+  kafka::KafkaConfig rc = config_;
+  in->processor = std::make_unique<StreamProcessor>(
+      policy_, options_, *in->consumer, *in->producer,
+      [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock_);
+  ASSERT_TRUE(in->processor->Start().ok());
+  in->started = true;
+  const int64_t offered = day.summary.total.offered;
+  auto total_offered = [&] {
+    int64_t sum = 0;
+    for (const LineStatus& l : in->processor->Lines()) sum += l.totals.offered();
+    return sum;
+  };
+  ASSERT_TRUE(RunUntil(
+      *in,
+      [&](const StreamStatus& s) {
+        return s.txn_aborts >= 1 && s.ready && total_offered() >= offered && s.commits >= 1;
+      },
+      absl::Seconds(60)))
+      << total_offered() << " of " << offered << " offered, " << in->processor->Status().txn_aborts
+      << " aborts, " << faults->commits_seen << " transaction commits";
+  StreamStatus st = in->processor->Status();
+  EXPECT_EQ(st.txn_aborts, 1);
+  EXPECT_FALSE(st.fenced);
+  ExpectTotalsEqualSummary(in->processor->Lines());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  std::map<std::string, std::string> got;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    EXPECT_TRUE(got.emplace(e.id(), r.value).second) << "committed twice: " << e.id();
   }
   EXPECT_TRUE(SameEscalations(reference, got));
 }
