@@ -153,6 +153,10 @@ struct StreamProcessor::Task {
   std::vector<std::string> lines;  // policy lines on this partition
   // Next events offset to apply; records below it are leftovers of a seek.
   int64_t next_offset = 0;
+  // Records below this offset were handled by a predecessor (its saved
+  // state says so): replaying them, undecodable ones are not dead-lettered
+  // again.
+  int64_t handled_below = 0;
   // (event time, offset) of applied events, oldest first, trimmed to the
   // longest window + lateness: its front is where a replay must start.
   std::deque<std::pair<absl::Time, int64_t>> horizon;
@@ -431,6 +435,7 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
     for (auto& [line, st] : *states) {
       if (PartitionForKey(line, partitions) != partition || !policy_->FindLine(line)) continue;
       replay_from = std::min(replay_from, st.replay_from_offset());
+      task->handled_below = std::max(task->handled_below, st.next_offset());
       task->engine->FreezeTide(line).IgnoreError();
       task->pending[line] = std::move(st);
     }
@@ -722,6 +727,7 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
   task.dirty = true;
   task.uncommitted = true;
   if (!decoded.ok) {
+    if (record.offset < task.handled_below) return;  // dead-lettered before
     const std::string name(events::RejectReasonName(decoded.reason));
     ++status_.rejected[name];
     ++status_.dead_lettered;
