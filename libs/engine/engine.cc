@@ -762,8 +762,17 @@ absl::Status Engine::FreezeTide(std::string_view line_id) {
 
 absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_view line_id) const {
   auto it = lines_.find(line_id);
-  if (it == lines_.end())
+  if (it == lines_.end()) {
+    if (auto r = retired_.find(line_id); r != retired_.end()) {
+      tidewatch::v1::LineTideState s;
+      s.set_line_id(r->first);
+      s.set_escalation_sequence(r->second);
+      s.set_policy_version(policy_version_);
+      if (now_ != absl::InfinitePast()) ToProto(now_, s.mutable_engine_time());
+      return s;
+    }
     return absl::NotFoundError(absl::StrCat("no line '", std::string(line_id), "'"));
+  }
   const LineEntry& entry = *it->second;
   tidewatch::v1::LineTideState s;
   s.set_line_id(entry.policy->line_id);
@@ -972,6 +981,12 @@ absl::Status CheckPolicyChange(const policy::CompiledPolicy& current,
   return absl::OkStatus();
 }
 
+void Engine::RetireLine(std::string_view line_id, int64_t sequence) {
+  if (lines_.find(line_id) != lines_.end()) return;  // in the policy: not retired
+  auto [it, added] = retired_.try_emplace(std::string(line_id), sequence);
+  if (!added) it->second = std::max(it->second, sequence);
+}
+
 absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy> next,
                                    int64_t version) {
   if (next == nullptr) return absl::InvalidArgumentError("no policy");
@@ -993,13 +1008,21 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
       EmitTideChange(entry, now_, from, from_tier, 0,
                      absl::StrCat("line removed from the policy (", note, ")"), {});
     }
-    by_id_.erase(it->first);
+    const std::string id = it->first;
+    const int64_t sequence = entry.escalation_sequence;
+    const bool owned = entry.owned;
+    by_id_.erase(id);
     it = lines_.erase(it);
+    if (owned) RetireLine(id, sequence);
   }
   for (const auto& [id, lp] : next->lines) {
     auto it = lines_.find(id);
     if (it == lines_.end()) {
       std::unique_ptr<LineEntry> entry = MakeEntry(lp);
+      if (auto r = retired_.find(id); r != retired_.end()) {
+        entry->escalation_sequence = r->second;  // back: its ids go on
+        retired_.erase(r);
+      }
       by_id_[id] = entry.get();
       lines_.emplace(id, std::move(entry));
       continue;

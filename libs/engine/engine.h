@@ -189,8 +189,16 @@ class Engine {
   // call-up state from a snapshot and unfreezes it. Unknown line: NotFound.
   absl::Status FreezeTide(std::string_view line_id);
   absl::Status RestoreTide(const tidewatch::v1::LineTideState& state);
-  // The line's tide state now (positions left for the caller to fill).
+  // The line's tide state now (positions left for the caller to fill). A
+  // retired line (below) has a state too: level 0 and its last sequence.
   absl::StatusOr<tidewatch::v1::LineTideState> SnapshotTide(std::string_view line_id) const;
+
+  // Lines a policy version dropped, or that recovery found saved while the
+  // policy lacks them, with the last escalation sequence number each used: a
+  // line that comes back (a rollback) continues from there, so no escalation
+  // id is used twice. RetireLine notes one (the higher number wins).
+  void RetireLine(std::string_view line_id, int64_t sequence);
+  const std::map<std::string, int64_t, std::less<>>& retired_lines() const { return retired_; }
   const policy::CompiledPolicy& policy() const { return *policy_; }
   // Every window the lines keep (policy windows plus snapshot windows).
   const std::vector<absl::Duration>& windows() const { return windows_; }
@@ -226,6 +234,7 @@ class Engine {
   std::vector<absl::Duration> windows_;
 
   std::map<std::string, std::unique_ptr<LineEntry>, std::less<>> lines_;
+  std::map<std::string, int64_t, std::less<>> retired_;  // line -> last sequence
   absl::flat_hash_map<std::string, LineEntry*> by_id_;
   std::vector<LineEntry*> owned_;   // owned lines, in id order
   LineEntry* last_line_ = nullptr;  // the line of the last event applied

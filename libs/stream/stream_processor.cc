@@ -433,7 +433,12 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
   } else if (!states->empty()) {
     int64_t replay_from = INT64_MAX;
     for (auto& [line, st] : *states) {
-      if (PartitionForKey(line, partitions) != partition || !policy_->FindLine(line)) continue;
+      if (PartitionForKey(line, partitions) != partition) continue;
+      if (!policy_->FindLine(line)) {
+        // Dropped by the policy: its escalation ids go on if it comes back.
+        task->engine->RetireLine(line, st.escalation_sequence());
+        continue;
+      }
       replay_from = std::min(replay_from, st.replay_from_offset());
       task->handled_below = std::max(task->handled_below, st.next_offset());
       task->engine->FreezeTide(line).IgnoreError();
@@ -769,7 +774,11 @@ void StreamProcessor::WriteStates(Task& task) {
   TrimHorizon(task);
   const absl::Time now = task.engine->now();
   const int64_t replay_from = task.horizon.empty() ? task.next_offset : task.horizon.front().second;
-  for (const std::string& line : task.lines) {
+  // The policy's lines, and those it dropped (their last sequence number,
+  // kept for a rollback after a restart).
+  std::vector<std::string> lines = task.lines;
+  for (const auto& [line, sequence] : task.engine->retired_lines()) lines.push_back(line);
+  for (const std::string& line : lines) {
     absl::StatusOr<LineTideState> st = task.engine->SnapshotTide(line);
     if (!st.ok()) continue;
     st->set_events_topic(options_.events_topic);

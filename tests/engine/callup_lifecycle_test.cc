@@ -282,6 +282,55 @@ TEST_F(LifecycleTest, LinesDroppedByANewVersionAreStoodDownAndAddedLinesTracked)
   EXPECT_EQ(engine_.Apply(b_.Queued("late", kT0 + absl::Minutes(3))), EventOutcome::kUnknownLine);
 }
 
+// A line dropped by one version and brought back by a later one (a
+// rollback) goes on numbering its escalations: its ids are never reused
+// (watchers would take the new ones for repeats of the old).
+TEST_F(LifecycleTest, ALineDroppedAndBroughtBackContinuesItsSequence) {
+  Surge();  // tide change 1, call-up 2
+  std::string only_waste = Policy(5);
+  only_waste.replace(only_waste.find("  revenues: {}"), 14, "  waste: {}");
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(only_waste), 2).ok());  // stand-down 3, change 4
+  ASSERT_EQ(engine_.retired_lines().count("revenues"), 1u);
+  EXPECT_EQ(engine_.retired_lines().at("revenues"), 4);
+  absl::StatusOr<tidewatch::v1::LineTideState> retired = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(retired.ok()) << retired.status();
+  EXPECT_EQ(retired->escalation_sequence(), 4);
+  EXPECT_EQ(retired->level(), 0);
+  EXPECT_EQ(retired->open_callups_size(), 0);
+
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(Policy(5, "  waste: {}\n")), 3).ok());
+  EXPECT_TRUE(engine_.retired_lines().empty());
+  const size_t before = out_.callups.size();
+  for (int i = 0; i < 7; ++i) {
+    engine_.Apply(b_.Queued(absl::StrCat("again", i), kT0 + absl::Minutes(10)));
+  }
+  engine_.AdvanceTo(kT0 + absl::Minutes(12));
+  ASSERT_EQ(out_.callups.size(), before + 1);
+  const tidewatch::v1::CallUp& again = out_.callups.back();
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->escalation_sequence(), 6);  // tide change 5, call-up 6: not 1 and 2 again
+  EXPECT_EQ(again.policy_version(), 3);
+}
+
+// After a restart the dropped line's last number comes from its saved
+// state (RetireLine), the higher number winning; a line in the policy is
+// never retired.
+TEST_F(LifecycleTest, RetiredSequencesComeBackFromSavedState) {
+  std::string only_waste = Policy(5);
+  only_waste.replace(only_waste.find("  revenues: {}"), 14, "  waste: {}");
+  RecordingOutput out;
+  Engine engine(MustLoad(only_waste), {}, &out);
+  engine.RetireLine("revenues", 9);
+  engine.RetireLine("revenues", 7);
+  engine.RetireLine("waste", 3);
+  EXPECT_EQ(engine.retired_lines(), (std::map<std::string, int64_t, std::less<>>{{"revenues", 9}}));
+  ASSERT_TRUE(engine.ReplacePolicy(MustLoad(Policy(5, "  waste: {}\n")), 2).ok());
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->escalation_sequence(), 9);
+}
+
 TEST(AgentSnapshotTest, AgentsOlderThanTheReplaySurviveARestore) {
   const std::string policy = Policy(5);
   RecordingOutput out;
