@@ -1,5 +1,6 @@
 #include "api/policy_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,7 @@ void PolicyStore::ApplyRecord(const kafka::Record& record) {
   }
   {
     absl::MutexLock lock(&mu_);
+    newest_seen_ = std::max(newest_seen_, pv.version());
     if (pv.version() <= versions_.back().version) {
       Log(absl::StrCat("policy version ", pv.version(), " by ", pv.applied_by(),
                        " set aside: version ", versions_.back().version,
@@ -46,6 +48,16 @@ void PolicyStore::ApplyRecord(const kafka::Record& record) {
   if (!compiled.ok()) {
     Log(absl::StrCat("policy version ", pv.version(), " set aside: ", compiled.status().message()));
     return;
+  }
+  // A version this instance cannot take live (e.g. it was restarted with
+  // other windows since): set aside, never reported as in force.
+  if (const Version current = Current(); options_.check_change && current.compiled != nullptr) {
+    if (absl::Status s = options_.check_change(*current.compiled, *compiled); !s.ok()) {
+      Log(absl::StrCat("policy version ", pv.version(), " set aside: ", s.message(),
+                       " (cannot change without a restart); version ", current.version,
+                       " stays in force"));
+      return;
+    }
   }
   Version v;
   v.version = pv.version();
@@ -101,7 +113,12 @@ PolicyStore::Validation PolicyStore::Validate(std::string_view yaml,
 
 absl::StatusOr<int64_t> PolicyStore::Publish(const std::string& yaml, const std::string& actor,
                                              const std::string& comment) {
-  const int64_t version = Current().version + 1;
+  // After every version the topic holds, set aside ones included.
+  int64_t version;
+  {
+    absl::MutexLock lock(&mu_);
+    version = std::max(versions_.back().version, newest_seen_) + 1;
+  }
   tidewatch::v1::PolicyVersion pv;
   pv.set_version(version);
   pv.set_yaml(yaml);

@@ -108,6 +108,9 @@ class PolicyStore {
   absl::Mutex apply_mu_;  // one Apply at a time per instance
   mutable absl::Mutex mu_;
   std::vector<Version> versions_ ABSL_GUARDED_BY(mu_);
+  // The newest version number read from the topic, set aside or not: the
+  // next one published comes after it.
+  int64_t newest_seen_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tidewatch::api
