@@ -117,12 +117,19 @@ std::optional<double> Opt(bool has, double value) {
 
 }  // namespace
 
+MetricsExporter::MetricsExporter(PolicySource policy, ExporterOptions options)
+    : policy_source_(std::move(policy)), options_(std::move(options)) {}
+
 MetricsExporter::MetricsExporter(std::shared_ptr<const policy::CompiledPolicy> policy,
                                  ExporterOptions options)
-    : policy_(std::move(policy)), options_(std::move(options)) {}
+    : MetricsExporter(PolicySource([policy = std::move(policy)] { return policy; }),
+                      std::move(options)) {}
 
 std::vector<MetricFamily> MetricsExporter::Collect(
     const stream::StreamStatus& status, const std::vector<stream::LineStatus>& lines) const {
+  // One policy for the whole scrape, the one in force now.
+  const std::shared_ptr<const policy::CompiledPolicy> in_force =
+      policy_source_ ? policy_source_() : nullptr;
   Families fam;
   constexpr MetricType kGauge = MetricType::Gauge;
   constexpr MetricType kCounter = MetricType::Counter;
@@ -303,7 +310,7 @@ std::vector<MetricFamily> MetricsExporter::Collect(
   // Service health.
   fam.Add(build_info,
           {{"version", options_.version.empty() ? TIDEWATCH_VERSION : options_.version},
-           {"policy", policy_ ? policy_->name : ""}},
+           {"policy", in_force ? in_force->name : ""}},
           1);
   const bool is_healthy =
       status.started && !status.consumer_health.fatal && !status.producer_health.fatal;
@@ -408,7 +415,7 @@ std::vector<MetricFamily> MetricsExporter::Collect(
       }
     }
     fam.Add(feed_stale, line, l.tide.feed_stale ? 1 : 0);
-    if (const policy::LinePolicy* lp_policy = policy_ ? policy_->FindLine(l.line_id) : nullptr;
+    if (const policy::LinePolicy* lp_policy = in_force ? in_force->FindLine(l.line_id) : nullptr;
         lp_policy != nullptr && l.engine_time != absl::InfinitePast()) {
       fam.Add(line_open, line, lp_policy->hours.IsOpen(l.engine_time) ? 1 : 0);
     }
@@ -471,8 +478,8 @@ std::vector<MetricFamily> MetricsExporter::Collect(
       }
     }
   }
-  if (policy_) {
-    for (const auto& [id, team] : policy_->teams) {
+  if (in_force) {
+    for (const auto& [id, team] : in_force->teams) {
       fam.Add(ack_timeout, {{"team", id}}, absl::ToDoubleSeconds(team.ack_timeout));
     }
   }

@@ -24,6 +24,7 @@
 #ifndef TIDEWATCH_LIBS_TELEMETRY_METRICS_EXPORTER_H_
 #define TIDEWATCH_LIBS_TELEMETRY_METRICS_EXPORTER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,8 +52,12 @@ class MetricsExporter {
  public:
   static constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
-  // `policy` gives the teams' acknowledgement timeouts and the lines'
-  // opening hours; it must be the policy the processor runs.
+  // The policy in force at each scrape (e.g. StreamProcessor::policy): the
+  // teams' acknowledgement timeouts, the lines' opening hours and the
+  // policy's name follow live policy versions. Must be thread-safe.
+  using PolicySource = std::function<std::shared_ptr<const policy::CompiledPolicy>()>;
+  MetricsExporter(PolicySource policy, ExporterOptions options);
+  // A fixed policy (tools, tests): it must be the policy the processor runs.
   MetricsExporter(std::shared_ptr<const policy::CompiledPolicy> policy, ExporterOptions options);
 
   // The metric families for one scrape. Thread-safe (const, no state).
@@ -64,7 +69,7 @@ class MetricsExporter {
                      const std::vector<stream::LineStatus>& lines) const;
 
  private:
-  const std::shared_ptr<const policy::CompiledPolicy> policy_;
+  const PolicySource policy_source_;
   const ExporterOptions options_;
 };
 

@@ -466,7 +466,11 @@ int Run() {
     // Prometheus metrics (libs/telemetry; docs/metrics.md "Prometheus metrics").
     telemetry::ExporterOptions metrics_options;
     metrics_options.max_lines = absl::GetFlag(FLAGS_max_metric_lines);
-    auto exporter = std::make_shared<const telemetry::MetricsExporter>(policy, metrics_options);
+    // The policy in force at each scrape: live versions (ApplyPolicy,
+    // rollbacks) change the teams' ack timeouts and the opening hours.
+    auto exporter = std::make_shared<const telemetry::MetricsExporter>(
+        telemetry::MetricsExporter::PolicySource([&processor] { return processor.policy(); }),
+        metrics_options);
     handlers["/metrics"] = [&processor, exporter,
                             front = grpc_front.get()](const http::HttpRequest&) {
       std::string text = exporter->Render(processor.Status(), processor.Lines());

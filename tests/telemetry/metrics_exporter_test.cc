@@ -379,6 +379,28 @@ TEST(MetricsExporterTest, EveryFamilyHasTheDocumentedNameTypeHelpAndLabels) {
   EXPECT_EQ(e.Find("tidewatch_build_info")[0]->labels.at("policy"), "Default council policy");
 }
 
+// tidewatchd's exporter asks for the policy in force at each scrape: a live
+// version that adds a team (or changes a timeout) is in the next scrape, so
+// the unacknowledged-call-up alert has its team's timeout to compare with.
+TEST(MetricsExporterTest, EachScrapeUsesThePolicyInForce) {
+  std::shared_ptr<const policy::CompiledPolicy> in_force = DefaultPolicy();
+  MetricsExporter exporter(MetricsExporter::PolicySource([&in_force] { return in_force; }), {});
+  Exposition e = Parse(exporter.Render(BusyStatus(), {}));
+  EXPECT_EQ(e.Value("tidewatch_team_ack_timeout_seconds", {{"team", "revenues-back-office"}}), 600);
+  EXPECT_TRUE(e.Find("tidewatch_team_ack_timeout_seconds", {{"team", "out-of-hours"}}).empty());
+
+  std::string yaml(policy::DefaultPolicyYaml());
+  const size_t teams = yaml.find("\nteams:\n");
+  ASSERT_NE(teams, std::string::npos);
+  yaml.insert(teams + 8,
+              "  out-of-hours:\n    ack_timeout: 7m\n    rota: [{name: Duty, contact: duty}]\n");
+  absl::StatusOr<policy::CompiledPolicy> next = policy::LoadPolicyYaml(yaml, "v2.yaml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  in_force = std::make_shared<const policy::CompiledPolicy>(*std::move(next));
+  e = Parse(exporter.Render(BusyStatus(), {}));
+  EXPECT_EQ(e.Value("tidewatch_team_ack_timeout_seconds", {{"team", "out-of-hours"}}), 420);
+}
+
 TEST(MetricsExporterTest, EveryFamilyIsInDocsMetricsMd) {
   std::ifstream in(std::string(TIDEWATCH_SOURCE_DIR) + "/docs/metrics.md");
   ASSERT_TRUE(in.good());
