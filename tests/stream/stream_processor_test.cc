@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -801,6 +802,71 @@ TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
   EXPECT_EQ(rs.open_callups(0).id(), paged.id());
   EXPECT_EQ(rs.open_callups(0).state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
   EXPECT_EQ(rs.escalation_sequence(), last_sequence);
+}
+
+// A line dropped by one policy version and brought back by a later one
+// goes on numbering its escalations, also when the instance restarted in
+// between (the dropped line's last number is in its saved state): no
+// escalation id is used twice.
+TEST_P(StreamTest, ALineDroppedAcrossARestartKeepsItsEscalationIds) {
+  std::string without_yaml(policy::DefaultPolicyYaml());
+  const std::string revenues_entry =
+      "  revenues:\n    display_name: Revenues & Benefits\n"
+      "    roles: {back_office: revenues-back-office}\n";
+  const size_t at = without_yaml.find(revenues_entry);
+  ASSERT_NE(at, std::string::npos);
+  without_yaml.erase(at, revenues_entry.size());
+  absl::StatusOr<policy::CompiledPolicy> compiled = policy::LoadPolicyYaml(without_yaml, "v2");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  const auto without = std::make_shared<const policy::CompiledPolicy>(*std::move(compiled));
+  const auto full = policy_;
+
+  std::vector<tidewatch::v1::CallEvent> rev;
+  for (const auto& e : SummonsDay().events) {
+    if (e.line_id() == "revenues") rev.push_back(e);
+  }
+  CollectingOutput offline;
+  engine::Engine engine(full, {}, &offline);
+  size_t upto = 0;
+  while (upto < rev.size() && offline.callups.empty()) engine.Apply(rev[upto++]);
+  ASSERT_FALSE(offline.callups.empty());
+  Produce(rev, 0, upto);
+  {
+    auto in = NewInstance();
+    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+      return s.ready && s.events_applied >= static_cast<int64_t>(upto);
+    }));
+    in->processor->SetPolicy(without, 2);  // revenues stood down, then dropped
+    ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.policy_version == 2; }));
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  }
+  // Restarted on the version without revenues; then revenues comes back.
+  policy_ = without;
+  auto in = NewInstance();
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready; }));
+  in->processor->SetPolicy(full, 3);
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.policy_version == 3; }));
+  const int64_t before = in->processor->Status().events_applied;
+  Produce(rev, upto, rev.size());
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.events_applied >= before + static_cast<int64_t>(rev.size() - upto);
+  }));
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  policy_ = full;
+
+  std::set<std::string> ids;
+  std::vector<int64_t> sequences;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    if (e.line_id() != "revenues") continue;
+    EXPECT_TRUE(ids.insert(e.id()).second) << "escalation id used twice: " << e.id();
+    sequences.push_back(e.sequence());
+  }
+  ASSERT_GT(sequences.size(), 4u) << "revenues escalated again after it came back";
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    EXPECT_EQ(sequences[i], static_cast<int64_t>(i + 1));
+  }
 }
 
 // A producer in front of a real one that holds delivery reports back while
