@@ -234,6 +234,28 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
   }
 
+  // The reference: one instance over the whole day, uninterrupted; its
+  // escalations by id. Then a fresh broker (or fresh topics) for the run
+  // to compare.
+  std::map<std::string, std::string> ReferenceEscalations(const Day& day) {
+    std::map<std::string, std::string> reference;
+    const int64_t n = static_cast<int64_t>(day.events.size());
+    Produce(day.events, 0, day.events.size());
+    {
+      auto in = NewInstance();
+      EXPECT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n; }));
+      EXPECT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+    }
+    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+      tidewatch::v1::Escalation e;
+      e.ParseFromString(r.value);
+      reference[e.id()] = r.value;
+    }
+    TearDown();
+    SetUp();
+    return reference;
+  }
+
   // Produces the day's first `split` events, runs one instance over them
   // and shuts it down (its state written and committed), then produces the
   // rest: the next instance takes over mid-surge.
@@ -568,21 +590,9 @@ TEST_P(StreamTest, HandoverRecoversStateAndContinuesIdentically) {
   const Day& day = SummonsDay();
   const int64_t n = static_cast<int64_t>(day.events.size());
   // Reference: one instance, the whole day.
-  std::map<std::string, std::string> reference;
-  {
-    Produce(day.events, 0, day.events.size());
-    auto in = NewInstance();
-    ASSERT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n; }));
-    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
-      tidewatch::v1::Escalation e;
-      e.ParseFromString(r.value);
-      reference[e.id()] = r.value;
-    }
-  }
+  const std::map<std::string, std::string> reference = ReferenceEscalations(day);
+  ASSERT_FALSE(HasFailure());
   // Fresh broker; the first instance stops mid-surge, a second takes over.
-  TearDown();
-  SetUp();
   const size_t split = day.events.size() * 2 / 5;
   RunFirstInstanceUpTo(day, split);
   ASSERT_FALSE(HasFatalFailure());
@@ -1292,7 +1302,19 @@ class FlakyTxnProducer final : public kafka::ForwardingProducer {
 };
 
 // Exactly-once only (real broker): librdkafka's transactional error classes.
-class StreamExactlyOnceTest : public StreamTest {};
+class StreamExactlyOnceTest : public StreamTest {
+ protected:
+  // Clients whose producer is a FlakyTxnProducer, left in `*faults`.
+  static Clients Flaky(FlakyTxnProducer** faults) {
+    Clients clients;
+    clients.wrap = [faults](std::unique_ptr<kafka::Producer> real) {
+      auto flaky = std::make_unique<FlakyTxnProducer>(std::move(real));
+      *faults = flaky.get();
+      return std::unique_ptr<kafka::Producer>(std::move(flaky));
+    };
+    return clients;
+  }
+};
 
 // A retriable SendOffsetsToTransaction is retried in place; an abortable
 // CommitTransaction aborts the transaction and rewinds every partition to
@@ -1301,38 +1323,12 @@ class StreamExactlyOnceTest : public StreamTest {};
 // gapless, never repeated, and exactly those of a run without faults.
 TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
   const Day& day = SummonsDay();
-  const int64_t n = static_cast<int64_t>(day.events.size());
-  std::map<std::string, std::string> reference;
-  {
-    Produce(day.events, 0, day.events.size());
-    auto in = NewInstance();
-    ASSERT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n; }));
-    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
-      tidewatch::v1::Escalation e;
-      e.ParseFromString(r.value);
-      reference[e.id()] = r.value;
-    }
-  }
-  TearDown();
-  SetUp();
+  const std::map<std::string, std::string> reference = ReferenceEscalations(day);
+  ASSERT_FALSE(HasFailure());
   const size_t third = day.events.size() / 3;
   Produce(day.events, 0, third);
-  auto in = std::make_unique<Instance>();
-  kafka::ConsumerOptions co;
-  co.group_id = T("tidewatch");
-  in->consumer = *kafka::NewConsumer(config_, co);
-  kafka::ProducerOptions po;
-  po.transactional_id = T("tidewatch-flaky");
-  po.transaction_timeout = absl::Seconds(10);
-  auto flaky = std::make_unique<FlakyTxnProducer>(*kafka::NewProducer(config_, po));
-  FlakyTxnProducer* faults = flaky.get();
-  in->producer = std::move(flaky);
-  kafka::KafkaConfig rc = config_;
-  in->processor = std::make_unique<StreamProcessor>(
-      policy_, options_, *in->consumer, *in->producer,
-      [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock_);
-  in->started = in->processor->Start().ok();
+  FlakyTxnProducer* faults = nullptr;
+  auto in = NewInstance(Flaky(&faults));
   ASSERT_TRUE(in->started);
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
     return s.events_applied >= static_cast<int64_t>(third) && s.commits >= 1;
@@ -1390,37 +1386,12 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
 // the aborted transaction had consumed: their events were never applied).
 TEST_P(StreamExactlyOnceTest, AnAbortedFirstTransactionRewindsToTheBeginning) {
   const Day& day = SummonsDay();
-  const int64_t n = static_cast<int64_t>(day.events.size());
-  std::map<std::string, std::string> reference;
-  {
-    Produce(day.events, 0, day.events.size());
-    auto in = NewInstance();
-    ASSERT_TRUE(RunUntil(*in, [n](const StreamStatus& s) { return s.events_applied >= n; }));
-    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
-      tidewatch::v1::Escalation e;
-      e.ParseFromString(r.value);
-      reference[e.id()] = r.value;
-    }
-  }
-  TearDown();
-  SetUp();
+  const std::map<std::string, std::string> reference = ReferenceEscalations(day);
+  ASSERT_FALSE(HasFailure());
   Produce(day.events, 0, day.events.size());
-  auto in = std::make_unique<Instance>();
-  kafka::ConsumerOptions co;
-  co.group_id = T("tidewatch");
-  in->consumer = *kafka::NewConsumer(config_, co);
-  kafka::ProducerOptions po;
-  po.transactional_id = T("tidewatch-flaky-first");
-  po.transaction_timeout = absl::Seconds(10);
-  auto flaky = std::make_unique<FlakyTxnProducer>(*kafka::NewProducer(config_, po));
-  FlakyTxnProducer* faults = flaky.get();
+  FlakyTxnProducer* faults = nullptr;
+  auto in = UnstartedInstance(Flaky(&faults));
   faults->abortable_commit = 1;
-  in->producer = std::move(flaky);
-  kafka::KafkaConfig rc = config_;
-  in->processor = std::make_unique<StreamProcessor>(
-      policy_, options_, *in->consumer, *in->producer,
-      [rc]() { return kafka::NewConsumer(rc, kafka::ConsumerOptions{}); }, clock_);
   ASSERT_TRUE(in->processor->Start().ok());
   in->started = true;
   const int64_t offered = day.summary.total.offered;
