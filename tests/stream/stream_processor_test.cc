@@ -674,18 +674,37 @@ class CollectingOutput : public engine::EngineOutput {
   std::vector<tidewatch::v1::CallUp> callups;
 };
 
-TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
-  // Revenues alone, up to just after its first call-up is paged.
-  std::vector<tidewatch::v1::CallEvent> rev;
+// Revenues' events of the summons day, and how many of them (from the
+// first) take it to its first call-up, worked out offline.
+struct FirstCallUp {
+  std::vector<tidewatch::v1::CallEvent> revenues;
+  size_t upto = 0;
+  tidewatch::v1::CallUp paged;  // the first of them
+  size_t callups = 0;           // paged at that evaluation
+};
+FirstCallUp RevenuesToFirstCallUp(std::shared_ptr<const policy::CompiledPolicy> policy) {
+  FirstCallUp out;
   for (const auto& e : SummonsDay().events) {
-    if (e.line_id() == "revenues") rev.push_back(e);
+    if (e.line_id() == "revenues") out.revenues.push_back(e);
   }
   CollectingOutput offline;
-  engine::Engine engine(policy_, {}, &offline);
-  size_t upto = 0;
-  while (upto < rev.size() && offline.callups.empty()) engine.Apply(rev[upto++]);
-  ASSERT_FALSE(offline.callups.empty());
-  const tidewatch::v1::CallUp paged = offline.callups[0];
+  engine::Engine engine(std::move(policy), {}, &offline);
+  while (out.upto < out.revenues.size() && offline.callups.empty()) {
+    engine.Apply(out.revenues[out.upto++]);
+  }
+  EXPECT_FALSE(offline.callups.empty());
+  if (!offline.callups.empty()) out.paged = offline.callups[0];
+  out.callups = offline.callups.size();
+  return out;
+}
+
+TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
+  // Revenues alone, up to just after its first call-up is paged.
+  const FirstCallUp first = RevenuesToFirstCallUp(policy_);
+  ASSERT_FALSE(HasFailure());
+  const std::vector<tidewatch::v1::CallEvent>& rev = first.revenues;
+  const size_t upto = first.upto;
+  const tidewatch::v1::CallUp& paged = first.paged;
   Produce(rev, 0, upto);
   auto in = NewInstance();
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
@@ -695,7 +714,7 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
   auto revenues = std::find_if(lines.begin(), lines.end(),
                                [](const LineStatus& l) { return l.line_id == "revenues"; });
   ASSERT_NE(revenues, lines.end());
-  ASSERT_EQ(revenues->open_callups.size(), offline.callups.size());
+  ASSERT_EQ(revenues->open_callups.size(), first.callups);
   EXPECT_EQ(revenues->open_callups[0].id(), paged.id());
 
   auto producer = *kafka::NewProducer(config_, {});
@@ -763,16 +782,11 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
 // the commit of its offset must carry it, or a successor restores the
 // call-up as paged (and pages again) and reuses the sequence number.
 TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
-  std::vector<tidewatch::v1::CallEvent> rev;
-  for (const auto& e : SummonsDay().events) {
-    if (e.line_id() == "revenues") rev.push_back(e);
-  }
-  CollectingOutput offline;
-  engine::Engine engine(policy_, {}, &offline);
-  size_t upto = 0;
-  while (upto < rev.size() && offline.callups.empty()) engine.Apply(rev[upto++]);
-  ASSERT_FALSE(offline.callups.empty());
-  const tidewatch::v1::CallUp paged = offline.callups[0];
+  const FirstCallUp first = RevenuesToFirstCallUp(policy_);
+  ASSERT_FALSE(HasFailure());
+  const std::vector<tidewatch::v1::CallEvent>& rev = first.revenues;
+  const size_t upto = first.upto;
+  const tidewatch::v1::CallUp& paged = first.paged;
   Produce(rev, 0, upto);
   auto in = NewInstance();
   // Everything applied and committed before the acknowledgement comes.
@@ -831,15 +845,10 @@ TEST_P(StreamTest, ALineDroppedAcrossARestartKeepsItsEscalationIds) {
   const auto without = std::make_shared<const policy::CompiledPolicy>(*std::move(compiled));
   const auto full = policy_;
 
-  std::vector<tidewatch::v1::CallEvent> rev;
-  for (const auto& e : SummonsDay().events) {
-    if (e.line_id() == "revenues") rev.push_back(e);
-  }
-  CollectingOutput offline;
-  engine::Engine engine(full, {}, &offline);
-  size_t upto = 0;
-  while (upto < rev.size() && offline.callups.empty()) engine.Apply(rev[upto++]);
-  ASSERT_FALSE(offline.callups.empty());
+  const FirstCallUp first = RevenuesToFirstCallUp(full);
+  ASSERT_FALSE(HasFailure());
+  const std::vector<tidewatch::v1::CallEvent>& rev = first.revenues;
+  const size_t upto = first.upto;
   Produce(rev, 0, upto);
   {
     auto in = NewInstance();
