@@ -774,13 +774,9 @@ void StreamProcessor::WriteStates(Task& task) {
   TrimHorizon(task);
   const absl::Time now = task.engine->now();
   const int64_t replay_from = task.horizon.empty() ? task.next_offset : task.horizon.front().second;
-  // The policy's lines, and those it dropped (their last sequence number,
-  // kept for a rollback after a restart).
-  std::vector<std::string> lines = task.lines;
-  for (const auto& [line, sequence] : task.engine->retired_lines()) lines.push_back(line);
-  for (const std::string& line : lines) {
+  auto write = [&](const std::string& line) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     absl::StatusOr<LineTideState> st = task.engine->SnapshotTide(line);
-    if (!st.ok()) continue;
+    if (!st.ok()) return;
     st->set_events_topic(options_.events_topic);
     st->set_events_partition(task.partition);
     st->set_next_offset(task.next_offset);
@@ -790,7 +786,11 @@ void StreamProcessor::WriteStates(Task& task) {
     }
     Produce(options_.state_topic, line, st->SerializeAsString(), {});
     ++status_.state_records_produced;
-  }
+  };
+  for (const std::string& line : task.lines) write(line);
+  // Lines the policy dropped: their last sequence number, kept for a
+  // rollback after a restart.
+  for (const auto& [line, sequence] : task.engine->retired_lines()) write(line);
   task.dirty = false;
 }
 

@@ -698,6 +698,16 @@ FirstCallUp RevenuesToFirstCallUp(std::shared_ptr<const policy::CompiledPolicy> 
   return out;
 }
 
+// The revenues lead's acknowledgement of a call-up.
+tidewatch::v1::Command RevenuesAck(const std::string& id, const std::string& callup_id) {
+  tidewatch::v1::Command ack;
+  ack.set_id(id);
+  ack.set_line_id("revenues");
+  ack.set_actor("revenues-lead");
+  ack.mutable_acknowledge()->set_callup_id(callup_id);
+  return ack;
+}
+
 TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
   // Revenues alone, up to just after its first call-up is paged.
   const FirstCallUp first = RevenuesToFirstCallUp(policy_);
@@ -718,11 +728,7 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
   EXPECT_EQ(revenues->open_callups[0].id(), paged.id());
 
   auto producer = *kafka::NewProducer(config_, {});
-  tidewatch::v1::Command ack;
-  ack.set_id("cmd-ack-1");
-  ack.set_line_id("revenues");
-  ack.set_actor("revenues-lead");
-  ack.mutable_acknowledge()->set_callup_id(paged.id());
+  tidewatch::v1::Command ack = RevenuesAck("cmd-ack-1", paged.id());
   ack.mutable_acknowledge()->set_headcount(2);
   tidewatch::v1::Command unknown = ack;
   unknown.set_id("cmd-unknown");
@@ -795,11 +801,7 @@ TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
   }));
 
   auto producer = *kafka::NewProducer(config_, {});
-  tidewatch::v1::Command ack;
-  ack.set_id("cmd-ack-quiet");
-  ack.set_line_id("revenues");
-  ack.set_actor("revenues-lead");
-  ack.mutable_acknowledge()->set_callup_id(paged.id());
+  const tidewatch::v1::Command ack = RevenuesAck("cmd-ack-quiet", paged.id());
   ASSERT_TRUE(producer->Produce(T("tidewatch.commands"), "revenues", ack.SerializeAsString()).ok());
   ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
   ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commands_applied >= 1; }));
