@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "events/time_text.h"
 #include "tidewatch/v1/events.pb.h"
 
@@ -223,12 +224,12 @@ absl::Status ParseBinaryEvent(std::string_view bytes, CallEvent& out, RejectReas
   return ValidateEvent(out, reason);
 }
 
-absl::Time EventTime(const CallEvent& event) { return EventTime(ViewOf(event)); }
+absl::Time EventTime(const CallEvent& event) {
+  return event.has_event_time() ? FromProto(event.event_time()) : absl::InfinitePast();
+}
 
 absl::Time EventTime(const CallEventView& event) {
-  if (!event.has_event_time) return absl::InfinitePast();
-  return absl::FromUnixSeconds(event.event_time.seconds) +
-         absl::Nanoseconds(event.event_time.nanos);
+  return event.has_event_time ? event.event_time.ToTime() : absl::InfinitePast();
 }
 
 int64_t RejectCounter::total() const {
