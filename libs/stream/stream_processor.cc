@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <utility>
 
@@ -566,7 +567,7 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
                                              // Runs inside producer_.Poll/Flush, which are only
                                              // called under mu_.
                                              --undelivered_;
-                                             if (point_.has_value() && seq <= point_->seq) {
+                                             if (PointCovers(seq)) {
                                                --point_->undelivered;
                                                if (!st.ok()) point_->failed = true;
                                              }
@@ -582,6 +583,7 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
     if (s.ok()) {
       produce_seq_ = seq;
       ++undelivered_;
+      if (PointCovers(seq)) ++point_->undelivered;  // its state records
       return;
     }
     if (s.code() == absl::StatusCode::kResourceExhausted && attempt < 100) {
@@ -769,7 +771,7 @@ void StreamProcessor::TrimHorizon(Task& task) const {
   while (!task.horizon.empty() && task.horizon.front().first < oldest) task.horizon.pop_front();
 }
 
-void StreamProcessor::WriteStates(Task& task) {
+void StreamProcessor::StateRecords(Task& task, std::vector<kafka::Record>& out) {
   if (!task.pending.empty()) return;  // mid-replay: the saved state stands
   TrimHorizon(task);
   const absl::Time now = task.engine->now();
@@ -784,14 +786,31 @@ void StreamProcessor::WriteStates(Task& task) {
     if (const line::LineState* l = task.engine->FindLine(line)) {
       FillFigures(line, *l, now, st->mutable_figures());
     }
-    Produce(options_.state_topic, line, st->SerializeAsString(), {});
-    ++status_.state_records_produced;
+    kafka::Record& r = out.emplace_back();
+    r.topic = options_.state_topic;
+    r.key = line;
+    r.value = st->SerializeAsString();
   };
   for (const std::string& line : task.lines) write(line);
   // Lines the policy dropped: their last sequence number, kept for a
   // rollback after a restart.
   for (const auto& [line, sequence] : task.engine->retired_lines()) write(line);
   task.dirty = false;
+}
+
+void StreamProcessor::WriteStates(const std::vector<Task*>& tasks) {
+  std::vector<kafka::Record> states;
+  for (Task* t : tasks) {
+    if (t->dirty) StateRecords(*t, states);
+  }
+  ProduceStates(std::move(states));
+}
+
+void StreamProcessor::ProduceStates(std::vector<kafka::Record> states) {
+  for (kafka::Record& r : states) {
+    Produce(r.topic, r.key, std::move(r.value), {});
+    ++status_.state_records_produced;
+  }
 }
 
 std::vector<StreamProcessor::Task*> StreamProcessor::AllTasks() const {
@@ -827,12 +846,9 @@ void StreamProcessor::MaybeCommit(absl::Time now, bool idle) {
   ServeCommitPoint();  // nothing was produced: it can go at once
 }
 
-void StreamProcessor::ProduceRetriesAndStates(const std::vector<Task*>& tasks) {
+void StreamProcessor::ProduceRetries() {
   for (kafka::Record& r : std::exchange(retry_, {})) {
     Produce(r.topic, r.key, std::move(r.value), std::move(r.headers));
-  }
-  for (Task* t : tasks) {
-    if (t->dirty) WriteStates(*t);
   }
 }
 
@@ -852,33 +868,63 @@ std::vector<kafka::TopicPartition> StreamProcessor::OffsetsToCommit(
 
 void StreamProcessor::TakeCommitPoint() {
   const std::vector<Task*> all = AllTasks();
-  ProduceRetriesAndStates(all);
+  ProduceRetries();
   if (!retry_.empty()) {
     // Records that could not even be enqueued: what they reflect is not
     // durable; they are tried again at the next interval.
     ++status_.commit_failures;
     return;
   }
-  std::vector<kafka::TopicPartition> offsets = OffsetsToCommit(all);
-  if (offsets.empty()) return;
+  CommitPoint point;
+  point.offsets = OffsetsToCommit(all);
+  for (Task* t : all) {
+    if (!t->dirty || !t->pending.empty()) continue;
+    std::vector<kafka::Record> records;
+    StateRecords(*t, records);
+    for (kafka::Record& r : records) point.states.emplace_back(t->partition, std::move(r));
+    point.state_partitions.push_back(t->partition);
+  }
+  if (point.offsets.empty() && point.states.empty()) return;
   for (Task* t : all) {
     if (t->pending.empty()) t->uncommitted = false;
   }
-  CommitPoint point;
   point.id = ++last_point_id_;
-  point.offsets = std::move(offsets);
   point.seq = produce_seq_;
   point.undelivered = undelivered_;
   point.taken_at = clock_.Now();
   point_ = std::move(point);
 }
 
+bool StreamProcessor::PointCovers(int64_t seq) const {
+  return point_.has_value() && seq > point_->from_seq && seq <= point_->seq;
+}
+
+void StreamProcessor::ProducePointStates() {
+  // Every record before the point is delivered: its state records can go.
+  // Their deliveries are counted as they are produced (some may be reported
+  // within the loop, while the local queue drains).
+  std::vector<std::pair<int32_t, kafka::Record>> states = std::exchange(point_->states, {});
+  point_->from_seq = produce_seq_;
+  point_->seq = std::numeric_limits<int64_t>::max();
+  const size_t retries = retry_.size();
+  std::vector<kafka::Record> records;
+  for (auto& [partition, r] : states) records.push_back(std::move(r));
+  ProduceStates(std::move(records));
+  if (!point_.has_value()) return;
+  point_->seq = produce_seq_;
+  if (retry_.size() > retries) point_->failed = true;  // not even enqueued
+}
+
 void StreamProcessor::DropCommitPoint() {
   if (!point_.has_value()) return;
-  // Its tasks' positions are committed by a later point.
+  // Its tasks' positions and state are committed by a later point.
   for (const kafka::TopicPartition& tp : point_->offsets) {
     auto it = tasks_.find(tp.partition);
     if (it != tasks_.end()) it->second->uncommitted = true;
+  }
+  for (int32_t p : point_->state_partitions) {
+    auto it = tasks_.find(p);
+    if (it != tasks_.end()) it->second->dirty = true;
   }
   point_.reset();
 }
@@ -893,11 +939,21 @@ void StreamProcessor::RemoveFromCommitPoint(const std::vector<int32_t>& partitio
       auto it = tasks_.find(tp.partition);
       if (leaving(tp.partition) && it != tasks_.end()) it->second->uncommitted = true;
     }
+    // Their state as of the point may not be produced yet: the hand-over
+    // writes it as of now.
+    for (int32_t p : point_->state_partitions) {
+      auto it = tasks_.find(p);
+      if (leaving(p) && it != tasks_.end()) it->second->dirty = true;
+    }
   }
   if (point_->sent) return;  // on its way: its offsets are ours
   std::erase_if(point_->offsets,
                 [&](const kafka::TopicPartition& tp) { return leaving(tp.partition); });
-  if (point_->offsets.empty()) point_.reset();
+  std::erase_if(point_->states, [&](const auto& st) { return leaving(st.first); });
+  std::erase_if(point_->state_partitions, leaving);
+  if (point_->offsets.empty() && point_->states.empty() && point_->undelivered == 0) {
+    point_.reset();
+  }
 }
 
 void StreamProcessor::ServeCommitResults() {
@@ -938,6 +994,14 @@ void StreamProcessor::ServeCommitPoint() {
     return;
   }
   if (point_->undelivered > 0) return;
+  if (!point_->states.empty()) {
+    ProducePointStates();
+    return;  // committed once they are delivered
+  }
+  if (point_->offsets.empty()) {  // state only (an escalation of a tick)
+    point_.reset();
+    return;
+  }
   const int64_t id = point_->id;
   if (absl::Status s = consumer_.CommitAsync(
           point_->offsets,
@@ -954,24 +1018,33 @@ void StreamProcessor::ServeCommitPoint() {
 
 bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_states) {
   if (options_.exactly_once) return CommitTransaction();
-  if (write_states) {
-    ProduceRetriesAndStates(tasks);
-  }
-  if (absl::Status s = producer_.Flush(options_.flush_timeout); !s.ok()) {
-    Error(s);
-    ++status_.commit_failures;
-    return false;
-  }
-  if (!retry_.empty()) {
-    // Something was not delivered: it is produced again before a commit.
-    ++status_.commit_failures;
-    return false;
-  }
   // This commit speaks for these tasks, whatever a commit point in flight
-  // does (its result is not waited for).
+  // does (its result is not waited for; its state records not produced yet
+  // are written as of now).
   std::vector<int32_t> partitions;
   for (Task* t : tasks) partitions.push_back(t->partition);
   RemoveFromCommitPoint(partitions, /*recommit=*/true);
+  // Everything produced so far first, then the state that reflects it
+  // (never ahead of it: see CommitPoint), then the positions.
+  ProduceRetries();
+  auto flush = [&] {
+    if (absl::Status s = producer_.Flush(options_.flush_timeout); !s.ok()) {
+      Error(s);
+      ++status_.commit_failures;
+      return false;
+    }
+    if (!retry_.empty()) {
+      // Something was not delivered: it is produced again before a commit.
+      ++status_.commit_failures;
+      return false;
+    }
+    return true;
+  };
+  if (!flush()) return false;
+  if (write_states) {
+    WriteStates(tasks);
+    if (!flush()) return false;
+  }
   std::vector<kafka::TopicPartition> offsets = OffsetsToCommit(tasks);
   if (offsets.empty()) return true;
   // Synchronous, bounded by ConsumerOptions::commit_timeout.
@@ -1096,9 +1169,7 @@ void StreamProcessor::Rewind() {
 bool StreamProcessor::CommitTransaction() {
   if (status_.fenced) return false;
   if (abort_pending_ && !FinishAbort()) return false;
-  for (auto& [p, task] : tasks_) {
-    if (task->dirty) WriteStates(*task);
-  }
+  WriteStates(AllTasks());
   if (!txn_error_.ok()) {  // a produce failed: this transaction cannot commit
     TxnFailed(std::exchange(txn_error_, absl::OkStatus()));
     return false;

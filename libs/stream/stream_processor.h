@@ -342,7 +342,13 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void TrimHorizon(Task& task) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The longest window + the allowed lateness + one evaluation interval.
   static absl::Duration HorizonKeep(const policy::CompiledPolicy& policy);
-  void WriteStates(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The task's state records (one per owned line and per retired line) as
+  // of now, appended to `out`; the task is clean after. None mid-replay
+  // (the saved state stands).
+  void StateRecords(Task& task, std::vector<kafka::Record>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Produces the state records of the dirty ones among `tasks`.
+  void WriteStates(const std::vector<Task*>& tasks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProduceStates(std::vector<kafka::Record> states) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Synchronous hand-over (revocation, shutdown): writes the given tasks'
   // state, flushes (bounded by flush_timeout) and commits their positions
   // (bounded by the consumer's commit_timeout); false if not durable or not
@@ -358,17 +364,23 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::vector<Task*> AllTasks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Some task has consumed input whose offsets are not committed yet.
   bool HasUncommittedInput() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Produces the records whose delivery failed again and the given tasks'
-  // state if it changed.
-  void ProduceRetriesAndStates(const std::vector<Task*>& tasks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Produces the records whose delivery failed again.
+  void ProduceRetries() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The positions of `tasks` not committed yet (recovered ones only).
   std::vector<kafka::TopicPartition> OffsetsToCommit(const std::vector<Task*>& tasks) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Idempotent path, with no point in flight: writes retries and state,
-  // then records a commit point of every task's position.
+  // Idempotent path, with no point in flight: produces the retries, then
+  // records a commit point of every task's position and the state records
+  // of the tasks that changed (not produced yet).
   void TakeCommitPoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sends the point's commit once every record it covers is delivered;
-  // drops it when one failed, its commit failed or its result is overdue.
+  // Whether the point in flight covers the record produced as `seq`.
+  bool PointCovers(int64_t seq) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Produces the point's state records, now covered by it instead of the
+  // (delivered) records before it.
+  void ProducePointStates() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Once every record produced before the point is delivered, produces its
+  // state records; once they are delivered too, sends its commit. Drops it
+  // when a record failed, its commit failed or its result is overdue.
   void ServeCommitPoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies the commit results the consumer has reported.
   void ServeCommitResults() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -433,12 +445,24 @@ class StreamProcessor final : public kafka::RebalanceListener {
   int64_t produce_seq_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t undelivered_ ABSL_GUARDED_BY(mu_) = 0;
   // Idempotent path: positions to commit once every record produced before
-  // them (sequence numbers up to `seq`) is delivered; at most one at a time.
+  // them is delivered and then their state records are; at most one at a
+  // time. A state record is never produced ahead of a record it reflects:
+  // durable, it tells a successor where to start, and an escalation not
+  // yet delivered before it would never be produced again.
   struct CommitPoint {
     int64_t id = 0;
     std::vector<kafka::TopicPartition> offsets;
+    // The tasks' state as of the point, produced once the records before
+    // it are delivered (then empty), by partition.
+    std::vector<std::pair<int32_t, kafka::Record>> states;
+    // Partitions whose state the point took (their tasks are dirty again if
+    // it is dropped).
+    std::vector<int32_t> state_partitions;
+    // The point covers the records with sequence numbers in (from_seq, seq]:
+    // first the ones produced before it, then its state records.
+    int64_t from_seq = 0;
     int64_t seq = 0;
-    // Records up to `seq` whose delivery report has not come yet.
+    // Records it covers whose delivery report has not come yet.
     int64_t undelivered = 0;
     // One of them was not delivered: the point is dropped.
     bool failed = false;

@@ -1121,6 +1121,92 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   ExpectEscalationsComplete();
 }
 
+// A producer in front of a real one that keeps the records for one topic
+// back while closed: they are neither sent nor reported, as a batch still
+// in a client whose process dies. The rest go through.
+class HeldTopicProducer final : public kafka::ForwardingProducer {
+ public:
+  HeldTopicProducer(std::unique_ptr<kafka::Producer> real, std::string topic)
+      : ForwardingProducer(std::move(real)), topic_(std::move(topic)) {}
+
+  int64_t held() const { return held_; }
+
+  absl::Status Flush(absl::Duration timeout) override {
+    absl::Status s = real().Flush(timeout);
+    if (s.ok() && held_ > 0) return absl::DeadlineExceededError("held: records not sent");
+    return s;
+  }
+  int64_t InFlight() const override { return real().InFlight() + held_; }
+
+ protected:
+  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
+                         std::vector<kafka::Header> headers,
+                         kafka::DeliveryCallback on_delivery) override {
+    if (topic == topic_) {
+      ++held_;  // never sent, never reported
+      return absl::OkStatus();
+    }
+    return real().Produce(topic, std::move(key), std::move(value), std::move(headers),
+                          std::move(on_delivery));
+  }
+
+ private:
+  std::string topic_;
+  int64_t held_ = 0;
+};
+
+// The idempotent path on both brokers: a line's state record is produced
+// only once every record before it is delivered, so it never becomes
+// durable ahead of an escalation it reflects. Here the escalations never
+// leave the first instance (held in its client) while its state records
+// could; it dies (destroyed without shutdown: no hand-over). Its successor
+// must produce every escalation of the day: had a state record got out, the
+// successor would trust it, start after the escalations' events and never
+// produce them.
+TEST_P(StreamTest, AStateRecordNeverOvertakesAnUndeliveredEscalation) {
+  const Day& day = SummonsDay();
+  const std::map<std::string, std::string> reference = ReferenceEscalations(day);
+  ASSERT_FALSE(reference.empty());
+  options_.exactly_once = false;  // (SetUp, again in ReferenceEscalations, chose)
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, day.events.size());
+  HeldTopicProducer* held = nullptr;
+  Clients clients;
+  clients.wrap = [&](std::unique_ptr<kafka::Producer> inner) -> std::unique_ptr<kafka::Producer> {
+    auto h = std::make_unique<HeldTopicProducer>(std::move(inner), T("tidewatch.escalations"));
+    held = h.get();
+    return h;
+  };
+  {
+    auto first = NewInstance(clients);
+    ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus& s) { return s.events_applied >= n; }));
+    // Five commit intervals more: points are due.
+    RunUntil(
+        *first, [](const StreamStatus&) { return false; }, absl::Seconds(1));
+    const StreamStatus st = first->processor->Status();
+    EXPECT_EQ(held->held(), st.escalations_produced);
+    EXPECT_EQ(st.commits, 0);
+    EXPECT_EQ(st.state_records_produced, 0) << "state produced ahead of undelivered escalations";
+  }  // dies
+  EXPECT_TRUE(ReadAll(T("tidewatch.escalations"), kPartitions).empty());
+  auto second = NewInstance();
+  ASSERT_TRUE(RunUntil(*second, [&](const StreamStatus& s) {
+    return s.ready && s.escalations_produced >= static_cast<int64_t>(reference.size());
+  })) << "successor produced " << second->processor->Status().escalations_produced << " of "
+      << reference.size() << " escalations";
+  ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
+  std::set<std::string> ids;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    ids.insert(e.id());
+  }
+  std::set<std::string> expected;
+  for (const auto& [id, value] : reference) expected.insert(id);
+  EXPECT_EQ(ids, expected);
+  ExpectEscalationsComplete();
+}
+
 // With the broker gone, Shutdown does not hang on the flush or the commit:
 // it returns an error within flush_timeout + commit_timeout (here 1 s + 1 s)
 // and commits nothing, so a restart processes everything again; closing
