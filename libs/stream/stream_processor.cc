@@ -501,6 +501,11 @@ void StreamProcessor::RestoreDue(Task& task, int64_t offset) {
 void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
   absl::MutexLock lock(&mu_);
   assigned_ = true;
+  // A version set before this poll governs the recovery: a line it adds is
+  // restored from its saved state instead of being retired and started
+  // afresh (tidewatchd sets the policy topic's newest version before its
+  // first poll). Here is a batch boundary, as in Bookkeep or ApplyBatch.
+  if (pending_policy_ != nullptr) ApplyPendingPolicy();
   for (const kafka::TopicPartition& tp : partitions) {
     if (tp.topic == options_.events_topic) StartTask(tp.partition);
   }
@@ -758,7 +763,10 @@ void StreamProcessor::Tick() {
   const absl::Time now = clock_.Now();
   for (auto& [p, task] : tasks_) {
     RestoreDue(*task, -1);
-    if (options_.wall_clock_ticks) task->engine->AdvanceTo(now);
+    // A recovering task replays the last window's events to rebuild its
+    // lines' windows: its clock follows them until the replay reaches the
+    // saved position (the wall clock would make each of them late).
+    if (options_.wall_clock_ticks && task->pending.empty()) task->engine->AdvanceTo(now);
   }
 }
 
@@ -1406,6 +1414,17 @@ void StreamProcessor::ApplyPendingPolicy() {
     return;
   }
   for (auto& [p, task] : tasks_) {
+    // Recovering lines the new version drops: their saved state (tide,
+    // call-ups, sequence) is put back first, so that the drop stands them
+    // down and retires them as it does a live line.
+    for (auto it = task->pending.begin(); it != task->pending.end();) {
+      if (next->FindLine(it->first) != nullptr) {
+        ++it;
+        continue;
+      }
+      if (absl::Status s = task->engine->RestoreTide(it->second); !s.ok()) Error(s);
+      it = task->pending.erase(it);
+    }
     if (absl::Status s = task->engine->ReplacePolicy(next, pending_policy_version_); !s.ok()) {
       Error(s);  // cannot happen after the check above
     }

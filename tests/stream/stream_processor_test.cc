@@ -830,21 +830,30 @@ TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
   EXPECT_EQ(rs.escalation_sequence(), last_sequence);
 }
 
+// The default policy without its revenues line (null, with a test
+// failure, if that cannot be made).
+std::shared_ptr<const policy::CompiledPolicy> DefaultPolicyWithoutRevenues() {
+  std::string yaml(policy::DefaultPolicyYaml());
+  const std::string revenues_entry =
+      "  revenues:\n    display_name: Revenues & Benefits\n"
+      "    roles: {back_office: revenues-back-office}\n";
+  const size_t at = yaml.find(revenues_entry);
+  EXPECT_NE(at, std::string::npos);
+  if (at == std::string::npos) return nullptr;
+  yaml.erase(at, revenues_entry.size());
+  absl::StatusOr<policy::CompiledPolicy> compiled = policy::LoadPolicyYaml(yaml, "without");
+  EXPECT_TRUE(compiled.ok()) << compiled.status();
+  if (!compiled.ok()) return nullptr;
+  return std::make_shared<const policy::CompiledPolicy>(*std::move(compiled));
+}
+
 // A line dropped by one policy version and brought back by a later one
 // goes on numbering its escalations, also when the instance restarted in
 // between (the dropped line's last number is in its saved state): no
 // escalation id is used twice.
 TEST_P(StreamTest, ALineDroppedAcrossARestartKeepsItsEscalationIds) {
-  std::string without_yaml(policy::DefaultPolicyYaml());
-  const std::string revenues_entry =
-      "  revenues:\n    display_name: Revenues & Benefits\n"
-      "    roles: {back_office: revenues-back-office}\n";
-  const size_t at = without_yaml.find(revenues_entry);
-  ASSERT_NE(at, std::string::npos);
-  without_yaml.erase(at, revenues_entry.size());
-  absl::StatusOr<policy::CompiledPolicy> compiled = policy::LoadPolicyYaml(without_yaml, "v2");
-  ASSERT_TRUE(compiled.ok()) << compiled.status();
-  const auto without = std::make_shared<const policy::CompiledPolicy>(*std::move(compiled));
+  const auto without = DefaultPolicyWithoutRevenues();
+  ASSERT_NE(without, nullptr);
   const auto full = policy_;
 
   const FirstCallUp first = RevenuesToFirstCallUp(full);
@@ -888,6 +897,168 @@ TEST_P(StreamTest, ALineDroppedAcrossARestartKeepsItsEscalationIds) {
   for (size_t i = 0; i < sequences.size(); ++i) {
     EXPECT_EQ(sequences[i], static_cast<int64_t>(i + 1));
   }
+}
+
+// tidewatchd sets the newest policy version (read from the policy topic)
+// before its processor starts: the first assignment's recovery must use it.
+// Here the instance starts on a version without revenues (its command line
+// is older than a live change that added it) and is given the version with
+// revenues before Start: revenues' saved tide, totals and open call-up are
+// restored, not dropped and started afresh.
+TEST_P(StreamTest, APolicyVersionSetBeforeStartGovernsTheFirstRecovery) {
+  const auto without = DefaultPolicyWithoutRevenues();
+  ASSERT_NE(without, nullptr);
+  const auto full = policy_;
+  const FirstCallUp first = RevenuesToFirstCallUp(full);
+  ASSERT_FALSE(HasFailure());
+  Produce(first.revenues, 0, first.upto);
+  LineStatus saved;
+  {
+    auto in = NewInstance();
+    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+      return s.ready && s.events_applied >= static_cast<int64_t>(first.upto);
+    }));
+    for (const LineStatus& l : in->processor->Lines()) {
+      if (l.line_id == "revenues") saved = l;
+    }
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  }
+  ASSERT_EQ(saved.line_id, "revenues");
+  ASSERT_GT(saved.tide.level, 0);
+  ASSERT_FALSE(saved.open_callups.empty());
+
+  policy_ = without;
+  auto in = UnstartedInstance();
+  policy_ = full;
+  in->processor->SetPolicy(full, 2);
+  ASSERT_TRUE(in->processor->Start().ok());
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready; }));
+  EXPECT_EQ(in->processor->Status().policy_version, 2);
+  const LineStatus* got = nullptr;
+  const std::vector<LineStatus> lines = in->processor->Lines();
+  for (const LineStatus& l : lines) {
+    if (l.line_id == "revenues") got = &l;
+  }
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->totals.offered(), saved.totals.offered());
+  EXPECT_EQ(got->totals.answered(), saved.totals.answered());
+  EXPECT_EQ(got->tide.level, saved.tide.level);
+  EXPECT_EQ(got->tide.tier, saved.tide.tier);
+  ASSERT_EQ(got->open_callups.size(), saved.open_callups.size());
+  EXPECT_EQ(got->open_callups[0].id(), first.paged.id());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
+// A policy version that drops a line while the line is still recovering
+// (its saved state waiting for the replay to reach its position) stands it
+// down and retires it as it would a live line: its open call-up is stood
+// down, and its escalation ids go on from the saved sequence (the retired
+// line's state record keeps the last one, for a rollback).
+TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
+  const auto without = DefaultPolicyWithoutRevenues();
+  ASSERT_NE(without, nullptr);
+  const FirstCallUp first = RevenuesToFirstCallUp(policy_);
+  ASSERT_FALSE(HasFailure());
+  Produce(first.revenues, 0, first.upto);
+  {
+    auto in = NewInstance();
+    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+      return s.ready && s.events_applied >= static_cast<int64_t>(first.upto);
+    }));
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  }
+  int64_t saved_sequence = 0;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    if (e.line_id() == "revenues") saved_sequence = std::max(saved_sequence, e.sequence());
+  }
+  ASSERT_GT(saved_sequence, 0);
+
+  options_.max_batch = 5;  // a replay of many Steps
+  auto in = NewInstance();
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) {
+    return s.recoveries > 0 && !s.recovering.empty() && s.events_applied > 0;
+  })) << "the replay was over before the policy could change";
+  in->processor->SetPolicy(without, 2);
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) {
+    return s.ready && s.policy_version == 2;
+  }));
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+
+  std::vector<tidewatch::v1::Escalation> after;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    if (e.line_id() == "revenues" && e.sequence() > saved_sequence) after.push_back(e);
+  }
+  bool stood_down = false;
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].sequence(), saved_sequence + static_cast<int64_t>(i) + 1);
+    if (after[i].has_callup() && after[i].callup().id() == first.paged.id()) {
+      EXPECT_EQ(after[i].callup().state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+      stood_down = true;
+    }
+  }
+  EXPECT_TRUE(stood_down) << "revenues' call-up " << first.paged.id() << " left open";
+  int64_t retired_sequence = -1;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.state"), kPartitions)) {
+    tidewatch::v1::LineTideState st;
+    ASSERT_TRUE(st.ParseFromString(r.value));
+    if (st.line_id() == "revenues") retired_sequence = st.escalation_sequence();  // the last
+  }
+  EXPECT_EQ(retired_sequence, saved_sequence + static_cast<int64_t>(after.size()));
+}
+
+// Live time (--clock=wall, tidewatchd's default): a successor's recovery
+// replays the last hour or so to rebuild its lines' windows, and the wall
+// clock's ticks must not move a recovering engine past the events it
+// replays (they would all be late: counted, but out of every window, and a
+// line in a surge would look calm). The first instance runs on event time
+// and stops; the successor's wall clock reads the time of the last event
+// it applied: once recovered, revenues' windows are the ones it had.
+TEST_P(StreamTest, RecoveryOnTheWallClockRebuildsTheWindows) {
+  const FirstCallUp first = RevenuesToFirstCallUp(policy_);
+  ASSERT_FALSE(HasFailure());
+  Produce(first.revenues, 0, first.upto);
+  auto revenues = [](const std::vector<LineStatus>& lines) {
+    for (const LineStatus& l : lines) {
+      if (l.line_id == "revenues") return l;
+    }
+    return LineStatus{};
+  };
+  LineStatus saved;
+  {
+    auto in = NewInstance();  // event time
+    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+      return s.ready && s.events_applied >= static_cast<int64_t>(first.upto);
+    }));
+    saved = revenues(in->processor->Lines());
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  }
+  ASSERT_EQ(saved.line_id, "revenues");
+  ASSERT_FALSE(saved.windows.empty());
+  ASSERT_GT(saved.windows.back().second.offered(), 0);
+
+  options_.wall_clock_ticks = true;
+  SimulatedClock wall(saved.engine_time);
+  Clients clients;
+  clients.clock = &wall;
+  auto in = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.recoveries > 0; }));
+  RunUntil(
+      *in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));  // more ticks
+  const LineStatus got = revenues(in->processor->Lines());
+  EXPECT_EQ(got.engine_time, saved.engine_time);
+  EXPECT_EQ(got.totals.DebugString(), saved.totals.DebugString());
+  ASSERT_EQ(got.windows.size(), saved.windows.size());
+  for (size_t i = 0; i < got.windows.size(); ++i) {
+    EXPECT_EQ(got.windows[i].first, saved.windows[i].first);
+    EXPECT_EQ(got.windows[i].second.DebugString(), saved.windows[i].second.DebugString())
+        << "window " << absl::FormatDuration(saved.windows[i].first);
+  }
+  EXPECT_EQ(got.tide.level, saved.tide.level);
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
 // A producer in front of a real one that holds delivery reports back while
