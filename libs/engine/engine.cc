@@ -828,7 +828,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   LineEntry& entry = *it->second;
   const int tiers = static_cast<int>(entry.policy->tiers.size());
   // A policy with fewer tiers than the snapshot: keep the highest that
-  // still exists.
+  // still exists (the removed ones are stood down below).
   entry.level = std::clamp(s.level(), 0, tiers);
   entry.calm = false;
   entry.episode_start = FromProto(s.episode_start());
@@ -877,6 +877,22 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   entry.frozen = false;
   entry.idle = false;
   all_idle_ = false;
+  if (s.level() > tiers && entry.owned) {
+    // Saved under a version with more tiers (restarted on a new one): the
+    // removed tiers' call-ups are stood down and the change told, as
+    // ReplacePolicy does for a live line.
+    absl::Time at = s.has_engine_time() ? FromProto(s.engine_time()) : now_;
+    if (now_ != absl::InfinitePast()) at = std::max(at, now_);
+    std::string from_tier;
+    for (const CallUp& cu : entry.open_callups) {
+      if (cu.level() == s.level()) from_tier = cu.tier();
+    }
+    StandDown(entry, tiers + 1, at);
+    EmitTideChange(entry, at, s.level(), std::move(from_tier), tiers,
+                   absl::StrCat("tier removed from the policy (restored on policy version ",
+                                policy_version_, ")"),
+                   {});
+  }
   return absl::OkStatus();
 }
 

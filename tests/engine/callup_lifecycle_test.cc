@@ -233,6 +233,61 @@ TEST_F(LifecycleTest, CallUpStateSurvivesSnapshotAndRestore) {
   EXPECT_EQ(out2.callups.back().state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
 }
 
+// Restarted on a version with fewer tiers than the saved state: the tide
+// is restored to the highest tier that exists, and the removed tier's
+// call-up is stood down with a tide change saying so (as a live version
+// change does), not left paging its rota.
+TEST(LifecycleRestoreTest, ARestoreOnFewerTiersStandsTheRemovedTiersDown) {
+  std::string two_tiers = Policy(5);
+  const std::string second_tier = R"(
+    - level: 2
+      name: back office
+      enter: {any: [{metric: calls_waiting, above: 6}]}
+      sustain: 1m
+      exit: {all: [{metric: calls_waiting, below: 1}]}
+      min_hold: 1m
+      callups: [{team: revenues-bo, headcount: 5, duration: 1h}]
+teams:)";
+  const size_t at = two_tiers.find("\nteams:");
+  ASSERT_NE(at, std::string::npos);
+  two_tiers.replace(at, std::string("\nteams:").size(), second_tier);
+  RecordingOutput out;
+  Engine engine(MustLoad(two_tiers), {}, &out);
+  EventBuilder b("revenues");
+  for (int i = 0; i < 8; ++i) engine.Apply(b.Queued(absl::StrCat("c", i), kT0));
+  engine.AdvanceTo(kT0 + absl::Minutes(3));
+  ASSERT_FALSE(out.changes.empty());
+  ASSERT_EQ(out.changes.back().to_level(), 2);
+  CallUp tier2;
+  int paged = 0;
+  for (const CallUp& cu : out.callups) {
+    ++paged;
+    if (cu.level() == 2) tier2 = cu;
+  }
+  ASSERT_EQ(tier2.level(), 2);
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+
+  RecordingOutput out2;
+  Engine restored(MustLoad(Policy(5)), {}, &out2);  // one tier
+  ASSERT_TRUE(restored.FreezeTide("revenues").ok());
+  ASSERT_TRUE(restored.RestoreTide(*st).ok());
+  EXPECT_EQ(restored.Tide("revenues").level, 1);
+  ASSERT_EQ(out2.callups.size(), 1u) << paged << " call-up updates before";
+  EXPECT_EQ(out2.callups[0].id(), tier2.id());
+  EXPECT_EQ(out2.callups[0].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  ASSERT_EQ(out2.changes.size(), 1u);
+  EXPECT_EQ(out2.changes[0].from_level(), 2);
+  EXPECT_EQ(out2.changes[0].from_tier(), "back office");
+  EXPECT_EQ(out2.changes[0].to_level(), 1);
+  absl::StatusOr<tidewatch::v1::LineTideState> after = restored.SnapshotTide("revenues");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->escalation_sequence(), st->escalation_sequence() + 2);  // ids go on
+  // Its rota is not paged again: only tier 1's call-up is open.
+  restored.AdvanceTo(kT0 + absl::Hours(1));
+  for (size_t i = 1; i < out2.callups.size(); ++i) EXPECT_NE(out2.callups[i].id(), tier2.id());
+}
+
 TEST_F(LifecycleTest, ANewPolicyVersionChangesEscalationsFromTheNextEvaluation) {
   for (int i = 0; i < 4; ++i) engine_.Apply(b_.Queued(absl::StrCat("c", i), kT0));
   engine_.AdvanceTo(kT0 + absl::Minutes(3));
