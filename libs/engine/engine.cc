@@ -707,14 +707,15 @@ std::map<std::string, int64_t> Engine::SetAsideCounts() const {
   put("unknown_line", unknown_lines_);
   put("too_far_ahead", too_far_ahead_);
   put("not_owned", not_owned_);
-  for (const auto& [id, entry] : lines_) {
-    const line::LineAnomalies& a = entry->state.anomalies();
+  auto put_line = [&](const line::LineAnomalies& a) {
     put("late", a.late);
     put("orphan", a.orphans);
     put("conflict", a.conflicts);
     put("expired_waiting", a.expired_waiting);
     put("stale_agent_event", a.stale_agent_events);
-  }
+  };
+  put_line(dropped_anomalies_);
+  for (const auto& [id, entry] : lines_) put_line(entry->state.anomalies());
   return out;
 }
 
@@ -1024,6 +1025,12 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
       EmitTideChange(entry, now_, from, from_tier, 0,
                      absl::StrCat("line removed from the policy (", note, ")"), {});
     }
+    const line::LineAnomalies& a = entry.state.anomalies();
+    dropped_anomalies_.late += a.late;
+    dropped_anomalies_.orphans += a.orphans;
+    dropped_anomalies_.conflicts += a.conflicts;
+    dropped_anomalies_.expired_waiting += a.expired_waiting;
+    dropped_anomalies_.stale_agent_events += a.stale_agent_events;
     const std::string id = it->first;
     const int64_t sequence = entry.escalation_sequence;
     const bool owned = entry.owned;

@@ -258,6 +258,9 @@ class Engine {
 
   int64_t duplicates_ = 0;
   int64_t unknown_lines_ = 0;
+  // Set-aside counts of the lines policy versions dropped: SetAsideCounts
+  // goes on counting them (the counters it feeds never go down).
+  line::LineAnomalies dropped_anomalies_;
   int64_t too_far_ahead_ = 0;
   int64_t not_owned_ = 0;
 };

@@ -527,7 +527,7 @@ void StreamProcessor::OnRevoked(const std::vector<kafka::TopicPartition>& partit
   // Hand over cleanly: state written, flushed, offsets committed (exactly-
   // once: the whole transaction, which may rewind every task on failure).
   CommitTasks(leaving, /*write_states=*/true);
-  for (int32_t p : ids) tasks_.erase(p);
+  for (int32_t p : ids) EraseTask(p);
   UpdateReady();
 }
 
@@ -546,7 +546,7 @@ void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partition
     if (tp.topic == options_.events_topic) lost.push_back(tp.partition);
   }
   RemoveFromCommitPoint(lost, /*recommit=*/false);
-  for (int32_t p : lost) tasks_.erase(p);
+  for (int32_t p : lost) EraseTask(p);
   Error(absl::UnavailableError("partitions lost (session timed out?): dropped without commit"));
   UpdateReady();
 }
@@ -1148,7 +1148,7 @@ void StreamProcessor::Rewind() {
   txn_error_ = absl::OkStatus();
   std::vector<int32_t> partitions;
   for (const auto& [p, task] : tasks_) partitions.push_back(p);
-  tasks_.clear();
+  ClearTasks();
   retry_.clear();
   // Commands consumed in the aborted transaction are read again: back to
   // the committed commands offsets (recovery seeks the events partitions).
@@ -1233,7 +1233,7 @@ absl::Status StreamProcessor::Step(absl::Duration poll_timeout) {
     if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
     if (abort_pending_ && !FinishAbort()) {
       if (status_.fenced) {
-        tasks_.clear();
+        ClearTasks();
         UpdateReady();
         return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
       }
@@ -1350,7 +1350,7 @@ absl::Status StreamProcessor::Bookkeep(const absl::Status& poll, bool idle, bool
                              HasUncommittedInput()
                          ? last_commit_ + options_.idle_commit_gap
                          : absl::InfiniteFuture();
-  if (status_.fenced) tasks_.clear();
+  if (status_.fenced) ClearTasks();
   UpdateReady();
   if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
   return absl::OkStatus();
@@ -1362,7 +1362,7 @@ absl::Status StreamProcessor::Shutdown(absl::Duration timeout) {
   {
     absl::MutexLock lock(&mu_);
     if (status_.fenced) {
-      tasks_.clear();  // nothing more is published
+      ClearTasks();  // nothing more is published
       fenced = true;
     }
   }
@@ -1437,9 +1437,23 @@ void StreamProcessor::ApplyPendingPolicy() {
   for (auto& [p, task] : tasks_) task->lines = OwnedLines(p);
 }
 
+void StreamProcessor::EraseTask(int32_t partition) {
+  auto it = tasks_.find(partition);
+  if (it == tasks_.end()) return;
+  for (const auto& [k, v] : it->second->engine->SetAsideCounts()) gone_set_aside_[k] += v;
+  tasks_.erase(it);
+}
+
+void StreamProcessor::ClearTasks() {
+  std::vector<int32_t> partitions;
+  for (const auto& [p, task] : tasks_) partitions.push_back(p);
+  for (int32_t p : partitions) EraseTask(p);
+}
+
 StreamStatus StreamProcessor::Status() const {
   absl::MutexLock lock(&mu_);
   StreamStatus s = status_;
+  for (const auto& [k, v] : gone_set_aside_) s.rejected[k] += v;
   for (const auto& [p, task] : tasks_) {
     for (const auto& [k, v] : task->engine->SetAsideCounts()) s.rejected[k] += v;
   }

@@ -336,6 +336,10 @@ class StreamProcessor final : public kafka::RebalanceListener {
   bool ApplyCommand(Task& task, const tidewatch::v1::Command& command)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyPendingPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drop a task (one, or all), keeping its engine's set-aside counts in
+  // gone_set_aside_.
+  void EraseTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearTasks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the task's horizon entries older than horizon_keep_ before its
   // engine's clock.
@@ -472,6 +476,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
     absl::Time taken_at = absl::InfinitePast();
   };
   std::optional<CommitPoint> point_ ABSL_GUARDED_BY(mu_);
+  // Set-aside counts of the tasks dropped so far (partitions revoked or
+  // lost, a rewind, a fence): StreamStatus::rejected feeds counters, which
+  // must not go down when a partition moves. (A partition read again, after
+  // a rewind or back from another member, counts its replay again.)
+  std::map<std::string, int64_t> gone_set_aside_ ABSL_GUARDED_BY(mu_);
   int64_t last_point_id_ ABSL_GUARDED_BY(mu_) = 0;
   // Commit results from the consumer's callbacks (which may run while mu_
   // is held, inside a synchronous Commit, or not, inside PollBatch; shared

@@ -288,6 +288,20 @@ teams:)";
   for (size_t i = 1; i < out2.callups.size(); ++i) EXPECT_NE(out2.callups[i].id(), tier2.id());
 }
 
+// The set-aside counts feed Prometheus counters: a line a version drops
+// takes none of them away.
+TEST(LifecycleCountsTest, ADroppedLinesSetAsideCountsAreKept) {
+  RecordingOutput out;
+  Engine engine(MustLoad(Policy(5, "  parking: {}\n")), {}, &out);
+  EventBuilder b("parking");
+  engine.Apply(b.Queued("p1", kT0 + absl::Minutes(10)));
+  engine.Apply(b.Queued("p2", kT0));  // ten minutes behind: late
+  ASSERT_EQ(engine.SetAsideCounts()["late"], 1);
+  ASSERT_TRUE(engine.ReplacePolicy(MustLoad(Policy(5)), 2).ok());
+  EXPECT_EQ(engine.FindLine("parking"), nullptr);
+  EXPECT_EQ(engine.SetAsideCounts()["late"], 1);
+}
+
 TEST_F(LifecycleTest, ANewPolicyVersionChangesEscalationsFromTheNextEvaluation) {
   for (int i = 0; i < 4; ++i) engine_.Apply(b_.Queued(absl::StrCat("c", i), kT0));
   engine_.AdvanceTo(kT0 + absl::Minutes(3));
