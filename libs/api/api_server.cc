@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <set>
@@ -434,12 +435,17 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
  public:
   LinesReactor(LineDirectory* lines, std::vector<std::string> ids, absl::Duration interval)
       : lines_(lines), ids_(ids.begin(), ids.end()), interval_(interval) {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = true;
+    }
     Send();
   }
 
   // gRPC calls (Finish, StartWrite, Alarm::Set/Cancel) are made with mu_
   // released: their callbacks may take it.
   void OnWriteDone(bool ok) override {
+    const Hold hold(this);  // the alarm set below may end the stream first
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
@@ -459,18 +465,35 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                      gpr_time_from_millis(absl::ToInt64Milliseconds(interval_), GPR_TIMESPAN)),
         [this](bool fired) {
+          const Hold hold(this);  // Send goes on using it after a cancel
           bool finish_now = false;
           {
             absl::MutexLock lock(&mu_);
             alarm_pending_ = false;
-            if (!fired || cancelled_) finish_now = MarkFinished();
+            if (!fired || cancelled_) {
+              finish_now = MarkFinished();
+            } else {
+              // Sending from here on: a cancel that comes meanwhile leaves
+              // the stream to Send, which finishes it (the stream must
+              // outlive this callback).
+              writing_ = true;
+            }
           }
           if (finish_now) {
             Finish(grpc::Status::OK);
-          } else if (fired) {
+          } else {
             Send();
           }
         });
+    // A cancel between the unlock above and Set cancelled an alarm not
+    // armed yet: cancel it now, or the stream would wait out an interval
+    // (the client's choice) before it finishes.
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled = cancelled_;
+    }
+    if (cancelled) alarm_.Cancel();
   }
 
   void OnCancel() override {
@@ -489,19 +512,45 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
     if (finish) Finish(grpc::Status::OK);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override { Unref(); }
 
  private:
+  // A reference for as long as a method uses the stream after handing it
+  // to something that may end it (OnDone drops the first one).
+  class Hold {
+   public:
+    explicit Hold(LinesReactor* r) : r_(r) { r_->refs_.fetch_add(1); }
+    ~Hold() { r_->Unref(); }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    LinesReactor* const r_;
+  };
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  // Called with writing_ set, so that a cancel meanwhile does not finish
+  // (and free) the stream under it: it finishes here instead.
   void Send() {
     tidewatch::v1::ListLinesResponse next;
     for (tidewatch::v1::LineView& v : lines_->List()) {
       if (ids_.empty() || ids_.count(v.line_id())) *next.add_lines() = std::move(v);
     }
+    bool finish = false;
     {
       absl::MutexLock lock(&mu_);
-      if (finished_ || cancelled_) return;
-      current_ = std::move(next);
-      writing_ = true;
+      if (finished_ || cancelled_) {
+        writing_ = false;
+        finish = MarkFinished();
+      } else {
+        current_ = std::move(next);
+      }
+    }
+    if (finish) {
+      Finish(grpc::Status::OK);
+      return;
     }
     StartWrite(&current_);
   }
@@ -521,6 +570,7 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<int> refs_{1};
   tidewatch::v1::ListLinesResponse current_;
 };
 
@@ -538,7 +588,7 @@ ApiServer::Services::LineStatusServiceImpl::WatchLines(grpc::CallbackServerConte
   }
   absl::Duration interval =
       request->has_interval() ? FromProto(request->interval()) : absl::Seconds(1);
-  interval = std::max(interval, absl::Milliseconds(200));
+  interval = std::clamp(interval, absl::Milliseconds(200), absl::Minutes(10));
   return new LinesReactor(s_->b_.lines, {request->line_ids().begin(), request->line_ids().end()},
                           interval);
 }
