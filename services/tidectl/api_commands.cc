@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -366,6 +367,10 @@ int RunAck(const std::vector<std::string>& argv) {
   if (args.Has("headcount")) {
     absl::StatusOr<int64_t> n = args.GetInt("headcount");
     if (!n.ok()) return BadFlag(n.status());
+    if (*n < 0 || *n > std::numeric_limits<int32_t>::max()) {
+      return BadFlag(absl::InvalidArgumentError(
+          absl::StrCat("--headcount: ", *n, " is not a number of people")));
+    }
     req.set_headcount(static_cast<int32_t>(*n));
   }
   if (args.Has("eta")) {

@@ -107,6 +107,13 @@ TEST_F(TidectlApiTest, AckAndDeclineWithRefusalsSpelledOut) {
   EXPECT_EQ(no_reason.exit_code, 2);
   Result bad_eta = Tidectl(absl::StrCat("ack ", id, " --eta soon ", As(kRevenuesToken)));
   EXPECT_EQ(bad_eta.exit_code, 2);
+  // 2^32 would wrap to 0 ("the call-up's headcount") on the wire.
+  for (const char* headcount : {"4294967296", "-1"}) {
+    Result bad = Tidectl(
+        absl::StrCat("ack ", id, " --headcount ", headcount, " --eta 15m ", As(kRevenuesToken)));
+    EXPECT_EQ(bad.exit_code, 2) << headcount << ": " << bad.out;
+    EXPECT_THAT(bad.out, HasSubstr("--headcount")) << headcount;
+  }
   Result json = Tidectl(absl::StrCat("ack ", id, " --json ", As(kAdminToken)));
   EXPECT_THAT(json.out, HasSubstr(R"("line_id":"revenues")"));
 }
