@@ -981,9 +981,8 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
     return s.recoveries > 0 && !s.recovering.empty() && s.events_applied > 0;
   })) << "the replay was over before the policy could change";
   in->processor->SetPolicy(without, 2);
-  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) {
-    return s.ready && s.policy_version == 2;
-  }));
+  ASSERT_TRUE(
+      RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.policy_version == 2; }));
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 
   std::vector<tidewatch::v1::Escalation> after;
@@ -1408,9 +1407,12 @@ TEST_P(StreamTest, AStateRecordNeverOvertakesAnUndeliveredEscalation) {
   }  // dies
   EXPECT_TRUE(ReadAll(T("tidewatch.escalations"), kPartitions).empty());
   auto second = NewInstance();
-  ASSERT_TRUE(RunUntil(*second, [&](const StreamStatus& s) {
-    return s.ready && s.escalations_produced >= static_cast<int64_t>(reference.size());
-  })) << "successor produced " << second->processor->Status().escalations_produced << " of "
+  ASSERT_TRUE(RunUntil(*second,
+                       [&](const StreamStatus& s) {
+                         return s.ready &&
+                                s.escalations_produced >= static_cast<int64_t>(reference.size());
+                       }))
+      << "successor produced " << second->processor->Status().escalations_produced << " of "
       << reference.size() << " escalations";
   ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
   std::set<std::string> ids;
