@@ -326,6 +326,40 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     return records.ok() ? *std::move(records) : std::vector<kafka::Record>{};
   }
 
+  // `line`'s status among `lines` (an empty line_id if it is not there).
+  static LineStatus StatusOf(const std::vector<LineStatus>& lines, const std::string& line) {
+    for (const LineStatus& l : lines) {
+      if (l.line_id == line) return l;
+    }
+    return LineStatus{};
+  }
+
+  // Produces events[0, upto), runs one instance over them and stops it
+  // cleanly (its state written and committed); `line`'s status at the stop.
+  LineStatus RunOneInstanceOver(const std::vector<tidewatch::v1::CallEvent>& events, size_t upto,
+                                const std::string& line) {
+    Produce(events, 0, upto);
+    auto in = NewInstance();
+    EXPECT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+      return s.ready && s.events_applied >= static_cast<int64_t>(upto);
+    }));
+    LineStatus status = StatusOf(in->processor->Lines(), line);
+    EXPECT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+    return status;
+  }
+
+  // The highest escalation sequence number of `line` in the escalations
+  // topic (0: none).
+  int64_t LastEscalationSequence(const std::string& line) {
+    int64_t last = 0;
+    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+      tidewatch::v1::Escalation e;
+      EXPECT_TRUE(e.ParseFromString(r.value));
+      if (e.line_id() == line) last = std::max(last, e.sequence());
+    }
+    return last;
+  }
+
   // The broker goes away and comes back: the in-process broker's only broker
   // set down/up; the real broker's process SIGKILLed and started again on
   // its data and port.
@@ -810,12 +844,7 @@ TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.commits > commits_at_ack; }));
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 
-  int64_t last_sequence = 0;
-  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
-    tidewatch::v1::Escalation e;
-    ASSERT_TRUE(e.ParseFromString(r.value));
-    if (e.line_id() == "revenues") last_sequence = std::max(last_sequence, e.sequence());
-  }
+  const int64_t last_sequence = LastEscalationSequence("revenues");
   std::map<std::string, tidewatch::v1::LineTideState> state;
   for (const kafka::Record& r : ReadAll(T("tidewatch.state"), kPartitions)) {
     tidewatch::v1::LineTideState s;
@@ -911,18 +940,8 @@ TEST_P(StreamTest, APolicyVersionSetBeforeStartGovernsTheFirstRecovery) {
   const auto full = policy_;
   const FirstCallUp first = RevenuesToFirstCallUp(full);
   ASSERT_FALSE(HasFailure());
-  Produce(first.revenues, 0, first.upto);
-  LineStatus saved;
-  {
-    auto in = NewInstance();
-    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-      return s.ready && s.events_applied >= static_cast<int64_t>(first.upto);
-    }));
-    for (const LineStatus& l : in->processor->Lines()) {
-      if (l.line_id == "revenues") saved = l;
-    }
-    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-  }
+  const LineStatus saved = RunOneInstanceOver(first.revenues, first.upto, "revenues");
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(saved.line_id, "revenues");
   ASSERT_GT(saved.tide.level, 0);
   ASSERT_FALSE(saved.open_callups.empty());
@@ -934,18 +953,14 @@ TEST_P(StreamTest, APolicyVersionSetBeforeStartGovernsTheFirstRecovery) {
   ASSERT_TRUE(in->processor->Start().ok());
   ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready; }));
   EXPECT_EQ(in->processor->Status().policy_version, 2);
-  const LineStatus* got = nullptr;
-  const std::vector<LineStatus> lines = in->processor->Lines();
-  for (const LineStatus& l : lines) {
-    if (l.line_id == "revenues") got = &l;
-  }
-  ASSERT_NE(got, nullptr);
-  EXPECT_EQ(got->totals.offered(), saved.totals.offered());
-  EXPECT_EQ(got->totals.answered(), saved.totals.answered());
-  EXPECT_EQ(got->tide.level, saved.tide.level);
-  EXPECT_EQ(got->tide.tier, saved.tide.tier);
-  ASSERT_EQ(got->open_callups.size(), saved.open_callups.size());
-  EXPECT_EQ(got->open_callups[0].id(), first.paged.id());
+  const LineStatus got = StatusOf(in->processor->Lines(), "revenues");
+  ASSERT_EQ(got.line_id, "revenues");
+  EXPECT_EQ(got.totals.offered(), saved.totals.offered());
+  EXPECT_EQ(got.totals.answered(), saved.totals.answered());
+  EXPECT_EQ(got.tide.level, saved.tide.level);
+  EXPECT_EQ(got.tide.tier, saved.tide.tier);
+  ASSERT_EQ(got.open_callups.size(), saved.open_callups.size());
+  EXPECT_EQ(got.open_callups[0].id(), first.paged.id());
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
@@ -959,20 +974,9 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
   ASSERT_NE(without, nullptr);
   const FirstCallUp first = RevenuesToFirstCallUp(policy_);
   ASSERT_FALSE(HasFailure());
-  Produce(first.revenues, 0, first.upto);
-  {
-    auto in = NewInstance();
-    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-      return s.ready && s.events_applied >= static_cast<int64_t>(first.upto);
-    }));
-    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-  }
-  int64_t saved_sequence = 0;
-  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
-    tidewatch::v1::Escalation e;
-    ASSERT_TRUE(e.ParseFromString(r.value));
-    if (e.line_id() == "revenues") saved_sequence = std::max(saved_sequence, e.sequence());
-  }
+  RunOneInstanceOver(first.revenues, first.upto, "revenues");
+  ASSERT_FALSE(HasFailure());
+  const int64_t saved_sequence = LastEscalationSequence("revenues");
   ASSERT_GT(saved_sequence, 0);
 
   options_.max_batch = 5;  // a replay of many Steps
@@ -1019,22 +1023,9 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
 TEST_P(StreamTest, RecoveryOnTheWallClockRebuildsTheWindows) {
   const FirstCallUp first = RevenuesToFirstCallUp(policy_);
   ASSERT_FALSE(HasFailure());
-  Produce(first.revenues, 0, first.upto);
-  auto revenues = [](const std::vector<LineStatus>& lines) {
-    for (const LineStatus& l : lines) {
-      if (l.line_id == "revenues") return l;
-    }
-    return LineStatus{};
-  };
-  LineStatus saved;
-  {
-    auto in = NewInstance();  // event time
-    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-      return s.ready && s.events_applied >= static_cast<int64_t>(first.upto);
-    }));
-    saved = revenues(in->processor->Lines());
-    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
-  }
+  const LineStatus saved =
+      RunOneInstanceOver(first.revenues, first.upto, "revenues");  // event time
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(saved.line_id, "revenues");
   ASSERT_FALSE(saved.windows.empty());
   ASSERT_GT(saved.windows.back().second.offered(), 0);
@@ -1047,7 +1038,7 @@ TEST_P(StreamTest, RecoveryOnTheWallClockRebuildsTheWindows) {
   ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.recoveries > 0; }));
   RunUntil(
       *in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));  // more ticks
-  const LineStatus got = revenues(in->processor->Lines());
+  const LineStatus got = StatusOf(in->processor->Lines(), "revenues");
   EXPECT_EQ(got.engine_time, saved.engine_time);
   EXPECT_EQ(got.totals.DebugString(), saved.totals.DebugString());
   ASSERT_EQ(got.windows.size(), saved.windows.size());
