@@ -522,6 +522,14 @@ void Engine::RepageDue(LineEntry& entry, absl::Time e) {
   }
 }
 
+void Engine::StandDownRemovedTiers(LineEntry& entry, int from, std::string from_tier, absl::Time e,
+                                   const std::string& note) {
+  const int tiers = static_cast<int>(entry.policy->tiers.size());
+  StandDown(entry, tiers + 1, e);
+  EmitTideChange(entry, e, from, std::move(from_tier), tiers,
+                 absl::StrCat("tier removed from the policy (", note, ")"), {});
+}
+
 void Engine::StandDown(LineEntry& entry, int level, absl::Time e) {
   std::vector<CallUp> keep;
   for (CallUp& cu : entry.open_callups) {
@@ -888,11 +896,8 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     for (const CallUp& cu : entry.open_callups) {
       if (cu.level() == s.level()) from_tier = cu.tier();
     }
-    StandDown(entry, tiers + 1, at);
-    EmitTideChange(entry, at, s.level(), std::move(from_tier), tiers,
-                   absl::StrCat("tier removed from the policy (restored on policy version ",
-                                policy_version_, ")"),
-                   {});
+    StandDownRemovedTiers(entry, s.level(), std::move(from_tier), at,
+                          absl::StrCat("restored on policy version ", policy_version_));
   }
   return absl::OkStatus();
 }
@@ -1025,12 +1030,7 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
       EmitTideChange(entry, now_, from, from_tier, 0,
                      absl::StrCat("line removed from the policy (", note, ")"), {});
     }
-    const line::LineAnomalies& a = entry.state.anomalies();
-    dropped_anomalies_.late += a.late;
-    dropped_anomalies_.orphans += a.orphans;
-    dropped_anomalies_.conflicts += a.conflicts;
-    dropped_anomalies_.expired_waiting += a.expired_waiting;
-    dropped_anomalies_.stale_agent_events += a.stale_agent_events;
+    dropped_anomalies_ += entry.state.anomalies();
     const std::string id = it->first;
     const int64_t sequence = entry.escalation_sequence;
     const bool owned = entry.owned;
@@ -1057,11 +1057,7 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
       const std::string from_tier = entry.policy->tiers[from - 1].name;
       entry.policy = &lp;  // the tide change names the new top tier
       entry.level = tiers;
-      if (running && entry.owned) {
-        StandDown(entry, tiers + 1, now_);
-        EmitTideChange(entry, now_, from, from_tier, tiers,
-                       absl::StrCat("tier removed from the policy (", note, ")"), {});
-      }
+      if (running && entry.owned) StandDownRemovedTiers(entry, from, from_tier, now_, note);
     }
     entry.policy = &lp;
     entry.state.set_policy(lp);

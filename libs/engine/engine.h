@@ -211,6 +211,10 @@ class Engine {
   void EvaluateLine(LineEntry& entry, absl::Time e);
   void EmitSnapshots(absl::Time t);
   void StandDown(LineEntry& entry, int level, absl::Time e);
+  // The line's policy has fewer tiers than its level `from` was (already
+  // lowered): stands the removed tiers' call-ups down and tells the change.
+  void StandDownRemovedTiers(LineEntry& entry, int from, std::string from_tier, absl::Time e,
+                             const std::string& note);
   void Emit(LineEntry& entry, tidewatch::v1::Escalation escalation);
   void EmitTideChange(LineEntry& entry, absl::Time e, int from, std::string from_tier, int to,
                       std::string reason, std::vector<tidewatch::v1::MetricValue> values);

@@ -48,6 +48,15 @@ struct LineAnomalies {
   int64_t conflicts = 0;           // e.g. a second outcome for a call
   int64_t expired_waiting = 0;     // waiting calls dropped after max_queue_time
   int64_t stale_agent_events = 0;  // agent_state older than the last applied
+
+  LineAnomalies& operator+=(const LineAnomalies& o) {
+    late += o.late;
+    orphans += o.orphans;
+    conflicts += o.conflicts;
+    expired_waiting += o.expired_waiting;
+    stale_agent_events += o.stale_agent_events;
+    return *this;
+  }
 };
 
 // Limits on what a line keeps.
