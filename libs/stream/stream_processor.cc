@@ -887,9 +887,7 @@ void StreamProcessor::TakeCommitPoint() {
   point.offsets = OffsetsToCommit(all);
   for (Task* t : all) {
     if (!t->dirty || !t->pending.empty()) continue;
-    std::vector<kafka::Record> records;
-    StateRecords(*t, records);
-    for (kafka::Record& r : records) point.states.emplace_back(t->partition, std::move(r));
+    StateRecords(*t, point.states);
     point.state_partitions.push_back(t->partition);
   }
   if (point.offsets.empty() && point.states.empty()) return;
@@ -911,13 +909,11 @@ void StreamProcessor::ProducePointStates() {
   // Every record before the point is delivered: its state records can go.
   // Their deliveries are counted as they are produced (some may be reported
   // within the loop, while the local queue drains).
-  std::vector<std::pair<int32_t, kafka::Record>> states = std::exchange(point_->states, {});
+  std::vector<kafka::Record> states = std::exchange(point_->states, {});
   point_->from_seq = produce_seq_;
   point_->seq = std::numeric_limits<int64_t>::max();
   const size_t retries = retry_.size();
-  std::vector<kafka::Record> records;
-  for (auto& [partition, r] : states) records.push_back(std::move(r));
-  ProduceStates(std::move(records));
+  ProduceStates(std::move(states));
   if (!point_.has_value()) return;
   point_->seq = produce_seq_;
   if (retry_.size() > retries) point_->failed = true;  // not even enqueued
@@ -957,7 +953,9 @@ void StreamProcessor::RemoveFromCommitPoint(const std::vector<int32_t>& partitio
   if (point_->sent) return;  // on its way: its offsets are ours
   std::erase_if(point_->offsets,
                 [&](const kafka::TopicPartition& tp) { return leaving(tp.partition); });
-  std::erase_if(point_->states, [&](const auto& st) { return leaving(st.first); });
+  std::erase_if(point_->states, [&](const kafka::Record& r) {
+    return leaving(PartitionForKey(r.key, options_.partitions));  // a line's
+  });
   std::erase_if(point_->state_partitions, leaving);
   if (point_->offsets.empty() && point_->states.empty() && point_->undelivered == 0) {
     point_.reset();

@@ -456,9 +456,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   struct CommitPoint {
     int64_t id = 0;
     std::vector<kafka::TopicPartition> offsets;
-    // The tasks' state as of the point, produced once the records before
-    // it are delivered (then empty), by partition.
-    std::vector<std::pair<int32_t, kafka::Record>> states;
+    // The tasks' state as of the point (keyed by line, so by partition),
+    // produced once the records before it are delivered (then empty).
+    std::vector<kafka::Record> states;
     // Partitions whose state the point took (their tasks are dirty again if
     // it is dropped).
     std::vector<int32_t> state_partitions;
