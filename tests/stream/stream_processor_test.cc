@@ -334,15 +334,23 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     return LineStatus{};
   }
 
-  // Produces events[0, upto), runs one instance over them and stops it
-  // cleanly (its state written and committed); `line`'s status at the stop.
-  LineStatus RunOneInstanceOver(const std::vector<tidewatch::v1::CallEvent>& events, size_t upto,
-                                const std::string& line) {
+  // Produces events[0, upto) and starts an instance that has applied them
+  // (with a test failure if it does not within RunUntil's limit).
+  std::unique_ptr<Instance> InstanceOver(const std::vector<tidewatch::v1::CallEvent>& events,
+                                         size_t upto) {
     Produce(events, 0, upto);
     auto in = NewInstance();
     EXPECT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
       return s.ready && s.events_applied >= static_cast<int64_t>(upto);
     }));
+    return in;
+  }
+
+  // Produces events[0, upto), runs one instance over them and stops it
+  // cleanly (its state written and committed); `line`'s status at the stop.
+  LineStatus RunOneInstanceOver(const std::vector<tidewatch::v1::CallEvent>& events, size_t upto,
+                                const std::string& line) {
+    auto in = InstanceOver(events, upto);
     LineStatus status = StatusOf(in->processor->Lines(), line);
     EXPECT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
     return status;
@@ -749,11 +757,8 @@ TEST_P(StreamTest, CommandsReachTheOwningEngineAndPolicyVersionsApplyLive) {
   const std::vector<tidewatch::v1::CallEvent>& rev = first.revenues;
   const size_t upto = first.upto;
   const tidewatch::v1::CallUp& paged = first.paged;
-  Produce(rev, 0, upto);
-  auto in = NewInstance();
-  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-    return s.ready && s.events_applied >= static_cast<int64_t>(upto);
-  }));
+  auto in = InstanceOver(rev, upto);
+  ASSERT_FALSE(HasFailure());
   std::vector<LineStatus> lines = in->processor->Lines();
   auto revenues = std::find_if(lines.begin(), lines.end(),
                                [](const LineStatus& l) { return l.line_id == "revenues"; });
@@ -827,12 +832,10 @@ TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
   const std::vector<tidewatch::v1::CallEvent>& rev = first.revenues;
   const size_t upto = first.upto;
   const tidewatch::v1::CallUp& paged = first.paged;
-  Produce(rev, 0, upto);
-  auto in = NewInstance();
   // Everything applied and committed before the acknowledgement comes.
-  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-    return s.ready && s.events_applied >= static_cast<int64_t>(upto) && s.commits > 0;
-  }));
+  auto in = InstanceOver(rev, upto);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commits > 0; }));
 
   auto producer = *kafka::NewProducer(config_, {});
   const tidewatch::v1::Command ack = RevenuesAck("cmd-ack-quiet", paged.id());
@@ -889,12 +892,9 @@ TEST_P(StreamTest, ALineDroppedAcrossARestartKeepsItsEscalationIds) {
   ASSERT_FALSE(HasFailure());
   const std::vector<tidewatch::v1::CallEvent>& rev = first.revenues;
   const size_t upto = first.upto;
-  Produce(rev, 0, upto);
   {
-    auto in = NewInstance();
-    ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
-      return s.ready && s.events_applied >= static_cast<int64_t>(upto);
-    }));
+    auto in = InstanceOver(rev, upto);
+    ASSERT_FALSE(HasFailure());
     in->processor->SetPolicy(without, 2);  // revenues stood down, then dropped
     ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.policy_version == 2; }));
     ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
