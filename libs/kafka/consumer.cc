@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "kafka/kafka.h"
 #include "kafka/rdkafka_util.h"
@@ -64,6 +65,22 @@ class SlicedWait {
   const absl::Time start_;
   absl::Duration counted_ = absl::ZeroDuration();
 };
+
+// Errors of a partition whose leader the client or broker does not know yet
+// (a topic just created, a leader moving): asked again after a pause.
+bool LeaderNotKnown(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+      return true;
+    default:
+      return false;
+  }
+}
+constexpr absl::Duration kLeaderRetryPause = absl::Milliseconds(50);
 
 class RdConsumer final : public Consumer, public ClientCore {
  public:
@@ -355,10 +372,21 @@ class RdConsumer final : public Consumer, public ClientCore {
                                              absl::Duration timeout) override {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     Watermarks w;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    // Each pause counts against the timeout; on a KafkaConfig::clock, the
+    // round trips do too.
+    for (SlicedWait wait(*this, timeout);;) {
+      err =
+          rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
+                                           TimeoutMs(std::max(wait.Left(), absl::ZeroDuration())));
+      if (!LeaderNotKnown(err)) break;
+      const absl::Duration pause = std::min(wait.Left(), kLeaderRetryPause);
+      if (pause <= absl::ZeroDuration()) break;
+      absl::SleepFor(pause);
+      wait.Served(pause, 0);
+    }
     if (absl::Status s = KafkaError(
-            rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
-                                             TimeoutMs(timeout)),
-            absl::StrCat("kafka watermarks of ", internal::PartitionName(topic, partition)));
+            err, absl::StrCat("kafka watermarks of ", internal::PartitionName(topic, partition)));
         !s.ok()) {
       return s;
     }

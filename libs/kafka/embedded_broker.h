@@ -81,6 +81,8 @@ inline constexpr int16_t kTxnOffsetCommit = 28;
 // answering.
 namespace kafka_error {
 inline constexpr int kNone = 0;
+inline constexpr int kUnknownTopicOrPartition = 3;
+inline constexpr int kLeaderNotAvailable = 5;
 inline constexpr int kNotLeaderForPartition = 6;
 inline constexpr int kRequestTimedOut = 7;
 inline constexpr int kNetworkException = 13;

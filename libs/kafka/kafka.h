@@ -471,7 +471,9 @@ class Consumer {
   virtual absl::Status Pause(const std::vector<TopicPartition>& partitions) = 0;
   virtual absl::Status Resume(const std::vector<TopicPartition>& partitions) = 0;
 
-  // Asks the partition leader for the current watermarks.
+  // Asks the partition leader for the current watermarks. A leader not (yet)
+  // known, e.g. of a topic just created or a partition whose leader moves,
+  // is asked again until `timeout` has passed; then its error is returned.
   virtual absl::StatusOr<Watermarks> QueryWatermarks(const std::string& topic, int32_t partition,
                                                      absl::Duration timeout) = 0;
 

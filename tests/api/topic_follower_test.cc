@@ -83,7 +83,10 @@ TEST_P(TopicFollowerTest, EmptyTopicIsCaughtUpAtOnce) {
   Seen seen;
   std::unique_ptr<TopicFollower> follower = Follow(seen);
   ASSERT_NE(follower, nullptr);
-  ASSERT_TRUE(follower->Start().ok());
+  {
+    const absl::Status started = follower->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
   EXPECT_TRUE(follower->CaughtUp());
   EXPECT_EQ(follower->handled(), 0);
 }
@@ -99,7 +102,10 @@ TEST_P(TopicFollowerTest, CatchesUpWithWhatExistedAtStartThenFollows) {
   Seen seen;
   std::unique_ptr<TopicFollower> follower = Follow(seen);
   ASSERT_NE(follower, nullptr);
-  ASSERT_TRUE(follower->Start().ok());
+  {
+    const absl::Status started = follower->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
   ASSERT_TRUE(follower->WaitCaughtUp(absl::Seconds(30)));
   EXPECT_EQ(seen.values().size(), 20u);
   EXPECT_EQ(follower->handled(), 20);
@@ -146,7 +152,10 @@ TEST_P(TopicFollowerTest, CatchesUpPastTransactionMarkersAndAbortedRecords) {
   Seen seen;
   std::unique_ptr<TopicFollower> follower = Follow(seen);
   ASSERT_NE(follower, nullptr);
-  ASSERT_TRUE(follower->Start().ok());
+  {
+    const absl::Status started = follower->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
   ASSERT_TRUE(follower->WaitCaughtUp(absl::Seconds(30)))
       << "not caught up; handled " << follower->handled();
   const absl::Time deadline = absl::Now() + absl::Seconds(10);

@@ -243,6 +243,40 @@ TEST_F(FaultsTest, TransactionErrorsAreClassifiedAbortableOrFatal) {
   EXPECT_EQ(GetTxnError(p.BeginTransaction()), TxnError::kFatal);
 }
 
+// A partition's leader moving (or a topic just created, whose leader the
+// broker does not know yet) answers ListOffsets with a retriable error for a
+// moment: QueryWatermarks asks again within its timeout instead of failing
+// (tidewatchd's API follower and state reads used to fail their start on a
+// freshly created topic). An error that outlasts the timeout is returned,
+// naming the partition.
+TEST_F(FaultsTest, WatermarksAreAskedAgainWhileTheLeaderIsNotKnown) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
+  auto producer = NewProducer(TestConfig(*broker_, "p"), {});
+  ASSERT_TRUE(producer.ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*producer)->Produce("t", "k", "v").ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  auto consumer = NewConsumer(TestConfig(*broker_, "c"), ConsumerOptions{});
+  ASSERT_TRUE(consumer.ok());
+
+  broker_->PushRequestErrors(
+      kafka_api::kListOffsets,
+      {kafka_error::kNotLeaderForPartition, kafka_error::kLeaderNotAvailable,
+       kafka_error::kUnknownTopicOrPartition, kafka_error::kNotLeaderForPartition});
+  absl::StatusOr<Watermarks> wm = (*consumer)->QueryWatermarks("t", 0, absl::Seconds(20));
+  ASSERT_TRUE(wm.ok()) << wm.status();
+  EXPECT_EQ(wm->low, 0);
+  EXPECT_EQ(wm->high, 3);
+
+  std::vector<int> forever(400, kafka_error::kNotLeaderForPartition);
+  broker_->PushRequestErrors(kafka_api::kListOffsets, forever);
+  wm = (*consumer)->QueryWatermarks("t", 0, absl::Seconds(1));
+  broker_->ClearRequestErrors(kafka_api::kListOffsets);
+  ASSERT_FALSE(wm.ok());
+  EXPECT_EQ(wm.status().code(), absl::StatusCode::kUnavailable) << wm.status();
+  EXPECT_THAT(wm.status().message(), HasSubstr("t [0]"));
+  EXPECT_THAT(wm.status().message(), HasSubstr("Not leader"));
+}
+
 // Latency on the broker delays but does not break delivery.
 TEST_F(FaultsTest, SlowBrokerStillDelivers) {
   ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
