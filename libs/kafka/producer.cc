@@ -149,7 +149,17 @@ class RdProducer final : public Producer, public ClientCore {
 
   absl::Status AbortTransaction(absl::Duration timeout) override {
     if (absl::Status s = RequireTransactional(); !s.ok()) return s;
-    return TakeError(rd_kafka_abort_transaction(rk_.get(), TimeoutMs(timeout)),
+    // Records still queued are delivered (to be aborted) first: aborting
+    // purges them, and librdkafka 2.0.2 may then send the EndTxn ahead of
+    // the AddPartitionsToTxn already under way for them, which the broker
+    // answers with a fatal INVALID_TXN_STATE (librdkafka issue #4849). Half
+    // the time goes to that, the other half to the abort.
+    absl::Duration abort_timeout = timeout;
+    if (in_flight_.load() > 0) {
+      abort_timeout = timeout / 2;
+      rd_kafka_flush(rk_.get(), TimeoutMs(timeout - abort_timeout));
+    }
+    return TakeError(rd_kafka_abort_transaction(rk_.get(), TimeoutMs(abort_timeout)),
                      "abort transaction");
   }
 
