@@ -471,9 +471,14 @@ bool EvaluateCondition(const policy::Condition& c, const line::LineState& state,
 }  // namespace
 
 void Engine::Emit(LineEntry& entry, tidewatch::v1::Escalation escalation) {
-  const int64_t seq = ++entry.escalation_sequence;
-  escalation.set_id(absl::StrCat(entry.policy->line_id, "/", seq));
-  escalation.set_line_id(entry.policy->line_id);
+  EmitNumbered(entry.policy->line_id, &entry.escalation_sequence, std::move(escalation));
+}
+
+void Engine::EmitNumbered(const std::string& line_id, int64_t* sequence,
+                          tidewatch::v1::Escalation escalation) {
+  const int64_t seq = ++*sequence;
+  escalation.set_id(absl::StrCat(line_id, "/", seq));
+  escalation.set_line_id(line_id);
   escalation.set_sequence(seq);
   output_->OnEscalation(escalation);
 }
@@ -1007,6 +1012,39 @@ void Engine::RetireLine(std::string_view line_id, int64_t sequence) {
   if (lines_.find(line_id) != lines_.end()) return;  // in the policy: not retired
   auto [it, added] = retired_.try_emplace(std::string(line_id), sequence);
   if (!added) it->second = std::max(it->second, sequence);
+}
+
+void Engine::RetireSavedLine(const tidewatch::v1::LineTideState& s) {
+  const std::string& id = s.line_id();
+  if (lines_.find(id) != lines_.end()) return;
+  int64_t sequence = s.escalation_sequence();
+  absl::Time at = s.has_engine_time() ? FromProto(s.engine_time()) : now_;
+  if (now_ != absl::InfinitePast()) at = std::max(at, now_);
+  std::string from_tier;
+  for (const CallUp& saved : s.open_callups()) {
+    if (saved.level() == s.level()) from_tier = saved.tier();
+    tidewatch::v1::Escalation esc;
+    CallUp& cu = *esc.mutable_callup();
+    cu = saved;
+    cu.set_state(tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+    if (at != absl::InfinitePast()) ToProto(at, cu.mutable_updated());
+    cu.clear_command_id();
+    EmitNumbered(id, &sequence, std::move(esc));
+  }
+  if (s.level() > 0) {
+    tidewatch::v1::Escalation esc;
+    TideChange& change = *esc.mutable_tide_change();
+    change.set_line_id(id);
+    if (at != absl::InfinitePast()) ToProto(at, change.mutable_time());
+    change.set_from_level(s.level());
+    change.set_to_level(0);
+    change.set_from_tier(std::move(from_tier));
+    change.set_reason(absl::StrCat("line removed from the policy (restored on policy version ",
+                                   policy_version_, ")"));
+    if (s.has_episode_start()) *change.mutable_episode_start() = s.episode_start();
+    EmitNumbered(id, &sequence, std::move(esc));
+  }
+  RetireLine(id, sequence);
 }
 
 absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy> next,

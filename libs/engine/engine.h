@@ -198,6 +198,12 @@ class Engine {
   // line that comes back (a rollback) continues from there, so no escalation
   // id is used twice. RetireLine notes one (the higher number wins).
   void RetireLine(std::string_view line_id, int64_t sequence);
+  // Retires a line recovery found saved while the policy lacks it (taken
+  // out of the config while tidewatch was down): its saved open call-ups are
+  // stood down and, above level 0, the tide's fall to 0 is told, as
+  // ReplacePolicy does for a live line; the ids go on from the saved
+  // sequence. A line the policy has is left alone (it is restored instead).
+  void RetireSavedLine(const tidewatch::v1::LineTideState& state);
   const std::map<std::string, int64_t, std::less<>>& retired_lines() const { return retired_; }
   const policy::CompiledPolicy& policy() const { return *policy_; }
   // Every window the lines keep (policy windows plus snapshot windows).
@@ -216,6 +222,10 @@ class Engine {
   void StandDownRemovedTiers(LineEntry& entry, int from, std::string from_tier, absl::Time e,
                              const std::string& note);
   void Emit(LineEntry& entry, tidewatch::v1::Escalation escalation);
+  // Numbers and sends an escalation of `line_id`, whose last number is
+  // `*sequence`.
+  void EmitNumbered(const std::string& line_id, int64_t* sequence,
+                    tidewatch::v1::Escalation escalation);
   void EmitTideChange(LineEntry& entry, absl::Time e, int from, std::string from_tier, int to,
                       std::string reason, std::vector<tidewatch::v1::MetricValue> values);
   // Pages the next rota contact of call-ups unacknowledged past their

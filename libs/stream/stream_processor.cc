@@ -436,8 +436,9 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
     for (auto& [line, st] : *states) {
       if (PartitionForKey(line, partitions) != partition) continue;
       if (!policy_->FindLine(line)) {
-        // Dropped by the policy: its escalation ids go on if it comes back.
-        task->engine->RetireLine(line, st.escalation_sequence());
+        // Dropped by the policy: its call-ups are stood down, and its
+        // escalation ids go on if it comes back.
+        task->engine->RetireSavedLine(st);
         continue;
       }
       replay_from = std::min(replay_from, st.replay_from_offset());

@@ -288,6 +288,61 @@ teams:)";
   for (size_t i = 1; i < out2.callups.size(); ++i) EXPECT_NE(out2.callups[i].id(), tier2.id());
 }
 
+// Restarted on a version without the line (taken out of the config while
+// tidewatch was down): the saved state's open call-up is stood down and the
+// tide's fall to 0 told, as a live version change does; the line is retired
+// with the sequence those used. A line the policy has, or a retired line's
+// saved state (level 0, nothing open), gives nothing.
+TEST(LifecycleRestoreTest, ASavedLineThePolicyLacksIsStoodDownAndRetired) {
+  RecordingOutput out;
+  Engine engine(MustLoad(Policy(5)), {}, &out);
+  EventBuilder b("revenues");
+  for (int i = 0; i < 7; ++i) engine.Apply(b.Queued(absl::StrCat("c", i), kT0));
+  engine.AdvanceTo(kT0 + absl::Minutes(1));
+  ASSERT_EQ(out.callups.size(), 1u);
+  const CallUp paged = out.callups[0];
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->level(), 1);
+
+  std::string without = Policy(5, "  parking: {}\n");
+  const size_t at = without.find("  revenues: {}\n");
+  ASSERT_NE(at, std::string::npos);
+  without.erase(at, std::string("  revenues: {}\n").size());
+  RecordingOutput out2;
+  Engine restarted(MustLoad(without), {}, &out2);
+  restarted.RetireSavedLine(*st);
+  ASSERT_EQ(out2.callups.size(), 1u);
+  EXPECT_EQ(out2.callups[0].id(), paged.id());
+  EXPECT_EQ(out2.callups[0].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_EQ(T(out2.callups[0].updated()), kT0 + absl::Minutes(1));
+  ASSERT_EQ(out2.changes.size(), 1u);
+  EXPECT_EQ(out2.changes[0].line_id(), "revenues");
+  EXPECT_EQ(out2.changes[0].from_level(), 1);
+  EXPECT_EQ(out2.changes[0].from_tier(), "reserves");
+  EXPECT_EQ(out2.changes[0].to_level(), 0);
+  ASSERT_EQ(restarted.retired_lines().count("revenues"), 1u);
+  EXPECT_EQ(restarted.retired_lines().at("revenues"), st->escalation_sequence() + 2);
+  absl::StatusOr<tidewatch::v1::LineTideState> retired = restarted.SnapshotTide("revenues");
+  ASSERT_TRUE(retired.ok()) << retired.status();
+  EXPECT_EQ(retired->level(), 0);
+  EXPECT_EQ(retired->open_callups_size(), 0);
+
+  // The retired line's own state, restored on the next restart: nothing.
+  RecordingOutput out3;
+  Engine again(MustLoad(without), {}, &out3);
+  again.RetireSavedLine(*retired);
+  EXPECT_TRUE(out3.callups.empty());
+  EXPECT_TRUE(out3.changes.empty());
+  EXPECT_EQ(again.retired_lines().at("revenues"), st->escalation_sequence() + 2);
+  // A line the policy has is restored, not retired.
+  RecordingOutput out4;
+  Engine full(MustLoad(Policy(5)), {}, &out4);
+  full.RetireSavedLine(*st);
+  EXPECT_TRUE(out4.callups.empty());
+  EXPECT_TRUE(full.retired_lines().empty());
+}
+
 // The set-aside counts feed Prometheus counters: a line a version drops
 // takes none of them away.
 TEST(LifecycleCountsTest, ADroppedLinesSetAsideCountsAreKept) {

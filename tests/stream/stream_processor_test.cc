@@ -1013,6 +1013,64 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
   EXPECT_EQ(retired_sequence, saved_sequence + static_cast<int64_t>(after.size()));
 }
 
+// A restart on a policy version without a line that had open call-ups (the
+// line was taken out of the config while tidewatchd was down): the
+// successor stands the saved call-ups down and tells the tide's fall to
+// level 0, as a live policy change does, and the ids go on from the saved
+// sequence; the retired line's state record keeps the last one, so the next
+// restart stands nothing down again.
+TEST_P(StreamTest, ALineTheRestartPolicyLacksIsStoodDownAndKeepsItsSequence) {
+  const auto without = DefaultPolicyWithoutRevenues();
+  ASSERT_NE(without, nullptr);
+  const auto full = policy_;
+  const FirstCallUp first = RevenuesToFirstCallUp(full);
+  ASSERT_FALSE(HasFailure());
+  const LineStatus saved = RunOneInstanceOver(first.revenues, first.upto, "revenues");
+  ASSERT_FALSE(HasFailure());
+  ASSERT_GT(saved.tide.level, 0);
+  const int64_t saved_sequence = LastEscalationSequence("revenues");
+  ASSERT_GT(saved_sequence, 0);
+
+  policy_ = without;
+  for (int restart = 0; restart < 2; ++restart) {
+    auto in = NewInstance();
+    ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.recoveries > 0; }));
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  }
+  policy_ = full;
+
+  std::vector<tidewatch::v1::Escalation> after;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    if (e.line_id() == "revenues" && e.sequence() > saved_sequence) after.push_back(e);
+  }
+  ASSERT_EQ(after.size(), 2u) << "the call-up stood down and the tide's fall, once";
+  EXPECT_EQ(after[0].sequence(), saved_sequence + 1);
+  EXPECT_EQ(after[0].id(), absl::StrCat("revenues/", saved_sequence + 1));
+  ASSERT_TRUE(after[0].has_callup());
+  EXPECT_EQ(after[0].callup().id(), first.paged.id());
+  EXPECT_EQ(after[0].callup().state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_EQ(after[1].sequence(), saved_sequence + 2);
+  ASSERT_TRUE(after[1].has_tide_change());
+  EXPECT_EQ(after[1].tide_change().from_level(), saved.tide.level);
+  EXPECT_EQ(after[1].tide_change().from_tier(), saved.tide.tier);
+  EXPECT_EQ(after[1].tide_change().to_level(), 0);
+  EXPECT_NE(after[1].tide_change().reason().find("line removed from the policy"), std::string::npos)
+      << after[1].tide_change().reason();
+  int64_t retired_sequence = -1;
+  int retired_open = -1;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.state"), kPartitions)) {
+    tidewatch::v1::LineTideState st;
+    ASSERT_TRUE(st.ParseFromString(r.value));
+    if (st.line_id() != "revenues") continue;
+    retired_sequence = st.escalation_sequence();  // the last
+    retired_open = st.open_callups_size();
+  }
+  EXPECT_EQ(retired_sequence, saved_sequence + 2);
+  EXPECT_EQ(retired_open, 0);
+}
+
 // Live time (--clock=wall, tidewatchd's default): a successor's recovery
 // replays the last hour or so to rebuild its lines' windows, and the wall
 // clock's ticks must not move a recovering engine past the events it
