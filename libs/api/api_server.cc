@@ -29,6 +29,11 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
+// How a watch stream ends when the server stops.
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "tidewatchd is shutting down");
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadFileText(const std::string& path) {
@@ -84,16 +89,31 @@ class ApiServer::Services {
                         ++command_counter_);
   }
 
-  // Registry of live call-up watch streams, so Shutdown can end them.
+  // Registries of live call-up and line-status watch streams, so Shutdown
+  // can end them. Register returns false once StopWatchers has begun: the
+  // stream then ends itself.
   class WatchReactor;
-  void Register(WatchReactor* r) {
+  class LinesReactor;
+  bool Register(WatchReactor* r) {
     absl::MutexLock lock(&mu_);
     watchers_.insert(r);
+    return !stopping_.load();
   }
   void Unregister(WatchReactor* r) {
     absl::MutexLock lock(&mu_);
     watchers_.erase(r);
   }
+  bool Register(LinesReactor* r) {
+    absl::MutexLock lock(&mu_);
+    line_watchers_.insert(r);
+    return !stopping_.load();
+  }
+  void Unregister(LinesReactor* r) {
+    absl::MutexLock lock(&mu_);
+    line_watchers_.erase(r);
+  }
+  // Ends every watch stream (UNAVAILABLE, "tidewatchd is shutting down")
+  // and refuses new ones.
   void StopWatchers();
   bool stopping() const { return stopping_.load(); }
 
@@ -315,6 +335,7 @@ class ApiServer::Services {
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   std::set<WatchReactor*> watchers_ ABSL_GUARDED_BY(mu_);
+  std::set<LinesReactor*> line_watchers_ ABSL_GUARDED_BY(mu_);
 };
 
 // One call-up watch stream: writes whatever the board queued for it, one
@@ -322,10 +343,11 @@ class ApiServer::Services {
 class ApiServer::Services::WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpEvent> {
  public:
   WatchReactor(Services* s, const v1::CallUpFilter& filter) : s_(s) {
-    s_->Register(this);
+    const bool serving = s_->Register(this);
     sub_ = s_->b_.board->Subscribe(filter, [this] { Pump(); });
     started_.store(true);
     Pump();
+    if (!serving) End(ShuttingDown());
   }
 
   // Ends the stream with `status` once the write in flight (if any) is done.
@@ -409,37 +431,44 @@ grpc::ServerWriteReactor<v1::CallUpEvent>* ApiServer::Services::CallUpServiceImp
       explicit Refused(grpc::Status s) { Finish(std::move(s)); }
       void OnDone() override { delete this; }
     };
-    return new Refused(
-        who.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "tidewatchd is shutting down")
-                 : ToGrpc(who.status()));
+    return new Refused(who.ok() ? ShuttingDown() : ToGrpc(who.status()));
   }
   return new WatchReactor(s_, request->filter());
 }
 
-void ApiServer::Services::StopWatchers() {
-  stopping_.store(true);
-  std::vector<WatchReactor*> all;
-  {
-    absl::MutexLock lock(&mu_);
-    all.assign(watchers_.begin(), watchers_.end());
-    for (WatchReactor* r : all) r->Ref();  // alive until we are done with them
-  }
-  for (WatchReactor* r : all) {
-    r->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "tidewatchd is shutting down"));
-    r->Unref();
-  }
-}
-
 // A line-status stream: the lines every interval.
-class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLinesResponse> {
+class ApiServer::Services::LinesReactor final
+    : public grpc::ServerWriteReactor<tidewatch::v1::ListLinesResponse> {
  public:
-  LinesReactor(LineDirectory* lines, std::vector<std::string> ids, absl::Duration interval)
-      : lines_(lines), ids_(ids.begin(), ids.end()), interval_(interval) {
+  LinesReactor(Services* s, std::vector<std::string> ids, absl::Duration interval)
+      : s_(s), lines_(s->b_.lines), ids_(ids.begin(), ids.end()), interval_(interval) {
     {
       absl::MutexLock lock(&mu_);
       writing_ = true;
     }
+    if (!s_->Register(this)) {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;  // Send finishes
+    }
     Send();
+  }
+
+  // Ends the stream (UNAVAILABLE): at once if it waits out its interval,
+  // else when the write in flight is done.
+  void Stop() {
+    bool cancel_alarm = false;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      if (alarm_pending_) {
+        cancel_alarm = true;  // its callback finishes
+      } else if (!writing_) {
+        finish = MarkFinished();
+      }
+    }
+    if (cancel_alarm) alarm_.Cancel();
+    if (finish) Finish(end_status_);
   }
 
   // gRPC calls (Finish, StartWrite, Alarm::Set/Cancel) are made with mu_
@@ -450,14 +479,14 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok || cancelled_) {
+      if (!ok || cancelled_ || stopping_) {
         finish = MarkFinished();
       } else {
         alarm_pending_ = true;
       }
     }
     if (finish) {
-      Finish(grpc::Status::OK);
+      Finish(end_status_);
       return;
     }
     if (!ok) return;
@@ -470,7 +499,7 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
           {
             absl::MutexLock lock(&mu_);
             alarm_pending_ = false;
-            if (!fired || cancelled_) {
+            if (!fired || cancelled_ || stopping_) {
               finish_now = MarkFinished();
             } else {
               // Sending from here on: a cancel that comes meanwhile leaves
@@ -480,18 +509,18 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
             }
           }
           if (finish_now) {
-            Finish(grpc::Status::OK);
+            Finish(end_status_);
           } else {
             Send();
           }
         });
-    // A cancel between the unlock above and Set cancelled an alarm not
-    // armed yet: cancel it now, or the stream would wait out an interval
-    // (the client's choice) before it finishes.
+    // A cancel (or Stop) between the unlock above and Set cancelled an
+    // alarm not armed yet: cancel it now, or the stream would wait out an
+    // interval (the client's choice) before it finishes.
     bool cancelled = false;
     {
       absl::MutexLock lock(&mu_);
-      cancelled = cancelled_;
+      cancelled = cancelled_ || stopping_;
     }
     if (cancelled) alarm_.Cancel();
   }
@@ -509,10 +538,19 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
       }
     }
     if (cancel_alarm) alarm_.Cancel();
-    if (finish) Finish(grpc::Status::OK);
+    if (finish) Finish(end_status_);
   }
 
-  void OnDone() override { Unref(); }
+  void OnDone() override {
+    s_->Unregister(this);
+    Unref();
+  }
+
+  // StopWatchers holds a reference while it ends the stream.
+  void Ref() { refs_.fetch_add(1); }
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
 
  private:
   // A reference for as long as a method uses the stream after handing it
@@ -527,10 +565,6 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
    private:
     LinesReactor* const r_;
   };
-  void Unref() {
-    if (refs_.fetch_sub(1) == 1) delete this;
-  }
-
   // Called with writing_ set, so that a cancel meanwhile does not finish
   // (and free) the stream under it: it finishes here instead.
   void Send() {
@@ -541,7 +575,7 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
-      if (finished_ || cancelled_) {
+      if (finished_ || cancelled_ || stopping_) {
         writing_ = false;
         finish = MarkFinished();
       } else {
@@ -549,18 +583,21 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
       }
     }
     if (finish) {
-      Finish(grpc::Status::OK);
+      Finish(end_status_);
       return;
     }
     StartWrite(&current_);
   }
-  // True the first time: the caller then calls Finish (without mu_).
+  // True the first time: the caller then calls Finish(end_status_)
+  // (without mu_; end_status_ no longer changes).
   bool MarkFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return false;
     finished_ = true;
+    if (stopping_ && !cancelled_) end_status_ = ShuttingDown();
     return true;
   }
 
+  Services* const s_;
   LineDirectory* const lines_;
   const std::set<std::string> ids_;
   const absl::Duration interval_;
@@ -570,6 +607,8 @@ class LinesReactor final : public grpc::ServerWriteReactor<tidewatch::v1::ListLi
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status end_status_;  // OK unless stopped
   std::atomic<int> refs_{1};
   tidewatch::v1::ListLinesResponse current_;
 };
@@ -589,8 +628,29 @@ ApiServer::Services::LineStatusServiceImpl::WatchLines(grpc::CallbackServerConte
   absl::Duration interval =
       request->has_interval() ? FromProto(request->interval()) : absl::Seconds(1);
   interval = std::clamp(interval, absl::Milliseconds(200), absl::Minutes(10));
-  return new LinesReactor(s_->b_.lines, {request->line_ids().begin(), request->line_ids().end()},
-                          interval);
+  return new LinesReactor(s_, {request->line_ids().begin(), request->line_ids().end()}, interval);
+}
+
+void ApiServer::Services::StopWatchers() {
+  std::vector<WatchReactor*> callups;
+  std::vector<LinesReactor*> lines;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_.store(true);
+    // Alive until we are done with them.
+    callups.assign(watchers_.begin(), watchers_.end());
+    for (WatchReactor* r : callups) r->Ref();
+    lines.assign(line_watchers_.begin(), line_watchers_.end());
+    for (LinesReactor* r : lines) r->Ref();
+  }
+  for (WatchReactor* r : callups) {
+    r->End(ShuttingDown());
+    r->Unref();
+  }
+  for (LinesReactor* r : lines) {
+    r->Stop();
+    r->Unref();
+  }
 }
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options,

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "api_test_util.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -210,6 +211,26 @@ TEST_F(ApiSecurityTest, WatchLinesSendsTheLinesEveryInterval) {
   auto refused = lines_->WatchLines(bare.get(), req);
   EXPECT_FALSE(refused->Read(&r));
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// A line-status watcher waiting out its interval when the server stops is
+// told so at once (UNAVAILABLE, "shutting down"), as call-up watchers are:
+// the stream is not left to the shutdown deadline's cancel. A new one is
+// refused meanwhile.
+TEST_F(ApiSecurityTest, ShutdownEndsLineWatchersWithAReason) {
+  auto ctx = Context(kViewerToken, absl::Seconds(60));
+  v1::WatchLinesRequest req;
+  req.mutable_interval()->set_seconds(600);  // waits ten minutes after the first
+  auto reader = lines_->WatchLines(ctx.get(), req);
+  v1::ListLinesResponse r;
+  ASSERT_TRUE(reader->Read(&r));
+  EXPECT_GT(r.lines_size(), 0);
+  std::thread stop([this] { front_->server->Shutdown(absl::Seconds(30)); });
+  EXPECT_FALSE(reader->Read(&r));
+  const grpc::Status ended = reader->Finish();
+  stop.join();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+  EXPECT_EQ(ended.error_message(), "tidewatchd is shutting down");
 }
 
 // A watcher that stops reading never holds the board up: updates keep
