@@ -64,22 +64,4 @@ Fingerprint RecentIdSet::Of(std::string_view id) {
   return {Mix(a ^ (a >> 31), kFinal), Mix(b ^ (b >> 29), kMulA ^ kSeedB)};
 }
 
-void RecentIdSet::Rotate(absl::Time now) {
-  if (generation_start_ == absl::InfinitePast()) {
-    generation_start_ = now;
-    next_rotation_ = now + horizon_;
-    return;
-  }
-  // The new generation will likely see as many ids as the last one did:
-  // sizing its table for them up front saves regrowing it step by step.
-  const size_t last_size = current_.size();
-  previous_ = std::move(current_);
-  current_ = {};
-  current_.reserve(last_size);
-  // Two horizons without a call: the previous generation is stale too.
-  if (now - generation_start_ >= 2 * horizon_) previous_.clear();
-  generation_start_ = now;
-  next_rotation_ = now + horizon_;
-}
-
 }  // namespace tidewatch

@@ -1,5 +1,6 @@
-// A set of recently seen ids that forgets them after a horizon, in O(1)
-// per id and without storing the ids themselves.
+// A set of recently seen ids (and a map, RecentIdMap, with a value each)
+// that forgets them after a horizon, in O(1) per id and without storing the
+// ids themselves.
 //
 // Used to apply duplicate events once (event ids) and to remember calls
 // that recently left the queue (call ids). Each id is kept as a 128-bit
@@ -24,6 +25,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 
@@ -37,6 +39,33 @@ using Fingerprint = std::pair<uint64_t, uint64_t>;
 struct FingerprintHash {
   size_t operator()(const Fingerprint& f) const { return static_cast<size_t>(f.first); }
 };
+
+namespace internal {
+
+// Rotates two generations of a table: the current one becomes the previous
+// (the older one is dropped); a gap of two horizons drops both. The first
+// call only starts the clock.
+template <typename Table>
+void RotateGenerations(absl::Time now, absl::Duration horizon, absl::Time& generation_start,
+                       absl::Time& next_rotation, Table& current, Table& previous) {
+  if (generation_start == absl::InfinitePast()) {
+    generation_start = now;
+    next_rotation = now + horizon;
+    return;
+  }
+  // The new generation will likely see as many ids as the last one did:
+  // sizing its table for them up front saves regrowing it step by step.
+  const size_t last_size = current.size();
+  previous = std::move(current);
+  current = {};
+  current.reserve(last_size);
+  // Two horizons without a call: the previous generation is stale too.
+  if (now - generation_start >= 2 * horizon) previous.clear();
+  generation_start = now;
+  next_rotation = now + horizon;
+}
+
+}  // namespace internal
 
 // Recently seen ids, forgotten after one to two horizons.
 class RecentIdSet {
@@ -66,7 +95,10 @@ class RecentIdSet {
   absl::Time next_rotation() const { return next_rotation_; }
 
  private:
-  void Rotate(absl::Time now);
+  void Rotate(absl::Time now) {
+    internal::RotateGenerations(now, horizon_, generation_start_, next_rotation_, current_,
+                                previous_);
+  }
 
   absl::Duration horizon_;
   absl::Time generation_start_ = absl::InfinitePast();
@@ -77,6 +109,48 @@ class RecentIdSet {
   // ids; the previous one is only probed.
   absl::flat_hash_set<Fingerprint, FingerprintHash> current_;
   absl::flat_hash_set<Fingerprint, FingerprintHash> previous_;
+};
+
+// Recently seen ids with a value each (the newest one put), forgotten as
+// RecentIdSet's ids are. Keys are fingerprints (RecentIdSet::Of).
+//
+//   RecentIdMap<absl::Time> closed_at(absl::Hours(1));
+//   closed_at.AdvanceTo(now);
+//   closed_at.Put(RecentIdSet::Of(call_id), now);
+//   if (const absl::Time* at = closed_at.Find(fp)) { ... }
+template <typename Value>
+class RecentIdMap {
+ public:
+  explicit RecentIdMap(absl::Duration horizon) : horizon_(horizon) {}
+
+  // Sets `fp`'s value (it is remembered from now on, as if inserted anew).
+  void Put(const Fingerprint& fp, const Value& value) {
+    if (!previous_.empty()) previous_.erase(fp);
+    current_.insert_or_assign(fp, value);
+  }
+  // `fp`'s value, or null when it is not (or no longer) remembered.
+  const Value* Find(const Fingerprint& fp) const {
+    if (auto it = current_.find(fp); it != current_.end()) return &it->second;
+    if (previous_.empty()) return nullptr;
+    auto it = previous_.find(fp);
+    return it != previous_.end() ? &it->second : nullptr;
+  }
+  bool Contains(const Fingerprint& fp) const { return Find(fp) != nullptr; }
+  // Moves the clock; rotates generations once a horizon has passed.
+  void AdvanceTo(absl::Time now) {
+    if (now >= next_rotation_) {
+      internal::RotateGenerations(now, horizon_, generation_start_, next_rotation_, current_,
+                                  previous_);
+    }
+  }
+  size_t size() const { return current_.size() + previous_.size(); }
+
+ private:
+  absl::Duration horizon_;
+  absl::Time generation_start_ = absl::InfinitePast();
+  absl::Time next_rotation_ = absl::InfinitePast();
+  absl::flat_hash_map<Fingerprint, Value, FingerprintHash> current_;
+  absl::flat_hash_map<Fingerprint, Value, FingerprintHash> previous_;
 };
 
 }  // namespace tidewatch

@@ -60,7 +60,7 @@ void LineState::OrphanHeld(absl::Time now) {
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->second.time < watermark) {
       ++anomalies_.orphans;
-      RememberClosed(it->first);
+      RememberClosed(it->first, it->second.time, it->second.time);
       held_.erase(it++);
     } else {
       ++it;
@@ -71,12 +71,12 @@ void LineState::OrphanHeld(absl::Time now) {
 void LineState::ExpireWaiting(absl::Time now) {
   // Calls the feed apparently lost.
   while (!waiting_.empty() && now - waiting_.begin()->first > limits_.max_queue_time) {
-    const uint64_t serial = waiting_.begin()->second;
+    const auto [entered, serial] = *waiting_.begin();
     waiting_.erase(waiting_.begin());
     ++anomalies_.expired_waiting;
     for (auto it = open_.begin(); it != open_.end(); ++it) {
       if (it->second.serial == serial) {
-        RememberClosed(it->first);
+        RememberClosed(it->first, entered, now);
         open_.erase(it);
         break;
       }
@@ -125,10 +125,13 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         held_.erase(held);
         const bool outcome_in_windows = h.time >= now_ - lateness_;
         CloseOutcome(h.time, h.answered, h.time - t, outcome_in_windows);
-        RememberClosed(id);
+        RememberClosed(id, t, h.time);
         return applied;
       }
-      if (closed_.Contains(id)) return applied;  // its outcome came first
+      if (const ClosedVisit* v = closed_.Find(id);
+          v != nullptr && (t < v->closed || t <= v->entered)) {
+        return applied;  // the visit whose outcome came first
+      }
       const uint64_t serial = next_serial_++;
       open_.emplace(id, OpenCall{t, serial});
       waiting_.emplace(t, serial);
@@ -140,8 +143,10 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
       const Fingerprint id = RecentIdSet::Of(event.call_id);
       auto it = open_.find(id);
       absl::Duration wait;
+      absl::Time entered;
       if (it != open_.end()) {
         wait = event.has_wait ? event.wait.ToDuration() : t - it->second.queued;
+        entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
       } else if (closed_.Contains(id) || held_.contains(id)) {
@@ -149,19 +154,22 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         return Disposition::kConflict;
       } else if (event.has_wait) {
         wait = event.wait.ToDuration();
+        entered = t - std::max(wait, absl::ZeroDuration());
       } else {
         held_.emplace(id, HeldOutcome{answered, t});
         return Disposition::kHeld;
       }
       CloseOutcome(t, answered, wait, in_windows);
-      RememberClosed(id);
+      RememberClosed(id, entered, t);
       return applied;
     }
     case CallEvent::kCallbackRequested:
     case CallEvent::kLeftQueue: {
       const Fingerprint id = RecentIdSet::Of(event.call_id);
       auto it = open_.find(id);
+      absl::Time entered = t;  // unknown when it left before it was queued
       if (it != open_.end()) {
+        entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
       } else if (closed_.Contains(id) || held_.contains(id)) {
@@ -172,7 +180,7 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
                    event.kind == CallEvent::kCallbackRequested ? window::Sample::Callback()
                                                                : window::Sample::LeftQueue(),
                    in_windows);
-      RememberClosed(id);
+      RememberClosed(id, entered, t);
       return applied;
     }
     case CallEvent::kCompleted: {

@@ -191,7 +191,10 @@ class LineState {
                : windows_.num_windows() - 1;
   }
   void RecordSample(absl::Time t, const window::Sample& s, bool in_windows);
-  void RememberClosed(const Fingerprint& call) { closed_.Insert(call); }
+  // A visit of `call` to the queue, entered at `entered`, ended at `closed`.
+  void RememberClosed(const Fingerprint& call, absl::Time entered, absl::Time closed) {
+    closed_.Put(call, ClosedVisit{entered, closed});
+  }
   void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
 
   const policy::LinePolicy* policy_;
@@ -213,8 +216,14 @@ class LineState {
   absl::btree_set<std::pair<absl::Time, uint64_t>> waiting_;
   uint64_t next_serial_ = 0;
   // Calls that left the queue recently, so a late queued event does not
-  // reopen them; kept for at least the windows' horizon.
-  RecentIdSet closed_;
+  // reopen them; kept for at least the windows' horizon. A queued event at
+  // or after a visit's end (and after its entry) is the call queued again:
+  // a new visit (Asterisk re-queues a call under the same uniqueid).
+  struct ClosedVisit {
+    absl::Time entered;
+    absl::Time closed;
+  };
+  RecentIdMap<ClosedVisit> closed_;
   absl::flat_hash_map<Fingerprint, HeldOutcome, FingerprintHash> held_;
 
   struct AgentRecord {

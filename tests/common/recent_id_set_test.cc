@@ -1,5 +1,6 @@
 // RecentIdSet: ids are remembered for one to two horizons, generations
-// rotate on the owner's clock, and fingerprints tell ids apart.
+// rotate on the owner's clock, and fingerprints tell ids apart. RecentIdMap:
+// the same, with the newest value put for each id.
 #include "common/recent_id_set.h"
 
 #include <string>
@@ -113,6 +114,38 @@ TEST(RecentIdSetTest, FingerprintsAreStable) {
        }) {
     EXPECT_EQ(RecentIdSet::Of(c.id), Fingerprint(c.first, c.second)) << c.id;
   }
+}
+
+TEST(RecentIdMapTest, KeepsTheNewestValueForOneToTwoHorizons) {
+  RecentIdMap<int> m(absl::Hours(1));
+  m.AdvanceTo(kT0);
+  const Fingerprint a = RecentIdSet::Of("a");
+  const Fingerprint b = RecentIdSet::Of("b");
+  EXPECT_EQ(m.Find(a), nullptr);
+  m.Put(a, 1);
+  ASSERT_NE(m.Find(a), nullptr);
+  EXPECT_EQ(*m.Find(a), 1);
+  m.Put(a, 2);
+  EXPECT_EQ(*m.Find(a), 2);
+  EXPECT_EQ(m.size(), 1u);
+  m.AdvanceTo(kT0 + absl::Minutes(60));  // rotation: "a" is previous
+  ASSERT_NE(m.Find(a), nullptr);
+  EXPECT_EQ(*m.Find(a), 2);
+  m.Put(b, 7);
+  m.AdvanceTo(kT0 + absl::Minutes(90));
+  m.Put(a, 3);  // renewed: current again, the previous entry gone
+  EXPECT_EQ(m.size(), 2u);
+  EXPECT_EQ(*m.Find(a), 3);
+  m.AdvanceTo(kT0 + absl::Minutes(120));  // "a" and "b" are previous now
+  EXPECT_EQ(*m.Find(a), 3);
+  EXPECT_EQ(*m.Find(b), 7);
+  m.AdvanceTo(kT0 + absl::Minutes(180));
+  EXPECT_FALSE(m.Contains(a));
+  EXPECT_FALSE(m.Contains(b));
+  // A gap of two horizons forgets everything at once.
+  m.Put(a, 4);
+  m.AdvanceTo(kT0 + absl::Hours(6));
+  EXPECT_FALSE(m.Contains(a));
 }
 
 }  // namespace

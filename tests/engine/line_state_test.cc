@@ -122,6 +122,51 @@ TEST_F(LineStateTest, SecondOutcomeIsAConflict) {
   EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 1);
 }
 
+// A call that left the queue and entered it again (Asterisk: a queue
+// timeout whose dialplan queues it again, or an agent transferring it back,
+// with the same uniqueid) is a second visit: offered again, waiting again,
+// and its own outcome counts. The late queued event of a visit whose outcome
+// came first (with its wait) is not one: it is at or before that visit's
+// entry.
+TEST_F(LineStateTest, ACallQueuedAgainAfterLeavingIsASecondVisit) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  ASSERT_EQ(engine_.Apply(b_.LeftQueue("c1", kT0 + absl::Seconds(60),
+                                       tidewatch::v1::LEFT_QUEUE_REASON_TIMEOUT)),
+            EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  // Queued again in the same second (queue_log's resolution).
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(60))), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 1);
+  EXPECT_EQ(engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(90))), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  const window::Counters& c = line().totals().counters;
+  EXPECT_EQ(c.offered, 2);
+  EXPECT_EQ(c.left_queue, 1);
+  EXPECT_EQ(c.answered, 1);
+  EXPECT_EQ(c.sum_wait_answered_ns, 30'000'000'000);
+  // Answered, then transferred back into the queue and abandoned there.
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(200))), EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(215))), EventOutcome::kApplied);
+  EXPECT_EQ(c.offered, 3);
+  EXPECT_EQ(c.abandoned, 1);
+  EXPECT_EQ(engine_.SetAsideCounts().count("conflict"), 0u);
+
+  // The outcome first (with its wait), then its own queued event, late:
+  // one visit.
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c2", kT0 + absl::Seconds(240), absl::Seconds(20))),
+            EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c2", kT0 + absl::Seconds(220))), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  EXPECT_EQ(c.offered, 4);
+  EXPECT_EQ(c.abandoned, 2);
+  // Also with no wait at all, in the same second.
+  EXPECT_EQ(engine_.Apply(b_.Answered("c3", kT0 + absl::Seconds(250), absl::ZeroDuration())),
+            EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c3", kT0 + absl::Seconds(250))), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  EXPECT_EQ(c.offered, 5);
+}
+
 TEST_F(LineStateTest, RepeatedQueuedForOpenCallIsAConflict) {
   engine_.Apply(b_.Queued("c1", kT0));
   EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(1))), EventOutcome::kConflict);

@@ -52,6 +52,12 @@ class EventBuilder {
     if (wait) SetDur(*wait, e.mutable_abandoned()->mutable_wait());
     return e;
   }
+  tidewatch::v1::CallEvent LeftQueue(const std::string& call, absl::Time t,
+                                     tidewatch::v1::LeftQueueReason reason) {
+    auto e = Base(call, t);
+    e.mutable_left_queue()->set_reason(reason);
+    return e;
+  }
   tidewatch::v1::CallEvent Agent(const std::string& agent, absl::Time t,
                                  tidewatch::v1::AgentStatus s, tidewatch::v1::AgentOrigin o) {
     auto e = Base("", t);
