@@ -839,12 +839,16 @@ TEST_P(StreamTest, ACommandWithNoEventAfterItIsInTheCommittedState) {
 
   auto producer = *kafka::NewProducer(config_, {});
   const tidewatch::v1::Command ack = RevenuesAck("cmd-ack-quiet", paged.id());
+  // Everything before it is committed: the next commit is its offset's (a
+  // Step that reads a partition to its end applies and commits in one go,
+  // so the count is taken before, not after, it is applied).
+  const int64_t commits_before_ack = in->processor->Status().commits;
   ASSERT_TRUE(producer->Produce(T("tidewatch.commands"), "revenues", ack.SerializeAsString()).ok());
   ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
-  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commands_applied >= 1; }));
   // Its offset committed (the idle commit), then a clean hand-over.
-  const int64_t commits_at_ack = in->processor->Status().commits;
-  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.commits > commits_at_ack; }));
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.commands_applied >= 1 && s.commits > commits_before_ack;
+  }));
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 
   const int64_t last_sequence = LastEscalationSequence("revenues");
