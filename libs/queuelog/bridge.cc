@@ -1,5 +1,6 @@
 #include "queuelog/bridge.h"
 
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -46,12 +47,18 @@ absl::Status QueueLogBridge::Start() {
 }
 
 absl::StatusOr<int> QueueLogBridge::Step() {
-  int64_t failed = 0;
-  absl::Status first_error;
+  // This Step's delivery reports. Some may come after it has given up (its
+  // flush timed out while the broker was away): they are counted here, kept
+  // alive by the callbacks, never in a later Step's tally.
+  struct Tally {
+    int64_t failed = 0;
+    absl::Status first_error;
+  };
+  const auto tally = std::make_shared<Tally>();
   int64_t produced = 0;
   absl::Status enqueue_error;
-  auto on_delivery = [&](const absl::Status& s, const kafka::Record&) {
-    if (!s.ok() && failed++ == 0) first_error = s;
+  auto on_delivery = [tally](const absl::Status& s, const kafka::Record&) {
+    if (!s.ok() && tally->failed++ == 0) tally->first_error = s;
   };
   absl::StatusOr<int> n =
       follower_.Poll(options_.max_batch_lines, [&](const FileFollower::Line& line) {
@@ -94,9 +101,12 @@ absl::StatusOr<int> QueueLogBridge::Step() {
     follower_.Rewind(checkpointed_);
     return n.status();
   }
+  const int64_t failed = tally->failed;
   if (!enqueue_error.ok() || !flushed.ok() || failed > 0) {
     ++stats_.delivery_failures;
-    absl::Status why = !enqueue_error.ok() ? enqueue_error : !flushed.ok() ? flushed : first_error;
+    absl::Status why = !enqueue_error.ok() ? enqueue_error
+                       : !flushed.ok()     ? flushed
+                                           : tally->first_error;
     follower_.Rewind(checkpointed_);
     Emit(absl::StrCat("publishing failed (", failed, " of ", produced, " events not delivered): ",
                       why.message(), "; will retry from the checkpoint"));

@@ -232,6 +232,7 @@ class FakeProducer final : public kafka::Producer {
  public:
   int Poll(absl::Duration) override { return 0; }
   absl::Status Flush(absl::Duration) override {
+    if (hold_) return absl::DeadlineExceededError("kafka flush: records still undelivered");
     for (auto& [record, cb] : pending_) {
       const bool fail = fail_next_ > 0;
       if (fail) --fail_next_;
@@ -268,6 +269,7 @@ class FakeProducer final : public kafka::Producer {
   }
 
   int fail_next_ = 0;
+  bool hold_ = false;  // Flush times out and keeps the records
   std::vector<kafka::Record> delivered;
 
  protected:
@@ -408,6 +410,35 @@ TEST_F(BridgeTest, FailedDeliveryIsNotCheckpointedAndIsRetriedWithTheSameIds) {
   EXPECT_EQ(std::vector<std::string>(all.begin() + 2, all.end())[1], partial[0]);
   EXPECT_EQ(bridge.stats().delivery_failures, 1);
   EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 3);
+}
+
+// The broker is out longer than a Step waits for its deliveries: the Step
+// gives up (nothing checkpointed) while its records are still queued, and
+// their reports come during a later Step. They belong to the Step that gave
+// up: the later one's own deliveries decide whether it checkpoints (the late
+// reports used to be written into the finished Step's stack frame).
+TEST_F(BridgeTest, LateDeliveryReportsOfAnEarlierStepAreNotTheNextOnes) {
+  Append(log_, Calls(1, 3));
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  p.hold_ = true;
+  absl::StatusOr<int> n = bridge.Step();
+  EXPECT_FALSE(n.ok());
+  EXPECT_FALSE(LoadCheckpoint(checkpoint_)->has_value());
+  // The broker comes back; the first Step's three records time out there.
+  p.hold_ = false;
+  p.fail_next_ = 3;
+  n = bridge.Step();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3);
+  EXPECT_EQ(p.DeliveredIds().size(), 3u);
+  ASSERT_TRUE(LoadCheckpoint(checkpoint_)->has_value());
+  EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 3);
+  EXPECT_EQ(bridge.stats().delivery_failures, 1);
 }
 
 TEST_F(BridgeTest, MalformedLinesAreCountedLoggedWithLineNumberAndSkipped) {
