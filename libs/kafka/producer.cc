@@ -26,6 +26,9 @@ using internal::RdPtr;
 using internal::TakeError;
 using internal::TimeoutMs;
 
+// The most AbortTransaction waits for queued records before aborting.
+constexpr absl::Duration kAbortFlushLimit = absl::Seconds(1);
+
 class RdProducer final : public Producer, public ClientCore {
  public:
   RdProducer(const KafkaConfig& config, bool transactional)
@@ -152,12 +155,15 @@ class RdProducer final : public Producer, public ClientCore {
     // Records still queued are delivered (to be aborted) first: aborting
     // purges them, and librdkafka 2.0.2 may then send the EndTxn ahead of
     // the AddPartitionsToTxn already under way for them, which the broker
-    // answers with a fatal INVALID_TXN_STATE (librdkafka issue #4849). Half
-    // the time goes to that, the other half to the abort.
+    // answers with a fatal INVALID_TXN_STATE (librdkafka issue #4849). That
+    // takes a round trip; records that cannot be sent (the transaction
+    // failed already, or their leader is away) wait for their timeout, so
+    // the flush gets at most a second (and half the time), the abort the rest.
     absl::Duration abort_timeout = timeout;
     if (in_flight_.load() > 0) {
-      abort_timeout = timeout / 2;
-      rd_kafka_flush(rk_.get(), TimeoutMs(timeout - abort_timeout));
+      const absl::Duration flush = std::min(timeout / 2, kAbortFlushLimit);
+      abort_timeout = timeout - flush;
+      rd_kafka_flush(rk_.get(), TimeoutMs(flush));
     }
     return TakeError(rd_kafka_abort_transaction(rk_.get(), TimeoutMs(abort_timeout)),
                      "abort transaction");

@@ -277,6 +277,42 @@ TEST_F(FaultsTest, WatermarksAreAskedAgainWhileTheLeaderIsNotKnown) {
   EXPECT_THAT(wm.status().message(), HasSubstr("Not leader"));
 }
 
+// A transaction whose partition could not be added (an abortable error)
+// holds records that can never be sent: the abort does not wait for them
+// (AbortTransaction flushes queued records first, for at most a second),
+// it ends the transaction, and the next one goes through.
+TEST_F(FaultsTest, AnAbortAfterAnAbortableErrorEndsTheTransaction) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
+  ProducerOptions options;
+  options.transactional_id = "faults-abortable";
+  auto producer = NewProducer(TestConfig(*broker_, "txn"), options);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  Producer& p = **producer;
+  ASSERT_TRUE(p.InitTransactions(absl::Seconds(15)).ok());
+  ASSERT_TRUE(p.BeginTransaction().ok());
+  broker_->PushRequestErrors(kafka_api::kAddPartitionsToTxn,
+                             {kafka_error::kTopicAuthorizationFailed});
+  Deliveries lost;
+  ASSERT_TRUE(p.Produce("t", "k", "lost", {}, lost.Callback()).ok());
+  const absl::Status commit = p.CommitTransaction(absl::Seconds(5));
+  ASSERT_FALSE(commit.ok());
+  EXPECT_EQ(GetTxnError(commit), TxnError::kAbortable) << commit;
+  const absl::Status abort = p.AbortTransaction(absl::Seconds(4));
+  ASSERT_TRUE(abort.ok()) << abort;
+  p.Poll(absl::ZeroDuration());
+  EXPECT_EQ(p.InFlight(), 0);
+
+  ASSERT_TRUE(p.BeginTransaction().ok());
+  Deliveries kept;
+  ASSERT_TRUE(p.Produce("t", "k", "kept", {}, kept.Callback()).ok());
+  const absl::Status second = p.CommitTransaction(absl::Seconds(15));
+  ASSERT_TRUE(second.ok()) << second;
+  p.Poll(absl::ZeroDuration());
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_TRUE(kept.statuses()[0].ok()) << kept.statuses()[0];
+  EXPECT_FALSE(p.Health().fatal) << p.Health().fatal_error;
+}
+
 // Latency on the broker delays but does not break delivery.
 TEST_F(FaultsTest, SlowBrokerStillDelivers) {
   ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
