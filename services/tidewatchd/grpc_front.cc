@@ -54,16 +54,25 @@ absl::Status GrpcFront::Start(
   api::LineDirectory* lines = lines_.get();
   RETURN_IF_ERROR(follow(settings_.policy_topic, 1,
                          [store](const kafka::Record& r) { store->ApplyRecord(r); }));
-  RETURN_IF_ERROR(follow(settings_.escalations_topic, settings_.escalations_partitions,
-                         [board](const kafka::Record& r) { board->ApplyRecord(r); }));
-  RETURN_IF_ERROR(follow(settings_.state_topic, settings_.state_partitions,
-                         [lines](const kafka::Record& r) { lines->ApplyStateRecord(r); }));
+  if (serving()) {
+    RETURN_IF_ERROR(follow(settings_.escalations_topic, settings_.escalations_partitions,
+                           [board](const kafka::Record& r) { board->ApplyRecord(r); }));
+    RETURN_IF_ERROR(follow(settings_.state_topic, settings_.state_partitions,
+                           [lines](const kafka::Record& r) { lines->ApplyStateRecord(r); }));
+  }
   for (auto& f : followers_) {
     if (!f->WaitCaughtUp(absl::Seconds(60))) {
       return absl::DeadlineExceededError(
-          "could not read the policy, escalations and state topics "
-          "to their ends within 60 s");
+          serving() ? "could not read the policy, escalations and state topics "
+                      "to their ends within 60 s"
+                    : "could not read the policy topic to its end within 60 s");
     }
+  }
+  if (!serving()) {
+    log_(absl::StrCat("following ", settings_.policy_topic, " (no API); policy version ",
+                      policy_->Current().version, " in force"));
+    started_.store(true);
+    return absl::OkStatus();
   }
   log_(absl::StrCat("read ", board_->Stats().open, " open call-up(s); policy version ",
                     policy_->Current().version, " in force"));
@@ -105,6 +114,9 @@ std::string GrpcFront::MetricsText() const {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
                     value, "\n");
   };
+  metric("tidewatch_policy_version", "gauge", "The policy version in force on this instance.",
+         policy_->Current().version);
+  if (!serving()) return out;
   metric("tidewatch_grpc_callup_watchers", "gauge", "Call-up watch streams open on this instance.",
          b.watchers);
   metric("tidewatch_grpc_watch_resyncs_total", "counter",
@@ -115,8 +127,6 @@ std::string GrpcFront::MetricsText() const {
          b.updates);
   metric("tidewatch_grpc_escalation_duplicates_total", "counter",
          "Escalations read again (re-emissions) and not passed on.", b.duplicates);
-  metric("tidewatch_policy_version", "gauge", "The policy version in force on this instance.",
-         policy_->Current().version);
   return out;
 }
 

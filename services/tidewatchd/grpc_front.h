@@ -40,7 +40,9 @@ struct GrpcSettings {
   std::string instance_id;
 };
 
-// The API side of one tidewatchd instance.
+// The API side of one tidewatchd instance. Every instance follows the
+// policy topic through it, also one that serves no API (settings.address
+// empty): live policy changes reach every instance.
 class GrpcFront {
  public:
   GrpcFront(GrpcSettings settings, kafka::KafkaConfig config, const Clock& clock,
@@ -48,7 +50,8 @@ class GrpcFront {
   ~GrpcFront();
 
   // Reads the topics up to their ends (so the newest policy version is
-  // handed to `on_policy` before this returns), then starts serving.
+  // handed to `on_policy` before this returns), then starts serving. With
+  // no address it reads only the policy topic, and follows it.
   absl::Status Start(
       std::string startup_yaml, std::shared_ptr<const policy::CompiledPolicy> startup,
       api::LineDirectory::LocalLines local_lines,
@@ -59,8 +62,9 @@ class GrpcFront {
   void Shutdown();
 
   int port() const { return server_ ? server_->port() : 0; }
-  // Prometheus text for the API (watchers, resyncs, open call-ups, policy
-  // version); empty until started. Any thread.
+  bool serving() const { return !settings_.address.empty(); }
+  // Prometheus text for the API (watchers, resyncs, open call-ups: when
+  // serving) and the policy version; empty until started. Any thread.
   std::string MetricsText() const;
 
  private:

@@ -436,10 +436,8 @@ int Run() {
   stream::StreamProcessor processor(policy, options, **consumer, **producer, new_reader, clock);
 
   // The gRPC side (started below, once the HTTP endpoints are up).
-  std::unique_ptr<tidewatchd::GrpcFront> grpc_front;
-  if (!grpc_settings.address.empty()) {
-    grpc_front = std::make_unique<tidewatchd::GrpcFront>(grpc_settings, config, clock, Log);
-  }
+  // Also without an API: every instance follows the policy topic.
+  auto grpc_front = std::make_unique<tidewatchd::GrpcFront>(grpc_settings, config, clock, Log);
 
   // Operational endpoints.
   std::unique_ptr<http::HttpServer> server;
@@ -499,11 +497,13 @@ int Run() {
           return engine::CheckPolicyChange(current, candidate);
         });
     if (!s.ok()) {
-      Log(absl::StrCat("gRPC: ", s.message()));
+      Log(absl::StrCat(grpc_front->serving() ? "gRPC: " : "policy topic: ", s.message()));
       return 1;
     }
-    std::printf("grpc_port=%d\n", grpc_front->port());
-    std::fflush(stdout);
+    if (grpc_front->serving()) {
+      std::printf("grpc_port=%d\n", grpc_front->port());
+      std::fflush(stdout);
+    }
   }
 
   if (absl::Status s = processor.Start(); !s.ok()) {
@@ -542,7 +542,7 @@ int Run() {
   }
   StartShutdownWatchdog();
   if (grpc_front) {
-    Log("stopping: ending watch streams, stopping gRPC");
+    if (grpc_front->serving()) Log("stopping: ending watch streams, stopping gRPC");
     grpc_front->Shutdown();
   }
   Log("stopping: flushing and committing");

@@ -12,6 +12,7 @@
 
 #include "api_test_util.h"
 #include "gmock/gmock.h"
+#include "tidewatch/v1/commands.pb.h"
 
 namespace tidewatch::api::testing {
 namespace {
@@ -101,6 +102,55 @@ TEST(TidewatchdGrpcTest, NoPlaintextApiAgainstARealCluster) {
   EXPECT_THAT(d.Err(), HasSubstr("gRPC API OFF: against a real cluster it needs --tls_cert, "
                                  "--tls_key and --tokens_file"));
   EXPECT_THAT(d.Out(), ::testing::Not(HasSubstr("grpc_port=")));
+}
+
+// An instance that serves no API (here --grpc_address= ; in production also
+// one whose TLS flags are missing) still follows the policy topic: a
+// version applied through another instance governs its lines too.
+TEST(TidewatchdGrpcTest, AnInstanceWithoutTheApiFollowsThePolicyTopic) {
+  const std::string dir = ::testing::TempDir();
+  Child d({kBin + "/services/tidewatchd/tidewatchd", "--brokers=embedded",
+           "--grpc_address=", "--metrics_address=", "--quiet"},
+          dir + "/noapi.out", dir + "/noapi.err");
+  std::string bootstrap;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    const std::string out = d.Out();
+    if (size_t at = out.find("bootstrap="); at != std::string::npos) {
+      const size_t end = out.find('\n', at);
+      if (end != std::string::npos) {
+        bootstrap = out.substr(at + 10, end - at - 10);
+        break;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(bootstrap.empty()) << d.Err();
+  while (d.Err().find("running") == std::string::npos && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_THAT(d.Err(), HasSubstr("following tidewatch.policy (no API); policy version 0"));
+  EXPECT_THAT(d.Out(), ::testing::Not(HasSubstr("grpc_port=")));
+
+  v1::PolicyVersion pv;
+  pv.set_version(1);
+  pv.set_yaml(std::string(policy::DefaultPolicyYaml()));
+  pv.set_applied_by("ops-lead");
+  pv.set_comment("through another instance");
+  kafka::KafkaConfig config;
+  config.bootstrap = bootstrap;
+  auto producer = kafka::NewProducer(config, {});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce("tidewatch.policy", "policy", pv.SerializeAsString()).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  while (d.Err().find("policy version 1 ") == std::string::npos && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_THAT(d.Err(), HasSubstr("in force, applied by ops-lead"));
+  d.Signal(SIGTERM);
+  std::optional<int> code = d.Wait(absl::Seconds(30));
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << d.Err();
 }
 
 TEST(TidewatchdGrpcTest, TlsTokensTidectlAndACleanStop) {
