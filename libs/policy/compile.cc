@@ -28,6 +28,8 @@ constexpr absl::string_view kDefaultTimeZone = "Europe/London";
 // cheap on hostile input.
 constexpr int kMaxTiers = 100;
 constexpr int kMaxClauses = 100;
+// Buckets a line's windows may need: a day of 1 s intervals, 11 days of 10 s.
+constexpr int64_t kMaxBucketsPerLine = 100'000;
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
@@ -244,6 +246,22 @@ class Compiler {
                  absl::StrCat("the default allowed_lateness ", Dur(out->allowed_lateness),
                               " is not a multiple of evaluation_interval ", Dur(interval),
                               "; set allowed_lateness"));
+    }
+    // Each line keeps a bucket per evaluation interval over its longest
+    // window and the lateness (and evaluates every interval): bounded, so
+    // a typo like 1ms cannot take gigabytes or a core per line.
+    if (interval_ok && !out->windows.empty() && out->allowed_lateness > absl::ZeroDuration()) {
+      const absl::Duration horizon = out->windows.back() + out->allowed_lateness;
+      absl::Duration rest;
+      const int64_t buckets = absl::IDivDuration(horizon, interval, &rest);
+      if (buckets > kMaxBucketsPerLine) {
+        diag_->Add(
+            "evaluation_interval",
+            absl::StrCat("evaluation_interval ", Dur(interval), " is too fine for window ",
+                         Dur(out->windows.back()), " plus allowed_lateness ",
+                         Dur(out->allowed_lateness), ": ", buckets, " buckets per line, at most ",
+                         kMaxBucketsPerLine, " (a longer interval or shorter windows)"));
+      }
     }
   }
 

@@ -564,6 +564,20 @@ TEST(PolicyErrorsTest, DefaultsMustFitTheEvaluationInterval) {
                        "the default allowed_lateness 2m is not a multiple"));
 }
 
+// Each line keeps a bucket per interval over its longest window and the
+// lateness: a typo that would need millions (gigabytes per line) is an
+// error naming the field.
+TEST(PolicyErrorsTest, TooFineAnEvaluationIntervalForTheWindowsIsAnError) {
+  const std::string yaml = absl::StrCat(kHead, "evaluation_interval: 1ms\n");
+  EXPECT_TRUE(HasError(yaml, "evaluation_interval", LineOf(yaml, "evaluation_interval"),
+                       "evaluation_interval 1ms is too fine for window 1h plus allowed_lateness "
+                       "2m: 3720000 buckets per line, at most 100000"));
+  // A second over a day's window is still allowed.
+  const std::string day =
+      absl::StrCat(kHead, "evaluation_interval: 1s\nwindows: [15m, 24h]\nallowed_lateness: 2m\n");
+  EXPECT_THAT(ErrorLines(day), ::testing::IsEmpty());
+}
+
 // --- Opening hours ------------------------------------------------------------
 
 constexpr char kHours[] = R"(teams: {}
