@@ -55,6 +55,59 @@ std::string FindRotated(const std::string& path, uint64_t inode) {
   return found;
 }
 
+// Whether `name` looks like a rotated copy of `base` that is still plain
+// text: base + ('.' | '-' | '_') + a digit ... (queue_log.1,
+// queue_log-20261123), not compressed.
+bool IsRotatedName(const std::string& name, const std::string& base) {
+  if (name.size() < base.size() + 2 || name.rfind(base, 0) != 0) return false;
+  const char sep = name[base.size()];
+  const char first = name[base.size() + 1];
+  if ((sep != '.' && sep != '-' && sep != '_') || first < '0' || first > '9') return false;
+  for (const char* compressed : {".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z"}) {
+    const std::string_view ext(compressed);
+    if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct timespec MTime(const struct stat& st) {
+  return st.st_mtim;
+}
+bool Later(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
+}
+
+// The rotated sibling of `path` written next after a file last written at
+// `after` (the least recently modified one modified no earlier), other than
+// the inodes in `skip`; "" if none.
+std::string FindNextRotated(const std::string& path, const struct timespec& after,
+                            const std::vector<uint64_t>& skip) {
+  const auto [dir, base] = SplitPath(path);
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return "";
+  std::string found;
+  struct timespec found_at = {};
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (!IsRotatedName(name, base)) continue;
+    const std::string full = absl::StrCat(dir, "/", name);
+    struct stat st;
+    if (stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (std::find(skip.begin(), skip.end(), static_cast<uint64_t>(st.st_ino)) != skip.end()) {
+      continue;
+    }
+    if (Later(after, MTime(st))) continue;  // (equal times: a coarse clock)
+    if (found.empty() || Later(found_at, MTime(st))) {
+      found = full;
+      found_at = MTime(st);
+    }
+  }
+  closedir(d);
+  return found;
+}
+
 }  // namespace
 
 FileFollower::FileFollower(std::string path, size_t max_line_bytes)
@@ -81,6 +134,9 @@ std::vector<std::string> FileFollower::TakeNotices() { return std::exchange(noti
 
 FilePosition FileFollower::position() const {
   if (fd_ < 0 && start_) return *start_;
+  // Inside an over-long line handed out already: its start (never a
+  // position in the middle of a line).
+  if (skipping_) return {inode_, skip_from_.offset, skip_from_.line};
   return {inode_, offset_, line_};
 }
 
@@ -187,7 +243,12 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
   for (int round = 0; round < 2; ++round) {  // at most one switch of files per call
     if (fd_ < 0) {
       absl::Status s = Open();
-      if (absl::IsNotFound(s)) return delivered;
+      if (absl::IsNotFound(s)) {
+        // Not there at the start: the file that appears is new, read from
+        // its start (StartAtEnd skips only the history present at the start).
+        start_at_end_ = false;
+        return delivered;
+      }
       if (!s.ok()) return s;
     }
     if (!draining_rotated_) {
@@ -212,6 +273,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
         const size_t nl = pending_.find('\n', pos);
         if (nl == std::string::npos) {
           if (!skipping_ && pending_.size() - pos > max_line_bytes_) {
+            skip_from_ = {inode_, offset_, line_};
             Deliver(std::string_view(pending_).substr(pos, max_line_bytes_), offset_, true,
                     on_line);
             ++delivered;
@@ -255,7 +317,10 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
         struct stat st;
         if (draining_rotated_) {
           rotated = true;
-        } else if (stat(path_.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_) {
+        } else if (stat(path_.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_ &&
+                   st.st_size > 0) {
+          // (A new file still empty: the writer may not have reopened yet,
+          // so lines still go to this one; switch once it has written.)
           rotated = true;
           continue;  // one more read: the writer may have appended before reopening
         } else {
@@ -285,8 +350,40 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
     previous_inode_ = inode_;
     previous_end_ = position();
     const bool was_draining = draining_rotated_;
+    // A rotated file finished after a restart: the files rotated after it
+    // (down across several rotations) come before the current one.
+    std::string next_rotated;
+    if (was_draining) {
+      struct stat done;
+      struct stat current;
+      const uint64_t current_inode =
+          stat(path_.c_str(), &current) == 0 ? static_cast<uint64_t>(current.st_ino) : 0;
+      finished_rotated_.push_back(inode_);
+      if (fstat(fd_, &done) == 0) {
+        std::vector<uint64_t> skip = finished_rotated_;
+        skip.push_back(current_inode);
+        next_rotated = FindNextRotated(path_, MTime(done), skip);
+      }
+    }
     Close();
     ++stats_.rotations;
+    if (!next_rotated.empty()) {
+      const int fd = open(next_rotated.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat st;
+      if (fd >= 0 && fstat(fd, &st) == 0) {
+        fd_ = fd;
+        inode_ = st.st_ino;
+        offset_ = 0;
+        line_ = 0;
+        pending_.clear();
+        skipping_ = false;
+        draining_rotated_ = true;
+        notices_.push_back(absl::StrCat("finished the rotated file; reading ", next_rotated,
+                                        ", rotated after it, from the start"));
+        continue;
+      }
+      if (fd >= 0) close(fd);
+    }
     notices_.push_back(absl::StrCat(was_draining ? "finished the rotated file; " : "", path_,
                                     " was rotated: reading the new file from the start"));
     start_ = FilePosition{};  // the new file, from 0

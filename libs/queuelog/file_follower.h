@@ -16,7 +16,11 @@
 // out is what a Checkpoint stores. Starting from a checkpoint whose inode is
 // no longer at the path, the follower looks for that inode among the
 // rotated siblings in the same directory (queue_log.1, queue_log-20260101,
-// ...) and finishes it first, so nothing written before a restart is lost.
+// ...) and finishes it first, then any sibling rotated after it (by
+// modification time: down across several rotations), so nothing written
+// before a restart is lost. A new file at the path is switched to once the
+// writer has written to it (logrotate's `create` makes it empty before
+// Asterisk reopens it; until then lines go to the renamed file).
 //
 //   FileFollower follower("/var/log/asterisk/queue_log");
 //   follower.StartAt(checkpoint->position);     // or StartAtEnd()
@@ -36,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -112,14 +117,16 @@ class FileFollower {
   size_t max_line_bytes_;
   int fd_ = -1;
   uint64_t inode_ = 0;
-  uint64_t offset_ = 0;    // start of the next undelivered line
-  int64_t line_ = 0;       // lines delivered from this file
-  std::string pending_;    // bytes read after offset_ (an incomplete line)
-  bool skipping_ = false;  // inside an over-long line already delivered
+  uint64_t offset_ = 0;     // start of the next undelivered line
+  int64_t line_ = 0;        // lines delivered from this file
+  std::string pending_;     // bytes read after offset_ (an incomplete line)
+  bool skipping_ = false;   // inside an over-long line already delivered
+  FilePosition skip_from_;  // where that line starts
   std::optional<FilePosition> start_;
   bool start_at_end_ = false;
-  bool draining_rotated_ = false;  // fd_ is a rotated-away file
-  uint64_t previous_inode_ = 0;    // the file read before the current one
+  bool draining_rotated_ = false;           // fd_ is a rotated-away file
+  uint64_t previous_inode_ = 0;             // the file read before the current one
+  std::vector<uint64_t> finished_rotated_;  // rotated files finished after a restart
   FilePosition previous_end_;
   Stats stats_;
   std::vector<std::string> notices_;

@@ -169,6 +169,49 @@ TEST_F(FileFollowerTest, StartAtEndSkipsWhatIsThere) {
   EXPECT_EQ(PollLines(f, 10), (SeenLines{{"new", 8, 2}}));
 }
 
+// StartAtEnd skips the history of the file there at the start; a file
+// that appears only later is new: read from its start, as tail -F does (a
+// restart would read it from the start too: its checkpoint is {0, 0}).
+TEST_F(FileFollowerTest, StartAtEndOfAFileNotThereYetReadsItFromItsStart) {
+  FileFollower f(log_);
+  f.StartAtEnd();
+  EXPECT_EQ(PollAll(f), Lines{});
+  Append(log_, "first\nsecond\n");
+  EXPECT_EQ(PollAll(f), (Lines{"first", "second"}));
+}
+
+// logrotate's `create` makes the new file before the writer reopens it
+// (Asterisk's `logger reload` in postrotate): until the writer has written
+// to the new file, lines still go to the renamed one, and are read.
+TEST_F(FileFollowerTest, WritesToTheRenamedFileBeforeTheNewOneIsWrittenAreRead) {
+  Append(log_, "a\n");
+  FileFollower f(log_);
+  EXPECT_EQ(PollAll(f), Lines{"a"});
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "");  // created, empty
+  EXPECT_EQ(PollAll(f), Lines{});
+  Append(dir_.File("queue_log.1"), "late\n");
+  EXPECT_EQ(PollAll(f), Lines{"late"});
+  Append(log_, "new\n");  // the writer has moved
+  EXPECT_EQ(PollAll(f), Lines{"new"});
+  EXPECT_EQ(f.stats().rotations, 1);
+}
+
+// An over-long line still unterminated at the end of the file: the
+// position stays at its start (a checkpoint taken there, restarted from,
+// never begins in the middle of a line).
+TEST_F(FileFollowerTest, APositionNeverFallsInsideAnOverlongLine) {
+  Append(log_, "ok\n" + std::string(30, 'x'));
+  FileFollower f(log_, /*max_line_bytes=*/10);
+  EXPECT_EQ(PollLines(f, 10), (SeenLines{{"ok", 0, 1}, {std::string(10, 'x'), 3, 2, true}}));
+  EXPECT_EQ(f.position().offset, 3u);
+  EXPECT_EQ(f.position().line, 1);
+  Append(log_, "yy\nnext\n");
+  EXPECT_EQ(PollLines(f, 10), (SeenLines{{"next", 36, 3}}));
+  EXPECT_EQ(f.position().offset, 41u);
+  EXPECT_EQ(f.position().line, 3);
+}
+
 TEST_F(FileFollowerTest, OverlongLineIsHandedOutOnceAsTooLong) {
   Append(log_, std::string(100, 'x') + "\nok\n");
   FileFollower f(log_, /*max_line_bytes=*/10);
@@ -210,6 +253,26 @@ TEST_F(FileFollowerTest, CheckpointOfARotatedFileIsFinishedFirst) {
   FileFollower f(log_);
   f.StartAt(after_a);
   EXPECT_EQ(PollAll(f), (Lines{"b", "c"}));
+  EXPECT_EQ(PollAll(f), Lines{"new"});
+  EXPECT_EQ(f.stats().lost_files, 0);
+}
+
+// Down across two rotations (a weekend, daily rotation): the checkpointed
+// file is finished, then the file rotated after it, then the current one.
+TEST_F(FileFollowerTest, CheckpointAcrossTwoRotationsReadsEveryFile) {
+  Append(log_, "a\nb\n");
+  const FilePosition after_a = PositionAfter(1);
+  Append(log_, "c\n");
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "m1\nm2\n");
+  ASSERT_EQ(std::rename(dir_.File("queue_log.1").c_str(), dir_.File("queue_log.2").c_str()), 0);
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "new\n");
+  Append(dir_.File("queue_log.checkpoint"), "not a rotated file\n");
+  FileFollower f(log_);
+  f.StartAt(after_a);
+  EXPECT_EQ(PollAll(f), (Lines{"b", "c"}));
+  EXPECT_EQ(PollAll(f), (Lines{"m1", "m2"}));
   EXPECT_EQ(PollAll(f), Lines{"new"});
   EXPECT_EQ(f.stats().lost_files, 0);
 }
