@@ -476,6 +476,20 @@ class RdConsumer final : public Consumer, public ClientCore {
   }
 
   absl::Status ConsumeError(const rd_kafka_message_t* message) {
+    if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+      // A consumer's fatal error comes only this way (never through the
+      // error callback): Health and on_error must show it, once.
+      char buf[512];
+      const rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
+      absl::Status s = KafkaError(cause == RD_KAFKA_RESP_ERR_NO_ERROR ? message->err : cause,
+                                  "fatal consumer error", buf);
+      if (!HealthSnapshot().fatal) {
+        ReportError(s, /*fatal=*/true);
+      } else {
+        NoteError(s);
+      }
+      return s;
+    }
     const std::string topic = message->rkt != nullptr ? rd_kafka_topic_name(message->rkt) : "";
     // A consumer error's payload is its error string (length-delimited).
     const std::string detail =

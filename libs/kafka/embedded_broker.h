@@ -94,6 +94,7 @@ inline constexpr int kNotEnoughReplicasAfterAppend = 20;
 inline constexpr int kRebalanceInProgress = 27;
 inline constexpr int kTopicAuthorizationFailed = 29;
 inline constexpr int kInvalidProducerEpoch = 47;
+inline constexpr int kFencedInstanceId = 82;
 inline constexpr int kProducerFenced = 90;
 inline constexpr int kDisconnect = -195;  // librdkafka's _TRANSPORT
 }  // namespace kafka_error

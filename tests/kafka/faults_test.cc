@@ -5,6 +5,7 @@
 // connections are retried by the idempotent producer without loss,
 // duplication or reordering; transactional errors say abortable or fatal;
 // commits and Close stay bounded while the broker is down.
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -311,6 +312,43 @@ TEST_F(FaultsTest, AnAbortAfterAnAbortableErrorEndsTheTransaction) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_TRUE(kept.statuses()[0].ok()) << kept.statuses()[0];
   EXPECT_FALSE(p.Health().fatal) << p.Health().fatal_error;
+}
+
+// A consumer's fatal error (here a static member fenced: another member
+// took its group.instance.id) comes from librdkafka only as a consumer
+// error of a poll, never through its error callback: it must still show in
+// Health().fatal and reach on_error as fatal (tidewatchd stops on it).
+TEST_F(FaultsTest, AConsumersFatalErrorIsReportedAsFatal) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
+  KafkaConfig config = TestConfig(*broker_, "static");
+  config.extra["group.instance.id"] = "instance-1";
+  std::atomic<int> fatal_reports{0};
+  config.on_error = [&fatal_reports](const absl::Status&, bool fatal) {
+    if (fatal) fatal_reports.fetch_add(1);
+  };
+  auto consumer = NewConsumer(config, GroupOptions("g-static"));
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE((*consumer)->Subscribe({"t"}, nullptr).ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    (*consumer)->Poll(absl::Milliseconds(100)).IgnoreError();
+    auto assigned = (*consumer)->Assignment();
+    if (assigned.ok() && !assigned->empty()) break;
+  }
+  ASSERT_FALSE((*consumer)->Health().fatal);
+  broker_->PushRequestErrors(kafka_api::kHeartbeat,
+                             std::vector<int>(20, kafka_error::kFencedInstanceId));
+  absl::Status polled;
+  deadline = absl::Now() + absl::Seconds(20);
+  while (!(*consumer)->Health().fatal && absl::Now() < deadline) {
+    absl::StatusOr<std::optional<Record>> r = (*consumer)->Poll(absl::Milliseconds(100));
+    if (!r.ok()) polled = r.status();
+  }
+  broker_->ClearRequestErrors(kafka_api::kHeartbeat);
+  const ClientHealth h = (*consumer)->Health();
+  EXPECT_TRUE(h.fatal) << "last poll error: " << polled;
+  EXPECT_NE(h.fatal_error.find("FENCED_INSTANCE_ID"), std::string::npos) << h.fatal_error;
+  EXPECT_EQ(fatal_reports.load(), 1);
 }
 
 // Latency on the broker delays but does not break delivery.
