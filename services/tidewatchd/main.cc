@@ -123,13 +123,16 @@ void Log(const std::string& line) {
 // watchdog exits with when closing the Kafka clients hangs after it.
 std::atomic<int> g_exit_status{-1};
 
-// Bounds the stop: --shutdown_timeout after it begins, the process exits
-// whatever it is still waiting for (a broker that answers neither the flush
-// nor the commit, a librdkafka handle that does not close), with the stop's
-// status when it had one, else 1.
+// Bounds the stop: --shutdown_timeout after it begins (the signal, or a
+// fatal error), the process exits whatever it is still waiting for (a
+// broker that answers neither the flush nor the commit, a librdkafka handle
+// that does not close, a Step still recovering a partition from a slow
+// broker), with the stop's status when it had one, else 1. Started with the
+// signal handlers; it waits for g_stop.
 void StartShutdownWatchdog() {
   const absl::Duration limit = absl::GetFlag(FLAGS_shutdown_timeout);
   std::thread([limit] {
+    while (!g_stop.load()) absl::SleepFor(absl::Milliseconds(20));
     absl::SleepFor(limit);
     const int status = g_exit_status.load();
     Log(absl::StrCat("the stop took longer than --shutdown_timeout=", absl::FormatDuration(limit),
@@ -512,6 +515,7 @@ int Run() {
   }
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
+  StartShutdownWatchdog();
   Log("running");
   absl::Time last_report = absl::Now();
   bool was_ready = false;
@@ -521,7 +525,7 @@ int Run() {
       Log(absl::StrCat(
           "FENCED, exiting without publishing anything more: ", processor.Status().fenced_reason,
           " (another instance owns the partitions now; restart to rejoin)"));
-      StartShutdownWatchdog();
+      g_stop.store(true);  // the watchdog bounds this stop too
       processor.Shutdown(absl::Seconds(2)).IgnoreError();
       return Exiting(3);
     }
@@ -540,14 +544,15 @@ int Run() {
                        st.last_error.empty() ? "" : absl::StrCat("; last error: ", st.last_error)));
     }
   }
-  StartShutdownWatchdog();
   if (grpc_front) {
     if (grpc_front->serving()) Log("stopping: ending watch streams, stopping gRPC");
     grpc_front->Shutdown();
   }
   Log("stopping: flushing and committing");
   const std::vector<stream::LineStatus> final_lines = processor.Lines();
-  absl::Status s = processor.Shutdown(absl::Seconds(8));
+  // Two fifths of --shutdown_timeout (8 s of the default 20 s) for the
+  // flush and commit; the rest for closing the clients.
+  absl::Status s = processor.Shutdown(absl::GetFlag(FLAGS_shutdown_timeout) * 2 / 5);
   if (!s.ok()) {
     if (s.code() == absl::StatusCode::kAborted) {
       Log(absl::StrCat("FENCED, exiting without publishing anything more: ",
