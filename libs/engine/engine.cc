@@ -536,9 +536,14 @@ void Engine::StandDownRemovedTiers(LineEntry& entry, int from, std::string from_
 }
 
 void Engine::StandDown(LineEntry& entry, int level, absl::Time e) {
+  StandDownWhere(entry, e, [level](const CallUp& cu) { return cu.level() >= level; });
+}
+
+void Engine::StandDownWhere(LineEntry& entry, absl::Time e,
+                            absl::FunctionRef<bool(const CallUp&)> which) {
   std::vector<CallUp> keep;
   for (CallUp& cu : entry.open_callups) {
-    if (cu.level() >= level) {
+    if (which(cu)) {
       cu.set_state(tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
       ToProto(e, cu.mutable_updated());
       tidewatch::v1::Escalation esc;
@@ -1107,6 +1112,15 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
   policy_ = std::move(next);
   policy_version_ = version;
   IndexLines();
+  // Call-ups of teams the version removes (or renames) could be neither
+  // repaged nor expired, and their alert could not fire: stood down.
+  if (running) {
+    for (auto& [id, entry] : lines_) {
+      if (!entry->owned) continue;
+      StandDownWhere(*entry, now_,
+                     [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
+    }
+  }
   return absl::OkStatus();
 }
 

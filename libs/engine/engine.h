@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -217,6 +218,9 @@ class Engine {
   void EvaluateLine(LineEntry& entry, absl::Time e);
   void EmitSnapshots(absl::Time t);
   void StandDown(LineEntry& entry, int level, absl::Time e);
+  // Stands down the open call-ups `which` picks.
+  void StandDownWhere(LineEntry& entry, absl::Time e,
+                      absl::FunctionRef<bool(const tidewatch::v1::CallUp&)> which);
   // The line's policy has fewer tiers than its level `from` was (already
   // lowered): stands the removed tiers' call-ups down and tells the change.
   void StandDownRemovedTiers(LineEntry& entry, int from, std::string from_tier, absl::Time e,

@@ -406,6 +406,26 @@ TEST_F(LifecycleTest, LinesDroppedByANewVersionAreStoodDownAndAddedLinesTracked)
   EXPECT_EQ(engine_.Apply(b_.Queued("late", kT0 + absl::Minutes(3))), EventOutcome::kUnknownLine);
 }
 
+// A version that renames (or removes) a team: the old team's open call-up
+// can no longer be repaged nor expire (its rota and timeout are gone), and
+// its alert cannot fire: it is stood down, not left open for ever.
+TEST_F(LifecycleTest, ACallUpOfATeamANewVersionRemovesIsStoodDown) {
+  const std::string id = Surge().id();
+  std::string renamed = Policy(5);
+  for (size_t at = renamed.find("revenues-bo"); at != std::string::npos;
+       at = renamed.find("revenues-bo", at)) {
+    renamed.replace(at, 11, "revenues-team");
+  }
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(renamed), 2).ok());
+  ASSERT_EQ(out_.callups.size(), 2u);
+  EXPECT_EQ(out_.callups[1].id(), id);
+  EXPECT_EQ(out_.callups[1].team_id(), "revenues-bo");
+  EXPECT_EQ(out_.callups[1].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_EQ(engine_.Tide("revenues").level, 1);  // the tier itself stays
+  engine_.AdvanceTo(kT0 + absl::Hours(2));
+  for (size_t i = 2; i < out_.callups.size(); ++i) EXPECT_NE(out_.callups[i].id(), id);
+}
+
 // A line dropped by one version and brought back by a later one (a
 // rollback) goes on numbering its escalations: its ids are never reused
 // (watchers would take the new ones for repeats of the old).
