@@ -68,6 +68,15 @@ absl::Status GrpcFront::Start(
                     : "could not read the policy topic to its end within 60 s");
     }
   }
+  if (const api::PolicyStore::Version v = policy_->Current();
+      v.version > 0 && v.yaml != policy_->History().front().yaml) {
+    // The topic is every instance's policy: an edited --policy file does
+    // not override a version applied live (the instances would differ).
+    log_(absl::StrCat("NOTE: policy version ", v.version, " from ", settings_.policy_topic,
+                      " (applied by ", v.applied_by,
+                      ") is in force, not the --policy file, which differs: to make the "
+                      "file the policy of every instance, `tidectl policy apply` it"));
+  }
   if (!serving()) {
     log_(absl::StrCat("following ", settings_.policy_topic, " (no API); policy version ",
                       policy_->Current().version, " in force"));
