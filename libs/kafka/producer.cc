@@ -265,7 +265,9 @@ class RdProducer final : public Producer, public ClientCore {
       self->NoteError(status);
     }
     if (delivery != nullptr && delivery->callback && !self->destroying_.load()) {
-      delivery->callback(status, internal::ToRecord(message));
+      Record record = internal::ToRecord(message);
+      if (record.offset < 0) record.offset = -1;  // librdkafka's "invalid" is -1001
+      delivery->callback(status, record);
     }
   }
 

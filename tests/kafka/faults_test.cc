@@ -146,6 +146,7 @@ TEST_F(FaultsTest, DeliveryTimesOutWhileBrokerStaysDown) {
     EXPECT_EQ(KafkaErrorName(s), "_MSG_TIMED_OUT") << s;
     EXPECT_THAT(s.message(), HasSubstr("t [0]"));
   }
+  for (const Record& r : deliveries.records()) EXPECT_EQ(r.offset, -1);  // as kafka.h says
   EXPECT_THAT(p.Health().last_error, ::testing::Not(::testing::IsEmpty()));
 
   ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
