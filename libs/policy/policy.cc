@@ -79,6 +79,12 @@ absl::StatusOr<CompiledPolicy> LoadPolicyYaml(std::string_view yaml_text,
 }
 
 absl::StatusOr<CompiledPolicy> LoadPolicyFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadPolicyFile(path);
+  if (!text.ok()) return text.status();
+  return LoadPolicyYaml(*text, path);
+}
+
+absl::StatusOr<std::string> ReadPolicyFile(const std::string& path) {
   struct Closer {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
@@ -108,7 +114,7 @@ absl::StatusOr<CompiledPolicy> LoadPolicyFile(const std::string& path) {
     return absl::UnavailableError(
         absl::StrCat("cannot read policy file ", path, ": ", std::strerror(error)));
   }
-  return LoadPolicyYaml(text, path);
+  return text;
 }
 
 absl::Status CompilePolicyDetailed(const tidewatch::v1::Policy& policy, CompiledPolicy* out,

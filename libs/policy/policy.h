@@ -76,6 +76,10 @@ absl::Status LoadPolicyYamlDetailed(std::string_view yaml_text, std::string_view
 // prefixed with the path). An unreadable file is NotFound / Unavailable
 // naming the path.
 absl::StatusOr<CompiledPolicy> LoadPolicyFile(const std::string& path);
+// Only the reading: the file's text (at most the size LoadPolicyFile
+// accepts), for a caller that also keeps the text (read once: the file may
+// be a pipe, or change between two reads).
+absl::StatusOr<std::string> ReadPolicyFile(const std::string& path);
 
 // Only the first stage: maps YAML onto the v1::Policy schema (syntax, unknown
 // keys, types, spellings), without the semantic checks. For tools that send

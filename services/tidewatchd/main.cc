@@ -213,26 +213,27 @@ int Run() {
                                    ? absl::StrCat(getpid())
                                    : absl::GetFlag(FLAGS_instance_id);
 
-  // Policy.
+  // Policy: the file is read once (it may be a pipe, or be replaced
+  // between two reads), its text kept as version 0.
+  std::string policy_yaml(policy::DefaultPolicyYaml());
+  std::string policy_source = "embedded default policy";
+  if (!absl::GetFlag(FLAGS_policy).empty()) {
+    policy_source = absl::GetFlag(FLAGS_policy);
+    absl::StatusOr<std::string> text = policy::ReadPolicyFile(policy_source);
+    if (!text.ok()) {
+      Log(absl::StrCat("policy rejected:\n", text.status().message()));
+      return 2;
+    }
+    policy_yaml = *std::move(text);
+  }
   absl::StatusOr<policy::CompiledPolicy> loaded =
-      absl::GetFlag(FLAGS_policy).empty()
-          ? policy::LoadPolicyYaml(policy::DefaultPolicyYaml(), "embedded default policy")
-          : policy::LoadPolicyFile(absl::GetFlag(FLAGS_policy));
+      policy::LoadPolicyYaml(policy_yaml, policy_source);
   if (!loaded.ok()) {
     Log(absl::StrCat("policy rejected:\n", loaded.status().message()));
     return 2;
   }
   auto policy = std::make_shared<const policy::CompiledPolicy>(*std::move(loaded));
   Log(absl::StrCat("policy '", policy->name, "': ", policy->lines.size(), " lines"));
-  std::string policy_yaml(policy::DefaultPolicyYaml());
-  if (!absl::GetFlag(FLAGS_policy).empty()) {
-    absl::StatusOr<std::string> text = api::ReadFileText(absl::GetFlag(FLAGS_policy));
-    if (!text.ok()) {
-      Log(std::string(text.status().message()));
-      return 2;
-    }
-    policy_yaml = *std::move(text);
-  }
 
   stream::StreamOptions options;
   options.events_topic = absl::GetFlag(FLAGS_events_topic);

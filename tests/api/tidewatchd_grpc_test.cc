@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -151,6 +152,35 @@ TEST(TidewatchdGrpcTest, AnInstanceWithoutTheApiFollowsThePolicyTopic) {
   std::optional<int> code = d.Wait(absl::Seconds(30));
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0) << d.Err();
+}
+
+// The policy file is read once: it may be a pipe (--policy=/dev/stdin,
+// <(envsubst < policy.yaml)), which a second read would find empty or wait
+// on for ever. Here a FIFO: tidewatchd runs on what was written to it.
+TEST(TidewatchdGrpcTest, APolicyFromAPipeIsReadOnce) {
+  const std::string dir = ::testing::TempDir();
+  const std::string fifo = dir + "/policy.fifo";
+  unlink(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Child d({kBin + "/services/tidewatchd/tidewatchd", "--brokers=embedded",
+           "--grpc_address=", "--metrics_address=", "--quiet", "--policy=" + fifo},
+          dir + "/fifo.out", dir + "/fifo.err");
+  {
+    std::ofstream out(fifo);  // opens once tidewatchd opens it for reading
+    out << policy::DefaultPolicyYaml();
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (d.Err().find("running") == std::string::npos && absl::Now() < deadline) {
+    ASSERT_FALSE(d.Wait(absl::ZeroDuration()).has_value()) << d.Err();
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_THAT(d.Err(), HasSubstr("running"));
+  EXPECT_THAT(d.Err(), HasSubstr("policy 'Default council policy': 5 lines"));
+  d.Signal(SIGTERM);
+  std::optional<int> code = d.Wait(absl::Seconds(30));
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << d.Err();
+  unlink(fifo.c_str());
 }
 
 TEST(TidewatchdGrpcTest, TlsTokensTidectlAndACleanStop) {
