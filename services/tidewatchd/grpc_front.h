@@ -38,6 +38,8 @@ struct GrpcSettings {
   int32_t escalations_partitions = 12;
   int32_t state_partitions = 12;
   std::string instance_id;
+  // Without an API: whether the policy topic exists to be followed.
+  bool follow_policy = true;
 };
 
 // The API side of one tidewatchd instance. Every instance follows the

@@ -373,6 +373,20 @@ int Run() {
         return 1;
       }
       grpc_settings.escalations_partitions = *esc;
+    } else {
+      // No API: the policy topic is followed when there is one.
+      absl::StatusOr<int> pol =
+          (*admin)->PartitionCount(absl::GetFlag(FLAGS_policy_topic), absl::Seconds(30));
+      if (absl::IsNotFound(pol.status())) {
+        Log(absl::StrCat("NOTE: no ", absl::GetFlag(FLAGS_policy_topic),
+                         " topic: this instance keeps its --policy (live policy changes need "
+                         "the topic, one partition)"));
+        grpc_settings.follow_policy = false;
+      } else if (!pol.ok() || *pol != 1) {
+        Log(absl::StrCat(absl::GetFlag(FLAGS_policy_topic), " must have one partition: ",
+                         pol.ok() ? absl::StrCat("it has ", *pol) : pol.status().message()));
+        return 1;
+      }
     }
     for (const std::string& t : {options.commands_topic, options.state_topic}) {
       absl::StatusOr<int> m = (*admin)->PartitionCount(t, absl::Seconds(30));
