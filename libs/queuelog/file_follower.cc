@@ -316,6 +316,16 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
       if (!rotated) {
         struct stat st;
         if (draining_rotated_) {
+          // Finished, unless it is the newest file and the writer has not
+          // moved to the new one yet (still empty, or not there).
+          struct stat current;
+          const bool path_written = stat(path_.c_str(), &current) == 0 && current.st_size > 0;
+          struct stat done;
+          if (!path_written && fstat(fd_, &done) == 0) {
+            std::vector<uint64_t> skip = finished_rotated_;
+            skip.push_back(inode_);
+            if (FindNextRotated(path_, MTime(done), skip).empty()) break;  // up to date
+          }
           rotated = true;
         } else if (stat(path_.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_ &&
                    st.st_size > 0) {

@@ -277,6 +277,26 @@ TEST_F(FileFollowerTest, CheckpointAcrossTwoRotationsReadsEveryFile) {
   EXPECT_EQ(f.stats().lost_files, 0);
 }
 
+// Restarted between logrotate's rename + create and Asterisk's reopen: the
+// checkpointed file (now queue_log.1) is finished, but while the new file is
+// still empty the writer may still append to it: it is followed until the
+// new file is written.
+TEST_F(FileFollowerTest, ARestartBeforeTheWriterReopenedKeepsFollowingTheRenamedFile) {
+  Append(log_, "a\nb\n");
+  const FilePosition after_a = PositionAfter(1);
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "");  // created, empty
+  FileFollower f(log_);
+  f.StartAt(after_a);
+  EXPECT_EQ(PollAll(f), Lines{"b"});
+  EXPECT_EQ(PollAll(f), Lines{});
+  Append(dir_.File("queue_log.1"), "late\n");
+  EXPECT_EQ(PollAll(f), Lines{"late"});
+  Append(log_, "new\n");
+  EXPECT_EQ(PollAll(f), Lines{"new"});
+  EXPECT_EQ(f.stats().lost_files, 0);
+}
+
 TEST_F(FileFollowerTest, CheckpointOfAVanishedFileIsReported) {
   Append(log_, "a\nb\n");
   const FilePosition after_a = PositionAfter(1);
