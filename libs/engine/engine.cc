@@ -909,6 +909,15 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     StandDownRemovedTiers(entry, s.level(), std::move(from_tier), at,
                           absl::StrCat("restored on policy version ", policy_version_));
   }
+  if (entry.owned) {
+    // Saved with a team the version in force no longer has (removed or
+    // renamed while down, or by a version that came during the recovery):
+    // stood down, as ReplacePolicy does.
+    absl::Time at = s.has_engine_time() ? FromProto(s.engine_time()) : now_;
+    if (now_ != absl::InfinitePast()) at = std::max(at, now_);
+    StandDownWhere(entry, at,
+                   [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
+  }
   return absl::OkStatus();
 }
 

@@ -426,6 +426,27 @@ TEST_F(LifecycleTest, ACallUpOfATeamANewVersionRemovesIsStoodDown) {
   for (size_t i = 2; i < out_.callups.size(); ++i) EXPECT_NE(out_.callups[i].id(), id);
 }
 
+// The same when the team went while tidewatch was down: a restored call-up
+// of a team the policy no longer has is stood down at the restore.
+TEST_F(LifecycleTest, ARestoredCallUpOfATeamThePolicyLacksIsStoodDown) {
+  const std::string id = Surge().id();
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  std::string renamed = Policy(5);
+  for (size_t at = renamed.find("revenues-bo"); at != std::string::npos;
+       at = renamed.find("revenues-bo", at)) {
+    renamed.replace(at, 11, "revenues-team");
+  }
+  RecordingOutput out;
+  Engine restored(MustLoad(renamed), {}, &out);
+  ASSERT_TRUE(restored.FreezeTide("revenues").ok());
+  ASSERT_TRUE(restored.RestoreTide(*st).ok());
+  ASSERT_EQ(out.callups.size(), 1u);
+  EXPECT_EQ(out.callups[0].id(), id);
+  EXPECT_EQ(out.callups[0].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_TRUE(restored.OpenCallUps("revenues").empty());
+}
+
 // A line dropped by one version and brought back by a later one (a
 // rollback) goes on numbering its escalations: its ids are never reused
 // (watchers would take the new ones for repeats of the old).
