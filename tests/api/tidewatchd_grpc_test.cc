@@ -165,11 +165,22 @@ TEST(TidewatchdGrpcTest, APolicyFromAPipeIsReadOnce) {
   Child d({kBin + "/services/tidewatchd/tidewatchd", "--brokers=embedded",
            "--grpc_address=", "--metrics_address=", "--quiet", "--policy=" + fifo},
           dir + "/fifo.out", dir + "/fifo.err");
-  {
-    std::ofstream out(fifo);  // opens once tidewatchd opens it for reading
-    out << policy::DefaultPolicyYaml();
-  }
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  // Written once tidewatchd has opened it for reading (a blocking open
+  // would hang the test if tidewatchd never did).
+  int fd = -1;
+  while (fd < 0 && absl::Now() < deadline) {
+    fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      ASSERT_FALSE(d.Wait(absl::ZeroDuration()).has_value()) << d.Err();
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  ASSERT_GE(fd, 0) << "tidewatchd never opened the policy FIFO: " << d.Err();
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  const std::string_view yaml = policy::DefaultPolicyYaml();
+  ASSERT_EQ(write(fd, yaml.data(), yaml.size()), static_cast<ssize_t>(yaml.size()));
+  close(fd);
   while (d.Err().find("running") == std::string::npos && absl::Now() < deadline) {
     ASSERT_FALSE(d.Wait(absl::ZeroDuration()).has_value()) << d.Err();
     absl::SleepFor(absl::Milliseconds(50));
