@@ -455,21 +455,7 @@ class ApiServer::Services::LinesReactor final
 
   // Ends the stream (UNAVAILABLE): at once if it waits out its interval,
   // else when the write in flight is done.
-  void Stop() {
-    bool cancel_alarm = false;
-    bool finish = false;
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-      if (alarm_pending_) {
-        cancel_alarm = true;  // its callback finishes
-      } else if (!writing_) {
-        finish = MarkFinished();
-      }
-    }
-    if (cancel_alarm) alarm_.Cancel();
-    if (finish) Finish(end_status_);
-  }
+  void Stop() { Interrupt(/*stop=*/true); }
 
   // gRPC calls (Finish, StartWrite, Alarm::Set/Cancel) are made with mu_
   // released: their callbacks may take it.
@@ -525,21 +511,7 @@ class ApiServer::Services::LinesReactor final
     if (cancelled) alarm_.Cancel();
   }
 
-  void OnCancel() override {
-    bool cancel_alarm = false;
-    bool finish = false;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      if (alarm_pending_) {
-        cancel_alarm = true;  // its callback finishes
-      } else if (!writing_) {
-        finish = MarkFinished();
-      }
-    }
-    if (cancel_alarm) alarm_.Cancel();
-    if (finish) Finish(end_status_);
-  }
+  void OnCancel() override { Interrupt(/*stop=*/false); }
 
   void OnDone() override {
     s_->Unregister(this);
@@ -565,6 +537,25 @@ class ApiServer::Services::LinesReactor final
    private:
     LinesReactor* const r_;
   };
+  // A cancel (or a Stop): the stream ends at once if it waits out its
+  // interval (the alarm's callback finishes it), else when the write in
+  // flight is done.
+  void Interrupt(bool stop) {
+    bool cancel_alarm = false;
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      (stop ? stopping_ : cancelled_) = true;
+      if (alarm_pending_) {
+        cancel_alarm = true;
+      } else if (!writing_) {
+        finish = MarkFinished();
+      }
+    }
+    if (cancel_alarm) alarm_.Cancel();
+    if (finish) Finish(end_status_);
+  }
+
   // Called with writing_ set, so that a cancel meanwhile does not finish
   // (and free) the stream under it: it finishes here instead.
   void Send() {

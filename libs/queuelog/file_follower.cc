@@ -157,6 +157,16 @@ void FileFollower::Rewind(const FilePosition& position) {
   }
 }
 
+void FileFollower::Adopt(int fd, uint64_t inode, bool rotated) {
+  fd_ = fd;
+  inode_ = inode;
+  offset_ = 0;
+  line_ = 0;
+  pending_.clear();
+  skipping_ = false;
+  draining_rotated_ = rotated;
+}
+
 absl::Status FileFollower::Open() {
   int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -168,13 +178,7 @@ absl::Status FileFollower::Open() {
     close(fd);
     return Errno("cannot stat", path_);
   }
-  fd_ = fd;
-  inode_ = st.st_ino;
-  offset_ = 0;
-  line_ = 0;
-  pending_.clear();
-  skipping_ = false;
-  draining_rotated_ = false;
+  Adopt(fd, st.st_ino, /*rotated=*/false);
   const uint64_t size = st.st_size;
   if (start_) {
     const FilePosition s = *start_;
@@ -381,13 +385,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
       const int fd = open(next_rotated.c_str(), O_RDONLY | O_CLOEXEC);
       struct stat st;
       if (fd >= 0 && fstat(fd, &st) == 0) {
-        fd_ = fd;
-        inode_ = st.st_ino;
-        offset_ = 0;
-        line_ = 0;
-        pending_.clear();
-        skipping_ = false;
-        draining_rotated_ = true;
+        Adopt(fd, st.st_ino, /*rotated=*/true);
         notices_.push_back(absl::StrCat("finished the rotated file; reading ", next_rotated,
                                         ", rotated after it, from the start"));
         continue;

@@ -109,6 +109,9 @@ class FileFollower {
 
  private:
   absl::Status Open();
+  // Reads `fd` (inode `inode`) from its start from now on; `rotated`: a
+  // rotated-away file.
+  void Adopt(int fd, uint64_t inode, bool rotated);
   void Close();
   void Deliver(std::string_view text, uint64_t offset, bool too_long,
                absl::FunctionRef<void(const Line&)> on_line);

@@ -358,6 +358,28 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
 
   // The highest escalation sequence number of `line` in the escalations
   // topic (0: none).
+  // `line`'s escalations numbered after `sequence`, in the order read.
+  std::vector<tidewatch::v1::Escalation> EscalationsAfter(const std::string& line,
+                                                          int64_t sequence) {
+    std::vector<tidewatch::v1::Escalation> after;
+    for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+      tidewatch::v1::Escalation e;
+      EXPECT_TRUE(e.ParseFromString(r.value));
+      if (e.line_id() == line && e.sequence() > sequence) after.push_back(e);
+    }
+    return after;
+  }
+  // `line`'s last state record (line_id empty if none).
+  tidewatch::v1::LineTideState LastStateOf(const std::string& line) {
+    tidewatch::v1::LineTideState last;
+    for (const kafka::Record& r : ReadAll(T("tidewatch.state"), kPartitions)) {
+      tidewatch::v1::LineTideState st;
+      EXPECT_TRUE(st.ParseFromString(r.value));
+      if (st.line_id() == line) last = st;
+    }
+    return last;
+  }
+
   int64_t LastEscalationSequence(const std::string& line) {
     int64_t last = 0;
     for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
@@ -993,12 +1015,7 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
       RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.policy_version == 2; }));
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 
-  std::vector<tidewatch::v1::Escalation> after;
-  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
-    tidewatch::v1::Escalation e;
-    ASSERT_TRUE(e.ParseFromString(r.value));
-    if (e.line_id() == "revenues" && e.sequence() > saved_sequence) after.push_back(e);
-  }
+  const std::vector<tidewatch::v1::Escalation> after = EscalationsAfter("revenues", saved_sequence);
   bool stood_down = false;
   for (size_t i = 0; i < after.size(); ++i) {
     EXPECT_EQ(after[i].sequence(), saved_sequence + static_cast<int64_t>(i) + 1);
@@ -1008,13 +1025,8 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
     }
   }
   EXPECT_TRUE(stood_down) << "revenues' call-up " << first.paged.id() << " left open";
-  int64_t retired_sequence = -1;
-  for (const kafka::Record& r : ReadAll(T("tidewatch.state"), kPartitions)) {
-    tidewatch::v1::LineTideState st;
-    ASSERT_TRUE(st.ParseFromString(r.value));
-    if (st.line_id() == "revenues") retired_sequence = st.escalation_sequence();  // the last
-  }
-  EXPECT_EQ(retired_sequence, saved_sequence + static_cast<int64_t>(after.size()));
+  EXPECT_EQ(LastStateOf("revenues").escalation_sequence(),
+            saved_sequence + static_cast<int64_t>(after.size()));
 }
 
 // A restart on a policy version without a line that had open call-ups (the
@@ -1043,12 +1055,7 @@ TEST_P(StreamTest, ALineTheRestartPolicyLacksIsStoodDownAndKeepsItsSequence) {
   }
   policy_ = full;
 
-  std::vector<tidewatch::v1::Escalation> after;
-  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
-    tidewatch::v1::Escalation e;
-    ASSERT_TRUE(e.ParseFromString(r.value));
-    if (e.line_id() == "revenues" && e.sequence() > saved_sequence) after.push_back(e);
-  }
+  const std::vector<tidewatch::v1::Escalation> after = EscalationsAfter("revenues", saved_sequence);
   ASSERT_EQ(after.size(), 2u) << "the call-up stood down and the tide's fall, once";
   EXPECT_EQ(after[0].sequence(), saved_sequence + 1);
   EXPECT_EQ(after[0].id(), absl::StrCat("revenues/", saved_sequence + 1));
@@ -1062,17 +1069,10 @@ TEST_P(StreamTest, ALineTheRestartPolicyLacksIsStoodDownAndKeepsItsSequence) {
   EXPECT_EQ(after[1].tide_change().to_level(), 0);
   EXPECT_NE(after[1].tide_change().reason().find("line removed from the policy"), std::string::npos)
       << after[1].tide_change().reason();
-  int64_t retired_sequence = -1;
-  int retired_open = -1;
-  for (const kafka::Record& r : ReadAll(T("tidewatch.state"), kPartitions)) {
-    tidewatch::v1::LineTideState st;
-    ASSERT_TRUE(st.ParseFromString(r.value));
-    if (st.line_id() != "revenues") continue;
-    retired_sequence = st.escalation_sequence();  // the last
-    retired_open = st.open_callups_size();
-  }
-  EXPECT_EQ(retired_sequence, saved_sequence + 2);
-  EXPECT_EQ(retired_open, 0);
+  const tidewatch::v1::LineTideState retired = LastStateOf("revenues");
+  ASSERT_EQ(retired.line_id(), "revenues");
+  EXPECT_EQ(retired.escalation_sequence(), saved_sequence + 2);
+  EXPECT_EQ(retired.open_callups_size(), 0);
 }
 
 // Live time (--clock=wall, tidewatchd's default): a successor's recovery
