@@ -71,8 +71,20 @@ absl::StatusOr<int> QueueLogBridge::Step() {
         } else {
           r = mapper_.Map(line.text, line.offset, event_);
         }
-        stats_.mapped.Add(r);
+        // A line read again after a failed delivery is not counted (nor its
+        // skip logged) again.
+        const uint64_t inode = follower_.position().inode;
+        if (follower_.stats().truncations != counted_truncations_) {
+          counted_truncations_ = follower_.stats().truncations;  // the file starts again
+          counted_ = {};
+        }
+        const bool again = inode == counted_.inode && line.offset < counted_.offset;
+        if (!again) {
+          stats_.mapped.Add(r);
+          counted_ = {inode, line.offset + 1, 0};
+        }
         if (r.outcome == MapOutcome::kSkipped) {
+          if (again) return;
           if (skips_logged_++ < options_.max_logged_skips || skips_logged_ % 1000 == 0) {
             Emit(absl::StrCat(follower_.path(), ":", line.number, " (byte ", line.offset,
                               "): skipped (", std::string(SkipReasonName(r.reason)),

@@ -94,6 +94,8 @@ class QueueLogBridge {
   FilePosition checkpointed_;
   bool has_checkpoint_ = false;
   int64_t skips_logged_ = 0;
+  FilePosition counted_;  // past the last line counted in stats_.mapped
+  int64_t counted_truncations_ = 0;
   tidewatch::v1::CallEvent event_;
 };
 

@@ -493,6 +493,10 @@ TEST_F(BridgeTest, FailedDeliveryIsNotCheckpointedAndIsRetriedWithTheSameIds) {
   EXPECT_EQ(std::vector<std::string>(all.begin() + 2, all.end())[1], partial[0]);
   EXPECT_EQ(bridge.stats().delivery_failures, 1);
   EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 3);
+  // The lines read again are not counted again (lines_total is a counter
+  // of the file's lines).
+  EXPECT_EQ(bridge.stats().mapped.lines, 3);
+  EXPECT_EQ(bridge.stats().mapped.events, 3);
 }
 
 // The broker is out longer than a Step waits for its deliveries: the Step
@@ -522,6 +526,26 @@ TEST_F(BridgeTest, LateDeliveryReportsOfAnEarlierStepAreNotTheNextOnes) {
   ASSERT_TRUE(LoadCheckpoint(checkpoint_)->has_value());
   EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 3);
   EXPECT_EQ(bridge.stats().delivery_failures, 1);
+}
+
+// After a copytruncate the file's lines start again at offset 0 (same
+// inode): they are new lines, counted.
+TEST_F(BridgeTest, LinesAfterACopyTruncateAreCounted) {
+  Append(log_, Calls(1, 3));
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  ASSERT_TRUE(bridge.Step().ok());
+  Truncate(log_);
+  Append(log_, Calls(4, 5));
+  absl::StatusOr<int> n = bridge.Step();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(bridge.stats().mapped.lines, 5);
+  EXPECT_EQ(CallIds(p), Names(1, 5));
 }
 
 TEST_F(BridgeTest, MalformedLinesAreCountedLoggedWithLineNumberAndSkipped) {
