@@ -65,6 +65,7 @@ void PolicyStore::ApplyRecord(const kafka::Record& record) {
   v.applied_by = pv.applied_by();
   v.applied_at = FromProto(pv.applied_at());
   v.comment = pv.comment();
+  if (pv.has_rollback_to()) v.rollback_to = pv.rollback_to();
   v.compiled = std::make_shared<const policy::CompiledPolicy>(*std::move(compiled));
   std::shared_ptr<const policy::CompiledPolicy> in_force = v.compiled;
   // Handed on before it is visible as current: when Apply returns, this
@@ -112,7 +113,8 @@ PolicyStore::Validation PolicyStore::Validate(std::string_view yaml,
 }
 
 absl::StatusOr<int64_t> PolicyStore::Publish(const std::string& yaml, const std::string& actor,
-                                             const std::string& comment) {
+                                             const std::string& comment,
+                                             std::optional<int64_t> rollback_to) {
   // After every version the topic holds, set aside ones included.
   int64_t version;
   {
@@ -126,6 +128,7 @@ absl::StatusOr<int64_t> PolicyStore::Publish(const std::string& yaml, const std:
   const absl::Time now = clock_.Now();
   ToProto(now, pv.mutable_applied_at());
   pv.set_comment(comment);
+  if (rollback_to) pv.set_rollback_to(*rollback_to);
   RETURN_IF_ERROR(
       sender_.Send(options_.topic, "policy", pv.SerializeAsString(), options_.apply_timeout));
   absl::MutexLock lock(&mu_);
@@ -161,20 +164,42 @@ absl::StatusOr<int64_t> PolicyStore::Rollback(const std::string& actor,
                                               const std::string& comment) {
   absl::MutexLock apply_lock(&apply_mu_);
   Version previous;
+  int64_t target = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (versions_.size() < 2) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "nothing to roll back to: version ", versions_.back().version, " is the only one"));
+    // A version stands for the one it re-applies (rollbacks of rollbacks
+    // included); what was in force before that one is the target.
+    auto index_of = [this](int64_t version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (size_t i = 0; i < versions_.size(); ++i) {
+        if (versions_[i].version == version) return static_cast<int>(i);
+      }
+      return -1;
+    };
+    auto original = [&](int i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (int hops = 0; i >= 0 && versions_[i].rollback_to && hops < 1000; ++hops) {
+        const int j = index_of(*versions_[i].rollback_to);
+        if (j < 0 || j >= i) break;
+        i = j;
+      }
+      return i;
+    };
+    const int in_force = original(static_cast<int>(versions_.size()) - 1);
+    if (in_force <= 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("nothing to roll back to: version ", versions_.back().version,
+                       in_force == 0 && versions_.size() > 1 ? " re-applies version 0, the first"
+                                                             : " is the only one"));
     }
-    previous = versions_[versions_.size() - 2];
+    previous = versions_[in_force - 1];
+    target = versions_[original(in_force - 1)].version;
   }
-  const std::string source = absl::StrCat("policy version ", previous.version);
+  const std::string source = absl::StrCat("policy version ", target);
   Validation v = Validate(previous.yaml, source);
   if (!v.status.ok()) return v.status;
   return Publish(previous.yaml, actor,
-                 absl::StrCat("rollback to version ", previous.version,
-                              comment.empty() ? "" : absl::StrCat(": ", comment)));
+                 absl::StrCat("rollback to version ", target,
+                              comment.empty() ? "" : absl::StrCat(": ", comment)),
+                 target);
 }
 
 }  // namespace tidewatch::api

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,8 @@ class PolicyStore {
     std::string applied_by;
     absl::Time applied_at = absl::InfinitePast();
     std::string comment;
+    // A rollback's target: the version whose text it re-applies.
+    std::optional<int64_t> rollback_to;
     std::shared_ptr<const policy::CompiledPolicy> compiled;
   };
   // A candidate's verdict.
@@ -94,12 +97,15 @@ class PolicyStore {
   // Validates and applies; returns the new version number.
   absl::StatusOr<int64_t> Apply(std::string_view yaml, std::string_view source_name,
                                 const std::string& actor, const std::string& comment);
-  // Re-applies the version before the one in force.
+  // Re-applies what was in force before the version in force (before the
+  // version it re-applies, when it is a rollback itself: a second rollback
+  // goes further back, never forth).
   absl::StatusOr<int64_t> Rollback(const std::string& actor, const std::string& comment);
 
  private:
   absl::StatusOr<int64_t> Publish(const std::string& yaml, const std::string& actor,
-                                  const std::string& comment);
+                                  const std::string& comment,
+                                  std::optional<int64_t> rollback_to = std::nullopt);
   void Log(const std::string& line) const;
 
   const PolicyStoreOptions options_;

@@ -112,5 +112,52 @@ TEST(PolicyStoreTest, AVersionThatCannotChangeLiveIsSetAsideAndNumberedPast) {
   EXPECT_EQ(handed_on, (std::vector<int64_t>{2}));
 }
 
+// Rollback goes back, never forth: after versions A (1) and B (2), a
+// rollback re-applies A (3); a second rollback re-applies what was in force
+// before A (version 0), not B again; a third has nothing further back.
+// After a new version C, a rollback re-applies what C replaced.
+TEST(PolicyStoreTest, RollingBackTwiceGoesFurtherBack) {
+  const std::string v0(policy::DefaultPolicyYaml());
+  auto with = [&v0](const std::string& seconds) {
+    return absl::StrReplaceAll(v0, {{"{metric: longest_waiting, above: 480s}",
+                                     "{metric: longest_waiting, above: " + seconds + "s}"}});
+  };
+  const std::string a = with("420"), b = with("450"), c = with("440");
+  ASSERT_NE(a, v0);
+  auto producer = kafka::NewProducer(Offline(), {});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  LoopbackSender sender(**producer);
+  RealClock clock;
+  PolicyStore store(v0, Compile(v0), PolicyStoreOptions{}, sender, clock);
+  sender.store = &store;
+  ASSERT_TRUE(store.Apply(a, "a.yaml", "ops", "").ok());
+  {
+    absl::StatusOr<int64_t> applied = store.Apply(b, "b.yaml", "ops", "");
+    ASSERT_TRUE(applied.ok()) << applied.status();
+  }
+
+  absl::StatusOr<int64_t> first = store.Rollback("ops", "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 3);
+  EXPECT_EQ(store.Current().yaml, a);
+  EXPECT_NE(store.Current().comment.find("rollback to version 1"), std::string::npos);
+
+  absl::StatusOr<int64_t> second = store.Rollback("ops", "");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 4);
+  EXPECT_EQ(store.Current().yaml, v0) << "a second rollback re-applied B";
+  EXPECT_NE(store.Current().comment.find("rollback to version 0"), std::string::npos);
+
+  absl::StatusOr<int64_t> third = store.Rollback("ops", "");
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kFailedPrecondition) << third.status();
+  EXPECT_EQ(store.Current().version, 4);
+
+  ASSERT_TRUE(store.Apply(c, "c.yaml", "ops", "").ok());  // 5
+  absl::StatusOr<int64_t> undo_c = store.Rollback("ops", "");
+  ASSERT_TRUE(undo_c.ok()) << undo_c.status();
+  EXPECT_EQ(store.Current().yaml, v0);  // what C replaced (version 4, itself version 0)
+  EXPECT_NE(store.Current().comment.find("rollback to version 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tidewatch::api
