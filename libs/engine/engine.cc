@@ -841,6 +841,48 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
   return s;
 }
 
+absl::StatusOr<window::WindowStats> TotalsFromProto(const tidewatch::v1::LineTotals& t) {
+  window::WindowStats tot;
+  window::Counters& c = tot.counters;
+  c.offered = t.offered();
+  c.answered = t.answered();
+  c.abandoned = t.abandoned();
+  c.short_abandoned = t.short_abandoned();
+  c.answered_in_target = t.answered_in_target();
+  c.callbacks = t.callbacks();
+  c.left_queue = t.left_queue();
+  c.completed = t.completed();
+  c.fcr_known = t.fcr_known();
+  c.fcr_resolved = t.fcr_resolved();
+  c.sum_wait_answered_ns = t.sum_wait_answered_ns();
+  c.sum_wait_all_ns = t.sum_wait_all_ns();
+  c.sum_handle_ns = t.sum_handle_ns();
+  tot.max_wait_ns = t.max_wait_ns();
+  for (int i = 0; i < t.wait_bins_size() && i < t.wait_bin_counts_size(); ++i) {
+    const int bin = t.wait_bins(i);
+    if (bin < 0 || bin >= window::NumWaitBins() || t.wait_bin_counts(i) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("wait bin ", bin, " out of range"));
+    }
+    tot.waits.Add(bin, static_cast<uint32_t>(t.wait_bin_counts(i)));
+  }
+  return tot;
+}
+
+TideStatus Engine::SavedTide(const tidewatch::v1::LineTideState& s) const {
+  TideStatus out;
+  auto it = lines_.find(s.line_id());
+  if (it == lines_.end()) return out;
+  const int tiers = static_cast<int>(it->second->policy->tiers.size());
+  out.level = std::clamp(s.level(), 0, tiers);
+  out.feed_stale = s.feed_stale();
+  if (out.level > 0) {
+    out.tier = it->second->policy->tiers[out.level - 1].name;
+    out.episode_start = FromProto(s.episode_start());
+    if (out.level < s.entered_at_size()) out.since = FromProto(s.entered_at(out.level));
+  }
+  return out;
+}
+
 absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   auto it = lines_.find(s.line_id());
   if (it == lines_.end()) return absl::NotFoundError(absl::StrCat("no line '", s.line_id(), "'"));
@@ -865,32 +907,12 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   entry.escalation_sequence = s.escalation_sequence();
   entry.feed_stale = s.feed_stale();
   if (s.has_totals()) {
-    const tidewatch::v1::LineTotals& t = s.totals();
-    window::WindowStats tot;
-    window::Counters& c = tot.counters;
-    c.offered = t.offered();
-    c.answered = t.answered();
-    c.abandoned = t.abandoned();
-    c.short_abandoned = t.short_abandoned();
-    c.answered_in_target = t.answered_in_target();
-    c.callbacks = t.callbacks();
-    c.left_queue = t.left_queue();
-    c.completed = t.completed();
-    c.fcr_known = t.fcr_known();
-    c.fcr_resolved = t.fcr_resolved();
-    c.sum_wait_answered_ns = t.sum_wait_answered_ns();
-    c.sum_wait_all_ns = t.sum_wait_all_ns();
-    c.sum_handle_ns = t.sum_handle_ns();
-    tot.max_wait_ns = t.max_wait_ns();
-    for (int i = 0; i < t.wait_bins_size() && i < t.wait_bin_counts_size(); ++i) {
-      const int bin = t.wait_bins(i);
-      if (bin < 0 || bin >= window::NumWaitBins() || t.wait_bin_counts(i) < 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("line '", s.line_id(), "': wait bin ", bin, " out of range"));
-      }
-      tot.waits.Add(bin, static_cast<uint32_t>(t.wait_bin_counts(i)));
+    absl::StatusOr<window::WindowStats> tot = TotalsFromProto(s.totals());
+    if (!tot.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("line '", s.line_id(), "': ", tot.status().message()));
     }
-    entry.state.set_totals(std::move(tot));
+    entry.state.set_totals(*std::move(tot));
   }
   for (const tidewatch::v1::AgentSnapshot& a : s.agents()) entry.state.RestoreAgent(a);
   entry.frozen = false;

@@ -129,6 +129,10 @@ struct TideStatus {
   bool feed_stale = false;
 };
 
+// A line's saved totals (LineTideState::totals) as the windows count them;
+// InvalidArgument for a wait bin out of range.
+absl::StatusOr<window::WindowStats> TotalsFromProto(const tidewatch::v1::LineTotals& totals);
+
 // The engine. Not thread-safe: one owner drives it.
 class Engine {
  public:
@@ -190,6 +194,9 @@ class Engine {
   // call-up state from a snapshot and unfreezes it. Unknown line: NotFound.
   absl::Status FreezeTide(std::string_view line_id);
   absl::Status RestoreTide(const tidewatch::v1::LineTideState& state);
+  // The tide `state` would restore for its line under the policy in force
+  // (what a recovering line shows until it is restored).
+  TideStatus SavedTide(const tidewatch::v1::LineTideState& state) const;
   // The line's tide state now (positions left for the caller to fill). A
   // retired line (below) has a state too: level 0 and its last sequence.
   absl::StatusOr<tidewatch::v1::LineTideState> SnapshotTide(std::string_view line_id) const;

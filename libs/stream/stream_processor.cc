@@ -1485,6 +1485,18 @@ std::vector<LineStatus> StreamProcessor::Lines() const {
       ls.open_callups = task->engine->OpenCallUps(id);
       ls.last_event = l->last_event_time();
       ls.engine_time = task->engine->now();
+      if (auto pending = task->pending.find(id); pending != task->pending.end()) {
+        // Frozen until its saved state is restored: show that state, not
+        // the calm of a fresh line.
+        const LineTideState& st = pending->second;
+        ls.recovering = true;
+        ls.tide = task->engine->SavedTide(st);
+        ls.open_callups.assign(st.open_callups().begin(), st.open_callups().end());
+        if (absl::StatusOr<window::WindowStats> tot = engine::TotalsFromProto(st.totals());
+            st.has_totals() && tot.ok()) {
+          ls.totals = line::MakeKpis(*tot, tot->max_wait_ns);
+        }
+      }
       out.push_back(std::move(ls));
     }
   }

@@ -231,6 +231,10 @@ struct LineStatus {
   absl::Time last_event = absl::InfinitePast();
   // The partition engine's clock (call-up ages, opening hours).
   absl::Time engine_time = absl::InfinitePast();
+  // Its partition is being replayed after an assignment: tide, feed, open
+  // call-ups and totals are the saved ones (the line's once restored); the
+  // windows and live figures are still being rebuilt.
+  bool recovering = false;
 };
 
 // Makes a consumer that reads partitions by Assign (no group), for the

@@ -222,6 +222,11 @@ std::vector<MetricFamily> MetricsExporter::Collect(
   const size_t feed_stale = fam.Declare(
       "tidewatch_line_feed_stale",
       "1 when the line's feed has been silent past feed_stale_after during opening hours.", kGauge);
+  const size_t recovering = fam.Declare(
+      "tidewatch_line_recovering",
+      "1 while the line's partition is replayed after an assignment: tide, call-ups and totals "
+      "are the saved ones, windows and live figures are being rebuilt.",
+      kGauge);
   const size_t line_open = fam.Declare(
       "tidewatch_line_open", "1 when the line is inside its opening hours (engine clock).", kGauge);
   const size_t last_event =
@@ -415,6 +420,7 @@ std::vector<MetricFamily> MetricsExporter::Collect(
       }
     }
     fam.Add(feed_stale, line, l.tide.feed_stale ? 1 : 0);
+    fam.Add(recovering, line, l.recovering ? 1 : 0);
     if (const policy::LinePolicy* lp_policy = in_force ? in_force->FindLine(l.line_id) : nullptr;
         lp_policy != nullptr && l.engine_time != absl::InfinitePast()) {
       fam.Add(line_open, line, lp_policy->hours.IsOpen(l.engine_time) ? 1 : 0);

@@ -1075,6 +1075,42 @@ TEST_P(StreamTest, ALineTheRestartPolicyLacksIsStoodDownAndKeepsItsSequence) {
   EXPECT_EQ(retired.open_callups_size(), 0);
 }
 
+// While a successor replays a partition, its lines' tide, feed and open
+// call-ups are the saved ones (what the line will have once restored), and
+// the line says it is recovering: /metrics and the dashboards must not show
+// a line in a surge as calm for the length of a replay (alerts would resolve
+// and fire again).
+TEST_P(StreamTest, ARecoveringLineShowsItsSavedTideAndCallUps) {
+  const FirstCallUp first = RevenuesToFirstCallUp(policy_);
+  ASSERT_FALSE(HasFailure());
+  const LineStatus saved = RunOneInstanceOver(first.revenues, first.upto, "revenues");
+  ASSERT_FALSE(HasFailure());
+  ASSERT_GT(saved.tide.level, 0);
+  ASSERT_FALSE(saved.open_callups.empty());
+
+  options_.max_batch = 5;  // a replay of many Steps
+  auto in = NewInstance();
+  bool seen_recovering = false;
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    if (s.recoveries == 0 || s.recovering.empty()) return s.ready && s.recoveries > 0;
+    const LineStatus now = StatusOf(in->processor->Lines(), "revenues");
+    if (now.line_id.empty() || !now.recovering) return false;
+    seen_recovering = true;
+    EXPECT_EQ(now.tide.level, saved.tide.level);
+    EXPECT_EQ(now.tide.tier, saved.tide.tier);
+    EXPECT_EQ(now.tide.episode_start, saved.tide.episode_start);
+    EXPECT_EQ(now.totals.offered(), saved.totals.offered());
+    EXPECT_EQ(now.open_callups.size(), saved.open_callups.size());
+    return true;
+  }));
+  EXPECT_TRUE(seen_recovering) << "the replay was over before it could be seen";
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready; }));
+  const LineStatus after = StatusOf(in->processor->Lines(), "revenues");
+  EXPECT_FALSE(after.recovering);
+  EXPECT_EQ(after.tide.level, saved.tide.level);
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
 // Live time (--clock=wall, tidewatchd's default): a successor's recovery
 // replays the last hour or so to rebuild its lines' windows, and the wall
 // clock's ticks must not move a recovering engine past the events it

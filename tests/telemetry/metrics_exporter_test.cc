@@ -70,6 +70,7 @@ const std::map<std::string, Expected>& ExpectedFamilies() {
       {"tidewatch_line_longest_wait_seconds", {"gauge", {"line"}}},
       {"tidewatch_line_agents", {"gauge", {"line", "state", "origin"}}},
       {"tidewatch_line_feed_stale", {"gauge", {"line"}}},
+      {"tidewatch_line_recovering", {"gauge", {"line"}}},
       {"tidewatch_line_open", {"gauge", {"line"}}},
       {"tidewatch_line_last_event_timestamp_seconds", {"gauge", {"line"}}},
       {"tidewatch_line_offered_total", {"counter", {"line"}}},
