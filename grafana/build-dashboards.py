@@ -242,6 +242,12 @@ def overview():
                     {"id": "thresholds", "value": {"mode": "absolute", "steps": [
                         {"color": "green", "value": None}, {"color": "orange", "value": 180},
                         {"color": "red", "value": 420}]}}]
+    # The longest wait has its own trigger (default policy: tier 1 at 8 min),
+    # as the line dashboard colours it.
+    longest_colours = [{"id": "custom.displayMode", "value": "color-text"},
+                       {"id": "thresholds", "value": {"mode": "absolute", "steps": [
+                           {"color": "green", "value": None}, {"color": "orange", "value": 360},
+                           {"color": "red", "value": 480}]}}]
     abandon = [{"id": "unit", "value": "percentunit"}, {"id": "decimals", "value": 1},
                {"id": "custom.displayMode", "value": "color-text"},
                {"id": "thresholds", "value": {"mode": "absolute", "steps": [
@@ -270,7 +276,7 @@ def overview():
                         "url": "/d/tidewatch-line/tidewatch-line?var-line=${__value.raw}&${__url_time_range}"}]}]},
                 override("A", [{"id": "custom.displayMode", "value": "color-background"},
                                {"id": "thresholds", "value": {"mode": "absolute", "steps": TIDE_STEPS}}]),
-                override("C", seconds + wait_colours),
+                override("C", seconds + longest_colours),
                 override("D", seconds + wait_colours),
                 override("E", seconds + wait_colours),
                 override("F", abandon),
@@ -325,7 +331,8 @@ def overview():
     }, 12, 8)
     d.add(timeseries("Unacknowledged call-ups: age vs timeout",
                      "Age of the oldest paged call-up per line and team; past the team's timeout the rota moves on (alert TidewatchCallUpUnacknowledged).",
-                     [target(f"max by (line, team) (tidewatch_callup_unacknowledged_age_seconds{{{sel}}})", "{{line}} / {{team}}")],
+                     [target(f"max by (line, team) (tidewatch_callup_unacknowledged_age_seconds{{{sel}}})", "{{line}} / {{team}}"),
+                      target(f"max by (team) (tidewatch_team_ack_timeout_seconds{{{sel}}}) and on (team) max by (team) (tidewatch_callup_unacknowledged_age_seconds{{{sel}}})", "timeout {{team}}")],
                      unit="s"), 12, 8)
     return d
 
@@ -474,10 +481,11 @@ def operations():
                       target(f"sum by (instance) (rate(tidewatch_commit_failures_total{{{sel}}}[$__rate_interval]))", "commit failures {{instance}}"),
                       target(f"sum by (instance) (rate(tidewatch_delivery_errors_total{{{sel}}}[$__rate_interval]))", "delivery errors {{instance}}")],
                      unit="reqps"), 12, 8)
-    d.add(timeseries("Recovery", "Duration of the latest partition recovery, and recoveries started.",
-                     [target(f"max by (instance) (tidewatch_recovery_seconds{{{sel}}})", "last recovery {{instance}}"),
-                      target(f"sum by (instance) (tidewatch_recoveries_total{{{sel}}})", "recoveries {{instance}}")],
+    d.add(timeseries("Recovery", "Duration of the latest partition recovery.",
+                     [target(f"max by (instance) (tidewatch_recovery_seconds{{{sel}}})", "last recovery {{instance}}")],
                      unit="s"), 12, 8)
+    d.add(timeseries("Recoveries", "Partition recoveries started in the last hour (assignments, restarts, aborted transactions' rewinds).",
+                     [target(f"sum by (instance) (increase(tidewatch_recoveries_total{{{sel}}}[1h]))", "recoveries {{instance}}")]), 12, 8)
     d.add(timeseries("Kafka brokers down", "Brokers each client needs but cannot reach.",
                      [target(f"max by (instance, client) (tidewatch_kafka_brokers_down{{{sel}}})", "{{instance}} {{client}}")]), 12, 8)
     d.add(timeseries("Scrape cost", "Samples and seconds per /metrics scrape (docs/metrics.md: size bound).",
