@@ -868,6 +868,12 @@ absl::StatusOr<window::WindowStats> TotalsFromProto(const tidewatch::v1::LineTot
   return tot;
 }
 
+absl::Time Engine::SavedStateTime(const tidewatch::v1::LineTideState& s) const {
+  absl::Time at = s.has_engine_time() ? FromProto(s.engine_time()) : now_;
+  if (now_ != absl::InfinitePast()) at = std::max(at, now_);
+  return at;
+}
+
 TideStatus Engine::SavedTide(const tidewatch::v1::LineTideState& s) const {
   TideStatus out;
   auto it = lines_.find(s.line_id());
@@ -922,8 +928,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     // Saved under a version with more tiers (restarted on a new one): the
     // removed tiers' call-ups are stood down and the change told, as
     // ReplacePolicy does for a live line.
-    absl::Time at = s.has_engine_time() ? FromProto(s.engine_time()) : now_;
-    if (now_ != absl::InfinitePast()) at = std::max(at, now_);
+    const absl::Time at = SavedStateTime(s);
     std::string from_tier;
     for (const CallUp& cu : entry.open_callups) {
       if (cu.level() == s.level()) from_tier = cu.tier();
@@ -935,8 +940,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     // Saved with a team the version in force no longer has (removed or
     // renamed while down, or by a version that came during the recovery):
     // stood down, as ReplacePolicy does.
-    absl::Time at = s.has_engine_time() ? FromProto(s.engine_time()) : now_;
-    if (now_ != absl::InfinitePast()) at = std::max(at, now_);
+    const absl::Time at = SavedStateTime(s);
     StandDownWhere(entry, at,
                    [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
   }
@@ -1054,8 +1058,7 @@ void Engine::RetireSavedLine(const tidewatch::v1::LineTideState& s) {
   const std::string& id = s.line_id();
   if (lines_.find(id) != lines_.end()) return;
   int64_t sequence = s.escalation_sequence();
-  absl::Time at = s.has_engine_time() ? FromProto(s.engine_time()) : now_;
-  if (now_ != absl::InfinitePast()) at = std::max(at, now_);
+  const absl::Time at = SavedStateTime(s);
   std::string from_tier;
   for (const CallUp& saved : s.open_callups()) {
     if (saved.level() == s.level()) from_tier = saved.tier();

@@ -224,6 +224,9 @@ class Engine {
   void EvaluateInstant(absl::Time e);
   void EvaluateLine(LineEntry& entry, absl::Time e);
   void EmitSnapshots(absl::Time t);
+  // When escalations restoring or retiring a saved state happen: its engine
+  // time, or the engine's clock if that is later.
+  absl::Time SavedStateTime(const tidewatch::v1::LineTideState& s) const;
   void StandDown(LineEntry& entry, int level, absl::Time e);
   // Stands down the open call-ups `which` picks.
   void StandDownWhere(LineEntry& entry, absl::Time e,
