@@ -140,7 +140,7 @@ absl::StatusOr<int> QueueLogBridge::Step() {
 }
 
 std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stats& file,
-                              const FilePosition& checkpoint) {
+                              const FilePosition& checkpoint, absl::Time process_start) {
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
@@ -180,6 +180,11 @@ std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stat
   metric("tidewatch_queuelog_checkpoint_offset_bytes", "gauge",
          "Byte offset of the checkpoint in the current file.");
   absl::StrAppend(&out, "tidewatch_queuelog_checkpoint_offset_bytes ", checkpoint.offset, "\n");
+  if (process_start != absl::InfinitePast()) {
+    metric("process_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch in seconds.");
+    absl::StrAppend(&out, "process_start_time_seconds ", absl::ToUnixSeconds(process_start), "\n");
+  }
   return out;
 }
 

@@ -80,6 +80,7 @@ int Fail(const std::string& message, int code = 1) {
 
 int Run() {
   using namespace tidewatch::queuelog;
+  const absl::Time process_start = g_clock.Now();
   const std::string queue_log = absl::GetFlag(FLAGS_queue_log);
   const std::string line_map_path = absl::GetFlag(FLAGS_line_map);
   const std::string brokers = absl::GetFlag(FLAGS_brokers);
@@ -140,8 +141,9 @@ int Run() {
   // only read it).
   absl::Mutex metrics_mu;
   std::string metrics_text;
-  auto update_metrics = [&] {
-    std::string text = BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed());
+  auto update_metrics = [&, started = process_start] {
+    std::string text =
+        BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed(), started);
     absl::MutexLock lock(&metrics_mu);
     metrics_text = std::move(text);
   };

@@ -599,15 +599,15 @@ TEST_F(BridgeTest, MetricsTextCountsByReasonAndEvent) {
   QueueLogBridge bridge(follower, mapper_, p, BridgeOptions{}, nullptr);
   ASSERT_TRUE(bridge.Start().ok());
   ASSERT_TRUE(bridge.Step().ok());
-  const std::string text =
-      BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed());
+  const std::string text = BridgeMetricsText(bridge.stats(), follower.stats(),
+                                             bridge.checkpointed(), absl::FromUnixSeconds(1700));
   for (const char* want :
        {"tidewatch_queuelog_lines_total 4\n", "tidewatch_queuelog_events_published_total 2\n",
         "tidewatch_queuelog_lines_skipped_total{reason=\"too_few_fields\"} 1\n",
         "tidewatch_queuelog_lines_skipped_total{reason=\"bad_time\"} 0\n",
         "tidewatch_queuelog_lines_ignored_total{event=\"RINGNOANSWER\"} 1\n",
-        "tidewatch_queuelog_checkpoint_line 4\n",
-        "# TYPE tidewatch_queuelog_lines_total counter\n"}) {
+        "tidewatch_queuelog_checkpoint_line 4\n", "# TYPE tidewatch_queuelog_lines_total counter\n",
+        "process_start_time_seconds 1700\n"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
 }
