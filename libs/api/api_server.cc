@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
+#include "engine/engine.h"
 #include "tidewatch/v1/commands.pb.h"
 #include "tidewatch/v1/service.grpc.pb.h"
 
@@ -139,18 +140,13 @@ class ApiServer::Services {
                                           const v1::AcknowledgeRequest* request,
                                           v1::CommandReceipt* response) override {
       return s_->Unary(ctx, [&](const Principal& who) {
-        if (request->headcount() < 0) {
-          return absl::InvalidArgumentError("headcount must be 0 (the call-up's) or more");
-        }
-        if (request->has_eta() && FromProto(request->eta()) < absl::ZeroDuration()) {
-          return absl::InvalidArgumentError("eta must not be negative");
-        }
         v1::Command command;
         auto* ack = command.mutable_acknowledge();
         ack->set_callup_id(request->callup_id());
         ack->set_responder(request->responder());
         ack->set_headcount(request->headcount());
         if (request->has_eta()) *ack->mutable_eta() = request->eta();
+        RETURN_IF_ERROR(engine::CheckAcknowledge(*ack));
         return s_->SendCommand(who, request->callup_id(), std::move(command), response);
       });
     }
@@ -187,6 +183,13 @@ class ApiServer::Services {
     if (absl::Status s = who.MayRespondFor(callup->team_id()); !s.ok()) {
       Log(absl::StrCat("refused ", who.name, " on ", callup_id, ": ", s.message()));
       return s;
+    }
+    // The owning engine refuses it too, but only in its own log: say so
+    // to the caller (the board is at most a commit interval behind).
+    if (command.has_decline() && callup->state() == v1::CALL_UP_STATE_ACKNOWLEDGED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("call-up ", callup_id, " is already acknowledged by ", callup->responder(),
+                       " (", callup->acknowledged_headcount(), " coming): it cannot be declined"));
     }
     command.set_id(NewCommandId());
     command.set_line_id(callup->line_id());

@@ -983,13 +983,9 @@ absl::Status Engine::ApplyCommand(const tidewatch::v1::Command& command) {
   }
   if (ack) {
     const tidewatch::v1::AcknowledgeCallUp& a = command.acknowledge();
-    if (a.headcount() < 0) {
+    if (absl::Status s = CheckAcknowledge(a); !s.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("acknowledge '", callup_id, "': headcount ", a.headcount(), " < 0"));
-    }
-    if (a.has_eta() && FromProto(a.eta()) < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("acknowledge '", callup_id, "': negative ETA"));
+          absl::StrCat("acknowledge '", callup_id, "': ", s.message()));
     }
     cu->set_state(tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
     cu->set_responder(a.responder().empty() ? command.actor() : a.responder());
@@ -1017,6 +1013,33 @@ absl::Status Engine::ApplyCommand(const tidewatch::v1::Command& command) {
   tidewatch::v1::Escalation esc;
   *esc.mutable_callup() = *cu;
   Emit(entry, std::move(esc));
+  return absl::OkStatus();
+}
+
+absl::Status CheckAcknowledge(const tidewatch::v1::AcknowledgeCallUp& ack) {
+  if (ack.headcount() < 0 || ack.headcount() > kMaxAcknowledgedHeadcount) {
+    return absl::InvalidArgumentError(absl::StrCat("headcount ", ack.headcount(),
+                                                   ": must be 0 (the call-up's own) to ",
+                                                   kMaxAcknowledgedHeadcount));
+  }
+  if (!ack.has_eta()) return absl::OkStatus();
+  const google::protobuf::Duration& eta = ack.eta();
+  // A valid Duration (nanos within a second, of the seconds' sign) that
+  // every reader, JSON included, can print.
+  if (eta.nanos() <= -1'000'000'000 || eta.nanos() >= 1'000'000'000 ||
+      (eta.seconds() > 0 && eta.nanos() < 0) || (eta.seconds() < 0 && eta.nanos() > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("eta: not a valid duration (seconds ",
+                                                   eta.seconds(), ", nanos ", eta.nanos(), ")"));
+  }
+  if (eta.seconds() < 0 || eta.nanos() < 0) {
+    return absl::InvalidArgumentError("eta: must not be negative");
+  }
+  if (eta.seconds() > absl::ToInt64Seconds(kMaxAcknowledgedEta) ||
+      FromProto(eta) > kMaxAcknowledgedEta) {
+    return absl::InvalidArgumentError(absl::StrCat("eta: ", eta.seconds(), "s is more than ",
+                                                   absl::FormatDuration(kMaxAcknowledgedEta),
+                                                   " away"));
+  }
   return absl::OkStatus();
 }
 

@@ -106,6 +106,16 @@ struct EngineOptions {
 absl::Status CheckPolicyChange(const policy::CompiledPolicy& current,
                                const policy::CompiledPolicy& candidate);
 
+// Whether an acknowledgement's figures are ones a call-up can carry:
+// headcount 0 (the call-up's own) to kMaxAcknowledgedHeadcount, and an
+// ETA that is a valid Duration from 0 to kMaxAcknowledgedEta.
+// InvalidArgument naming the field otherwise. The API checks requests
+// with it before they reach the commands topic; the engine checks every
+// command it reads.
+inline constexpr int kMaxAcknowledgedHeadcount = 1000;
+inline constexpr absl::Duration kMaxAcknowledgedEta = absl::Hours(24);
+absl::Status CheckAcknowledge(const tidewatch::v1::AcknowledgeCallUp& ack);
+
 // What happened to one event given to Apply().
 enum class EventOutcome {
   kApplied,

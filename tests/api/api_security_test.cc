@@ -156,6 +156,23 @@ TEST_F(ApiSecurityTest, BadRequests) {
   req.mutable_eta()->set_seconds(-60);
   EXPECT_EQ(callups_->Acknowledge(Context(kAdminToken).get(), req, &r).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  // Not a Duration protobuf's JSON printer (tidectl --json, grpcurl) can print.
+  req.mutable_eta()->set_seconds(-1);
+  req.mutable_eta()->set_nanos(1'500'000'000);
+  EXPECT_EQ(callups_->Acknowledge(Context(kAdminToken).get(), req, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.mutable_eta()->set_seconds(400'000'000'000);
+  req.mutable_eta()->set_nanos(0);
+  grpc::Status huge = callups_->Acknowledge(Context(kAdminToken).get(), req, &r);
+  EXPECT_EQ(huge.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(huge.error_message().find("eta:"), std::string::npos) << huge.error_message();
+  req.clear_eta();
+  req.set_headcount(100'000);
+  grpc::Status many = callups_->Acknowledge(Context(kAdminToken).get(), req, &r);
+  EXPECT_EQ(many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(many.error_message().find("headcount 100000"), std::string::npos)
+      << many.error_message();
+  EXPECT_TRUE(ReadCommands(absl::Seconds(2)).empty());  // none reached the commands topic
   v1::GetLineRequest get;
   get.set_line_id("no-such-line");
   v1::LineView view;
@@ -164,6 +181,27 @@ TEST_F(ApiSecurityTest, BadRequests) {
   get.set_line_id("revenues");
   EXPECT_TRUE(lines_->GetLine(Context(kViewerToken).get(), get, &view).ok());
   EXPECT_EQ(view.line_id(), "revenues");
+}
+
+TEST_F(ApiSecurityTest, DecliningAnAcknowledgedCallUpIsRefused) {
+  v1::Escalation acked = Page("rev/back-office", "revenues-back-office", 3);
+  acked.mutable_callup()->set_state(v1::CALL_UP_STATE_ACKNOWLEDGED);
+  acked.mutable_callup()->set_responder("rita");
+  acked.mutable_callup()->set_acknowledged_headcount(3);
+  front_->board->Apply(acked);
+  v1::DeclineRequest req;
+  req.set_callup_id("rev/back-office");
+  req.set_reason("training");
+  v1::CommandReceipt r;
+  grpc::Status s = callups_->Decline(Context(kRevenuesToken).get(), req, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("already acknowledged by rita (3 coming)"), std::string::npos)
+      << s.error_message();
+  EXPECT_TRUE(ReadCommands(absl::Seconds(2)).empty());
+  // A paged one can still be declined, and an acknowledged one acknowledged again.
+  EXPECT_EQ(Decline(kCscToken, "rev/csc"), grpc::StatusCode::OK);
+  EXPECT_EQ(Ack(kRevenuesToken, "rev/back-office"), grpc::StatusCode::OK);
+  EXPECT_EQ(ReadCommands(absl::Seconds(10), 2).size(), 2u);
 }
 
 TEST_F(ApiSecurityTest, AcceptedCommandGoesToTheCommandsTopicKeyedByLine) {

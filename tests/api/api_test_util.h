@@ -209,7 +209,10 @@ class ApiFixture : public ::testing::Test {
 
   // Reads tidewatch.commands from the start of every partition until a
   // record arrives (or `limit` passes); returns what the first batch held.
-  std::vector<kafka::Record> ReadCommands(absl::Duration limit = absl::Seconds(10)) {
+  // The commands on the topic, once at least `want` are there or `limit`
+  // has passed (for "none": a short limit, as sends wait for delivery).
+  std::vector<kafka::Record> ReadCommands(absl::Duration limit = absl::Seconds(10),
+                                          size_t want = 1) {
     kafka::RecordBatch got;
     auto reader = kafka::NewConsumer(config_, kafka::ConsumerOptions{});
     EXPECT_TRUE(reader.ok()) << reader.status();
@@ -218,7 +221,7 @@ class ApiFixture : public ::testing::Test {
     for (int p = 0; p < kPartitions; ++p) all.push_back({"tidewatch.commands", p, -2});
     EXPECT_TRUE((*reader)->Assign(all).ok());
     const absl::Time deadline = absl::Now() + limit;
-    while (got.empty() && absl::Now() < deadline) {
+    while (got.size() < want && absl::Now() < deadline) {
       (*reader)->PollBatch(10, absl::Milliseconds(100), &got).IgnoreError();
     }
     return got.TakeRecords();

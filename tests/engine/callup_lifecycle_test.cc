@@ -192,7 +192,26 @@ TEST_F(LifecycleTest, BadCommandsAreRefusedWithTheReason) {
   Command negative_eta = Ack("x4", id);
   negative_eta.mutable_acknowledge()->mutable_eta()->set_seconds(-60);
   EXPECT_EQ(engine_.ApplyCommand(negative_eta).code(), absl::StatusCode::kInvalidArgument);
+  // Figures no call-up can carry (and protobuf's JSON printer refuses).
+  EXPECT_EQ(engine_.ApplyCommand(Ack("x6", id, kMaxAcknowledgedHeadcount + 1)).code(),
+            absl::StatusCode::kInvalidArgument);
+  Command huge_eta = Ack("x7", id);
+  huge_eta.mutable_acknowledge()->mutable_eta()->set_seconds(400'000'000'000);
+  absl::Status s = engine_.ApplyCommand(huge_eta);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("eta: 400000000000s is more than 24h"), std::string::npos) << s;
+  Command bad_nanos = Ack("x8", id);
+  bad_nanos.mutable_acknowledge()->mutable_eta()->set_seconds(-1);
+  bad_nanos.mutable_acknowledge()->mutable_eta()->set_nanos(1'500'000'000);
+  s = engine_.ApplyCommand(bad_nanos);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("eta: not a valid duration"), std::string::npos) << s;
   EXPECT_EQ(out_.callups.size(), 1u);  // nothing emitted for any of them
+  // The bounds themselves are fine.
+  Command most = Ack("x9", id, kMaxAcknowledgedHeadcount);
+  most.mutable_acknowledge()->mutable_eta()->set_seconds(24 * 3600);
+  EXPECT_TRUE(engine_.ApplyCommand(most).ok());
+  EXPECT_EQ(out_.callups.back().acknowledged_headcount(), kMaxAcknowledgedHeadcount);
   // Recovering lines ask for the command again later.
   ASSERT_TRUE(engine_.FreezeTide("revenues").ok());
   EXPECT_EQ(engine_.ApplyCommand(Ack("x5", id)).code(), absl::StatusCode::kUnavailable);
