@@ -85,6 +85,10 @@ class RecentIdSet {
   bool Contains(const Fingerprint& fp) const {
     return current_.contains(fp) || (!previous_.empty() && previous_.contains(fp));
   }
+  // Puts `fp` in the newest generation whether or not it is known: for an
+  // id inserted before the owner caught its clock up to the id's own time
+  // (rotations since then would forget it too soon).
+  void Keep(const Fingerprint& fp) { current_.insert(fp); }
   // Moves the clock; rotates generations once a horizon has passed.
   void AdvanceTo(absl::Time now) {
     if (now >= next_rotation_) Rotate(now);

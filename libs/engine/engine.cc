@@ -292,12 +292,14 @@ EventOutcome Engine::Apply(const events::CallEventView& event) {
       return EventOutcome::kTooFarAhead;
     }
   }
-  if (!seen_ids_.Insert(event.event_id)) {
+  const Fingerprint event_fp = RecentIdSet::Of(event.event_id);
+  if (!seen_ids_.Insert(event_fp)) {
     ++duplicates_;
     return EventOutcome::kDuplicate;
   }
   if (now_ == absl::InfinitePast()) InitClock(t);
   // Instants strictly before this event are complete: evaluate them first.
+  const absl::Time rotation = seen_ids_.next_rotation();
   while (next_eval_ < t) {
     if (all_idle_) {
       SkipIdleInstants(CeilTo(t, interval_));
@@ -306,6 +308,9 @@ EventOutcome Engine::Apply(const events::CallEventView& event) {
     EvaluateInstant(next_eval_);
     next_eval_ += interval_;
   }
+  // Those instants rotated the ids (a quiet gap on event time, with no
+  // ticks): this event's id belongs to the newest generation.
+  if (seen_ids_.next_rotation() != rotation) seen_ids_.Keep(event_fp);
   if (t > now_) now_ = t;
   LineEntry& entry = *found;
   entry.idle = false;

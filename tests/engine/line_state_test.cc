@@ -71,6 +71,18 @@ TEST_F(LineStateTest, DuplicateEventIdAppliedOnce) {
   EXPECT_EQ(engine_.SetAsideCounts().at("duplicate"), 1);
 }
 
+TEST_F(LineStateTest, ADuplicateOfTheFirstEventAfterAQuietNightIsADuplicate) {
+  // On event time (no ticks) the id sets' rotations for the night are
+  // caught up when the morning's first event comes: its own id must
+  // survive them.
+  ASSERT_EQ(engine_.Apply(b_.Queued("c1", kT0)), EventOutcome::kApplied);
+  auto morning = b_.Queued("c2", kT0 + absl::Hours(14));
+  EXPECT_EQ(engine_.Apply(morning), EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(morning), EventOutcome::kDuplicate);
+  EXPECT_EQ(line().totals().counters.offered, 2);
+  EXPECT_EQ(line().calls_waiting(), 1);
+}
+
 TEST_F(LineStateTest, UnknownLineIsSetAside) {
   EventBuilder other("parking");
   EXPECT_EQ(engine_.Apply(other.Queued("c1", kT0)), EventOutcome::kUnknownLine);
