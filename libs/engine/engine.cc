@@ -205,6 +205,9 @@ struct Engine::LineEntry {
   int64_t escalation_sequence = 0;  // last used
   bool owned = true;                // EngineOptions::owns_line
   bool frozen = false;              // recovering: tide not evaluated
+  // The engine time of the state RestoreTide put in (SavedStateTime):
+  // before the engine's clock starts, the time its stand-downs carry.
+  absl::Time restored_at = absl::InfinitePast();
   // Calm and quiescent at its last evaluation, with no tier's condition
   // holding on its (unchanging) figures: evaluating it again before its
   // next event would change nothing, so instants skip it. Replaying days of
@@ -912,10 +915,14 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   for (int lv = 0; lv <= tiers; ++lv) {
     entry.entered_at[lv] =
         lv < s.entered_at_size() ? FromProto(s.entered_at(lv)) : absl::InfinitePast();
-    entry.entries[lv] = lv < s.entries_size() ? s.entries(lv) : 0;
   }
+  // All the saved entry counts, those of tiers this version lacks too (as
+  // ReplacePolicy keeps them).
+  entry.entries.assign(std::max<size_t>(tiers + 1, s.entries_size()), 0);
+  for (int lv = 0; lv < s.entries_size(); ++lv) entry.entries[lv] = s.entries(lv);
   entry.open_callups.assign(s.open_callups().begin(), s.open_callups().end());
   entry.escalation_sequence = s.escalation_sequence();
+  entry.restored_at = SavedStateTime(s);
   entry.feed_stale = s.feed_stale();
   if (s.has_totals()) {
     absl::StatusOr<window::WindowStats> tot = TotalsFromProto(s.totals());
@@ -1118,7 +1125,12 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
                                    int64_t version) {
   if (next == nullptr) return absl::InvalidArgumentError("no policy");
   RETURN_IF_ERROR(CheckPolicyChange(*policy_, *next));
-  const bool running = now_ != absl::InfinitePast();
+  // When the changes below happen: the clock, or before it starts (a
+  // version read while partitions recover) the restored state's time; a
+  // line with neither has nothing open to stand down.
+  const auto change_time = [this](const LineEntry& entry) {
+    return now_ != absl::InfinitePast() ? now_ : entry.restored_at;
+  };
   const std::string note = absl::StrCat("policy version ", version);
   // Lines the new version drops: stood down, then forgotten.
   for (auto it = lines_.begin(); it != lines_.end();) {
@@ -1127,12 +1139,13 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
       continue;
     }
     LineEntry& entry = *it->second;
-    if (running && entry.owned && entry.level > 0) {
+    const absl::Time at = change_time(entry);
+    if (at != absl::InfinitePast() && entry.owned && entry.level > 0) {
       const int from = entry.level;
       const std::string from_tier = entry.policy->tiers[from - 1].name;
       entry.level = 0;
-      StandDown(entry, 1, now_);
-      EmitTideChange(entry, now_, from, from_tier, 0,
+      StandDown(entry, 1, at);
+      EmitTideChange(entry, at, from, from_tier, 0,
                      absl::StrCat("line removed from the policy (", note, ")"), {});
     }
     dropped_anomalies_ += entry.state.anomalies();
@@ -1162,26 +1175,31 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
       const std::string from_tier = entry.policy->tiers[from - 1].name;
       entry.policy = &lp;  // the tide change names the new top tier
       entry.level = tiers;
-      if (running && entry.owned) StandDownRemovedTiers(entry, from, from_tier, now_, note);
+      const absl::Time at = change_time(entry);
+      if (at != absl::InfinitePast() && entry.owned) {
+        StandDownRemovedTiers(entry, from, from_tier, at, note);
+      }
     }
     entry.policy = &lp;
     entry.state.set_policy(lp);
     entry.CompileConditions();
     entry.enter_since.resize(tiers, absl::InfiniteFuture());
     entry.entered_at.resize(tiers + 1, absl::InfinitePast());
-    entry.entries.resize(tiers + 1, 0);
+    // Entry counts are kept for tiers the version removes: one put back
+    // within the episode (a rollback) is entered anew, never with the
+    // call-up ids of its earlier entries.
+    if (entry.entries.size() < static_cast<size_t>(tiers + 1)) entry.entries.resize(tiers + 1, 0);
   }
   policy_ = std::move(next);
   policy_version_ = version;
   IndexLines();
   // Call-ups of teams the version removes (or renames) could be neither
   // repaged nor expired, and their alert could not fire: stood down.
-  if (running) {
-    for (auto& [id, entry] : lines_) {
-      if (!entry->owned) continue;
-      StandDownWhere(*entry, now_,
-                     [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
-    }
+  for (auto& [id, entry] : lines_) {
+    const absl::Time at = change_time(*entry);
+    if (!entry->owned || at == absl::InfinitePast()) continue;
+    StandDownWhere(*entry, at,
+                   [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
   }
   return absl::OkStatus();
 }

@@ -256,7 +256,8 @@ TEST_F(LifecycleTest, CallUpStateSurvivesSnapshotAndRestore) {
 // is restored to the highest tier that exists, and the removed tier's
 // call-up is stood down with a tide change saying so (as a live version
 // change does), not left paging its rota.
-TEST(LifecycleRestoreTest, ARestoreOnFewerTiersStandsTheRemovedTiersDown) {
+// Policy(5) with a second tier above 6 calls waiting.
+std::string TwoTierPolicy() {
   std::string two_tiers = Policy(5);
   const std::string second_tier = R"(
     - level: 2
@@ -268,10 +269,42 @@ TEST(LifecycleRestoreTest, ARestoreOnFewerTiersStandsTheRemovedTiersDown) {
       callups: [{team: revenues-bo, headcount: 5, duration: 1h}]
 teams:)";
   const size_t at = two_tiers.find("\nteams:");
-  ASSERT_NE(at, std::string::npos);
   two_tiers.replace(at, std::string("\nteams:").size(), second_tier);
+  return two_tiers;
+}
+
+// A tier removed and put back within one episode (a version, then its
+// rollback) is a new entry of that tier: its call-ups get new ids, not
+// those of the ones stood down when it was removed.
+TEST(LifecycleRestoreTest, ATierPutBackWithinAnEpisodeGivesNewCallUpIds) {
   RecordingOutput out;
-  Engine engine(MustLoad(two_tiers), {}, &out);
+  Engine engine(MustLoad(TwoTierPolicy()), {}, &out);
+  EventBuilder b("revenues");
+  for (int i = 0; i < 8; ++i) engine.Apply(b.Queued(absl::StrCat("c", i), kT0));
+  engine.AdvanceTo(kT0 + absl::Minutes(3));
+  ASSERT_EQ(engine.Tide("revenues").level, 2);
+  std::string first;
+  for (const CallUp& cu : out.callups) {
+    if (cu.level() == 2) first = cu.id();
+  }
+  ASSERT_FALSE(first.empty());
+  ASSERT_TRUE(engine.ReplacePolicy(MustLoad(Policy(5)), 2).ok());
+  ASSERT_EQ(engine.Tide("revenues").level, 1);  // the same episode
+  ASSERT_TRUE(engine.ReplacePolicy(MustLoad(TwoTierPolicy()), 3).ok());
+  engine.AdvanceTo(kT0 + absl::Minutes(6));
+  ASSERT_EQ(engine.Tide("revenues").level, 2);
+  CallUp again;
+  for (const CallUp& cu : out.callups) {
+    if (cu.level() == 2) again = cu;
+  }
+  EXPECT_EQ(again.state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  EXPECT_NE(again.id(), first);
+  EXPECT_EQ(again.id().substr(again.id().size() - 14), "/2/revenues-bo") << again.id();
+}
+
+TEST(LifecycleRestoreTest, ARestoreOnFewerTiersStandsTheRemovedTiersDown) {
+  RecordingOutput out;
+  Engine engine(MustLoad(TwoTierPolicy()), {}, &out);
   EventBuilder b("revenues");
   for (int i = 0; i < 8; ++i) engine.Apply(b.Queued(absl::StrCat("c", i), kT0));
   engine.AdvanceTo(kT0 + absl::Minutes(3));
@@ -305,6 +338,52 @@ teams:)";
   // Its rota is not paged again: only tier 1's call-up is open.
   restored.AdvanceTo(kT0 + absl::Hours(1));
   for (size_t i = 1; i < out2.callups.size(); ++i) EXPECT_NE(out2.callups[i].id(), tier2.id());
+}
+
+// A version read while partitions recover can come before the engine's
+// clock starts (no event or tick yet): a restored line it drops, a tier it
+// removes and a team it renames are stood down all the same, at the saved
+// state's time, not left open on every board.
+TEST(LifecycleRestoreTest, AVersionBeforeTheClockStartsStandsRestoredCallUpsDown) {
+  RecordingOutput out;
+  Engine engine(MustLoad(Policy(5, "  waste: {}\n")), {}, &out);
+  for (const char* line : {"revenues", "waste"}) {
+    EventBuilder b(line);
+    for (int i = 0; i < 7; ++i) engine.Apply(b.Queued(absl::StrCat(line, i), kT0));
+  }
+  engine.AdvanceTo(kT0 + absl::Minutes(1));
+  ASSERT_EQ(out.callups.size(), 2u);
+  absl::StatusOr<tidewatch::v1::LineTideState> revenues = engine.SnapshotTide("revenues");
+  absl::StatusOr<tidewatch::v1::LineTideState> waste = engine.SnapshotTide("waste");
+  ASSERT_TRUE(revenues.ok() && waste.ok());
+
+  // Restarted: both restored, then a version without revenues and with
+  // the team renamed, before any event or tick.
+  RecordingOutput out2;
+  Engine restarted(MustLoad(Policy(5, "  waste: {}\n")), {}, &out2);
+  ASSERT_TRUE(restarted.FreezeTide("revenues").ok());
+  ASSERT_TRUE(restarted.FreezeTide("waste").ok());
+  ASSERT_TRUE(restarted.RestoreTide(*revenues).ok());
+  ASSERT_TRUE(restarted.RestoreTide(*waste).ok());
+  ASSERT_TRUE(out2.callups.empty());
+  std::string next = Policy(5, "  waste: {}\n");
+  next.erase(next.find("  revenues: {}\n"), std::string("  revenues: {}\n").size());
+  for (size_t at; (at = next.find("revenues-bo")) != std::string::npos;) {
+    next.replace(at, std::string("revenues-bo").size(), "back-office");
+  }
+  ASSERT_TRUE(restarted.ReplacePolicy(MustLoad(next), 2).ok());
+  ASSERT_EQ(out2.callups.size(), 2u);
+  for (const CallUp& cu : out2.callups) {
+    EXPECT_EQ(cu.state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN) << cu.id();
+    EXPECT_EQ(T(cu.updated()), kT0 + absl::Minutes(1)) << cu.id();
+  }
+  EXPECT_EQ(out2.callups[0].line_id(), "revenues");
+  EXPECT_EQ(out2.callups[1].line_id(), "waste");
+  ASSERT_EQ(out2.changes.size(), 1u);  // revenues' fall; waste's tier is still there
+  EXPECT_EQ(out2.changes[0].line_id(), "revenues");
+  EXPECT_EQ(out2.changes[0].to_level(), 0);
+  ASSERT_EQ(restarted.retired_lines().count("revenues"), 1u);
+  EXPECT_EQ(restarted.retired_lines().at("revenues"), revenues->escalation_sequence() + 2);
 }
 
 // Restarted on a version without the line (taken out of the config while
