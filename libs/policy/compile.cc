@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -120,6 +122,7 @@ struct CheckedClause {
 // A call-up whose role (if any) is resolved per line.
 struct PendingCallUp {
   CallUpTemplate callup;
+  std::string path;  // of the call-up, e.g. defaults.tiers[1].callups[0]
   std::string role;  // empty: team_id is already set
   std::string role_path;
 };
@@ -674,6 +677,7 @@ class Compiler {
 
   PendingCallUp CheckCallUp(const v1::CallUpSpec& spec, const std::string& path) {
     PendingCallUp out;
+    out.path = path;
     CallUpTemplate& callup = out.callup;
     const bool has_team = !spec.team().empty();
     const bool has_role = !spec.role().empty();
@@ -755,6 +759,7 @@ class Compiler {
     const std::string line_roles = JoinKey(JoinKey("lines", id), "roles");
     for (const PendingTier& pending : tiers_block.tiers) {
       TierRule rule = pending.rule;
+      absl::flat_hash_map<std::string, const PendingCallUp*> by_team;  // this tier's
       for (const PendingCallUp& p : pending.callups) {
         CallUpTemplate callup = p.callup;
         if (!p.role.empty()) {
@@ -772,11 +777,51 @@ class Compiler {
             callup.team_id = *team;
           }
         }
+        if (!callup.team_id.empty()) CheckTeamCallUp(id, p, callup, by_team);
         rule.callups.push_back(std::move(callup));
       }
       out.tiers.push_back(std::move(rule));
     }
     return out;
+  }
+
+  // A call-up's team as resolved for line `line_id`: once per tier (a
+  // call-up's id is its tier entry and team), and a fixed headcount within
+  // the team's cap. Tiers shared through defaults are checked per line
+  // (roles differ by line); an error is reported once.
+  void CheckTeamCallUp(const std::string& line_id, const PendingCallUp& p,
+                       const CallUpTemplate& callup,
+                       absl::flat_hash_map<std::string, const PendingCallUp*>& by_team) {
+    auto via = [](const PendingCallUp& c) {
+      return c.role.empty() ? std::string("team:") : absl::StrCat("role '", c.role, "'");
+    };
+    const auto [first, added] = by_team.emplace(callup.team_id, &p);
+    if (!added) {
+      const bool by_roles = !p.role.empty() || !first->second->role.empty();
+      AddOnce(
+          p.path,
+          absl::StrCat("team '", callup.team_id, "' is called up twice in this tier",
+                       by_roles ? absl::StrCat(" for line '", line_id, "'") : std::string(), " (",
+                       first->second->path, " by ", via(*first->second), ", and this one by ",
+                       via(p), "): call a team up once per tier, with the people of both"));
+    }
+    if (callup.fixed_headcount <= 0) return;
+    auto team = policy_.teams().find(callup.team_id);
+    if (team == policy_.teams().end() || team->second.max_headcount() <= 0) return;
+    if (callup.fixed_headcount > team->second.max_headcount()) {
+      AddOnce(JoinKey(p.path, "headcount"),
+              absl::StrCat("headcount ", callup.fixed_headcount, " is more than team '",
+                           callup.team_id, "''s max_headcount ", team->second.max_headcount(),
+                           p.role.empty()
+                               ? std::string()
+                               : absl::StrCat(" (role '", p.role, "' for line '", line_id, "')")));
+    }
+  }
+
+  void AddOnce(const std::string& path, std::string message) {
+    if (reported_.insert(absl::StrCat(path, "\n", message)).second) {
+      diag_->Add(path, std::move(message));
+    }
   }
 
   static void MergeTargets(const v1::Targets& line, const v1::Targets& defaults, Targets* out) {
@@ -796,6 +841,7 @@ class Compiler {
 
   const v1::Policy& policy_;
   Diagnostics* diag_;
+  std::set<std::string> reported_;              // AddOnce's path and message
   std::vector<std::string> team_ids_;           // sorted
   std::vector<absl::Duration> listed_windows_;  // as listed (valid ones)
 };

@@ -466,6 +466,48 @@ TEST(PolicyErrorsTest, RoleDoesNotResolveForALine) {
   EXPECT_THAT(ErrorLines(yaml), SizeIs(1));
 }
 
+// A call-up's id is its line, tier entry and team: one team called up
+// twice in a tier (directly, or through a line's roles) would give two
+// call-ups one id.
+TEST(PolicyErrorsTest, ATeamCalledUpTwiceInATierIsAnError) {
+  const std::string twice = WithTier("        - {role: back_office, headcount: 2, duration: 1h}\n",
+                                     "        - {role: back_office, headcount: 2, duration: 1h}\n"
+                                     "        - {team: managers, headcount: 1, duration: 1h}\n"
+                                     "        - {team: managers, headcount: 3, duration: 2h}\n");
+  EXPECT_TRUE(HasError(twice, "defaults.tiers[0].callups[2]", LineOf(twice, "headcount: 3"),
+                       "team 'managers' is called up twice in this tier "
+                       "(defaults.tiers[0].callups[1] by team:, and this one by team:): call a "
+                       "team up once per tier, with the people of both"));
+  EXPECT_THAT(ErrorLines(twice), SizeIs(1));  // once, not once per line
+  // Through a role: only the line whose role names the same team.
+  const std::string head = absl::StrCat(kHead, "  waste:\n    roles: {back_office: managers}\n");
+  const std::string by_role = absl::StrCat(
+      head,
+      absl::StrReplaceAll(kTier, {{"        - {role: back_office, headcount: 2, duration: 1h}\n",
+                                   "        - {role: back_office, headcount: 2, duration: 1h}\n"
+                                   "        - {team: managers, headcount: 1, duration: 1h}\n"}}));
+  EXPECT_TRUE(HasError(by_role, "defaults.tiers[0].callups[1]", LineOf(by_role, "team: managers"),
+                       "team 'managers' is called up twice in this tier for line 'waste' "
+                       "(defaults.tiers[0].callups[0] by role 'back_office', and this one by "
+                       "team:)"));
+  EXPECT_THAT(ErrorLines(by_role), SizeIs(1));
+}
+
+TEST(PolicyErrorsTest, AFixedHeadcountAboveTheTeamsCapIsAnError) {
+  const std::string head =
+      absl::StrReplaceAll(kHead, {{"  managers: {}", "  managers: {max_headcount: 2}"}});
+  const std::string yaml = absl::StrCat(
+      head, absl::StrReplaceAll(kTier, {{"{role: back_office, headcount: 2, duration: 1h}",
+                                         "{team: managers, headcount: 5, duration: 1h}"}}));
+  EXPECT_TRUE(HasError(yaml, "defaults.tiers[0].callups[0].headcount", LineOf(yaml, "headcount: 5"),
+                       "headcount 5 is more than team 'managers''s max_headcount 2"));
+  // At the cap, or `gap` (capped when computed): fine.
+  EXPECT_THAT(ErrorLines(absl::StrReplaceAll(yaml, {{"headcount: 5", "headcount: 2"}})),
+              ::testing::IsEmpty());
+  EXPECT_THAT(ErrorLines(absl::StrReplaceAll(yaml, {{"headcount: 5", "headcount: gap"}})),
+              ::testing::IsEmpty());
+}
+
 TEST(PolicyErrorsTest, RoleInALinesOwnTiers) {
   const std::string yaml = absl::StrCat(R"(teams: {t: {}}
 lines:
