@@ -383,6 +383,7 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
 }
 
 void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
+  if (status_.fenced) return;  // stopping: the tasks go at the next safe point
   auto task = std::make_unique<Task>();
   task->partition = partition;
   task->lines = OwnedLines(partition);
@@ -421,17 +422,22 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
     };
     while (behind() && clock_.Now() < deadline) states = ReadStates(partition);
     if (behind()) {
-      Error(absl::DeadlineExceededError(
-          absl::StrCat("recovery of partition ", partition,
-                       ": committed state is behind the committed offset ", c)));
+      states = absl::DeadlineExceededError(
+          absl::StrCat("the newest committed state is still behind the committed offset ", c,
+                       " after ", absl::FormatDuration(options_.state_read_timeout)));
     }
   }
   if (!states.ok()) {
-    Error(absl::Status(states.status().code(),
-                       absl::StrCat("recovery of partition ", partition,
-                                    ": cannot read state, starting from the committed offset: ",
-                                    states.status().message())));
-  } else if (!states->empty()) {
+    // Starting the lines afresh would reuse their escalation ids (every
+    // board drops those), leave their open call-ups open for ever, and
+    // overwrite the saved state at the next commit: stop instead; a
+    // restart (or another instance) tries again.
+    Fence(absl::StrCat("cannot recover partition ", partition, ": its saved state on ",
+                       options_.state_topic, " cannot be read (", states.status().message(),
+                       "); starting its lines afresh would reuse their escalation ids"));
+    return;
+  }
+  if (!states->empty()) {
     int64_t replay_from = INT64_MAX;
     for (auto& [line, st] : *states) {
       if (PartitionForKey(line, partitions) != partition) continue;
@@ -469,6 +475,13 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
     if (absl::Status s =
             consumer_.Seek({options_.events_topic, partition, start}, absl::Seconds(5));
         !s.ok()) {
+      if (rewinding) {
+        // The consumer is still past the aborted transaction's input:
+        // going on would never apply it.
+        Fence(absl::StrCat("cannot rewind partition ", partition,
+                           " after an aborted transaction: ", s.message()));
+        return;
+      }
       Error(s);
     }
     task->next_offset = std::max<int64_t>(start, 0);
@@ -1167,7 +1180,10 @@ void StreamProcessor::Rewind() {
     if (absl::Status s =
             consumer_.Seek({options_.commands_topic, tp.partition, at}, absl::Seconds(5));
         !s.ok()) {
-      Error(s);
+      // Staying put would skip the aborted transaction's commands.
+      Fence(absl::StrCat("cannot rewind the commands of partition ", tp.partition,
+                         " after an aborted transaction: ", s.message()));
+      return;
     }
   }
   for (int32_t p : partitions) StartTask(p, /*rewinding=*/true);

@@ -202,7 +202,8 @@ struct StreamStatus {
   int64_t recoveries = 0;
   // Exactly-once: transactions aborted (abortable errors; each rewinds the
   // owned partitions), and whether the instance has been fenced (a fatal
-  // transactional error or lost partitions): it publishes nothing more.
+  // transactional error or lost partitions; in either mode, a partition
+  // whose saved state cannot be read): it publishes nothing more.
   int64_t txn_aborts = 0;
   bool fenced = false;
   std::string fenced_reason;
@@ -256,7 +257,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   absl::Status Start();
   // One round: poll up to max_batch records (waiting up to `poll_timeout`),
   // process them, tick the engines, and commit when the interval is due.
-  // Aborted once the processor is fenced (exactly-once): stop calling it.
+  // Aborted once the processor is fenced (Status().fenced): stop calling it.
   absl::Status Step(absl::Duration poll_timeout);
   // Writes state, flushes, commits and leaves the group. Bounded: with the
   // broker away it returns an error after about flush_timeout (nothing was

@@ -537,9 +537,8 @@ int Run() {
   while (!g_stop.load()) {
     if (absl::Status s = processor.Step(absl::Milliseconds(100));
         s.code() == absl::StatusCode::kAborted) {
-      Log(absl::StrCat(
-          "FENCED, exiting without publishing anything more: ", processor.Status().fenced_reason,
-          " (another instance owns the partitions now; restart to rejoin)"));
+      Log(absl::StrCat("FENCED, exiting without publishing anything more: ",
+                       processor.Status().fenced_reason, " (restart to rejoin)"));
       g_stop.store(true);  // the watchdog bounds this stop too
       processor.Shutdown(absl::Seconds(2)).IgnoreError();
       return Exiting(3);

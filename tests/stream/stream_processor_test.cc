@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "engine/engine.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/forwarding.h"
@@ -728,6 +729,46 @@ TEST_P(StreamTest, RecoveryKeepsTheStatesPolledWithAConsumerError) {
   EXPECT_GT(errors.load(), 0);  // the error came with states
   ExpectTotalsEqualSummary(second->processor->Lines());
   ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
+// A state reader that never gets the state topic's watermarks.
+class UnreadableStateReader final : public kafka::ForwardingConsumer {
+ public:
+  explicit UnreadableStateReader(std::unique_ptr<kafka::Consumer> real)
+      : ForwardingConsumer(std::move(real)) {}
+  absl::StatusOr<kafka::Watermarks> QueryWatermarks(const std::string&, int32_t,
+                                                    absl::Duration) override {
+    return absl::UnavailableError("injected: the state topic cannot be read");
+  }
+};
+
+TEST_P(StreamTest, AnUnreadableSavedStateStopsTheInstanceInsteadOfStartingAfresh) {
+  // Starting the lines without their saved state would restart their
+  // escalation ids (every board drops those), leave their call-ups open
+  // for ever and overwrite the state at the next commit.
+  const Day& day = SummonsDay();
+  const size_t split = day.events.size() * 2 / 5;
+  RunFirstInstanceUpTo(day, split);
+  ASSERT_FALSE(HasFatalFailure());
+  const size_t escalations = ReadAll(T("tidewatch.escalations"), kPartitions).size();
+  const size_t states = ReadAll(T("tidewatch.state"), kPartitions).size();
+  ASSERT_GT(escalations, 0u);
+  options_.state_read_timeout = absl::Milliseconds(300);
+  Clients clients;
+  clients.wrap_reader = [](std::unique_ptr<kafka::Consumer> c) {
+    return std::unique_ptr<kafka::Consumer>(new UnreadableStateReader(std::move(c)));
+  };
+  auto second = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(*second, [](const StreamStatus& s) { return s.fenced; }));
+  const StreamStatus st = second->processor->Status();
+  EXPECT_THAT(st.fenced_reason, ::testing::HasSubstr("its saved state on " + T("tidewatch.state") +
+                                                     " cannot be read (injected: the state topic"));
+  EXPECT_EQ(st.events_applied, 0);
+  EXPECT_EQ(second->processor->Step(absl::Milliseconds(50)).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(second->processor->Shutdown(absl::Seconds(5)).code(), absl::StatusCode::kAborted);
+  // Nothing published over what the first instance committed.
+  EXPECT_EQ(ReadAll(T("tidewatch.escalations"), kPartitions).size(), escalations);
+  EXPECT_EQ(ReadAll(T("tidewatch.state"), kPartitions).size(), states);
 }
 
 // Collects escalations, for finding when the first call-up is paged.
