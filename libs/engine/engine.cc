@@ -924,13 +924,17 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   entry.escalation_sequence = s.escalation_sequence();
   entry.restored_at = SavedStateTime(s);
   entry.feed_stale = s.feed_stale();
+  // Totals that cannot be read (another build's bins) are left out; the
+  // rest is restored all the same, so the line is not left frozen.
+  absl::Status totals_status;
   if (s.has_totals()) {
     absl::StatusOr<window::WindowStats> tot = TotalsFromProto(s.totals());
-    if (!tot.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line '", s.line_id(), "': ", tot.status().message()));
+    if (tot.ok()) {
+      entry.state.set_totals(*std::move(tot));
+    } else {
+      totals_status = absl::InvalidArgumentError(absl::StrCat(
+          "line '", s.line_id(), "': saved totals left out: ", tot.status().message()));
     }
-    entry.state.set_totals(*std::move(tot));
   }
   for (const tidewatch::v1::AgentSnapshot& a : s.agents()) entry.state.RestoreAgent(a);
   entry.frozen = false;
@@ -956,7 +960,7 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     StandDownWhere(entry, at,
                    [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
   }
-  return absl::OkStatus();
+  return totals_status;
 }
 
 absl::Status Engine::ApplyCommand(const tidewatch::v1::Command& command) {

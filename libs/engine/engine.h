@@ -202,6 +202,8 @@ class Engine {
   // Recovery. A frozen line's tide is not evaluated (nothing is emitted for
   // it) while events rebuild its windows; RestoreTide sets its tide and
   // call-up state from a snapshot and unfreezes it. Unknown line: NotFound.
+  // Saved totals it cannot read: InvalidArgument, the rest restored (the
+  // line unfrozen all the same).
   absl::Status FreezeTide(std::string_view line_id);
   absl::Status RestoreTide(const tidewatch::v1::LineTideState& state);
   // The tide `state` would restore for its line under the policy in force

@@ -252,6 +252,29 @@ TEST_F(LifecycleTest, CallUpStateSurvivesSnapshotAndRestore) {
   EXPECT_EQ(out2.callups.back().state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
 }
 
+// Saved totals another build wrote (a wait bin this one lacks): left out,
+// the tide and call-ups restored and the line unfrozen all the same (a
+// line left frozen was never evaluated again and refused every command).
+TEST_F(LifecycleTest, UnreadableSavedTotalsLeaveTheRestRestored) {
+  const std::string id = Surge().id();
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  st->mutable_totals()->add_wait_bins(1 << 20);
+  st->mutable_totals()->add_wait_bin_counts(1);
+  RecordingOutput out2;
+  Engine restored(MustLoad(Policy(5)), {}, &out2);
+  ASSERT_TRUE(restored.FreezeTide("revenues").ok());
+  absl::Status s = restored.RestoreTide(*st);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("saved totals left out: wait bin 1048576 out of range"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(restored.Tide("revenues").level, 1);
+  ASSERT_TRUE(restored.ApplyCommand(Ack("cmd-1", id)).ok());  // not "recovering"
+  ASSERT_EQ(out2.callups.size(), 1u);
+  EXPECT_EQ(out2.callups[0].state(), tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED);
+}
+
 // Restarted on a version with fewer tiers than the saved state: the tide
 // is restored to the highest tier that exists, and the removed tier's
 // call-up is stood down with a tide change saying so (as a live version
