@@ -19,8 +19,10 @@ absl::Status CommandSender::Send(const std::string& topic, const std::string& ke
   if (!s.ok())
     return absl::UnavailableError(absl::StrCat("cannot send to ", topic, ": ", s.message()));
   if (absl::Status f = producer_.Flush(timeout); !f.ok() && !*delivered) {
-    return absl::UnavailableError(
-        absl::StrCat("no confirmation from Kafka for ", topic, ": ", f.message()));
+    // Still queued or in flight: Kafka may yet take it.
+    return absl::UnavailableError(absl::StrCat("no confirmation from Kafka for ", topic, " within ",
+                                               absl::FormatDuration(timeout),
+                                               " (it may still be written): ", f.message()));
   }
   if (!result->ok()) {
     return absl::UnavailableError(absl::StrCat("not written to ", topic, ": ", result->message()));

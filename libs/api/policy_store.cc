@@ -129,8 +129,12 @@ absl::StatusOr<int64_t> PolicyStore::Publish(const std::string& yaml, const std:
   ToProto(now, pv.mutable_applied_at());
   pv.set_comment(comment);
   if (rollback_to) pv.set_rollback_to(*rollback_to);
-  RETURN_IF_ERROR(
-      sender_.Send(options_.topic, "policy", pv.SerializeAsString(), options_.apply_timeout));
+  if (absl::Status s =
+          sender_.Send(options_.topic, "policy", pv.SerializeAsString(), options_.apply_timeout);
+      !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("policy version ", version, ": ", s.message(),
+                                               "; check `tidectl policy get` before trying again"));
+  }
   absl::MutexLock lock(&mu_);
   auto read_back = [this, version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return versions_.back().version >= version;

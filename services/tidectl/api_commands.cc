@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "api/auth.h"
@@ -67,7 +68,9 @@ void AddConnectionFlags(CommandArgs& args) {
   args.AddFlag("tls_ca", "PEM CA that signed the server's certificate (turns TLS on)");
   args.AddFlag("tls_cert", "PEM client certificate (when the server asks for one)");
   args.AddFlag("tls_key", "PEM key of the client certificate");
-  args.AddFlag("timeout", "deadline of each call (default 10s)");
+  args.AddFlag("timeout",
+               "deadline of each call (default 10s; 45s for ack, decline, policy apply and "
+               "rollback, which wait for Kafka)");
   args.AddBool("json", "print JSON (the protobuf JSON mapping)");
 }
 
@@ -76,25 +79,44 @@ struct Client {
   std::string server;
   std::string token;
   absl::Duration timeout = absl::Seconds(10);
+  // Calls that change something wait for Kafka on the server (a policy
+  // apply up to ~30 s): a shorter deadline would report a change that
+  // went through as failed.
+  absl::Duration write_timeout = absl::Seconds(45);
   bool json = false;
   std::shared_ptr<grpc::Channel> channel;
 
   std::unique_ptr<grpc::ClientContext> Context(bool with_deadline = true) const {
+    return ContextWithin(with_deadline ? timeout : absl::InfiniteDuration());
+  }
+  std::unique_ptr<grpc::ClientContext> WriteContext() const { return ContextWithin(write_timeout); }
+  std::unique_ptr<grpc::ClientContext> ContextWithin(absl::Duration deadline) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
     if (!token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
-    if (with_deadline) {
+    if (deadline != absl::InfiniteDuration()) {
       ctx->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+                        std::chrono::milliseconds(absl::ToInt64Milliseconds(deadline)));
     }
     return ctx;
   }
 
   // Prints a failed call as the user should read it; returns the exit code.
+  // "cannot reach" only when no connection was made: an error tidewatchd
+  // itself answered (Kafka slow, say) means the server was reached, and a
+  // deadline passed on a connected channel may hide a change that went
+  // through.
   int Fail(const grpc::Status& s) const {
-    if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    const bool connected = channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+    if (!connected && (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                       s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
       std::fprintf(stderr, "tidectl: cannot reach tidewatchd at %s: %s\n", server.c_str(),
                    s.error_message().c_str());
+    } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      std::fprintf(stderr,
+                   "tidectl: no answer from tidewatchd at %s within the deadline (--timeout): "
+                   "a change may still have been made; check (tidectl watch / policy get) "
+                   "before trying again\n",
+                   server.c_str());
     } else {
       static const char* kNames[] = {"OK",
                                      "CANCELLED",
@@ -152,6 +174,7 @@ std::optional<Client> Connect(CommandArgs& args, const std::vector<std::string>&
       return std::nullopt;
     }
     c.timeout = *t;
+    c.write_timeout = *t;
   }
   if (args.Has("token")) {
     c.token = *args.Get("token");
@@ -167,6 +190,20 @@ std::optional<Client> Connect(CommandArgs& args, const std::vector<std::string>&
     }
   } else if (const char* env = std::getenv("TIDEWATCH_TOKEN"); env != nullptr) {
     c.token = env;
+  }
+  if (!args.Has("tls_ca") && (args.Has("tls_cert") || args.Has("tls_key"))) {
+    // Without a CA tidectl would connect in plaintext and send the token
+    // in the clear.
+    std::fprintf(stderr,
+                 "tidectl: --tls_cert and --tls_key need --tls_ca (the CA that signed "
+                 "tidewatchd's certificate): TLS is on only with it\n");
+    *exit_code = kUsage;
+    return std::nullopt;
+  }
+  if (args.Has("tls_cert") != args.Has("tls_key")) {
+    std::fprintf(stderr, "tidectl: --tls_cert and --tls_key go together\n");
+    *exit_code = kUsage;
+    return std::nullopt;
   }
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (args.Has("tls_ca")) {
@@ -243,8 +280,17 @@ int RunStatus(const std::vector<std::string>& argv) {
   if (!s.ok()) return c->Fail(s);
   if (args.Has("line")) {
     v1::ListLinesResponse only;
-    for (const auto& l : resp.lines())
+    std::vector<std::string> ids;
+    for (const auto& l : resp.lines()) {
+      ids.push_back(l.line_id());
       if (l.line_id() == *args.Get("line")) *only.add_lines() = l;
+    }
+    if (only.lines().empty()) {
+      // An empty wallboard would read as "all calm".
+      std::fprintf(stderr, "tidectl: no line '%s' in tidewatchd's policy; lines are: %s\n",
+                   args.Get("line")->c_str(), absl::StrJoin(ids, ", ").c_str());
+      return kFailure;
+    }
     resp = only;
   }
   if (c->json) {
@@ -380,7 +426,7 @@ int RunAck(const std::vector<std::string>& argv) {
   }
   v1::CommandReceipt receipt;
   grpc::Status s =
-      v1::CallUpService::NewStub(c->channel)->Acknowledge(c->Context().get(), req, &receipt);
+      v1::CallUpService::NewStub(c->channel)->Acknowledge(c->WriteContext().get(), req, &receipt);
   return c->Finish(s, receipt, [&] {
     std::printf("acknowledged %s (command %s, sent to the instance owning line %s)\n",
                 receipt.callup_id().c_str(), receipt.command_id().c_str(),
@@ -407,7 +453,7 @@ int RunDecline(const std::vector<std::string>& argv) {
   req.set_responder(args.GetOr("responder", ""));
   v1::CommandReceipt receipt;
   grpc::Status s =
-      v1::CallUpService::NewStub(c->channel)->Decline(c->Context().get(), req, &receipt);
+      v1::CallUpService::NewStub(c->channel)->Decline(c->WriteContext().get(), req, &receipt);
   return c->Finish(s, receipt, [&] {
     std::printf("declined %s (command %s)\n", receipt.callup_id().c_str(),
                 receipt.command_id().c_str());
@@ -475,7 +521,7 @@ int RunPolicy(const std::vector<std::string>& argv) {
     req.set_source_name(pos[1]);
     req.set_comment(args.GetOr("comment", ""));
     v1::ApplyPolicyResponse r;
-    auto ctx = c->Context();
+    auto ctx = c->WriteContext();
     grpc::Status s = stub->ApplyPolicy(ctx.get(), req, &r);
     return c->Finish(s, r, [&] {
       std::printf("applied %s as policy version %lld: in force from the next evaluation\n",
@@ -486,7 +532,7 @@ int RunPolicy(const std::vector<std::string>& argv) {
     v1::RollbackPolicyRequest req;
     req.set_comment(args.GetOr("comment", ""));
     v1::ApplyPolicyResponse r;
-    grpc::Status s = stub->RollbackPolicy(c->Context().get(), req, &r);
+    grpc::Status s = stub->RollbackPolicy(c->WriteContext().get(), req, &r);
     return c->Finish(s, r, [&] {
       std::printf("rolled back: the previous policy is in force as version %lld\n",
                   static_cast<long long>(r.version()));

@@ -24,6 +24,10 @@ absl::Status GrpcFront::Start(
         check_change) {
   kafka::ProducerOptions po;
   po.linger = absl::Milliseconds(1);
+  // A command or policy version the caller was told failed (no
+  // confirmation within the call's wait) should not land minutes later:
+  // librdkafka fails it soon after instead.
+  po.delivery_timeout = absl::Seconds(15);
   ASSIGN_OR_RETURN(producer_, kafka::NewProducer(config_, po));
   sender_ = std::make_unique<api::CommandSender>(*producer_);
   board_ = std::make_unique<api::CallUpBoard>();

@@ -285,6 +285,18 @@ int Run() {
   grpc_settings.commands_topic = options.commands_topic;
   grpc_settings.policy_topic = absl::GetFlag(FLAGS_policy_topic);
   grpc_settings.instance_id = instance;
+  if (!grpc_settings.address.empty() && grpc_settings.insecure &&
+      (!grpc_settings.tls_cert.empty() || !grpc_settings.tls_key.empty() ||
+       !grpc_settings.tls_client_ca.empty())) {
+    // TLS flags the plaintext API would silently ignore: an operator who
+    // gave them believes the port is encrypted.
+    Log(absl::GetFlag(FLAGS_grpc_insecure)
+            ? "--grpc_insecure serves plaintext: it cannot be given with --tls_cert, --tls_key "
+              "or --tls_client_ca (drop one or the other)"
+            : "--tls_key and --tls_client_ca need --tls_cert (without it the embedded demo "
+              "serves plaintext)");
+    return 2;
+  }
   if (!grpc_settings.address.empty()) {
     if (!grpc_settings.insecure &&
         (grpc_settings.tls_cert.empty() || grpc_settings.tls_key.empty() ||

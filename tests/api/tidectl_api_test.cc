@@ -124,6 +124,38 @@ TEST_F(TidectlApiTest, UnreachableServer) {
   EXPECT_THAT(r.out, HasSubstr("cannot reach tidewatchd at 127.0.0.1:1"));
 }
 
+TEST_F(TidectlApiTest, StatusOfAnUnknownLineSaysSo) {
+  // An empty wallboard would read as "all calm".
+  Result r = Tidectl(absl::StrCat("status --line revenue ", As(kViewerToken)));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("tidectl: no line 'revenue' in tidewatchd's policy; lines are: "));
+  EXPECT_THAT(r.out, HasSubstr("revenues"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("LINE")));
+}
+
+TEST_F(TidectlApiTest, AClientCertificateWithoutACaIsAUsageError) {
+  // Without --tls_ca the channel is plaintext: the token would go in the clear.
+  Result r = Tidectl(absl::StrCat("status --tls_cert c.pem --tls_key k.pem ", As(kViewerToken)));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--tls_cert and --tls_key need --tls_ca"));
+  Result half = Tidectl(absl::StrCat("status --tls_ca ca.pem --tls_cert c.pem ", As(kViewerToken)));
+  EXPECT_EQ(half.exit_code, 2) << half.out;
+  EXPECT_THAT(half.out, HasSubstr("--tls_cert and --tls_key go together"));
+}
+
+TEST_F(TidectlApiTest, AnErrorTidewatchdAnswersIsNotCalledUnreachable) {
+  // Kafka away: tidewatchd answers UNAVAILABLE after its wait; tidectl
+  // reached it, and says what it answered.
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  const std::string id = "revenues/t2/20221003T081000Z/1/revenues-back-office";
+  Result r = Tidectl(absl::StrCat("ack ", id, " ", As(kRevenuesToken)));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("refused: UNAVAILABLE: no confirmation from Kafka for "
+                               "tidewatch.commands within 10s (it may still be written)"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("cannot reach")));
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+}
+
 TEST_F(TidectlApiTest, PolicyValidateApplyRollback) {
   const std::string good = TempFile("good.yaml", std::string(policy::DefaultPolicyYaml()));
   const std::string bad =

@@ -105,6 +105,23 @@ TEST(TidewatchdGrpcTest, NoPlaintextApiAgainstARealCluster) {
   EXPECT_THAT(d.Out(), ::testing::Not(HasSubstr("grpc_port=")));
 }
 
+// TLS flags a plaintext API would ignore are refused at start (exit 2):
+// whoever gave them believes the port is encrypted.
+TEST(TidewatchdGrpcTest, TlsFlagsWithAPlaintextApiAreRefused) {
+  const std::string dir = ::testing::TempDir();
+  const std::string d = kBin + "/services/tidewatchd/tidewatchd";
+  for (const auto& [flags, want] : std::vector<std::pair<std::string, std::string>>{
+           {"--grpc_insecure --tls_cert=c.pem --tls_key=k.pem --tls_client_ca=ca.pem",
+            "--grpc_insecure serves plaintext: it cannot be given with --tls_cert"},
+           {"--brokers=embedded --tls_client_ca=ca.pem",
+            "--tls_key and --tls_client_ca need --tls_cert"}}) {
+    const std::string out =
+        Capture(absl::StrCat(d, " --metrics_address= ", flags, "; echo exit=$?"));
+    EXPECT_THAT(out, HasSubstr(want)) << flags;
+    EXPECT_THAT(out, HasSubstr("exit=2")) << out;
+  }
+}
+
 // An instance that serves no API (here --grpc_address= ; in production also
 // one whose TLS flags are missing) still follows the policy topic: a
 // version applied through another instance governs its lines too.
