@@ -85,6 +85,7 @@ class LineState {
   // Replaces targets etc. (future samples use the new targets).
   void set_policy(const policy::LinePolicy& policy) {
     policy_ = &policy;
+    capacity_valid_ = false;  // the estimate reads targets and handle time
     ++figures_version_;
   }
   const policy::LinePolicy& policy() const { return *policy_; }
@@ -165,6 +166,7 @@ class LineState {
   // Which window the live capacity estimate reads (default: the last).
   void set_capacity_window(int window_index) {
     capacity_window_ = window_index;
+    capacity_valid_ = false;
     ++figures_version_;
   }
   // The live capacity estimate (libs/line/capacity_estimate.h) over the

@@ -128,6 +128,27 @@ TEST(CapacityIntegrationTest, GapCallUpCarriesTheComputedHeadcountAndInputs) {
   EXPECT_LE(gap, 40);  // within the team's cap
 }
 
+// A version changing the handle time the model assumes is read at once,
+// not after the estimate cached at the same instant.
+TEST(CapacityIntegrationTest, ANewVersionsHandleTimeIsUsedAtTheSameInstant) {
+  auto policy = MustLoad(kPolicy);
+  ASSERT_NE(policy, nullptr);
+  RecordingOutput out;
+  Engine engine(policy, {}, &out);
+  EventBuilder b("revenues");
+  for (int s = 0; s < 15 * 60; s += 7) {
+    const std::string id = absl::StrCat("c", s);
+    engine.Apply(b.Queued(id, kT0 + absl::Seconds(s)));
+    engine.Apply(b.Answered(id, kT0 + absl::Seconds(s + 60)));
+  }
+  engine.AdvanceTo(kT0 + absl::Minutes(16));
+  EXPECT_DOUBLE_EQ(engine.FindLine("revenues")->Capacity().mean_handle_seconds, 240);
+  std::string slower = kPolicy;
+  slower.replace(slower.find("default_handle_time: 240s"), 25, "default_handle_time: 600s");
+  ASSERT_TRUE(engine.ReplacePolicy(MustLoad(slower), 2).ok());
+  EXPECT_DOUBLE_EQ(engine.FindLine("revenues")->Capacity().mean_handle_seconds, 600);
+}
+
 TEST(CapacityIntegrationTest, HeadcountIsCappedByTheTeam) {
   std::string yaml = kPolicy;
   yaml.replace(yaml.find("max_headcount: 40"), 17, "max_headcount: 3");
