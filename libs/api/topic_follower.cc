@@ -45,7 +45,11 @@ void TopicFollower::Run() {
   bool caught_up = CaughtUp();  // only this thread changes it
   while (!stop_.load()) {
     batch.clear();
-    consumer_->PollBatch(500, options_.poll_timeout, &batch).IgnoreError();
+    // Records polled with an error are handled like any others.
+    if (absl::Status s = consumer_->PollBatch(500, options_.poll_timeout, &batch); !s.ok()) {
+      errors_.fetch_add(1);
+      if (options_.on_error) options_.on_error(s);
+    }
     for (const kafka::Record& r : batch) handler_(r);
     // Reading committed, a transaction's marker (and an aborted
     // transaction's records) is never handed over, but the consumer's

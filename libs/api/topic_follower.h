@@ -36,6 +36,10 @@ struct FollowerOptions {
   absl::Duration poll_timeout = absl::Milliseconds(50);
   // Limit on asking the broker for each partition's end at Start().
   absl::Duration watermark_timeout = absl::Seconds(10);
+  // Called on the follower's thread with each error a poll returns while
+  // following (authorization, an unknown partition, the broker away): the
+  // owner logs it (they are counted in errors() too). The follower goes on.
+  std::function<void(const absl::Status&)> on_error = nullptr;
 };
 
 // Follows one topic on a thread of its own.
@@ -59,6 +63,8 @@ class TopicFollower {
   bool WaitCaughtUp(absl::Duration timeout) const;
   // Records handled so far.
   int64_t handled() const;
+  // Errors the consumer returned while following (see on_error).
+  int64_t errors() const { return errors_.load(); }
   // Stops the thread (idempotent).
   void Stop();
 
@@ -70,6 +76,7 @@ class TopicFollower {
   const Handler handler_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<int64_t> errors_{0};
   mutable absl::Mutex mu_;
   std::vector<int64_t> end_at_start_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> next_ ABSL_GUARDED_BY(mu_);

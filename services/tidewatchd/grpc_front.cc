@@ -48,10 +48,25 @@ absl::Status GrpcFront::Start(
     co.read_committed = true;   // tidewatch's outputs are transactional on a real cluster
     co.fetch_wait_max = absl::Milliseconds(10);
     ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer, kafka::NewConsumer(config_, co));
-    auto follower = std::make_unique<api::TopicFollower>(
-        std::move(consumer), api::FollowerOptions{topic, partitions}, std::move(handler));
+    api::FollowerOptions fo{topic, partitions};
+    // Logged (the first, then at most one line a minute with the count):
+    // a follower failing quietly leaves watchers and line status stale.
+    fo.on_error = [this, topic, last = absl::InfinitePast(),
+                   unlogged = int64_t{0}](const absl::Status& s) mutable {
+      ++unlogged;
+      const absl::Time now = clock_.Now();
+      if (now - last < absl::Minutes(1)) return;
+      log_(absl::StrCat(
+          "following ", topic, ": ", s.message(),
+          unlogged > 1 ? absl::StrCat(" (", unlogged, " errors since the last line)") : ""));
+      last = now;
+      unlogged = 0;
+    };
+    auto follower =
+        std::make_unique<api::TopicFollower>(std::move(consumer), fo, std::move(handler));
     RETURN_IF_ERROR(follower->Start());
     followers_.push_back(std::move(follower));
+    follower_topics_.push_back(topic);
     return absl::OkStatus();
   };
   if (!serving() && !settings_.follow_policy) {
@@ -133,6 +148,14 @@ std::string GrpcFront::MetricsText() const {
   };
   metric("tidewatch_policy_version", "gauge", "The policy version in force on this instance.",
          policy_->Current().version);
+  absl::StrAppend(&out,
+                  "# HELP tidewatch_api_follow_errors_total Errors reading a topic the API "
+                  "serves from (policy, escalations, state).\n"
+                  "# TYPE tidewatch_api_follow_errors_total counter\n");
+  for (size_t i = 0; i < followers_.size(); ++i) {
+    absl::StrAppend(&out, "tidewatch_api_follow_errors_total{topic=\"", follower_topics_[i], "\"} ",
+                    followers_[i]->errors(), "\n");
+  }
   if (!serving()) return out;
   metric("tidewatch_grpc_callup_watchers", "gauge", "Call-up watch streams open on this instance.",
          b.watchers);

@@ -80,6 +80,7 @@ class GrpcFront {
   std::unique_ptr<api::PolicyStore> policy_;
   std::unique_ptr<api::LineDirectory> lines_;
   std::vector<std::unique_ptr<api::TopicFollower>> followers_;
+  std::vector<std::string> follower_topics_;  // followers_[i]'s topic
   std::unique_ptr<api::ApiServer> server_;
   std::atomic<bool> started_{false};
 };

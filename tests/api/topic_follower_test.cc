@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
+#include "kafka/forwarding.h"
 #include "kafka/kafka.h"
 #include "kafka/test_brokers.h"
 
@@ -116,6 +117,46 @@ TEST_P(TopicFollowerTest, CatchesUpWithWhatExistedAtStartThenFollows) {
   while (follower->handled() < 21 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
   EXPECT_TRUE(seen.values().contains("later"));
   follower->Stop();
+}
+
+// A consumer whose second poll fails (after returning its records).
+class OnceFailingConsumer final : public kafka::ForwardingConsumer {
+ public:
+  using ForwardingConsumer::ForwardingConsumer;
+  absl::Status PollBatch(size_t max_records, absl::Duration timeout,
+                         kafka::RecordBatch* out) override {
+    absl::Status s = real().PollBatch(max_records, timeout, out);
+    if (++polls_ == 2) return absl::PermissionDeniedError("injected: TOPIC_AUTHORIZATION_FAILED");
+    return s;
+  }
+
+ private:
+  int polls_ = 0;
+};
+
+// Errors while following are counted and handed to the owner (tidewatchd
+// logs them and exports the count): a follower that went quiet on an
+// authorization error left watchers without updates and nobody told.
+TEST_P(TopicFollowerTest, ErrorsWhileFollowingAreCountedAndReported) {
+  auto consumer = kafka::NewConsumer(config_, kafka::ConsumerOptions{});
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  absl::Mutex mu;
+  std::vector<std::string> reported;
+  FollowerOptions options{topic_, kPartitions};
+  options.on_error = [&](const absl::Status& s) {
+    absl::MutexLock lock(&mu);
+    reported.emplace_back(s.message());
+  };
+  Seen seen;
+  TopicFollower follower(std::make_unique<OnceFailingConsumer>(*std::move(consumer)), options,
+                         [&seen](const kafka::Record& r) { seen.Add(r); });
+  ASSERT_TRUE(follower.Start().ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (follower.errors() < 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  follower.Stop();
+  EXPECT_EQ(follower.errors(), 1);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(reported, std::vector<std::string>{"injected: TOPIC_AUTHORIZATION_FAILED"});
 }
 
 // tidewatchd on a real cluster writes its escalations and state in
