@@ -140,6 +140,7 @@ class ApiServer::Services {
                                           const v1::AcknowledgeRequest* request,
                                           v1::CommandReceipt* response) override {
       return s_->Unary(ctx, [&](const Principal& who) {
+        RETURN_IF_ERROR(CheckText("responder", request->responder(), kMaxResponderBytes));
         v1::Command command;
         auto* ack = command.mutable_acknowledge();
         ack->set_callup_id(request->callup_id());
@@ -157,6 +158,8 @@ class ApiServer::Services {
       return s_->Unary(ctx, [&](const Principal& who) {
         if (request->reason().empty())
           return absl::InvalidArgumentError("a decline needs a reason");
+        RETURN_IF_ERROR(CheckText("reason", request->reason(), kMaxReasonBytes));
+        RETURN_IF_ERROR(CheckText("responder", request->responder(), kMaxResponderBytes));
         v1::Command command;
         auto* d = command.mutable_decline();
         d->set_callup_id(request->callup_id());
@@ -169,6 +172,16 @@ class ApiServer::Services {
    private:
     Services* s_;
   };
+
+  // Free text a responder types: bounded, so that a command always fits a
+  // Kafka message and a wallboard line.
+  static constexpr size_t kMaxReasonBytes = 1000;
+  static constexpr size_t kMaxResponderBytes = 200;
+  static absl::Status CheckText(const char* field, const std::string& text, size_t max_bytes) {
+    if (text.size() <= max_bytes) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": at most ", max_bytes, " bytes, got ", text.size()));
+  }
 
   // Checks the (authenticated) caller may act on the call-up, then sends
   // the command to the owning instance through the commands topic.
@@ -675,6 +688,12 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   const std::string address = options.address;
   server->services_ = std::make_unique<Services>(std::move(options), backends);
   grpc::ServerBuilder builder;
+  // Clients' keepalive pings (tidectl watch: every 30 s) are welcome down
+  // to every 5 s; the server pings idle clients every minute so that the
+  // streams of vanished watchers end.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddListeningPort(address, credentials, &server->port_);
   builder.RegisterService(&server->services_->callups_);
   builder.RegisterService(&server->services_->lines_);

@@ -221,7 +221,24 @@ std::optional<Client> Connect(CommandArgs& args, const std::vector<std::string>&
   } else {
     creds = grpc::InsecureChannelCredentials();
   }
-  c.channel = grpc::CreateChannel(c.server, creds);
+  // Long watch streams ping the server so that a silent connection is
+  // noticed (tidewatchd accepts pings every 5 s or more; tidectl sends at
+  // most one every 10 s).
+  absl::Duration keepalive = absl::Seconds(30);
+  if (args.Has("keepalive")) {
+    absl::StatusOr<absl::Duration> k = args.GetDuration("keepalive");
+    if (!k.ok() || *k < absl::Seconds(10)) {
+      *exit_code =
+          BadFlag(k.ok() ? absl::InvalidArgumentError("--keepalive: at least 10s") : k.status());
+      return std::nullopt;
+    }
+    keepalive = *k;
+  }
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                      static_cast<int>(absl::ToInt64Milliseconds(keepalive)));
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  c.channel = grpc::CreateCustomChannel(c.server, creds, channel_args);
   return c;
 }
 
@@ -351,6 +368,10 @@ int RunWatch(const std::vector<std::string>& argv) {
   args.AddFlag("team", "only this team's call-ups");
   args.AddFlag("line", "only this line's call-ups");
   args.AddBool("no_bell", "no terminal bell on new pages");
+  args.AddFlag("keepalive",
+               "ping tidewatchd this often (default 30s): a connection that stops answering "
+               "(a dropped VPN, a dead server) ends the watch with an error 10s later, never a "
+               "silent wallboard");
   int code = kOk;
   std::optional<Client> c = Connect(args, argv, &code);
   if (!c) return code;

@@ -172,6 +172,13 @@ TEST_F(ApiSecurityTest, BadRequests) {
   EXPECT_EQ(many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(many.error_message().find("headcount 100000"), std::string::npos)
       << many.error_message();
+  // Free text beyond its bound (a 1 MB reason would not even fit a Kafka message).
+  EXPECT_EQ(Decline(kAdminToken, "rev/csc", std::string(1001, 'x')),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_headcount(1);
+  req.set_responder(std::string(201, 'r'));
+  EXPECT_EQ(callups_->Acknowledge(Context(kAdminToken).get(), req, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(ReadCommands(absl::Seconds(2)).empty());  // none reached the commands topic
   v1::GetLineRequest get;
   get.set_line_id("no-such-line");

@@ -122,6 +122,41 @@ TEST(TidewatchdGrpcTest, TlsFlagsWithAPlaintextApiAreRefused) {
   }
 }
 
+// A watch whose server stops answering (here frozen with SIGSTOP: the
+// kernel still holds the connection, as with a dropped VPN) ends with an
+// error after tidectl's keepalive, never a silent wallboard.
+TEST(TidewatchdGrpcTest, AWatchOfAServerThatStopsAnsweringEnds) {
+  const std::string dir = ::testing::TempDir();
+  Child d({kBin + "/services/tidewatchd/tidewatchd", "--grpc_address=127.0.0.1:0",
+           "--metrics_address=", "--quiet"},
+          dir + "/frozen.out", dir + "/frozen.err");
+  std::string port;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (port.empty() && absl::Now() < deadline) {
+    const std::string out = d.Out();
+    if (size_t at = out.find("grpc_port="); at != std::string::npos) {
+      const size_t end = out.find('\n', at);
+      if (end != std::string::npos) port = out.substr(at + 10, end - at - 10);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty()) << d.Err();
+  // Without keepalive it would wait for `timeout` (exit 124).
+  std::string watch_out;
+  std::thread watch([&] {
+    watch_out =
+        Capture(absl::StrCat("timeout 120 ", kBin, "/services/tidectl/tidectl watch ",
+                             "--server 127.0.0.1:", port, " --keepalive 10s; echo exit=$?"));
+  });
+  absl::SleepFor(absl::Seconds(2));  // connected and live
+  d.Signal(SIGSTOP);
+  watch.join();
+  d.Signal(SIGCONT);
+  EXPECT_THAT(watch_out, HasSubstr("-- live"));
+  EXPECT_THAT(watch_out, HasSubstr("exit=1")) << watch_out;  // not timeout's 124
+  EXPECT_THAT(watch_out, HasSubstr("tidectl: cannot reach tidewatchd at 127.0.0.1:" + port));
+}
+
 // An instance that serves no API (here --grpc_address= ; in production also
 // one whose TLS flags are missing) still follows the policy topic: a
 // version applied through another instance governs its lines too.
