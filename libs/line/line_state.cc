@@ -60,7 +60,7 @@ void LineState::OrphanHeld(absl::Time now) {
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->second.time < watermark) {
       ++anomalies_.orphans;
-      RememberClosed(it->first, it->second.time, it->second.time);
+      RememberClosed(it->first, it->second.time, it->second.time, /*queued_seen=*/false);
       held_.erase(it++);
     } else {
       ++it;
@@ -76,7 +76,7 @@ void LineState::ExpireWaiting(absl::Time now) {
     ++anomalies_.expired_waiting;
     for (auto it = open_.begin(); it != open_.end(); ++it) {
       if (it->second.serial == serial) {
-        RememberClosed(it->first, entered, now);
+        RememberClosed(it->first, entered, now, /*queued_seen=*/true);
         open_.erase(it);
         break;
       }
@@ -118,6 +118,15 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         ++anomalies_.conflicts;
         return Disposition::kConflict;
       }
+      const ClosedVisit* visit = closed_.Find(id);
+      // Of the visit closed last (else a later, second visit).
+      const bool of_closed_visit = visit != nullptr && (t < visit->closed || t <= visit->entered);
+      if (of_closed_visit && visit->queued_seen) {
+        // That visit's queued event was applied already (resent under
+        // another event id): offered once.
+        ++anomalies_.conflicts;
+        return Disposition::kConflict;
+      }
       RecordSample(t, window::Sample::Offered(), in_windows);
       if (auto held = held_.find(id); held != held_.end()) {
         // The outcome came first without a wait: now it has one.
@@ -125,12 +134,13 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         held_.erase(held);
         const bool outcome_in_windows = h.time >= now_ - lateness_;
         CloseOutcome(h.time, h.answered, h.time - t, outcome_in_windows);
-        RememberClosed(id, t, h.time);
+        RememberClosed(id, t, h.time, /*queued_seen=*/true);
         return applied;
       }
-      if (const ClosedVisit* v = closed_.Find(id);
-          v != nullptr && (t < v->closed || t <= v->entered)) {
-        return applied;  // the visit whose outcome came first
+      if (of_closed_visit) {
+        // The visit whose outcome came first.
+        RememberClosed(id, visit->entered, visit->closed, /*queued_seen=*/true);
+        return applied;
       }
       const uint64_t serial = next_serial_++;
       open_.emplace(id, OpenCall{t, serial});
@@ -142,9 +152,10 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
       const bool answered = event.kind == CallEvent::kAnswered;
       const Fingerprint id = RecentIdSet::Of(event.call_id);
       auto it = open_.find(id);
+      const bool queued_seen = it != open_.end();
       absl::Duration wait;
       absl::Time entered;
-      if (it != open_.end()) {
+      if (queued_seen) {
         wait = event.has_wait ? event.wait.ToDuration() : t - it->second.queued;
         entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
@@ -160,15 +171,16 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         return Disposition::kHeld;
       }
       CloseOutcome(t, answered, wait, in_windows);
-      RememberClosed(id, entered, t);
+      RememberClosed(id, entered, t, queued_seen);
       return applied;
     }
     case CallEvent::kCallbackRequested:
     case CallEvent::kLeftQueue: {
       const Fingerprint id = RecentIdSet::Of(event.call_id);
       auto it = open_.find(id);
+      const bool queued_seen = it != open_.end();
       absl::Time entered = t;  // unknown when it left before it was queued
-      if (it != open_.end()) {
+      if (queued_seen) {
         entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
@@ -180,7 +192,7 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
                    event.kind == CallEvent::kCallbackRequested ? window::Sample::Callback()
                                                                : window::Sample::LeftQueue(),
                    in_windows);
-      RememberClosed(id, entered, t);
+      RememberClosed(id, entered, t, queued_seen);
       return applied;
     }
     case CallEvent::kCompleted: {

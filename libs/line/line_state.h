@@ -193,9 +193,12 @@ class LineState {
                : windows_.num_windows() - 1;
   }
   void RecordSample(absl::Time t, const window::Sample& s, bool in_windows);
-  // A visit of `call` to the queue, entered at `entered`, ended at `closed`.
-  void RememberClosed(const Fingerprint& call, absl::Time entered, absl::Time closed) {
-    closed_.Put(call, ClosedVisit{entered, closed});
+  // A visit of `call` to the queue, entered at `entered`, ended at
+  // `closed`; `queued_seen`: its queued event was applied (else it may
+  // still come, after its outcome).
+  void RememberClosed(const Fingerprint& call, absl::Time entered, absl::Time closed,
+                      bool queued_seen) {
+    closed_.Put(call, ClosedVisit{entered, closed, queued_seen});
   }
   void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
 
@@ -224,6 +227,7 @@ class LineState {
   struct ClosedVisit {
     absl::Time entered;
     absl::Time closed;
+    bool queued_seen;  // a second queued event of the visit is a conflict
   };
   RecentIdMap<ClosedVisit> closed_;
   absl::flat_hash_map<Fingerprint, HeldOutcome, FingerprintHash> held_;

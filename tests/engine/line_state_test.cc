@@ -179,6 +179,37 @@ TEST_F(LineStateTest, ACallQueuedAgainAfterLeavingIsASecondVisit) {
   EXPECT_EQ(c.offered, 5);
 }
 
+// A visit's queued event sent again under another event id (an adapter
+// replaying, or the original once duplicate memory has forgotten it) after
+// the visit closed is a conflict, not a second offered call; so is a
+// second queued event of a visit whose outcome came first.
+TEST_F(LineStateTest, AQueuedEventResentForAClosedVisitIsOfferedOnce) {
+  engine_.Apply(b_.Queued("c1", kT0));
+  engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(60)));
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0)), EventOutcome::kConflict);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(30))), EventOutcome::kConflict);
+  const window::Counters& c = line().totals().counters;
+  EXPECT_EQ(c.offered, 1);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  // The outcome first, with its wait: its queued event is offered once.
+  EXPECT_EQ(engine_.Apply(b_.Answered("c2", kT0 + absl::Seconds(90), absl::Seconds(20))),
+            EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c2", kT0 + absl::Seconds(70))), EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c2", kT0 + absl::Seconds(70))), EventOutcome::kConflict);
+  EXPECT_EQ(c.offered, 2);
+  // Held without a wait, resolved by its queued event: that one too.
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c3", kT0 + absl::Seconds(100))), EventOutcome::kHeld);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c3", kT0 + absl::Seconds(95))), EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c3", kT0 + absl::Seconds(95))), EventOutcome::kConflict);
+  EXPECT_EQ(c.offered, 3);
+  EXPECT_EQ(c.abandoned, 1);
+  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 4);
+  // A later queued event is still a second visit.
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(120))), EventOutcome::kApplied);
+  EXPECT_EQ(c.offered, 4);
+  EXPECT_EQ(line().calls_waiting(), 1);
+}
+
 TEST_F(LineStateTest, RepeatedQueuedForOpenCallIsAConflict) {
   engine_.Apply(b_.Queued("c1", kT0));
   EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(1))), EventOutcome::kConflict);
