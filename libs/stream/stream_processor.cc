@@ -165,8 +165,9 @@ struct StreamProcessor::Task {
   std::map<std::string, LineTideState> pending;
   // Next commands offset (co-partitioned commands topic); -1: none seen.
   int64_t commands_next_offset = -1;
-  // Commands for lines still recovering, applied once they are restored.
-  std::deque<tidewatch::v1::Command> deferred_commands;
+  // Commands for lines still recovering, applied once they are restored
+  // (with whether to count them: StreamProcessor::ApplyCommand).
+  std::deque<std::pair<tidewatch::v1::Command, bool>> deferred_commands;
   bool dirty = false;
   bool uncommitted = false;
   absl::Time recovery_started = absl::InfinitePast();
@@ -503,7 +504,8 @@ void StreamProcessor::RestoreDue(Task& task, int64_t offset) {
       ++it;
     }
   }
-  while (!task.deferred_commands.empty() && ApplyCommand(task, task.deferred_commands.front())) {
+  while (!task.deferred_commands.empty() && ApplyCommand(task, task.deferred_commands.front().first,
+                                                         task.deferred_commands.front().second)) {
     task.deferred_commands.pop_front();
   }
   if (task.pending.empty() && task.recovery_started != absl::InfinitePast()) {
@@ -632,18 +634,26 @@ void StreamProcessor::ProduceEscalation(const Escalation& e) {
   if (options_.on_escalation) options_.on_escalation(e);
 }
 
-bool StreamProcessor::ApplyCommand(Task& task, const tidewatch::v1::Command& command) {
+bool StreamProcessor::ApplyCommand(Task& task, const tidewatch::v1::Command& command, bool count) {
   absl::Status s = task.engine->ApplyCommand(command);
   if (s.code() == absl::StatusCode::kUnavailable) return false;
   if (s.ok()) {
-    ++status_.commands_applied;
+    if (count) ++status_.commands_applied;
     task.dirty = true;  // its state goes with the commit of its offset
-  } else {
+  } else if (count) {
     std::string reason = absl::StatusCodeToString(s.code());
     absl::AsciiStrToLower(&reason);
     ++status_.rejected[absl::StrCat("command_", reason)];
     Error(absl::Status(s.code(), absl::StrCat("command refused: ", s.message())));
   }
+  return true;
+}
+
+bool StreamProcessor::FirstReading(std::map<int32_t, int64_t>& counted_below, int32_t partition,
+                                   int64_t offset) {
+  int64_t& below = counted_below[partition];
+  if (offset < below) return false;
+  below = offset + 1;
   return true;
 }
 
@@ -659,6 +669,7 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
   if (record.offset < task.commands_next_offset) return;
   task.commands_next_offset = record.offset + 1;
   task.uncommitted = true;
+  const bool count = FirstReading(commands_counted_below_, record.partition, record.offset);
   tidewatch::v1::Command command;
   std::string error;
   if (!command.ParseFromString(record.value)) {
@@ -670,8 +681,10 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
                          record.key, "'");
   }
   if (!error.empty()) {
-    ++status_.rejected["malformed_command"];
-    ++status_.dead_lettered;
+    if (count) {
+      ++status_.rejected["malformed_command"];
+      ++status_.dead_lettered;
+    }
     Produce(options_.dead_letter_topic, record.key, record.value,
             {{"tidewatch-error", error},
              {"tidewatch-reason", "malformed_command"},
@@ -680,8 +693,8 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
     return;
   }
   // Commands keep their order behind any already waiting for a recovery.
-  if (!task.deferred_commands.empty() || !ApplyCommand(task, command)) {
-    task.deferred_commands.push_back(std::move(command));
+  if (!task.deferred_commands.empty() || !ApplyCommand(task, command, count)) {
+    task.deferred_commands.emplace_back(std::move(command), count);
   }
 }
 
@@ -754,9 +767,13 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
   task.uncommitted = true;
   if (!decoded.ok) {
     if (record.offset < task.handled_below) return;  // dead-lettered before
+    // Dead-lettered again after an aborted transaction (that record was
+    // aborted too), but counted once.
     const std::string name(events::RejectReasonName(decoded.reason));
-    ++status_.rejected[name];
-    ++status_.dead_lettered;
+    if (FirstReading(events_counted_below_, record.partition, record.offset)) {
+      ++status_.rejected[name];
+      ++status_.dead_lettered;
+    }
     Produce(options_.dead_letter_topic, record.key, record.value,
             {{"tidewatch-error", std::string(decoded.error.message())},
              {"tidewatch-reason", name},

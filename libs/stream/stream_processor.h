@@ -337,8 +337,14 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void StopWorker();
   void HandleCommand(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a command to its task's engine; false if it must wait (the
-  // line is recovering).
-  bool ApplyCommand(Task& task, const tidewatch::v1::Command& command)
+  // line is recovering). `count`: in status_ (false for a command read
+  // again after a rewind, counted the first time).
+  bool ApplyCommand(Task& task, const tidewatch::v1::Command& command, bool count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `offset` of `partition` is read for the first time in this
+  // process (records read again after a rewind or a re-assignment were
+  // counted already); notes it.
+  bool FirstReading(std::map<int32_t, int64_t>& counted_below, int32_t partition, int64_t offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyPendingPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drop a task (one, or all), keeping its engine's set-aside counts in
@@ -435,6 +441,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
   int64_t pending_policy_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int32_t, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
   StreamStatus status_ ABSL_GUARDED_BY(mu_);
+  // Per partition, the events and commands offsets below which records have
+  // been counted in status_ (dead-lettered, rejected, commands applied):
+  // kept across tasks, so a replay does not count them twice.
+  std::map<int32_t, int64_t> events_counted_below_ ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, int64_t> commands_counted_below_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
   // How far back of the engine's clock a task's horizon reaches
   // (HorizonKeep of policy_).

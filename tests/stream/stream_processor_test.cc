@@ -1793,6 +1793,17 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
     return s.events_applied >= static_cast<int64_t>(2 * third) &&
            faults->commits_seen > commits_before;
   }));
+  // Undecodable records first in the last third: dead-lettered in the
+  // aborted transaction, then again (and committed) after the rewind, but
+  // counted once.
+  {
+    auto producer = *kafka::NewProducer(config_, {});
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(
+          producer->Produce(T("telephony.call-events"), "revenues", "not a CallEvent").ok());
+    }
+    ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
+  }
   Produce(day.events, 2 * third, day.events.size());
   const int64_t offered = day.summary.total.offered;
   auto total_offered = [&] {
@@ -1814,8 +1825,10 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
   EXPECT_EQ(st.txn_aborts, 1);
   EXPECT_FALSE(st.fenced);
   EXPECT_GE(faults->sends_seen, 3);  // the retriable one was retried
+  EXPECT_EQ(st.dead_lettered, 3);
   ExpectTotalsEqualSummary(in->processor->Lines());
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  EXPECT_EQ(ReadAll(T("tidewatch.dead-letter"), 1).size(), 3u);  // committed once
   std::map<std::string, std::string> got;
   std::map<std::string, int64_t> seq;
   for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
