@@ -205,6 +205,9 @@ struct Engine::LineEntry {
   int64_t escalation_sequence = 0;  // last used
   bool owned = true;                // EngineOptions::owns_line
   bool frozen = false;              // recovering: tide not evaluated
+  // When a policy version added the line to a running engine: its feed's
+  // silence is counted from then, not from the engine's start.
+  absl::Time added_at = absl::InfinitePast();
   // The engine time of the state RestoreTide put in (SavedStateTime):
   // before the engine's clock starts, the time its stand-downs carry.
   absl::Time restored_at = absl::InfinitePast();
@@ -606,7 +609,7 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   if (options_.detect_stale_feeds) {
     // Silent since the last event, or since the engine started (or the
     // line opened) if none came since.
-    absl::Time last = std::max(entry.state.last_event_time(), started_);
+    absl::Time last = std::max({entry.state.last_event_time(), started_, entry.added_at});
     if (entry.last_closed != absl::InfinitePast()) last = std::max(last, entry.last_closed);
     const bool stale = e - last > lp.feed_stale_after;
     if (stale != entry.feed_stale) emit_feed(stale);
@@ -986,6 +989,9 @@ absl::Status Engine::ApplyCommand(const tidewatch::v1::Command& command) {
   const bool ack = command.has_acknowledge();
   const std::string& callup_id =
       ack ? command.acknowledge().callup_id() : command.decline().callup_id();
+  // Applied already (a redelivery), also when its call-up has since been
+  // stood down.
+  if (!command.id().empty() && command_ids_.Contains(command.id())) return absl::OkStatus();
   auto cu = std::find_if(entry.open_callups.begin(), entry.open_callups.end(),
                          [&](const CallUp& c) { return c.id() == callup_id; });
   if (cu == entry.open_callups.end()) {
@@ -993,8 +999,7 @@ absl::Status Engine::ApplyCommand(const tidewatch::v1::Command& command) {
                                             command.line_id(),
                                             "' (unknown, or already stood down)"));
   }
-  if (!command.id().empty() &&
-      (cu->command_id() == command.id() || command_ids_.Contains(command.id()))) {
+  if (!command.id().empty() && cu->command_id() == command.id()) {
     return absl::OkStatus();  // applied already (a redelivery)
   }
   if (ack) {
@@ -1164,6 +1169,7 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
     auto it = lines_.find(id);
     if (it == lines_.end()) {
       std::unique_ptr<LineEntry> entry = MakeEntry(lp);
+      entry->added_at = now_;
       if (auto r = retired_.find(id); r != retired_.end()) {
         entry->escalation_sequence = r->second;  // back: its ids go on
         retired_.erase(r);

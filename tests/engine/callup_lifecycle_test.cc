@@ -148,8 +148,11 @@ TEST_F(LifecycleTest, AcknowledgementStopsRepagingAndIsAppliedOnce) {
   EXPECT_EQ(out_.callups[2].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
   EXPECT_EQ(out_.callups[2].responder(), "Ann");
   EXPECT_EQ(out_.callups[2].acknowledged_headcount(), 2);
-  // Stood down: no longer open, so a late command is refused.
+  // Stood down: no longer open, so a late command is refused; the one
+  // applied before, redelivered, is still a no-op (not a refusal).
   EXPECT_EQ(engine_.ApplyCommand(Ack("cmd-2", id)).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(engine_.ApplyCommand(Ack("cmd-1", id, 2)).ok());
+  EXPECT_EQ(out_.callups.size(), 3u);
 }
 
 TEST_F(LifecycleTest, AcknowledgeWithoutHeadcountMeansTheWholeCallUp) {

@@ -139,6 +139,34 @@ TEST(RecoveryTest, SilentFeedDuringOpeningHoursIsMarkedStale) {
   EXPECT_FALSE(engine.Tide("revenues").feed_stale);
 }
 
+// A line a policy version adds has had no events (they were set aside as
+// an unknown line): its feed's silence counts from when it was added.
+TEST(RecoveryTest, ALineAddedLiveIsNotStaleAtOnce) {
+  const std::string yaml(policy::DefaultPolicyYaml());
+  std::string without = yaml;
+  const std::string waste =
+      "  waste:\n    display_name: Waste & Recycling\n    roles: {back_office: "
+      "waste-back-office}\n";
+  const size_t at = without.find(waste);
+  ASSERT_NE(at, std::string::npos);
+  without.erase(at, waste.size());
+  EscalationRecorder out;
+  EngineOptions options;
+  options.detect_stale_feeds = true;
+  Engine engine(MustLoad(without), options, &out);
+  EventBuilder rev("revenues"), was("waste");
+  for (int m = 0; m <= 20; ++m) {
+    engine.Apply(rev.Queued(absl::StrCat("r", m), kT0 + absl::Minutes(m)));
+    EXPECT_EQ(engine.Apply(was.Queued(absl::StrCat("w", m), kT0 + absl::Minutes(m))),
+              EventOutcome::kUnknownLine);
+  }
+  ASSERT_TRUE(engine.ReplacePolicy(MustLoad(yaml), 2).ok());
+  engine.AdvanceTo(kT0 + absl::Minutes(21));
+  EXPECT_FALSE(engine.Tide("waste").feed_stale);  // added a minute ago
+  engine.AdvanceTo(kT0 + absl::Minutes(25) + absl::Seconds(10));
+  EXPECT_TRUE(engine.Tide("waste").feed_stale);  // 5m (feed_stale_after) since then
+}
+
 TEST(RecoveryTest, LinesOfOtherPartitionsAreSetAside) {
   auto policy = MustLoad(std::string(policy::DefaultPolicyYaml()));
   EscalationRecorder out;
