@@ -1180,6 +1180,15 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
     }
     LineEntry& entry = *it->second;
     const int tiers = static_cast<int>(lp.tiers.size());
+    // A tier whose enter condition changes has held the new one since now
+    // at the earliest: its sustain starts again.
+    for (int i = 0; i < tiers && i < static_cast<int>(entry.policy->tiers.size()) &&
+                    i < static_cast<int>(entry.enter_since.size());
+         ++i) {
+      if (!(lp.tiers[i].enter == entry.policy->tiers[i].enter)) {
+        entry.enter_since[i] = absl::InfiniteFuture();
+      }
+    }
     if (entry.level > tiers) {
       const int from = entry.level;
       const std::string from_tier = entry.policy->tiers[from - 1].name;

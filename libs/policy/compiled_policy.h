@@ -50,12 +50,14 @@ struct Clause {
   absl::Duration window;
   bool above = true;  // false: below
   double threshold = 0;
+  friend bool operator==(const Clause&, const Clause&) = default;
 };
 
 // Clauses combined with AND (all) or OR (any).
 struct Condition {
   bool all = false;
   std::vector<Clause> clauses;
+  friend bool operator==(const Condition&, const Condition&) = default;
 };
 
 // A call-up to raise on entering a tier. `team_id` is resolved (roles

@@ -502,6 +502,30 @@ TEST_F(LifecycleTest, ANewPolicyVersionChangesEscalationsFromTheNextEvaluation) 
   EXPECT_EQ(engine_.Tide("revenues").level, 1);  // a tide is not reset by a new version
 }
 
+// A tier's sustain runs on its own condition: a version that changes the
+// condition starts it again (the new one held from the next evaluation),
+// one that leaves it alone does not.
+TEST_F(LifecycleTest, ANewEnterConditionStartsItsSustainAgain) {
+  for (int i = 0; i < 7; ++i) engine_.Apply(b_.Queued(absl::StrCat("c", i), kT0));
+  engine_.AdvanceTo(kT0 + absl::Seconds(30));  // above 5 since kT0
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(Policy(4)), 2).ok());
+  engine_.AdvanceTo(kT0 + absl::Minutes(1) + absl::Seconds(30));
+  EXPECT_TRUE(out_.changes.empty());  // above 4 only since 0:40
+  engine_.AdvanceTo(kT0 + absl::Minutes(2));
+  ASSERT_EQ(out_.changes.size(), 1u);
+  EXPECT_EQ(T(out_.changes[0].time()), kT0 + absl::Minutes(1) + absl::Seconds(40));
+
+  RecordingOutput out2;
+  Engine same(MustLoad(Policy(5)), {}, &out2);
+  EventBuilder b("revenues");
+  for (int i = 0; i < 7; ++i) same.Apply(b.Queued(absl::StrCat("c", i), kT0));
+  same.AdvanceTo(kT0 + absl::Seconds(30));
+  ASSERT_TRUE(same.ReplacePolicy(MustLoad(Policy(5, "  waste: {}\n")), 2).ok());
+  same.AdvanceTo(kT0 + absl::Minutes(2));
+  ASSERT_EQ(out2.changes.size(), 1u);
+  EXPECT_EQ(T(out2.changes[0].time()), kT0 + absl::Minutes(1));
+}
+
 TEST_F(LifecycleTest, PolicyVersionsThatChangeTheWindowsAreRefused) {
   absl::Status s = engine_.ReplacePolicy(MustLoad(Policy(5, "", "[5m, 30m]")), 2);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
