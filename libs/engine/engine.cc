@@ -715,6 +715,10 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   if (entry.level > 0) {
     const policy::TierRule& tier = lp.tiers[entry.level - 1];
     if (e - entry.entered_at[entry.level] < tier.min_hold) return;
+    // Never left while its own enter condition holds (an exit on other
+    // metrics than the enter's): it would be entered again at once, a new
+    // episode paging the rota again.
+    if (entry.enter_since[entry.level - 1] != absl::InfiniteFuture()) return;
     // The verdict first; the values and their text only when it recedes.
     if (!entry.Holds(entry.exit[entry.level - 1], /*exiting=*/true)) return;
     std::vector<MetricValue> values;

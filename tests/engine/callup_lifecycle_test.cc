@@ -1,6 +1,8 @@
 // The call-up lifecycle in the engine: paging the rota on ack timeouts,
 // acknowledgements and declines from tidewatch.commands, stand-downs, and
 // live policy versions. All on simulated (event) time.
+#include <set>
+
 #include "engine/engine.h"
 #include "test_util.h"
 
@@ -524,6 +526,37 @@ TEST_F(LifecycleTest, ANewEnterConditionStartsItsSustainAgain) {
   same.AdvanceTo(kT0 + absl::Minutes(2));
   ASSERT_EQ(out2.changes.size(), 1u);
   EXPECT_EQ(T(out2.changes[0].time()), kT0 + absl::Minutes(1));
+}
+
+// An exit on other metrics than the enter (here: no wait known yet, which
+// an exit counts as met, while calls keep waiting) must not take the line
+// out of a tier whose enter condition still holds: it would be entered
+// again at once, a new episode paging the rota again every min_hold.
+TEST(LifecycleFlapTest, ATierIsNotLeftWhileItsEnterConditionHolds) {
+  std::string yaml = Policy(5);
+  const std::string exit = "exit: {all: [{metric: calls_waiting, below: 1}]}";
+  ASSERT_NE(yaml.find(exit), std::string::npos);
+  yaml.replace(yaml.find(exit), exit.size(),
+               "exit: {all: [{metric: avg_wait, window: 15m, below: 150s}]}");
+  RecordingOutput out;
+  Engine engine(MustLoad(yaml), {}, &out);
+  EventBuilder b("revenues");
+  for (int i = 0; i < 7; ++i) engine.Apply(b.Queued(absl::StrCat("c", i), kT0));
+  engine.AdvanceTo(kT0 + absl::Minutes(10));
+  ASSERT_EQ(out.changes.size(), 1u);  // entered once, never left
+  EXPECT_EQ(out.changes[0].to_level(), 1);
+  EXPECT_EQ(engine.Tide("revenues").level, 1);
+  std::set<std::string> ids;
+  for (const CallUp& cu : out.callups) ids.insert(cu.id());
+  EXPECT_EQ(ids.size(), 1u);  // one call-up (repaged along its rota), not one per entry
+  // Answered: the exit holds and the enter does not: it recedes.
+  for (int i = 0; i < 7; ++i) {
+    engine.Apply(b.Answered(absl::StrCat("c", i), kT0 + absl::Minutes(10) + absl::Seconds(1),
+                            absl::Seconds(60)));
+  }
+  engine.AdvanceTo(kT0 + absl::Minutes(11));
+  ASSERT_EQ(out.changes.size(), 2u);
+  EXPECT_EQ(out.changes[1].to_level(), 0);
 }
 
 TEST_F(LifecycleTest, PolicyVersionsThatChangeTheWindowsAreRefused) {
