@@ -165,6 +165,9 @@ struct StreamProcessor::Task {
   std::map<std::string, LineTideState> pending;
   // Next commands offset (co-partitioned commands topic); -1: none seen.
   int64_t commands_next_offset = -1;
+  // Exactly-once: the events offset known committed for the partition (by
+  // this instance's transactions, or read at assignment); -1: none.
+  int64_t committed_offset = -1;
   // Commands for lines still recovering, applied once they are restored
   // (with whether to count them: StreamProcessor::ApplyCommand).
   std::deque<std::pair<tidewatch::v1::Command, bool>> deferred_commands;
@@ -410,6 +413,7 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
     absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
         consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
     const int64_t c = committed.ok() && !committed->empty() ? (*committed)[0].offset : -1;
+    task->committed_offset = c;
     const absl::Time deadline = clock_.Now() + options_.state_read_timeout;
     auto behind = [&] {
       if (!states.ok() || c < 0) return false;
@@ -1224,14 +1228,24 @@ bool StreamProcessor::CommitTransaction() {
     }
     txn_open_ = true;
   }
-  if (!offsets.empty()) {
+  // The offsets are what fences a member of an older group generation (a
+  // zombie): a transaction with nothing consumed (a tick's re-page, a
+  // feed gone stale) sends an owned partition's committed offset again,
+  // unchanged, so that it is fenced too.
+  std::vector<kafka::TopicPartition> to_send = offsets;
+  for (size_t i = 0; to_send.empty() && i < all.size(); ++i) {
+    if (all[i]->committed_offset >= 0) {
+      to_send.push_back({options_.events_topic, all[i]->partition, all[i]->committed_offset});
+    }
+  }
+  if (!to_send.empty()) {
     absl::StatusOr<kafka::ConsumerGroupMetadata> group = consumer_.GroupMetadata();
     if (!group.ok()) {
       TxnFailed(group.status());
       return false;
     }
     if (absl::Status s = TxnCall([&] {
-          return producer_.SendOffsetsToTransaction(offsets, *group, options_.txn_call_timeout);
+          return producer_.SendOffsetsToTransaction(to_send, *group, options_.txn_call_timeout);
         });
         !s.ok()) {
       TxnFailed(s);
@@ -1245,6 +1259,12 @@ bool StreamProcessor::CommitTransaction() {
     return false;
   }
   txn_open_ = false;
+  for (const kafka::TopicPartition& tp : offsets) {
+    auto it = tasks_.find(tp.partition);
+    if (tp.topic == options_.events_topic && it != tasks_.end()) {
+      it->second->committed_offset = tp.offset;
+    }
+  }
   for (auto& [p, task] : tasks_) {
     if (task->pending.empty()) task->uncommitted = false;
   }

@@ -28,6 +28,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/proto_time.h"
 #include "engine/engine.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -1880,6 +1881,49 @@ TEST_P(StreamExactlyOnceTest, AnAbortedFirstTransactionRewindsToTheBeginning) {
     EXPECT_TRUE(got.emplace(e.id(), r.value).second) << "committed twice: " << e.id();
   }
   EXPECT_TRUE(SameEscalations(reference, got));
+}
+
+// Offsets sent to a transaction are what fence a member of an older group
+// generation (a zombie whose session expired): a transaction that carries
+// only a tick's outputs (here a re-page after the ack timeout, on the wall
+// clock, nothing consumed) sends an owned partition's committed offset
+// again, so a zombie's ticks cannot commit either.
+TEST_P(StreamExactlyOnceTest, ATransactionOfTickOutputsAloneStillSendsOffsets) {
+  const FirstCallUp first = RevenuesToFirstCallUp(policy_);
+  ASSERT_FALSE(HasFailure());
+  Produce(first.revenues, 0, first.upto);
+  options_.wall_clock_ticks = true;
+  SimulatedClock wall(FromProto(first.revenues.front().event_time()));
+  FlakyTxnProducer* faults = nullptr;
+  Clients clients = Flaky(&faults);
+  clients.clock = &wall;
+  auto in = NewInstance(clients);
+  // The commit interval runs on the processor's clock: it moves a little
+  // with every Step (far behind the events' own times).
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    wall.Advance(absl::Milliseconds(200));
+    return s.ready && s.events_applied >= static_cast<int64_t>(first.upto) && s.commits >= 1 &&
+           s.escalations_produced > 0;
+  })) << Describe(in->processor->Status());
+  RunUntil(
+      *in,
+      [&](const StreamStatus&) {
+        wall.Advance(absl::Milliseconds(200));
+        return false;
+      },
+      absl::Milliseconds(500));  // all committed
+  const int64_t escalations = in->processor->Status().escalations_produced;
+  const int commits = faults->commits_seen;
+  const int sends = faults->sends_seen;
+  // The call-up's first contact does not answer: re-paged on the clock.
+  wall.SetTo(FromProto(first.revenues[first.upto - 1].event_time()) + absl::Minutes(11));
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    wall.Advance(absl::Milliseconds(200));
+    return s.escalations_produced > escalations && faults->commits_seen > commits;
+  })) << Describe(in->processor->Status());
+  EXPECT_EQ(in->processor->Status().events_applied, static_cast<int64_t>(first.upto));
+  EXPECT_GT(faults->sends_seen, sends);
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(InProcess, StreamTest,
