@@ -116,6 +116,11 @@ class ApiServer::Services {
   // Ends every watch stream (UNAVAILABLE, "tidewatchd is shutting down")
   // and refuses new ones.
   void StopWatchers();
+  // Ends the waits of calls sending to Kafka (and refuses new sends).
+  void StopBackends() {
+    if (b_.sender != nullptr) b_.sender->Stop();
+    if (b_.policy != nullptr) b_.policy->Stop();
+  }
   bool stopping() const { return stopping_.load(); }
 
   // ------------------------------------------------------------ call-ups
@@ -710,6 +715,9 @@ void ApiServer::Shutdown(absl::Duration deadline) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  // Calls waiting for Kafka end now (grpc::Server::Shutdown waits for
+  // running handlers whatever its deadline).
+  services_->StopBackends();
   services_->StopWatchers();
   server_->Shutdown(
       gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),

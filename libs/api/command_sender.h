@@ -9,6 +9,7 @@
 #ifndef TIDEWATCH_LIBS_API_COMMAND_SENDER_H_
 #define TIDEWATCH_LIBS_API_COMMAND_SENDER_H_
 
+#include <atomic>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,9 +31,18 @@ class CommandSender {
   virtual absl::Status Send(const std::string& topic, const std::string& key,
                             const std::string& value, absl::Duration timeout);
 
+  // Shutting down: a send under way stops waiting (Unavailable, the record
+  // may still be written) and later ones are refused, so that the gRPC
+  // server's stop is not held up by calls waiting for Kafka.
+  void Stop() { stopping_.store(true); }
+
+ protected:
+  bool stopping() const { return stopping_.load(); }
+
  private:
   kafka::Producer& producer_;
   absl::Mutex mu_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace tidewatch::api

@@ -137,12 +137,20 @@ absl::StatusOr<int64_t> PolicyStore::Publish(const std::string& yaml, const std:
   }
   absl::MutexLock lock(&mu_);
   auto read_back = [this, version]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return versions_.back().version >= version;
+    return versions_.back().version >= version || stopping_;
   };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&read_back), options_.apply_timeout)) {
+  if (!mu_.AwaitWithTimeout(absl::Condition(&read_back), options_.apply_timeout) ||
+      versions_.back().version < version) {
+    const std::string written =
+        absl::StrCat("policy version ", version, " was written to ", options_.topic, " but ");
+    if (stopping_) {
+      return absl::UnavailableError(
+          absl::StrCat(written,
+                       "tidewatchd is shutting down before reading it back; it takes effect when "
+                       "read (check `tidectl policy get`)"));
+    }
     return absl::DeadlineExceededError(
-        absl::StrCat("policy version ", version, " was written to ", options_.topic,
-                     " but not read back in time; it will take effect when read"));
+        absl::StrCat(written, "not read back in time; it will take effect when read"));
   }
   for (const Version& v : versions_) {
     if (v.version == version) {
@@ -156,9 +164,18 @@ absl::StatusOr<int64_t> PolicyStore::Publish(const std::string& yaml, const std:
                                          " at the same moment; nothing changed, try again"));
 }
 
+void PolicyStore::Stop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+}
+
 absl::StatusOr<int64_t> PolicyStore::Apply(std::string_view yaml, std::string_view source_name,
                                            const std::string& actor, const std::string& comment) {
   absl::MutexLock apply_lock(&apply_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("tidewatchd is shutting down: nothing applied");
+  }
   Validation v = Validate(yaml, source_name);
   if (!v.status.ok()) return v.status;
   return Publish(std::string(yaml), actor, comment);
@@ -167,6 +184,11 @@ absl::StatusOr<int64_t> PolicyStore::Apply(std::string_view yaml, std::string_vi
 absl::StatusOr<int64_t> PolicyStore::Rollback(const std::string& actor,
                                               const std::string& comment) {
   absl::MutexLock apply_lock(&apply_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_)
+      return absl::UnavailableError("tidewatchd is shutting down: nothing rolled back");
+  }
   Version previous;
   int64_t target = 0;
   {

@@ -102,6 +102,11 @@ class PolicyStore {
   // goes further back, never forth).
   absl::StatusOr<int64_t> Rollback(const std::string& actor, const std::string& comment);
 
+  // Shutting down: an Apply or Rollback waiting to read its version back
+  // returns (Unavailable; the version takes effect when read) and later
+  // ones are refused.
+  void Stop();
+
  private:
   absl::StatusOr<int64_t> Publish(const std::string& yaml, const std::string& actor,
                                   const std::string& comment,
@@ -117,6 +122,7 @@ class PolicyStore {
   // The newest version number read from the topic, set aside or not: the
   // next one published comes after it.
   int64_t newest_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tidewatch::api

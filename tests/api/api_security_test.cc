@@ -278,6 +278,34 @@ TEST_F(ApiSecurityTest, ShutdownEndsLineWatchersWithAReason) {
   EXPECT_EQ(ended.error_message(), "tidewatchd is shutting down");
 }
 
+// A call waiting for Kafka when the server stops ends then, with a reason:
+// grpc::Server::Shutdown waits for running handlers whatever its deadline,
+// and a handler waiting out its send (10 s here, 30 s for a policy apply)
+// held tidewatchd's stop past its watchdog (exit without a clean commit).
+TEST_F(ApiSecurityTest, ShutdownEndsCallsWaitingForKafka) {
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());  // no confirmation will come
+  grpc::Status acked;
+  std::thread ack([&] {
+    v1::AcknowledgeRequest req;
+    req.set_callup_id("rev/back-office");
+    v1::CommandReceipt r;
+    acked = callups_->Acknowledge(Context(kRevenuesToken, absl::Seconds(60)).get(), req, &r);
+  });
+  absl::SleepFor(absl::Seconds(2));  // the call is waiting in its send (for 10 s)
+  front_->server->Shutdown(absl::Seconds(30));
+  ack.join();
+  EXPECT_EQ(acked.error_code(), grpc::StatusCode::UNAVAILABLE) << acked.error_message();
+  EXPECT_EQ(acked.error_message(),
+            "tidewatchd is shutting down: no confirmation from Kafka for tidewatch.commands yet "
+            "(it may still be written)");
+  // Later sends are refused at once.
+  EXPECT_EQ(
+      front_->sender->Send("tidewatch.commands", "revenues", "x", absl::Seconds(10)).message(),
+      "tidewatchd is shutting down: nothing sent to tidewatch.commands");
+  EXPECT_EQ(front_->policy->Rollback("ops", "").status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+}
+
 // A watcher that stops reading never holds the board up: updates keep
 // being applied, its queue overflows, and it is counted and told to resync
 // (RESYNC, then the open call-ups again) when it reads again.
