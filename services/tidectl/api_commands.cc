@@ -111,7 +111,10 @@ struct Client {
                        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
       std::fprintf(stderr, "tidectl: cannot reach tidewatchd at %s: %s\n", server.c_str(),
                    s.error_message().c_str());
-    } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+               s.error_message() == "Deadline Exceeded") {
+      // The client's own deadline (tidewatchd's DEADLINE_EXCEEDED errors
+      // say what happened and are printed as they are, below).
       std::fprintf(stderr,
                    "tidectl: no answer from tidewatchd at %s within the deadline (--timeout): "
                    "a change may still have been made; check (tidectl watch / policy get) "
@@ -238,6 +241,9 @@ std::optional<Client> Connect(CommandArgs& args, const std::vector<std::string>&
   channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
                       static_cast<int>(absl::ToInt64Milliseconds(keepalive)));
   channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  // A watch sends no data after its request: without this, gRPC (1.51)
+  // stops pinging after two pings (grpc/grpc#25722).
+  channel_args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   c.channel = grpc::CreateCustomChannel(c.server, creds, channel_args);
   return c;
 }

@@ -148,7 +148,9 @@ TEST(TidewatchdGrpcTest, AWatchOfAServerThatStopsAnsweringEnds) {
         Capture(absl::StrCat("timeout 120 ", kBin, "/services/tidectl/tidectl watch ",
                              "--server 127.0.0.1:", port, " --keepalive 10s; echo exit=$?"));
   });
-  absl::SleepFor(absl::Seconds(2));  // connected and live
+  // Connected and live; frozen after several pings (gRPC stops pinging a
+  // stream that sends nothing after two, unless told not to).
+  absl::SleepFor(absl::Seconds(35));
   d.Signal(SIGSTOP);
   watch.join();
   d.Signal(SIGCONT);
