@@ -140,7 +140,8 @@ absl::StatusOr<int> QueueLogBridge::Step() {
 }
 
 std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stats& file,
-                              const FilePosition& checkpoint, absl::Time process_start) {
+                              const FilePosition& checkpoint, absl::Time process_start,
+                              absl::Time last_loss) {
   std::string out;
   auto metric = [&](const char* name, const char* type, const char* help) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
@@ -180,6 +181,10 @@ std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stat
   metric("tidewatch_queuelog_checkpoint_offset_bytes", "gauge",
          "Byte offset of the checkpoint in the current file.");
   absl::StrAppend(&out, "tidewatch_queuelog_checkpoint_offset_bytes ", checkpoint.offset, "\n");
+  metric("tidewatch_queuelog_last_loss_timestamp_seconds", "gauge",
+         "When lost_files last grew (Unix seconds; 0: never).");
+  absl::StrAppend(&out, "tidewatch_queuelog_last_loss_timestamp_seconds ",
+                  last_loss == absl::InfinitePast() ? 0 : absl::ToUnixSeconds(last_loss), "\n");
   if (process_start != absl::InfinitePast()) {
     metric("process_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch in seconds.");

@@ -104,13 +104,15 @@ class QueueLogBridge {
 //   tidewatch_queuelog_lines_skipped_total{reason}, ..._lines_ignored_total{event},
 //   ..._delivery_failures_total, ..._rotations_total, ..._truncations_total,
 //   ..._lost_files_total, ..._checkpoint_line, ..._checkpoint_offset_bytes,
-// and process_start_time_seconds when `process_start` is given (files are
-// found lost only at start, so alerts need the start to tell a new loss
-// from an old one). Labels are the fixed skip reasons and the known event
-// names only.
+//   ..._last_loss_timestamp_seconds (when lost_files last grew, 0: never;
+//   files are found lost when first opened, so an alert on the counter's
+//   increase would miss a count born non-zero), and
+//   process_start_time_seconds when `process_start` is given. Labels are
+// the fixed skip reasons and the known event names only.
 std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stats& file,
                               const FilePosition& checkpoint,
-                              absl::Time process_start = absl::InfinitePast());
+                              absl::Time process_start = absl::InfinitePast(),
+                              absl::Time last_loss = absl::InfinitePast());
 
 }  // namespace tidewatch::queuelog
 

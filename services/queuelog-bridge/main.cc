@@ -141,9 +141,15 @@ int Run() {
   // only read it).
   absl::Mutex metrics_mu;
   std::string metrics_text;
+  int64_t lost_seen = 0;
+  absl::Time last_loss = absl::InfinitePast();
   auto update_metrics = [&, started = process_start] {
-    std::string text =
-        BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed(), started);
+    if (follower.stats().lost_files > lost_seen) {
+      lost_seen = follower.stats().lost_files;
+      last_loss = g_clock.Now();
+    }
+    std::string text = BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed(),
+                                         started, last_loss);
     absl::MutexLock lock(&metrics_mu);
     metrics_text = std::move(text);
   };

@@ -607,9 +607,14 @@ TEST_F(BridgeTest, MetricsTextCountsByReasonAndEvent) {
         "tidewatch_queuelog_lines_skipped_total{reason=\"bad_time\"} 0\n",
         "tidewatch_queuelog_lines_ignored_total{event=\"RINGNOANSWER\"} 1\n",
         "tidewatch_queuelog_checkpoint_line 4\n", "# TYPE tidewatch_queuelog_lines_total counter\n",
-        "process_start_time_seconds 1700\n"}) {
+        "process_start_time_seconds 1700\n",
+        "tidewatch_queuelog_last_loss_timestamp_seconds 0\n"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
+  EXPECT_NE(BridgeMetricsText(bridge.stats(), follower.stats(), bridge.checkpointed(),
+                              absl::FromUnixSeconds(1700), absl::FromUnixSeconds(1800))
+                .find("tidewatch_queuelog_last_loss_timestamp_seconds 1800\n"),
+            std::string::npos);
 }
 
 TEST_F(BridgeTest, CheckpointForAnotherPathIsRefused) {
