@@ -168,9 +168,9 @@ struct StreamProcessor::Task {
   // Exactly-once: the events offset known committed for the partition (by
   // this instance's transactions, or read at assignment); -1: none.
   int64_t committed_offset = -1;
-  // Commands for lines still recovering, applied once they are restored
-  // (with whether to count them: StreamProcessor::ApplyCommand).
-  std::deque<std::pair<tidewatch::v1::Command, bool>> deferred_commands;
+  // Commands for lines still recovering (with their offsets), applied
+  // once they are restored.
+  std::deque<std::pair<tidewatch::v1::Command, int64_t>> deferred_commands;
   bool dirty = false;
   bool uncommitted = false;
   absl::Time recovery_started = absl::InfinitePast();
@@ -638,9 +638,13 @@ void StreamProcessor::ProduceEscalation(const Escalation& e) {
   if (options_.on_escalation) options_.on_escalation(e);
 }
 
-bool StreamProcessor::ApplyCommand(Task& task, const tidewatch::v1::Command& command, bool count) {
+bool StreamProcessor::ApplyCommand(Task& task, const tidewatch::v1::Command& command,
+                                   int64_t offset) {
   absl::Status s = task.engine->ApplyCommand(command);
   if (s.code() == absl::StatusCode::kUnavailable) return false;
+  // Counted when applied (a deferred command whose task is dropped first
+  // is counted when it is applied after all).
+  const bool count = FirstReading(commands_counted_below_, task.partition, offset);
   if (s.ok()) {
     if (count) ++status_.commands_applied;
     task.dirty = true;  // its state goes with the commit of its offset
@@ -673,7 +677,6 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
   if (record.offset < task.commands_next_offset) return;
   task.commands_next_offset = record.offset + 1;
   task.uncommitted = true;
-  const bool count = FirstReading(commands_counted_below_, record.partition, record.offset);
   tidewatch::v1::Command command;
   std::string error;
   if (!command.ParseFromString(record.value)) {
@@ -685,7 +688,7 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
                          record.key, "'");
   }
   if (!error.empty()) {
-    if (count) {
+    if (FirstReading(commands_counted_below_, record.partition, record.offset)) {
       ++status_.rejected["malformed_command"];
       ++status_.dead_lettered;
     }
@@ -697,8 +700,8 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
     return;
   }
   // Commands keep their order behind any already waiting for a recovery.
-  if (!task.deferred_commands.empty() || !ApplyCommand(task, command, count)) {
-    task.deferred_commands.emplace_back(std::move(command), count);
+  if (!task.deferred_commands.empty() || !ApplyCommand(task, command, record.offset)) {
+    task.deferred_commands.emplace_back(std::move(command), record.offset);
   }
 }
 

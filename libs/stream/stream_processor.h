@@ -336,14 +336,14 @@ class StreamProcessor final : public kafka::RebalanceListener {
   bool WorkerBacklogged();
   void StopWorker();
   void HandleCommand(const kafka::Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies a command to its task's engine; false if it must wait (the
-  // line is recovering). `count`: in status_ (false for a command read
-  // again after a rewind, counted the first time).
-  bool ApplyCommand(Task& task, const tidewatch::v1::Command& command, bool count)
+  // Applies a command (read at `offset` of the task's commands partition)
+  // to its task's engine; false if it must wait (the line is recovering).
+  // Counted in status_ unless counted before (read again after a rewind).
+  bool ApplyCommand(Task& task, const tidewatch::v1::Command& command, int64_t offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether `offset` of `partition` is read for the first time in this
-  // process (records read again after a rewind or a re-assignment were
-  // counted already); notes it.
+  // Whether the record at `offset` of `partition` is counted for the first
+  // time in this process (records read again after a rewind or a
+  // re-assignment were counted already); notes it.
   bool FirstReading(std::map<int32_t, int64_t>& counted_below, int32_t partition, int64_t offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyPendingPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
