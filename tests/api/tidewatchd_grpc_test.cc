@@ -78,6 +78,21 @@ class Child {
   std::optional<int> status_;
 };
 
+// The gRPC port tidewatchd prints (grpc_port=N) once serving; empty if it
+// does not within a minute.
+std::string GrpcPortOf(const Child& d) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    const std::string out = d.Out();
+    if (size_t at = out.find("grpc_port="); at != std::string::npos) {
+      const size_t end = out.find('\n', at);
+      if (end != std::string::npos) return out.substr(at + 10, end - at - 10);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return "";
+}
+
 std::string Capture(const std::string& command) {
   FILE* p = popen(absl::StrCat("(", command, ") 2>&1").c_str(), "r");
   std::string out;
@@ -130,16 +145,7 @@ TEST(TidewatchdGrpcTest, AWatchOfAServerThatStopsAnsweringEnds) {
   Child d({kBin + "/services/tidewatchd/tidewatchd", "--grpc_address=127.0.0.1:0",
            "--metrics_address=", "--quiet"},
           dir + "/frozen.out", dir + "/frozen.err");
-  std::string port;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (port.empty() && absl::Now() < deadline) {
-    const std::string out = d.Out();
-    if (size_t at = out.find("grpc_port="); at != std::string::npos) {
-      const size_t end = out.find('\n', at);
-      if (end != std::string::npos) port = out.substr(at + 10, end - at - 10);
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  const std::string port = GrpcPortOf(d);
   ASSERT_FALSE(port.empty()) << d.Err();
   // Without keepalive it would wait for `timeout` (exit 124).
   std::string watch_out;
@@ -262,16 +268,7 @@ TEST(TidewatchdGrpcTest, TlsTokensTidectlAndACleanStop) {
            "--metrics_address=", "--tls_cert=" + dir + "/server.pem",
            "--tls_key=" + dir + "/server.key", "--tokens_file=" + tokens, "--quiet"},
           dir + "/d.out", dir + "/d.err");
-  std::string port;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (port.empty() && absl::Now() < deadline) {
-    const std::string out = d.Out();
-    if (size_t at = out.find("grpc_port="); at != std::string::npos) {
-      const size_t end = out.find('\n', at);
-      if (end != std::string::npos) port = out.substr(at + 10, end - at - 10);
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  const std::string port = GrpcPortOf(d);
   ASSERT_FALSE(port.empty()) << d.Err();
   EXPECT_THAT(d.Err(), HasSubstr("TLS, bearer tokens"));
   EXPECT_THAT(d.Err(), HasSubstr("tokens file " + tokens + ": 2 token(s)"));
