@@ -175,9 +175,15 @@ struct StreamProcessor::Task {
   bool uncommitted = false;
   absl::Time recovery_started = absl::InfinitePast();
 
+  // Replaying towards its saved position: lines still to restore, or the
+  // replay not yet past where the saved states were written (when a
+  // policy version dropped every pending line, nothing is pending but the
+  // replay goes on).
+  bool Recovering() const { return !pending.empty() || next_offset < handled_below; }
   // Input consumed since the last commit, and the partition recovered (a
-  // replaying one keeps its committed position).
-  bool Committable() const { return uncommitted && pending.empty(); }
+  // replaying one keeps its committed position: committing its replay
+  // position would move the committed offset back).
+  bool Committable() const { return uncommitted && !Recovering(); }
 };
 
 // Routes a partition engine's escalations to the producer. Each one changes
@@ -328,7 +334,7 @@ void StreamProcessor::UpdateReady() {
   status_.recovering.clear();
   for (const auto& [p, task] : tasks_) {
     status_.partitions.push_back(p);
-    if (!task->pending.empty()) {
+    if (task->Recovering()) {
       status_.recovering.push_back(p);
       ready = false;
     }
@@ -512,7 +518,7 @@ void StreamProcessor::RestoreDue(Task& task, int64_t offset) {
                                                          task.deferred_commands.front().second)) {
     task.deferred_commands.pop_front();
   }
-  if (task.pending.empty() && task.recovery_started != absl::InfinitePast()) {
+  if (!task.Recovering() && task.recovery_started != absl::InfinitePast()) {
     status_.last_recovery = clock_.Now() - task.recovery_started;
     task.recovery_started = absl::InfinitePast();
   }
@@ -804,7 +810,7 @@ void StreamProcessor::Tick() {
     // A recovering task replays the last window's events to rebuild its
     // lines' windows: its clock follows them until the replay reaches the
     // saved position (the wall clock would make each of them late).
-    if (options_.wall_clock_ticks && task->pending.empty()) task->engine->AdvanceTo(now);
+    if (options_.wall_clock_ticks && !task->Recovering()) task->engine->AdvanceTo(now);
   }
 }
 
@@ -818,7 +824,7 @@ void StreamProcessor::TrimHorizon(Task& task) const {
 }
 
 void StreamProcessor::StateRecords(Task& task, std::vector<kafka::Record>& out) {
-  if (!task.pending.empty()) return;  // mid-replay: the saved state stands
+  if (task.Recovering()) return;  // mid-replay: the saved state stands
   TrimHorizon(task);
   const absl::Time now = task.engine->now();
   const int64_t replay_from = task.horizon.empty() ? task.next_offset : task.horizon.front().second;
@@ -924,13 +930,13 @@ void StreamProcessor::TakeCommitPoint() {
   CommitPoint point;
   point.offsets = OffsetsToCommit(all);
   for (Task* t : all) {
-    if (!t->dirty || !t->pending.empty()) continue;
+    if (!t->dirty || t->Recovering()) continue;
     StateRecords(*t, point.states);
     point.state_partitions.push_back(t->partition);
   }
   if (point.offsets.empty() && point.states.empty()) return;
   for (Task* t : all) {
-    if (t->pending.empty()) t->uncommitted = false;
+    if (!t->Recovering()) t->uncommitted = false;
   }
   point.id = ++last_point_id_;
   point.seq = produce_seq_;
@@ -1100,7 +1106,7 @@ bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_st
     return false;
   }
   for (Task* t : tasks) {
-    if (t->pending.empty()) t->uncommitted = false;
+    if (!t->Recovering()) t->uncommitted = false;
   }
   ++status_.commits;
   return true;
@@ -1269,7 +1275,7 @@ bool StreamProcessor::CommitTransaction() {
     }
   }
   for (auto& [p, task] : tasks_) {
-    if (task->pending.empty()) task->uncommitted = false;
+    if (!task->Recovering()) task->uncommitted = false;
   }
   // Delivery reports arrive during the commit's flush.
   if (!txn_error_.ok()) {

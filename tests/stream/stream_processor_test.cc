@@ -1056,6 +1056,12 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
   ASSERT_TRUE(
       RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.policy_version == 2; }));
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  // Nothing pending once the line was dropped, but the replay was not
+  // over: the partition stayed recovering until it reached the saved
+  // position, and its committed offset never went back below it.
+  std::map<int32_t, int64_t> committed;
+  EXPECT_TRUE(CommittedReach(EventsEnd(), &committed))
+      << "revenues' partition committed at " << committed[PartitionForKey("revenues", kPartitions)];
 
   const std::vector<tidewatch::v1::Escalation> after = EscalationsAfter("revenues", saved_sequence);
   bool stood_down = false;
