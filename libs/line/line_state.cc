@@ -59,8 +59,7 @@ void LineState::OrphanHeld(absl::Time now) {
   const absl::Time watermark = now - lateness_;
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->second.time < watermark) {
-      // No queued event came: after a closed visit, a second outcome of it.
-      ++(it->second.after_closed_visit ? anomalies_.conflicts : anomalies_.orphans);
+      ++anomalies_.orphans;
       RememberClosed(it->first, it->second.time, it->second.time, /*queued_seen=*/false);
       held_.erase(it++);
     } else {
@@ -161,22 +160,14 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
-      } else if (held_.contains(id) || !AfterClosedVisit(id, t)) {
+      } else if (closed_.Contains(id) || held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
       } else if (event.has_wait) {
-        // Its own visit (a later one, after a closed visit, only if it was
-        // entered once that one ended).
         wait = event.wait.ToDuration();
         entered = t - std::max(wait, absl::ZeroDuration());
-        if (const ClosedVisit* v = closed_.Find(id); v != nullptr && entered < v->closed) {
-          ++anomalies_.conflicts;
-          return Disposition::kConflict;
-        }
       } else {
-        // Its queued event may still come (a later visit's too: adapters
-        // other than queue_log may reorder).
-        held_.emplace(id, HeldOutcome{answered, t, closed_.Find(id) != nullptr});
+        held_.emplace(id, HeldOutcome{answered, t});
         return Disposition::kHeld;
       }
       CloseOutcome(t, answered, wait, in_windows);
@@ -193,7 +184,7 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
-      } else if (held_.contains(id) || !AfterClosedVisit(id, t)) {
+      } else if (closed_.Contains(id) || held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
       }

@@ -181,19 +181,7 @@ class LineState {
   struct HeldOutcome {
     bool answered;  // else abandoned
     absl::Time time;
-    // After a closed visit of the same call: a later visit's outcome ahead
-    // of its queued event, or a second outcome of that visit (a conflict,
-    // once no queued event came within the lateness).
-    bool after_closed_visit = false;
   };
-  // An outcome at `t` of a call not waiting: whether it can only belong to
-  // a visit after the one closed last (it is later than that one's end),
-  // or, false, it is that visit's second outcome (a conflict). True too
-  // when no visit is known.
-  bool AfterClosedVisit(const Fingerprint& call, absl::Time t) const {
-    const ClosedVisit* v = closed_.Find(call);
-    return v == nullptr || t > v->closed;
-  }
 
   // AdvanceTo's work on held outcomes and waiting calls, when there are any.
   void OrphanHeld(absl::Time now);

@@ -126,56 +126,12 @@ TEST_F(LineStateTest, LateEventClosesCallButMissesWindows) {
   EXPECT_EQ(engine_.SetAsideCounts().at("late"), 1);
 }
 
-// A second outcome of a visit: at or before its end a conflict at once;
-// later, it could be a next visit's outcome ahead of that visit's queued
-// event (held), and is a conflict once none came within the lateness.
 TEST_F(LineStateTest, SecondOutcomeIsAConflict) {
   engine_.Apply(b_.Queued("c1", kT0));
   engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(5)));
-  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(5))), EventOutcome::kConflict);
-  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(6))), EventOutcome::kHeld);
-  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 1);
-  engine_.AdvanceTo(kT0 + absl::Minutes(3));  // allowed_lateness 2m
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(6))), EventOutcome::kConflict);
   EXPECT_EQ(line().totals().counters.abandoned, 0);
-  EXPECT_EQ(line().totals().counters.offered, 1);
-  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 2);
-  EXPECT_EQ(engine_.SetAsideCounts().count("orphan"), 0u);
-  // With a wait that puts its entry inside the closed visit: at once.
-  EXPECT_EQ(engine_.Apply(b_.Answered("c1", kT0 + absl::Minutes(3), absl::Minutes(3))),
-            EventOutcome::kConflict);
-}
-
-// Adapters other than queue_log may reorder: a call's second visit's
-// outcome can come before that visit's queued event. It waits for it (or
-// is applied with its own wait), and the second visit is counted; it used
-// to be a conflict, and the queued event then opened a call that never
-// closed (waiting for hours, holding tiers on calls_waiting up).
-TEST_F(LineStateTest, ASecondVisitsOutcomeBeforeItsQueuedEventIsApplied) {
-  engine_.Apply(b_.Queued("c1", kT0));
-  engine_.Apply(
-      b_.LeftQueue("c1", kT0 + absl::Seconds(60), tidewatch::v1::LEFT_QUEUE_REASON_TIMEOUT));
-  EXPECT_EQ(engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(150))), EventOutcome::kHeld);
-  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(110))), EventOutcome::kApplied);
-  EXPECT_EQ(line().calls_waiting(), 0);
-  const window::Counters& c = line().totals().counters;
-  EXPECT_EQ(c.offered, 2);
-  EXPECT_EQ(c.left_queue, 1);
-  EXPECT_EQ(c.answered, 1);
-  EXPECT_EQ(c.sum_wait_answered_ns, 40'000'000'000);
-  // A third visit's outcome with its wait, then its queued event.
-  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(300), absl::Seconds(30))),
-            EventOutcome::kApplied);
-  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(270))), EventOutcome::kApplied);
-  // A fourth that left before its queued event came.
-  EXPECT_EQ(engine_.Apply(b_.LeftQueue("c1", kT0 + absl::Seconds(400),
-                                       tidewatch::v1::LEFT_QUEUE_REASON_TIMEOUT)),
-            EventOutcome::kApplied);
-  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(400))), EventOutcome::kApplied);
-  EXPECT_EQ(line().calls_waiting(), 0);
-  EXPECT_EQ(c.offered, 4);
-  EXPECT_EQ(c.abandoned, 1);
-  EXPECT_EQ(c.left_queue, 2);
-  EXPECT_EQ(engine_.SetAsideCounts().count("conflict"), 0u);
+  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 1);
 }
 
 // A call that left the queue and entered it again (Asterisk: a queue
