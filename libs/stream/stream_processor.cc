@@ -694,7 +694,7 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
                          record.key, "'");
   }
   if (!error.empty()) {
-    if (FirstReading(commands_counted_below_, record.partition, record.offset)) {
+    if (FirstReading(malformed_commands_counted_below_, record.partition, record.offset)) {
       ++status_.rejected["malformed_command"];
       ++status_.dead_lettered;
     }

@@ -444,8 +444,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // Per partition, the events and commands offsets below which records have
   // been counted in status_ (dead-lettered, rejected, commands applied):
   // kept across tasks, so a replay does not count them twice.
+  // Commands are counted when applied (in order, deferred ones later) and
+  // malformed ones when read: one mark each, so that neither skips the
+  // other's.
   std::map<int32_t, int64_t> events_counted_below_ ABSL_GUARDED_BY(mu_);
   std::map<int32_t, int64_t> commands_counted_below_ ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, int64_t> malformed_commands_counted_below_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> events_applied_{0};  // status_.events_applied, read without mu_
   // How far back of the engine's clock a task's horizon reaches
   // (HorizonKeep of policy_).
