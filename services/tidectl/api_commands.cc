@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -106,7 +107,15 @@ struct Client {
   // deadline passed on a connected channel may hide a change that went
   // through.
   int Fail(const grpc::Status& s) const {
-    const bool connected = channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+    // An answer tidewatchd wrote (its messages say what happened), also when
+    // the connection closed right after it (a stop sends GOAWAY at once).
+    const std::string& m = s.error_message();
+    const bool answered =
+        absl::StrContains(m, "tidewatchd is shutting down") || absl::StrContains(m, "from Kafka") ||
+        absl::StrContains(m, "policy version ") || absl::StrContains(m, "cannot send to ") ||
+        absl::StrContains(m, "not written to ");
+    const bool connected =
+        answered || channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
     if (!connected && (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
       std::fprintf(stderr, "tidectl: cannot reach tidewatchd at %s: %s\n", server.c_str(),

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_replace.h"
 #include "api_test_util.h"
@@ -152,6 +153,25 @@ TEST_F(TidectlApiTest, AnErrorTidewatchdAnswersIsNotCalledUnreachable) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_THAT(r.out, HasSubstr("refused: UNAVAILABLE: no confirmation from Kafka for "
                                "tidewatch.commands within 10s (it may still be written)"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("cannot reach")));
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+}
+
+// tidewatchd stopping while an acknowledgement waits for Kafka answers it
+// (and then closes the connection at once): tidectl says what it answered
+// (it may still be written), not that it could not reach it.
+TEST_F(TidectlApiTest, AnAnswerAtShutdownIsNotCalledUnreachable) {
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  const std::string id = "revenues/t2/20221003T081000Z/1/revenues-back-office";
+  Result r;
+  std::thread ack([&] { r = Tidectl(absl::StrCat("ack ", id, " ", As(kRevenuesToken))); });
+  absl::SleepFor(absl::Seconds(2));  // waiting in its send (for 10 s)
+  front_->server->Shutdown(absl::Seconds(30));
+  ack.join();
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("refused: UNAVAILABLE: tidewatchd is shutting down: no "
+                               "confirmation from Kafka for tidewatch.commands yet (it may still "
+                               "be written)"));
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("cannot reach")));
   ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
 }
