@@ -82,6 +82,17 @@ lines:
   revenues: {}
 )";
 
+// A call every `every_seconds` for 15 minutes from kT0, each answered
+// `answered_after_seconds` after it was queued.
+void QueueAndAnswer(Engine& engine, EventBuilder& b, int every_seconds,
+                    int answered_after_seconds) {
+  for (int s = 0; s < 15 * 60; s += every_seconds) {
+    const std::string id = absl::StrCat("c", s);
+    engine.Apply(b.Queued(id, kT0 + absl::Seconds(s)));
+    engine.Apply(b.Answered(id, kT0 + absl::Seconds(s + answered_after_seconds)));
+  }
+}
+
 TEST(CapacityIntegrationTest, GapCallUpCarriesTheComputedHeadcountAndInputs) {
   auto policy = MustLoad(kPolicy);
   ASSERT_NE(policy, nullptr);
@@ -95,12 +106,7 @@ TEST(CapacityIntegrationTest, GapCallUpCarriesTheComputedHeadcountAndInputs) {
   }
   // 8 calls a minute for 15 minutes, each answered after 60 s; handle time
   // defaults to 240 s (none completed): load 32 erlangs on 4 agents.
-  int n = 0;
-  for (int s = 0; s < 15 * 60; s += 7) {
-    std::string id = absl::StrCat("c", n++);
-    engine.Apply(b.Queued(id, kT0 + absl::Seconds(s)));
-    engine.Apply(b.Answered(id, kT0 + absl::Seconds(s + 60)));
-  }
+  QueueAndAnswer(engine, b, /*every_seconds=*/7, /*answered_after_seconds=*/60);
   engine.AdvanceTo(kT0 + absl::Minutes(16));
   ASSERT_FALSE(out.callups.empty());
   const CallUp& cu = out.callups.front();
@@ -136,11 +142,7 @@ TEST(CapacityIntegrationTest, ANewVersionsHandleTimeIsUsedAtTheSameInstant) {
   RecordingOutput out;
   Engine engine(policy, {}, &out);
   EventBuilder b("revenues");
-  for (int s = 0; s < 15 * 60; s += 7) {
-    const std::string id = absl::StrCat("c", s);
-    engine.Apply(b.Queued(id, kT0 + absl::Seconds(s)));
-    engine.Apply(b.Answered(id, kT0 + absl::Seconds(s + 60)));
-  }
+  QueueAndAnswer(engine, b, /*every_seconds=*/7, /*answered_after_seconds=*/60);
   engine.AdvanceTo(kT0 + absl::Minutes(16));
   EXPECT_DOUBLE_EQ(engine.FindLine("revenues")->Capacity().mean_handle_seconds, 240);
   std::string slower = kPolicy;
@@ -157,12 +159,7 @@ TEST(CapacityIntegrationTest, HeadcountIsCappedByTheTeam) {
   RecordingOutput out;
   Engine engine(policy, {}, &out);
   EventBuilder b("revenues");
-  int n = 0;
-  for (int s = 0; s < 15 * 60; s += 5) {
-    std::string id = absl::StrCat("c", n++);
-    engine.Apply(b.Queued(id, kT0 + absl::Seconds(s)));
-    engine.Apply(b.Answered(id, kT0 + absl::Seconds(s + 30)));
-  }
+  QueueAndAnswer(engine, b, /*every_seconds=*/5, /*answered_after_seconds=*/30);
   engine.AdvanceTo(kT0 + absl::Minutes(16));
   ASSERT_FALSE(out.callups.empty());
   EXPECT_EQ(out.callups.front().headcount(), 3);
