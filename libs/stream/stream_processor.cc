@@ -146,6 +146,9 @@ struct StreamProcessor::Batch {
 // One owned events partition.
 struct StreamProcessor::Task {
   int32_t partition = -1;
+  // Tells this task from an earlier or later one of the same partition
+  // (StreamProcessor::Retry); never 0.
+  uint64_t serial = 0;
   // The consumer's position epoch once the task had positioned its
   // partitions: records polled before (lower epoch) are not applied.
   int64_t epoch = 0;
@@ -195,7 +198,7 @@ class StreamProcessor::TaskOutput final : public engine::EngineOutput {
   TaskOutput(StreamProcessor* p, Task* task) : p_(p), task_(task) {}
   void OnEscalation(const Escalation& e) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
     task_->dirty = true;
-    p_->ProduceEscalation(e);
+    p_->ProduceEscalation(e, task_->partition);
   }
   void OnTideChange(const tidewatch::v1::TideChange&) override {}
   void OnCallUp(const tidewatch::v1::CallUp&) override {}
@@ -396,6 +399,7 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
   if (status_.fenced) return;  // stopping: the tasks go at the next safe point
   auto task = std::make_unique<Task>();
   task->partition = partition;
+  task->serial = ++last_task_serial_;
   task->lines = OwnedLines(partition);
   task->output = std::make_unique<TaskOutput>(this, task.get());
   task->recovery_started = clock_.Now();
@@ -578,7 +582,7 @@ void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partition
 }
 
 void StreamProcessor::Produce(const std::string& topic, const std::string& key, std::string value,
-                              std::vector<kafka::Header> headers) {
+                              std::vector<kafka::Header> headers, int32_t partition) {
   if (options_.exactly_once) {
     if (status_.fenced) return;
     if (!txn_error_.ok()) return;  // the transaction will be aborted
@@ -591,26 +595,30 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
     }
   }
   const int64_t seq = produce_seq_ + 1;
+  const uint64_t task = TaskSerial(partition);
   for (int attempt = 0;; ++attempt) {
-    absl::Status s = producer_.Produce(topic, key, value, headers,
-                                       [this, seq](const absl::Status& st, const kafka::Record& r)
-                                           ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                             // Runs inside producer_.Poll/Flush, which are only
-                                             // called under mu_.
-                                             --undelivered_;
-                                             if (PointCovers(seq)) {
-                                               --point_->undelivered;
-                                               if (!st.ok()) point_->failed = true;
-                                             }
-                                             if (st.ok()) return;
-                                             ++status_.delivery_errors;
-                                             Error(st);
-                                             if (options_.exactly_once) {
-                                               if (txn_error_.ok()) txn_error_ = st;
-                                               return;
-                                             }
-                                             retry_.push_back(r);
-                                           });
+    absl::Status s = producer_.Produce(
+        topic, key, value, headers,
+        [this, seq, partition, task](const absl::Status& st, const kafka::Record& r)
+            ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              // Runs inside producer_.Poll/Flush, which are only
+              // called under mu_.
+              --undelivered_;
+              if (PointCovers(seq)) {
+                --point_->undelivered;
+                if (!st.ok()) point_->failed = true;
+              }
+              if (st.ok()) return;
+              ++status_.delivery_errors;
+              Error(st);
+              if (options_.exactly_once) {
+                if (txn_error_.ok()) txn_error_ = st;
+                return;
+              }
+              // Its task gone: see retry_.
+              if (TaskSerial(partition) != task) return;
+              retry_.push_back({r, partition, task});
+            });
     if (s.ok()) {
       produce_seq_ = seq;
       ++undelivered_;
@@ -627,19 +635,20 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
       txn_error_ = s;
       return;
     }
-    kafka::Record r;
-    r.topic = topic;
-    r.key = key;
-    r.value = std::move(value);
-    r.headers = std::move(headers);
-    retry_.push_back(std::move(r));
+    Retry& r = retry_.emplace_back();
+    r.record.topic = topic;
+    r.record.key = key;
+    r.record.value = std::move(value);
+    r.record.headers = std::move(headers);
+    r.partition = partition;
+    r.task = task;
     return;
   }
 }
 
-void StreamProcessor::ProduceEscalation(const Escalation& e) {
+void StreamProcessor::ProduceEscalation(const Escalation& e, int32_t partition) {
   Produce(options_.escalations_topic, e.line_id(), e.SerializeAsString(),
-          {{"tidewatch-escalation-id", e.id()}});
+          {{"tidewatch-escalation-id", e.id()}}, partition);
   ++status_.escalations_produced;
   if (options_.on_escalation) options_.on_escalation(e);
 }
@@ -702,7 +711,8 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
             {{"tidewatch-error", error},
              {"tidewatch-reason", "malformed_command"},
              {"tidewatch-source",
-              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}});
+              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
+            record.partition);
     return;
   }
   // Commands keep their order behind any already waiting for a recovery.
@@ -791,7 +801,8 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
             {{"tidewatch-error", std::string(decoded.error.message())},
              {"tidewatch-reason", name},
              {"tidewatch-source",
-              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}});
+              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
+            record.partition);
     return;
   }
   task.engine->Apply(decoded.event);
@@ -840,6 +851,7 @@ void StreamProcessor::StateRecords(Task& task, std::vector<kafka::Record>& out) 
     }
     kafka::Record& r = out.emplace_back();
     r.topic = options_.state_topic;
+    r.partition = task.partition;  // the task's, for Produce (not where it goes)
     r.key = line;
     r.value = st->SerializeAsString();
   };
@@ -860,7 +872,7 @@ void StreamProcessor::WriteStates(const std::vector<Task*>& tasks) {
 
 void StreamProcessor::ProduceStates(std::vector<kafka::Record> states) {
   for (kafka::Record& r : states) {
-    Produce(r.topic, r.key, std::move(r.value), {});
+    Produce(r.topic, r.key, std::move(r.value), {}, r.partition);
     ++status_.state_records_produced;
   }
 }
@@ -899,9 +911,25 @@ void StreamProcessor::MaybeCommit(absl::Time now, bool idle) {
 }
 
 void StreamProcessor::ProduceRetries() {
-  for (kafka::Record& r : std::exchange(retry_, {})) {
-    Produce(r.topic, r.key, std::move(r.value), std::move(r.headers));
+  for (Retry& r : std::exchange(retry_, {})) {
+    if (TaskSerial(r.partition) != r.task) continue;  // see retry_
+    Produce(r.record.topic, r.record.key, std::move(r.record.value), std::move(r.record.headers),
+            r.partition);
   }
+}
+
+uint64_t StreamProcessor::TaskSerial(int32_t partition) const {
+  auto it = tasks_.find(partition);
+  return it == tasks_.end() ? 0 : it->second->serial;
+}
+
+bool StreamProcessor::RetryingFor(const std::vector<Task*>& tasks) const {
+  for (const Retry& r : retry_) {
+    for (const Task* t : tasks) {
+      if (t->partition == r.partition && t->serial == r.task) return true;
+    }
+  }
+  return false;
 }
 
 std::vector<kafka::TopicPartition> StreamProcessor::OffsetsToCommit(
@@ -1083,8 +1111,9 @@ bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_st
       ++status_.commit_failures;
       return false;
     }
-    if (!retry_.empty()) {
-      // Something was not delivered: it is produced again before a commit.
+    if (RetryingFor(tasks)) {
+      // Something of theirs was not delivered: it is produced again before
+      // their commit (another task's failure does not hold them back).
       ++status_.commit_failures;
       return false;
     }
@@ -1503,6 +1532,8 @@ void StreamProcessor::EraseTask(int32_t partition) {
   if (it == tasks_.end()) return;
   for (const auto& [k, v] : it->second->engine->SetAsideCounts()) gone_set_aside_[k] += v;
   tasks_.erase(it);
+  // Its records awaiting a retry go with it (see retry_).
+  std::erase_if(retry_, [partition](const Retry& r) { return r.partition == partition; });
 }
 
 void StreamProcessor::ClearTasks() {

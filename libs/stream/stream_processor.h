@@ -405,9 +405,16 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // lost); `recommit`: their tasks are marked uncommitted, for a hand-over.
   void RemoveFromCommitPoint(const std::vector<int32_t>& partitions, bool recommit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Produces a record reflecting the input of `partition`'s task (its
+  // escalations, states, dead letters); failed deliveries go to retry_.
   void Produce(const std::string& topic, const std::string& key, std::string value,
-               std::vector<kafka::Header> headers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ProduceEscalation(const tidewatch::v1::Escalation& escalation)
+               std::vector<kafka::Header> headers, int32_t partition)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The serial of `partition`'s task; 0 when there is none.
+  uint64_t TaskSerial(int32_t partition) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a record of one of `tasks` awaits a retry.
+  bool RetryingFor(const std::vector<Task*>& tasks) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProduceEscalation(const tidewatch::v1::Escalation& escalation, int32_t partition)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Error(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Exactly-once commit of every task's outputs and offsets.
@@ -462,8 +469,22 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
   absl::Time last_lag_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool was_idle_ ABSL_GUARDED_BY(mu_) = true;  // the last Step polled nothing
-  // Records whose delivery failed, produced again at the next commit.
-  std::vector<kafka::Record> retry_ ABSL_GUARDED_BY(mu_);
+  // A record whose delivery failed (or that could not be enqueued), to be
+  // produced again before its task's next commit, with that task: the one
+  // (partition, Task::serial) whose input it reflects.
+  struct Retry {
+    kafka::Record record;
+    int32_t partition = -1;
+    uint64_t task = 0;
+  };
+  // Records to produce again. Those of a task that has gone (its partition
+  // handed over or lost) are dropped instead: its next owner produces them
+  // again from the committed position, and produced late by this instance
+  // they would land after that owner's records (an older state record last
+  // in the compacted state topic, an escalation sequence going back).
+  std::vector<Retry> retry_ ABSL_GUARDED_BY(mu_);
+  // The last Task::serial given.
+  uint64_t last_task_serial_ ABSL_GUARDED_BY(mu_) = 0;
   // Records produced (the last one's sequence number) and those among them
   // whose delivery report has not come yet.
   int64_t produce_seq_ ABSL_GUARDED_BY(mu_) = 0;

@@ -1475,6 +1475,90 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   ExpectEscalationsComplete();
 }
 
+// A partition handed over mid-day while the delivery reports of its
+// records are held back: when they then fail, the first instance does not produce them
+// again (nothing of theirs was committed: the new owner produced them from
+// the committed position). Produced again, late, they landed after the new
+// owner's records: each moved line's escalations a third time, after the
+// new owner's.
+TEST_P(StreamTest, AHandedOverPartitionsFailedRecordsAreLeftToItsNewOwner) {
+  options_.exactly_once = false;
+  const Day& day = SummonsDay();
+  const size_t half = day.events.size() / 2;
+  Produce(day.events, 0, half);
+  GatedProducer* gate = nullptr;
+  Clients clients;
+  clients.wrap = ClosedGate(&gate);
+  auto first = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus& s) {
+    return s.events_applied >= static_cast<int64_t>(half);
+  }));
+  ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus&) { return gate->held() > 0; }))
+      << "no delivery report held";
+  // A second instance takes some partitions (the first cannot commit
+  // anything: its hand-over commit fails), goes on with the rest of the day
+  // and commits them to their end.
+  auto second = NewInstance();
+  Produce(day.events, half, day.events.size());
+  const std::map<int32_t, int64_t> end = EventsEnd();
+  std::vector<int32_t> moved;
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  bool done = false;
+  while (!done && absl::Now() < deadline) {
+    first->processor->Step(absl::Milliseconds(20)).IgnoreError();
+    second->processor->Step(absl::Milliseconds(20)).IgnoreError();
+    const StreamStatus b = second->processor->Status();
+    if (!b.ready || b.partitions.empty() || !first->processor->Status().ready) continue;
+    std::map<int32_t, int64_t> committed = CommittedEvents();
+    done = true;
+    for (int32_t p : b.partitions) {
+      if (end.at(p) > 0 && committed[p] != end.at(p)) done = false;
+    }
+    if (done) moved = b.partitions;
+  }
+  ASSERT_TRUE(done) << "the second instance did not commit its partitions";
+  std::set<std::string> moved_lines;
+  for (const auto& s : day.summary.lines) {
+    const int32_t p = PartitionForKey(s.line_id, kPartitions);
+    if (std::find(moved.begin(), moved.end(), p) != moved.end()) moved_lines.insert(s.line_id);
+  }
+  ASSERT_FALSE(moved_lines.empty());
+  ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
+  second.reset();
+  // Every held report fails; the first retries what is still its own
+  // (it owns every partition again once the second has left).
+  gate->FailHeld(gate->held());
+  gate->Open();
+  ASSERT_TRUE(RunUntil(
+      *first, [&](const StreamStatus& s) { return s.ready && CommittedReach(end); },
+      absl::Seconds(90)));
+  ASSERT_TRUE(first->processor->Shutdown(absl::Seconds(5)).ok());
+  // A moved line's escalations are there twice: the first instance's
+  // (written, though reported failed) and the new owner's. Not a third time
+  // after those, older than the new owner's newest.
+  std::map<std::string, int64_t> last, highest;
+  std::map<std::pair<std::string, int64_t>, int> copies;
+  for (const kafka::Record& r : ReadAll(T("tidewatch.escalations"), kPartitions)) {
+    tidewatch::v1::Escalation e;
+    ASSERT_TRUE(e.ParseFromString(r.value));
+    last[e.line_id()] = e.sequence();
+    highest[e.line_id()] = std::max(highest[e.line_id()], e.sequence());
+    ++copies[{e.line_id(), e.sequence()}];
+  }
+  int moved_escalations = 0;
+  for (const auto& [key, n] : copies) {
+    if (!moved_lines.count(key.first)) continue;
+    ++moved_escalations;
+    EXPECT_EQ(n, 2) << key.first << " #" << key.second;
+  }
+  EXPECT_GT(moved_escalations, 0) << "no moved line had escalations";
+  for (const std::string& line : moved_lines) {
+    if (!last.count(line)) continue;  // no escalation all day
+    EXPECT_EQ(last[line], highest[line]) << line << ": an older escalation after the newest";
+  }
+  ExpectEscalationsComplete();
+}
+
 // A producer in front of a real one that keeps the records for one topic
 // back while closed: they are neither sent nor reported, as a batch still
 // in a client whose process dies. The rest go through.
