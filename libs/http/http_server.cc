@@ -3,6 +3,7 @@
 #include <civetweb.h>
 
 #include <cstring>
+#include <exception>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -43,7 +44,13 @@ int HttpServer::Dispatch(::mg_connection* conn, void* self) {
   } else if (req.method != "GET" && req.method != "HEAD") {
     resp = {405, "text/plain; charset=utf-8", "GET only\n"};
   } else {
-    resp = it->second(req);
+    // An exception must not unwind into civetweb's C code (it would end
+    // the process): the request fails, the server goes on.
+    try {
+      resp = it->second(req);
+    } catch (const std::exception& e) {
+      resp = {500, "text/plain; charset=utf-8", absl::StrCat("internal error: ", e.what(), "\n")};
+    }
   }
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -58,8 +65,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   std::call_once(init_once, [] { mg_init_library(0); });
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->handlers_ = std::move(handlers);
-  const char* options[] = {"listening_ports",    address.c_str(), "num_threads", "4",
-                           "request_timeout_ms", "10000",         nullptr};
+  // Threads for two Prometheus servers, Grafana and the probes at once,
+  // with room to spare: a connection that sends nothing holds its thread
+  // until request_timeout_ms, so a few idle ones must not starve /healthz
+  // (a liveness probe gives up after a few seconds).
+  const char* options[] = {"listening_ports",    address.c_str(), "num_threads", "16",
+                           "request_timeout_ms", "3000",          nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof callbacks);
   server->ctx_ = mg_start(&callbacks, nullptr, options);

@@ -313,6 +313,7 @@ absl::Status StreamProcessor::Start() {
   }
   absl::MutexLock lock(&mu_);
   if (s.ok()) status_.started = true;
+  PublishHealth();
   return s;
 }
 
@@ -327,6 +328,29 @@ std::vector<std::string> StreamProcessor::OwnedLines(int32_t partition) const {
 void StreamProcessor::Error(const absl::Status& status) {
   status_.last_error = std::string(status.message());
   status_.last_error_time = clock_.Now();
+  PublishHealth();
+}
+
+void StreamProcessor::PublishHealth() {
+  absl::MutexLock lock(&health_mu_);
+  health_.started = status_.started;
+  health_.ready = status_.ready;
+  health_.fenced = status_.fenced;
+  health_.partitions = status_.partitions.size();
+  health_.recovering = status_.recovering.size();
+  health_.assigned = assigned_;
+  health_.last_error = status_.last_error;
+}
+
+StreamHealth StreamProcessor::Health() const {
+  StreamHealth h;
+  {
+    absl::MutexLock lock(&health_mu_);
+    h = health_;
+  }
+  h.consumer_health = consumer_.Health();
+  h.producer_health = producer_.Health();
+  return h;
 }
 
 void StreamProcessor::UpdateReady() {
@@ -343,6 +367,7 @@ void StreamProcessor::UpdateReady() {
     }
   }
   status_.ready = ready;
+  PublishHealth();
 }
 
 absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates(
@@ -531,6 +556,13 @@ void StreamProcessor::RestoreDue(Task& task, int64_t offset) {
 void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
   absl::MutexLock lock(&mu_);
   assigned_ = true;
+  // Their recovery below holds mu_ (reading each one's saved state): the
+  // probes (Health) see them recovering meanwhile.
+  status_.ready = false;
+  for (const kafka::TopicPartition& tp : partitions) {
+    if (tp.topic == options_.events_topic) status_.recovering.push_back(tp.partition);
+  }
+  PublishHealth();
   // A version set before this poll governs the recovery: a line it adds is
   // restored from its saved state instead of being retired and started
   // afresh (tidewatchd sets the policy topic's newest version before its

@@ -217,6 +217,23 @@ struct StreamStatus {
   kafka::ClientHealth producer_health;
 };
 
+// What the health endpoints need (/healthz, /readyz): a copy kept apart
+// from StreamStatus so that it can be read while the processor is busy
+// (Status() waits for the processor, which a partition's recovery holds
+// for as long as reading its saved state takes: a probe must not).
+struct StreamHealth {
+  bool started = false;
+  bool ready = false;
+  bool fenced = false;
+  size_t partitions = 0;
+  size_t recovering = 0;
+  // Whether the group has given this member its partitions yet.
+  bool assigned = false;
+  std::string last_error;
+  kafka::ClientHealth consumer_health;
+  kafka::ClientHealth producer_health;
+};
+
 // One owned line, for status endpoints and tests.
 struct LineStatus {
   std::string line_id;
@@ -265,6 +282,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   absl::Status Shutdown(absl::Duration timeout);
 
   StreamStatus Status() const;
+  // Never waits for the processor (see StreamHealth); as of the last change.
+  StreamHealth Health() const;
   std::vector<LineStatus> Lines() const;
   // Status().events_applied without taking the processor's lock, which the
   // engine thread holds while it applies a batch: for a loop that checks
@@ -441,6 +460,11 @@ class StreamProcessor final : public kafka::RebalanceListener {
   const Clock& clock_;
 
   mutable absl::Mutex mu_;
+  // Copies status_'s health fields into health_ (after every change).
+  void PublishHealth() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Taken after mu_ (PublishHealth), or alone (Health).
+  mutable absl::Mutex health_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  StreamHealth health_ ABSL_GUARDED_BY(health_mu_);
   std::shared_ptr<const policy::CompiledPolicy> policy_ ABSL_GUARDED_BY(mu_);
   int64_t policy_version_ ABSL_GUARDED_BY(mu_) = 0;
   // From SetPolicy, put in force at the next Step.

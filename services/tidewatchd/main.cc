@@ -98,6 +98,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};  // a signal, or a fatal Kafka error
 std::atomic<int> g_signals{0};
+// A Kafka client reported a fatal error (the stop then exits 3, not 0: the
+// supervisor restarts the instance with new clients).
+std::atomic<bool> g_fatal{false};
 
 // The first SIGTERM/SIGINT asks for a clean stop; a second one (an operator
 // who will not wait for a broker that does not answer) ends the process at
@@ -265,6 +268,19 @@ int Run() {
                      absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_timeout))));
     return 2;
   }
+  if (absl::GetFlag(FLAGS_max_metric_lines) < 1) {
+    // 0 or less would leave every line out of /metrics, and every tide and
+    // call-up alert silent.
+    Log(absl::StrCat("--max_metric_lines must be at least 1, not ",
+                     absl::GetFlag(FLAGS_max_metric_lines)));
+    return 2;
+  }
+  // From here a signal stops the instance cleanly, startup included (the
+  // watchdog bounds that stop too). SIGHUP (a closed terminal) as SIGTERM.
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGHUP, OnSignal);
+  StartShutdownWatchdog();
   if (!absl::GetFlag(FLAGS_quiet)) {
     options.on_escalation = [](const tidewatch::v1::Escalation& e) { Log(Describe(e)); };
   }
@@ -322,7 +338,10 @@ int Run() {
   config.clock = &clock;
   config.on_error = [](const absl::Status& s, bool fatal) {
     Log(absl::StrCat(fatal ? "FATAL kafka error: " : "kafka: ", s.message()));
-    if (fatal) g_stop.store(true);
+    if (fatal) {
+      g_fatal.store(true);
+      g_stop.store(true);
+    }
   };
   config.on_log = [](int level, std::string_view facility, std::string_view message) {
     if (level <= 3)
@@ -445,6 +464,14 @@ int Run() {
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::NewConsumer(config, co);
   kafka::ProducerOptions po;
   po.delivery_timeout = absl::Minutes(10);
+  if (options.exactly_once && options.commit_interval > absl::Minutes(3)) {
+    // The transaction timeout below would pass the broker's
+    // transaction.max.timeout.ms (15 min by default), refused with an error
+    // that does not name the flag.
+    Log(absl::StrCat("--commit_interval must be at most 3m with --exactly_once, not ",
+                     absl::FormatDuration(options.commit_interval)));
+    return 2;
+  }
   if (options.exactly_once) {
     po.transactional_id = absl::StrCat(absl::GetFlag(FLAGS_group), "-", instance);
     // An instance that dies with a transaction open holds back read_committed
@@ -473,8 +500,9 @@ int Run() {
   std::unique_ptr<http::HttpServer> server;
   if (!absl::GetFlag(FLAGS_metrics_address).empty()) {
     http::HttpServer::Handlers handlers;
+    // The probes read StreamHealth: they answer while a partition recovers.
     handlers["/healthz"] = [&processor](const http::HttpRequest&) {
-      stream::StreamStatus s = processor.Status();
+      stream::StreamHealth s = processor.Health();
       const bool healthy = s.started && !s.consumer_health.fatal && !s.producer_health.fatal;
       std::string body = absl::StrCat(
           healthy ? "ok" : "unhealthy", "\n", "brokers down: ", s.producer_health.brokers_down,
@@ -482,11 +510,16 @@ int Run() {
       return http::HttpResponse{healthy ? 200 : 503, "text/plain; charset=utf-8", body};
     };
     handlers["/readyz"] = [&processor](const http::HttpRequest&) {
-      stream::StreamStatus s = processor.Status();
+      stream::StreamHealth s = processor.Health();
+      const bool stopping = g_stop.load();
+      const bool ready = s.ready && !stopping;
       std::string body =
-          s.ready ? "ready\n"
-                  : absl::StrCat("not ready: recovering ", s.recovering.size(), " partition(s)\n");
-      return http::HttpResponse{s.ready ? 200 : 503, "text/plain; charset=utf-8", body};
+          ready      ? "ready\n"
+          : stopping ? "not ready: stopping\n"
+          : !s.started || !s.assigned
+              ? "not ready: no partitions assigned yet\n"
+              : absl::StrCat("not ready: recovering ", s.recovering, " partition(s)\n");
+      return http::HttpResponse{ready ? 200 : 503, "text/plain; charset=utf-8", body};
     };
     handlers["/lines"] = [&processor](const http::HttpRequest&) {
       return http::HttpResponse{200, "application/json", LinesJson(processor.Lines()) + "\n"};
@@ -536,13 +569,15 @@ int Run() {
     }
   }
 
+  if (g_stop.load()) {
+    Log(g_fatal.load() ? "stopped during startup after a FATAL kafka error (restart to retry)"
+                       : "stopped during startup (a signal)");
+    return Exiting(g_fatal.load() ? 3 : 0);
+  }
   if (absl::Status s = processor.Start(); !s.ok()) {
     Log(absl::StrCat("subscribe: ", s.message()));
     return 1;
   }
-  std::signal(SIGTERM, OnSignal);
-  std::signal(SIGINT, OnSignal);
-  StartShutdownWatchdog();
   Log("running");
   absl::Time last_report = absl::Now();
   bool was_ready = false;
@@ -589,6 +624,12 @@ int Run() {
     return Exiting(1);
   }
   stream::StreamStatus st = processor.Status();
+  if (g_fatal.load()) {
+    // Committed what it could; its clients are not usable any more.
+    Log(absl::StrCat("stopped after a FATAL kafka error (above): ", st.events_applied,
+                     " events applied, ", st.commits, " commits; restart to continue"));
+    return Exiting(3);
+  }
   Log(absl::StrCat("stopped cleanly: ", st.events_applied, " events applied, ", st.commits,
                    " commits"));
   // The lines this instance owned, as it leaves them.

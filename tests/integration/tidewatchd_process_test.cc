@@ -1172,7 +1172,8 @@ TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
       << zero->Stderr();
   for (const auto& [flag, message] : std::vector<std::pair<std::string, std::string>>{
            {"--commit_interval=0s", "--commit_interval must be positive, not 0"},
-           {"--idle_commit_gap=-1s", "--idle_commit_gap must not be negative, not -1s"}}) {
+           {"--idle_commit_gap=-1s", "--idle_commit_gap must not be negative, not -1s"},
+           {"--max_metric_lines=0", "--max_metric_lines must be at least 1, not 0"}}) {
     Child* bad = children_.Spawn(
         absl::StrCat("tidewatchd-bad-", flag.substr(2, flag.find('=') - 2)),
         {kTidewatchd, absl::StrCat("--brokers=", cluster->bootstrap), "--metrics_address=", flag});

@@ -18,15 +18,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <ostream>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/proto_time.h"
 #include "engine/engine.h"
@@ -730,6 +733,65 @@ TEST_P(StreamTest, RecoveryKeepsTheStatesPolledWithAConsumerError) {
   EXPECT_GT(errors.load(), 0);  // the error came with states
   ExpectTotalsEqualSummary(second->processor->Lines());
   ASSERT_TRUE(second->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
+// A state reader whose questions wait until the test releases them.
+class BlockingStateReader final : public kafka::ForwardingConsumer {
+ public:
+  BlockingStateReader(std::unique_ptr<kafka::Consumer> real, absl::Notification* entered,
+                      absl::Notification* release)
+      : ForwardingConsumer(std::move(real)), entered_(entered), release_(release) {}
+  absl::StatusOr<kafka::Watermarks> QueryWatermarks(const std::string& topic, int32_t partition,
+                                                    absl::Duration timeout) override {
+    if (!entered_->HasBeenNotified()) entered_->Notify();
+    release_->WaitForNotification();
+    return real().QueryWatermarks(topic, partition, timeout);
+  }
+
+ private:
+  absl::Notification* entered_;
+  absl::Notification* release_;
+};
+
+// The health endpoints' view answers while a partition recovers: reading
+// its saved state holds the processor (for as long as a slow broker takes),
+// and probes that waited for it timed out and had a recovering instance
+// restarted.
+TEST_P(StreamTest, HealthAnswersWhileAPartitionRecovers) {
+  const Day& day = SummonsDay();
+  Produce(day.events, 0, 2000);
+  absl::Notification entered, release;
+  Clients clients;
+  clients.wrap_reader = [&](std::unique_ptr<kafka::Consumer> c) {
+    return std::unique_ptr<kafka::Consumer>(
+        new BlockingStateReader(std::move(c), &entered, &release));
+  };
+  auto in = NewInstance(clients);
+  std::thread stepper([&] {
+    RunUntil(*in, [&](const StreamStatus& s) { return release.HasBeenNotified() && s.ready; });
+  });
+  const bool recovering = entered.WaitForNotificationWithTimeout(absl::Seconds(60));
+  std::future<StreamHealth> health =
+      std::async(std::launch::async, [&] { return in->processor->Health(); });
+  // (A liveness bound, not a timing: without its own view Health waits
+  // until the release below.)
+  const bool answered = health.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  release.Notify();
+  stepper.join();
+  ASSERT_TRUE(recovering) << "no partition read its saved state";
+  ASSERT_TRUE(answered) << "Health() waited for the recovery";
+  const StreamHealth h = health.get();
+  EXPECT_TRUE(h.started);
+  EXPECT_TRUE(h.assigned);
+  EXPECT_FALSE(h.ready);
+  EXPECT_GT(h.recovering, 0u);
+  // Once recovered: ready, nothing recovering.
+  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready; }));
+  const StreamHealth after = in->processor->Health();
+  EXPECT_TRUE(after.ready);
+  EXPECT_EQ(after.recovering, 0u);
+  EXPECT_EQ(after.partitions, static_cast<size_t>(kPartitions));
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
 // A state reader that never gets the state topic's watermarks.
