@@ -261,7 +261,17 @@ void Engine::IndexLines() {
 std::unique_ptr<Engine::LineEntry> Engine::MakeEntry(const policy::LinePolicy& lp) const {
   auto entry = std::make_unique<LineEntry>(lp, interval_, windows_, policy_->allowed_lateness,
                                            options_.line_limits);
-  const auto cw = std::find(windows_.begin(), windows_.end(), options_.capacity_window);
+  // The capacity model reads capacity_window when the policy keeps it, else
+  // the policy's longest window: chosen from the policy's own windows, never
+  // from extra snapshot windows (tidectl replay --windows), so that a replay
+  // computes predicted_wait, capacity_gap and `headcount: gap` over the same
+  // window as tidewatchd.
+  const std::vector<absl::Duration>& own = policy_->windows;
+  const absl::Duration capacity_window =
+      std::find(own.begin(), own.end(), options_.capacity_window) != own.end()
+          ? options_.capacity_window
+          : policy_->longest_window();
+  const auto cw = std::find(windows_.begin(), windows_.end(), capacity_window);
   entry->state.set_capacity_window(cw == windows_.end() ? static_cast<int>(windows_.size()) - 1
                                                         : static_cast<int>(cw - windows_.begin()));
   entry->owned = !options_.owns_line || options_.owns_line(lp.line_id);

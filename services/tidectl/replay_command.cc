@@ -10,11 +10,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "args.h"
@@ -43,6 +45,9 @@ class ReplayOutput : public engine::EngineOutput {
   void OnSnapshot(const KpiSnapshot& s) override { snapshots.push_back(s); }
 
   std::vector<TideChange> changes;
+  // Every update of every call-up (paged, re-paged to the next rota
+  // contact, expired, stood down), in order: one call-up id may appear
+  // several times.
   std::vector<CallUp> callups;
   std::vector<KpiSnapshot> snapshots;
 };
@@ -53,7 +58,44 @@ struct Run {
   std::shared_ptr<const policy::CompiledPolicy> policy;
   ReplayOutput output;
   std::unique_ptr<engine::Engine> engine;
+  // Events this policy set aside as unknown_line, by line id: with
+  // --compare-policy, the lines only the other policy knows.
+  std::map<std::string, int64_t> unknown_line_events;
 };
+
+// The call-up state as replay prints it ("expired").
+std::string CallUpStateName(tidewatch::v1::CallUpState state) {
+  switch (state) {
+    case tidewatch::v1::CALL_UP_STATE_PAGED:
+      return "paged";
+    case tidewatch::v1::CALL_UP_STATE_ACKNOWLEDGED:
+      return "acknowledged";
+    case tidewatch::v1::CALL_UP_STATE_DECLINED:
+      return "declined";
+    case tidewatch::v1::CALL_UP_STATE_EXPIRED:
+      return "expired";
+    case tidewatch::v1::CALL_UP_STATE_STOOD_DOWN:
+      return "stood_down";
+    default:
+      return "unspecified";
+  }
+}
+
+// "paged First": the state, and for a page whom it went to.
+std::string StateAndContact(const CallUp& c) {
+  std::string s = CallUpStateName(c.state());
+  if (c.state() == tidewatch::v1::CALL_UP_STATE_PAGED && !c.paged_contact().empty()) {
+    absl::StrAppend(&s, " ", c.paged_contact());
+  }
+  return s;
+}
+
+// How many call-ups a run raised: distinct ids, not updates.
+size_t CountCallUps(const Run& run) {
+  std::set<std::string> ids;
+  for (const CallUp& c : run.output.callups) ids.insert(c.id());
+  return ids.size();
+}
 
 std::string Rfc3339(const google::protobuf::Timestamp& ts) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", FromProto(ts), absl::UTCTimeZone());
@@ -98,19 +140,25 @@ void WriteCallUps(JsonWriter& w, const Run& run) {
     w.Key("tier").Int(c.level());
     w.Key("team").String(c.team_id());
     w.Key("headcount").Int(c.headcount());
-    w.Key("state").String(c.state() == tidewatch::v1::CALL_UP_STATE_STOOD_DOWN ? "stood_down"
-                                                                               : "paged");
+    w.Key("state").String(CallUpStateName(c.state()));
+    w.Key("paged_contact").String(c.paged_contact());
     w.Key("reason").String(c.reason());
     w.EndObject();
   }
   w.EndArray();
 }
 
-void WriteRejected(JsonWriter& w, const events::RejectCounter& decode, const engine::Engine& e) {
+// A run's set-aside counts: the records the decoder refused (the same for
+// every run) and the events its engine set aside.
+std::map<std::string, int64_t> SetAsideOf(const Run& run, const events::RejectCounter& decode) {
   std::map<std::string, int64_t> all = decode.ByName();
-  for (const auto& [k, v] : e.SetAsideCounts()) all[k] += v;
+  for (const auto& [k, v] : run.engine->SetAsideCounts()) all[k] += v;
+  return all;
+}
+
+void WriteRejected(JsonWriter& w, const std::map<std::string, int64_t>& counts) {
   w.BeginObject();
-  for (const auto& [k, v] : all) w.Key(k).Int(v);
+  for (const auto& [k, v] : counts) w.Key(k).Int(v);
   w.EndObject();
 }
 
@@ -140,16 +188,17 @@ std::string JsonReport(const Run& run, const events::RejectCounter& decode) {
   w.Key("callups");
   WriteCallUps(w, run);
   w.Key("rejected");
-  WriteRejected(w, decode, *run.engine);
+  WriteRejected(w, SetAsideOf(run, decode));
   w.EndObject();
   return w.Take();
 }
 
 std::string LocalTime(const policy::CompiledPolicy& p, const std::string& line,
-                      const google::protobuf::Timestamp& ts) {
+                      const google::protobuf::Timestamp& ts,
+                      const char* format = "%a %d %b %H:%M") {
   absl::TimeZone zone = absl::UTCTimeZone();
   if (const policy::LinePolicy* lp = p.FindLine(line)) zone = lp->hours.zone;
-  return absl::FormatTime("%a %d %b %H:%M", FromProto(ts), zone);
+  return absl::FormatTime(format, FromProto(ts), zone);
 }
 
 std::string TableReport(const Run& run, const events::RejectCounter& decode) {
@@ -163,6 +212,9 @@ std::string TableReport(const Run& run, const events::RejectCounter& decode) {
   absl::StrAppend(&out, line::LineTotalsTable(rows));
   absl::StrAppend(&out, "\nEscalation timeline\n");
   if (run.output.changes.empty()) absl::StrAppend(&out, "  (no escalations)\n");
+  // Each call-up's updates in order, the first being the one that created it.
+  std::map<std::string, std::vector<const CallUp*>> updates;
+  for (const CallUp& cu : run.output.callups) updates[cu.id()].push_back(&cu);
   for (const TideChange& c : run.output.changes) {
     const bool up = c.to_level() > c.from_level();
     absl::StrAppend(&out,
@@ -171,25 +223,62 @@ std::string TableReport(const Run& run, const events::RejectCounter& decode) {
                                     up ? "RISING " : "falling", c.from_level(), c.to_level(),
                                     up ? c.to_tier() : c.from_tier(), c.reason()));
     if (up) {
+      // The call-ups this change raised, once each (a re-page keeps its
+      // call-up's created time), then what became of them.
       for (const CallUp& cu : run.output.callups) {
-        if (cu.line_id() == c.line_id() && cu.state() == tidewatch::v1::CALL_UP_STATE_PAGED &&
-            FromProto(cu.created()) == FromProto(c.time())) {
-          absl::StrAppend(
-              &out, absl::StrFormat(
-                        "    call-up: %d from %s for %s  [%s]\n", cu.headcount(), cu.team_id(),
-                        absl::FormatDuration(absl::Seconds(cu.duration().seconds())), cu.id()));
+        const std::vector<const CallUp*>& history = updates[cu.id()];
+        if (history.front() != &cu || cu.line_id() != c.line_id() ||
+            FromProto(cu.created()) != FromProto(c.time())) {
+          continue;
         }
+        absl::StrAppend(
+            &out, absl::StrFormat("    call-up: %d from %s for %s, %s  [%s]\n", cu.headcount(),
+                                  cu.team_id(),
+                                  absl::FormatDuration(absl::Seconds(cu.duration().seconds())),
+                                  StateAndContact(cu), cu.id()));
+        std::vector<std::string> later;
+        for (size_t i = 1; i < history.size(); ++i) {
+          const CallUp& u = *history[i];
+          later.push_back(absl::StrCat(LocalTime(*run.policy, u.line_id(), u.updated(), "%H:%M"),
+                                       " ", StateAndContact(u)));
+        }
+        if (!later.empty()) absl::StrAppend(&out, "      then ", absl::StrJoin(later, "; "), "\n");
       }
     }
   }
-  std::map<std::string, int64_t> rejected = decode.ByName();
-  for (const auto& [k, v] : run.engine->SetAsideCounts()) rejected[k] += v;
-  absl::StrAppend(&out, "\nSet aside\n", SetAsideSection(rejected));
+  absl::StrAppend(&out, "\nSet aside\n", SetAsideSection(SetAsideOf(run, decode)));
   return out;
 }
 
-// Escalations of two policies side by side, in time order.
-std::string CompareTable(const Run& a, const Run& b) {
+// Lines one policy of a comparison knows and the other does not (often a
+// misspelt line id): the other sets their events aside as unknown_line, and
+// would otherwise just look calmer.
+std::vector<std::string> LineWarnings(const Run& a, const Run& b) {
+  std::vector<std::string> out;
+  auto only_in = [&](const Run& has, const std::string& has_name, const Run& lacks,
+                     const std::string& lacks_name) {
+    for (const auto& [id, lp] : has.policy->lines) {
+      if (lacks.policy->FindLine(id) != nullptr) continue;
+      std::string w =
+          absl::StrCat("line ", id, " is in ", has_name, "'s policy but not ", lacks_name, "'s");
+      auto n = lacks.unknown_line_events.find(id);
+      if (n != lacks.unknown_line_events.end()) {
+        absl::StrAppend(&w, ": ", lacks_name, " set aside its ", n->second,
+                        " events as unknown_line");
+      } else {
+        absl::StrAppend(&w, " (no events for it in this replay)");
+      }
+      out.push_back(std::move(w));
+    }
+  };
+  only_in(a, "A", b, "B");
+  only_in(b, "B", a, "A");
+  return out;
+}
+
+// Escalations of two policies side by side, in time order; then each one's
+// set-aside counts and the lines only one of them knows.
+std::string CompareTable(const Run& a, const Run& b, const events::RejectCounter& decode) {
   std::string out = absl::StrFormat("Escalations: A = %s, B = %s\n", a.label, b.label);
   absl::StrAppend(&out, absl::StrFormat("  %-16s %-18s %-12s %-12s\n", "time", "line", "A", "B"));
   std::vector<std::pair<const TideChange*, int>> all;
@@ -210,8 +299,13 @@ std::string CompareTable(const Run& a, const Run& b) {
   }
   absl::StrAppend(&out,
                   absl::StrFormat("  total: A %d changes, %d call-ups; B %d changes, %d call-ups\n",
-                                  a.output.changes.size(), a.output.callups.size(),
-                                  b.output.changes.size(), b.output.callups.size()));
+                                  a.output.changes.size(), CountCallUps(a), b.output.changes.size(),
+                                  CountCallUps(b)));
+  absl::StrAppend(&out, "\nSet aside: A = ", a.label, "\n", SetAsideSection(SetAsideOf(a, decode)));
+  absl::StrAppend(&out, "\nSet aside: B = ", b.label, "\n", SetAsideSection(SetAsideOf(b, decode)));
+  const std::vector<std::string> warnings = LineWarnings(a, b);
+  if (!warnings.empty()) absl::StrAppend(&out, "\n");
+  for (const std::string& w : warnings) absl::StrAppend(&out, "warning: ", w, "\n");
   return out;
 }
 
@@ -237,6 +331,14 @@ int RunReplay(const std::vector<std::string>& argv) {
   args.AddFlag("format", "table (default) or json");
   args.AddBool("quiet", "no progress or error lines on stderr");
   if (std::optional<int> exit = args.ParseOrExit(argv)) return *exit;
+  if (!args.positional().empty()) {
+    // Every input is a flag: a stray word is a mistake (often the events
+    // file without --events), not something to ignore.
+    std::cerr << "tidectl replay: unexpected argument '" << args.positional().front()
+              << "' (give the events file with --events)\n"
+              << args.Usage();
+    return 2;
+  }
   const bool quiet = args.GetBool("quiet");
   std::optional<std::string> events_path = args.Get("events");
   if (!events_path) {
@@ -305,7 +407,11 @@ int RunReplay(const std::vector<std::string>& argv) {
   events::RejectCounter rejects;
   absl::StatusOr<int64_t> records =
       ReadEventFile(*events_path, "replay", quiet, rejects, [&](const tidewatch::v1::CallEvent& e) {
-        for (auto& run : runs) run->engine->Apply(e);
+        for (auto& run : runs) {
+          if (run->engine->Apply(e) == engine::EventOutcome::kUnknownLine) {
+            ++run->unknown_line_events[e.line_id()];
+          }
+        }
         return absl::OkStatus();
       });
   if (!records.ok()) {
@@ -325,12 +431,17 @@ int RunReplay(const std::vector<std::string>& argv) {
         WriteEscalations(w, *runs[i]);
         w.Key("callups");
         WriteCallUps(w, *runs[i]);
+        w.Key("rejected");
+        WriteRejected(w, SetAsideOf(*runs[i], rejects));
         w.EndObject();
       }
+      w.Key("warnings").BeginArray();
+      for (const std::string& warning : LineWarnings(*runs[0], *runs[1])) w.String(warning);
+      w.EndArray();
       w.EndObject();
       std::cout << w.Take() << "\n";
     } else {
-      std::cout << CompareTable(*runs[0], *runs[1]);
+      std::cout << CompareTable(*runs[0], *runs[1], rejects);
     }
     return 0;
   }

@@ -4,6 +4,7 @@
 #include "capacity/erlang.h"
 #include "engine/engine.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "line/capacity_estimate.h"
 #include "test_util.h"
 
@@ -164,6 +165,52 @@ TEST(CapacityIntegrationTest, HeadcountIsCappedByTheTeam) {
   ASSERT_FALSE(out.callups.empty());
   EXPECT_EQ(out.callups.front().headcount(), 3);
   EXPECT_THAT(out.callups.front().reason(), HasSubstr("cap 3"));
+}
+
+// Extra snapshot windows (tidectl replay --windows) are kept alongside the
+// policy's but never become the capacity window: the model reads the same
+// window as tidewatchd, so a replay escalates as the live service would.
+TEST(CapacityIntegrationTest, ExtraSnapshotWindowsDoNotMoveTheCapacityWindow) {
+  // No 15m window: the capacity window is the policy's longest, 30m.
+  std::string yaml = kPolicy;
+  yaml.replace(yaml.find("windows: [15m, 60m]"), 19, "windows: [5m, 30m]");
+  auto policy = MustLoad(yaml);
+  ASSERT_NE(policy, nullptr);
+  auto run = [&](std::vector<absl::Duration> extra) {
+    RecordingOutput out;
+    EngineOptions options;
+    options.snapshot_windows = std::move(extra);
+    Engine engine(policy, options, &out);
+    EventBuilder b("revenues");
+    for (int a = 0; a < 4; ++a) {
+      engine.Apply(b.Agent(absl::StrCat("a", a), kT0 - absl::Minutes(1),
+                           tidewatch::v1::AGENT_STATUS_AVAILABLE, tidewatch::v1::AGENT_ORIGIN_CSC));
+    }
+    QueueAndAnswer(engine, b, /*every_seconds=*/7, /*answered_after_seconds=*/60);
+    engine.AdvanceTo(kT0 + absl::Minutes(16));
+    EXPECT_EQ(engine.FindLine("revenues")->Capacity().window, absl::Minutes(30));
+    return out;
+  };
+  const RecordingOutput plain = run({});
+  const RecordingOutput with_4h = run({absl::Hours(4)});
+  const RecordingOutput with_15m = run({absl::Minutes(15)});
+  ASSERT_FALSE(plain.callups.empty());  // the surge escalates on capacity_gap
+  for (const RecordingOutput* other : {&with_4h, &with_15m}) {
+    ASSERT_EQ(other->changes.size(), plain.changes.size());
+    for (size_t i = 0; i < plain.changes.size(); ++i) {
+      EXPECT_TRUE(
+          google::protobuf::util::MessageDifferencer::Equals(other->changes[i], plain.changes[i]))
+          << other->changes[i].DebugString() << "\nvs\n"
+          << plain.changes[i].DebugString();
+    }
+    ASSERT_EQ(other->callups.size(), plain.callups.size());
+    for (size_t i = 0; i < plain.callups.size(); ++i) {
+      EXPECT_TRUE(
+          google::protobuf::util::MessageDifferencer::Equals(other->callups[i], plain.callups[i]))
+          << other->callups[i].DebugString() << "\nvs\n"
+          << plain.callups[i].DebugString();
+    }
+  }
 }
 
 }  // namespace

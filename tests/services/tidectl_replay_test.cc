@@ -158,10 +158,100 @@ TEST(TidectlReplayTest, ComparePolicyShowsBothSides) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr(R"("a":{"policy":"embedded default policy","escalations":[{)"));
   EXPECT_THAT(r.out, HasSubstr(R"("b":{"policy":")"));
-  EXPECT_THAT(r.out, HasSubstr(R"("escalations":[],"callups":[]})"));
+  EXPECT_THAT(r.out, HasSubstr(R"("escalations":[],"callups":[],"rejected":{)"));
   Result table = Tidectl(absl::StrCat("replay --events ", events, " --compare-policy ", b));
   EXPECT_THAT(table.out, HasSubstr("0 -> 1"));
   EXPECT_THAT(table.out, HasSubstr("B 0 changes"));
+}
+
+// A tier held for five minutes with nobody acknowledging: the call-up is
+// re-paged to the second contact after 1m, then expires after 2m. That is one
+// call-up with three updates, not three call-ups.
+TEST(TidectlReplayTest, RepagedCallUpIsOneCallUpAndItsExpiryIsShown) {
+  std::string policy = TempFile("repage.yaml", R"(name: repage
+windows: [5m, 15m]
+defaults:
+  opening_hours: {always: true}
+  tiers:
+    - level: 1
+      name: someone waiting
+      enter: {any: [{metric: longest_waiting, above: 30s}]}
+      sustain: 0s
+      exit: {all: [{metric: longest_waiting, below: 10s}]}
+      min_hold: 0s
+      callups: [{team: ops, headcount: 2, duration: 1h}]
+teams:
+  ops:
+    ack_timeout: 1m
+    rota: [{name: First, contact: first}, {name: Second, contact: second}]
+lines:
+  revenues: {}
+)");
+  std::string day;
+  day += Ev(1, "revenues", "c1", "09:00:00", R"("queued":{})") + "\n";
+  day += Ev(2, "revenues", "c1", "09:06:00", R"("answered":{})") + "\n";
+  std::string events = TempFile("repage.jsonl", day);
+  const std::string base = absl::StrCat("replay --quiet --events ", events, " --policy ", policy);
+
+  Result table = Tidectl(base);
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  size_t first = table.out.find("call-up:");
+  ASSERT_NE(first, std::string::npos) << table.out;
+  EXPECT_EQ(table.out.find("call-up:", first + 1), std::string::npos) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("paged First")) << table.out;
+
+  Result json = Tidectl(base + " --format json");
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_THAT(json.out, HasSubstr(R"("state":"paged","paged_contact":"First")"));
+  EXPECT_THAT(json.out, HasSubstr(R"("state":"paged","paged_contact":"Second")"));
+  EXPECT_THAT(json.out, HasSubstr(R"("state":"expired","paged_contact":"Second")"));
+
+  Result compare = Tidectl(absl::StrCat(base, " --compare-policy ", policy));
+  ASSERT_EQ(compare.exit_code, 0) << compare.out;
+  EXPECT_THAT(compare.out, HasSubstr("A 2 changes, 1 call-ups; B 2 changes, 1 call-ups"))
+      << compare.out;
+}
+
+// A candidate policy that misspells a line id sets that line's events aside:
+// the comparison says so instead of showing a calmer day.
+TEST(TidectlReplayTest, ComparePolicyShowsSetAsideAndLinesOnlyOnePolicyKnows) {
+  std::ifstream in(std::string(TIDEWATCH_SOURCE_DIR) + "/deploy/policy/default.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string a = TempFile("lines_a.yaml", yaml);
+  size_t pos = yaml.find("\n  revenues:");
+  ASSERT_NE(pos, std::string::npos);
+  yaml.replace(pos, 12, "\n  revenue:");
+  std::string b = TempFile("lines_b.yaml", yaml);
+  std::string events = TempFile("lines.jsonl", SmallDay());
+  const std::string base =
+      absl::StrCat("replay --quiet --events ", events, " --policy ", a, " --compare-policy ", b);
+
+  Result table = Tidectl(base);
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_THAT(table.out, HasSubstr(absl::StrCat("Set aside: B = ", b, "\n")));
+  // A: the parking event; B: that and revenues' five (a duplicate included:
+  // an unknown line's events are not deduplicated).
+  EXPECT_THAT(table.out, HasSubstr(absl::StrFormat("  %-20s %d\n", "unknown_line", 1)));
+  EXPECT_THAT(table.out, HasSubstr(absl::StrFormat("  %-20s %d\n", "unknown_line", 6)));
+  EXPECT_THAT(table.out,
+              HasSubstr("warning: line revenues is in A's policy but not B's: B set aside its "
+                        "5 events as unknown_line"))
+      << table.out;
+  EXPECT_THAT(table.out, HasSubstr("warning: line revenue is in B's policy but not A's"));
+
+  Result json = Tidectl(base + " --format json");
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_THAT(json.out, HasSubstr(R"("missing_line_id":1,"unknown_line":6})"));
+  EXPECT_THAT(json.out, HasSubstr(R"("warnings":["line revenues is in A's policy but not B's)"));
+}
+
+// Flags are named; a stray word (a file given without --events) is refused
+// rather than silently ignored.
+TEST(TidectlReplayTest, PositionalArgumentsAreRefused) {
+  std::string events = TempFile("pos.jsonl", SmallDay());
+  Result r = Tidectl(absl::StrCat("replay --quiet stray.jsonl --events ", events));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("stray.jsonl"));
 }
 
 }  // namespace
