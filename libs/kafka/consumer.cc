@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -109,6 +110,9 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   absl::Status Init(const KafkaConfig& config, const ConsumerOptions& options) {
     read_headers_ = options.read_headers;
+    // librdkafka's strategies with incremental rebalancing (only
+    // "cooperative-sticky" in 2.0.2; it cannot be mixed with eager ones).
+    cooperative_configured_ = absl::StrContains(options.assignment_strategy, "cooperative-sticky");
     commit_timeout_ = options.commit_timeout;
     close_timeout_ = options.close_timeout;
     // librdkafka's consumer needs a group.id even for Assign-only use; such a
@@ -479,7 +483,7 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
       // A consumer's fatal error comes only this way (never through the
       // error callback): Health and on_error must show it, once.
-      char buf[512];
+      char buf[512] = "";  // written only when a fatal error is set
       const rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
       absl::Status s = KafkaError(cause == RD_KAFKA_RESP_ERR_NO_ERROR ? message->err : cause,
                                   "fatal consumer error", buf);
@@ -517,8 +521,11 @@ class RdConsumer final : public Consumer, public ClientCore {
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
     epoch_.fetch_add(1, std::memory_order_relaxed);
     lag_assignment_.reset();
+    // NULL when librdkafka cannot say (e.g. its group is terminating, as in
+    // a rebalance served while closing): then the configured strategy.
+    const char* protocol = rd_kafka_rebalance_protocol(rk_.get());
     const bool cooperative =
-        std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0;
+        protocol != nullptr ? std::strcmp(protocol, "COOPERATIVE") == 0 : cooperative_configured_;
     switch (err) {
       case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS: {
         if (listener_ != nullptr) {
@@ -694,6 +701,8 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   const bool has_group_;
   bool read_headers_ = true;
+  // ConsumerOptions::assignment_strategy is incremental (cooperative-sticky).
+  bool cooperative_configured_ = false;
   std::atomic<int64_t> epoch_{0};
   absl::Duration commit_timeout_ = absl::Seconds(5);
   absl::Duration close_timeout_ = absl::Seconds(10);

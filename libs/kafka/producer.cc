@@ -94,17 +94,25 @@ class RdProducer final : public Producer, public ClientCore {
   absl::Status PrepareTopics(const std::vector<std::string>& topics,
                              absl::Duration timeout) override {
     absl::MutexLock lock(&topics_mu_);
-    bool added = false;
+    std::vector<std::string> added;
+    // Topics are prepared once their metadata came: those added by a call
+    // that fails are taken out again, so that the next call asks again
+    // instead of reporting them prepared.
+    auto forget_added = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(topics_mu_) {
+      for (const std::string& name : added) topics_.erase(name);
+    };
     for (const std::string& name : topics) {
       if (topics_.contains(name)) continue;
       rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
       if (topic == nullptr) {
-        return KafkaError(rd_kafka_last_error(), absl::StrCat("kafka topic ", name));
+        const rd_kafka_resp_err_t err = rd_kafka_last_error();
+        forget_added();
+        return KafkaError(err, absl::StrCat("kafka topic ", name));
       }
       topics_.emplace(name, RdPtr<rd_kafka_topic_t>(topic));
-      added = true;
+      added.push_back(name);
     }
-    if (!added) return absl::OkStatus();
+    if (added.empty()) return absl::OkStatus();
     // One answer for every topic (asking for a named one would make a
     // cluster that allows it create the topic), which updates the client's
     // view of the topics it holds objects for.
@@ -112,6 +120,7 @@ class RdProducer final : public Producer, public ClientCore {
     const rd_kafka_resp_err_t err =
         rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, TimeoutMs(timeout));
     RdPtr<const rd_kafka_metadata_t> md(raw);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) forget_added();
     return KafkaError(err, "kafka metadata for the output topics");
   }
 

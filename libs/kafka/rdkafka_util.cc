@@ -361,7 +361,7 @@ void ClientCore::ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void
   ClientCore* self = FromOpaque(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
-    char buf[512];
+    char buf[512] = "";  // written only when a fatal error is set
     const rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buf, sizeof buf);
     self->ReportError(
         KafkaError(cause == RD_KAFKA_RESP_ERR_NO_ERROR ? code : cause, "fatal client error", buf),

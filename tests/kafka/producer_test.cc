@@ -128,6 +128,22 @@ TEST_F(ProducerTest, PreparedTopicsTakeRecordsAsBefore) {
   producer->reset();
 }
 
+// A PrepareTopics that got no answer has prepared nothing: asking again
+// asks the broker again (it said OK at once, the topics taken as prepared).
+TEST_F(ProducerTest, TopicsNotPreparedByAFailedCallAreAskedForAgain) {
+  ASSERT_TRUE(broker_->CreateTopic("calls", 12).ok());
+  auto producer = NewProducer(TestConfig(*broker_, "p"), {});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  absl::Status first = (*producer)->PrepareTopics({"calls"}, absl::Milliseconds(300));
+  EXPECT_FALSE(first.ok());
+  absl::Status again = (*producer)->PrepareTopics({"calls"}, absl::Milliseconds(300));
+  EXPECT_FALSE(again.ok()) << "reported prepared without an answer";
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+  absl::Status up = (*producer)->PrepareTopics({"calls"}, absl::Seconds(10));
+  EXPECT_TRUE(up.ok()) << up;
+}
+
 // Headers (repeated keys, empty and binary values), key, value and timestamp
 // survive the trip; read back with a group-less consumer from the beginning.
 TEST_F(ProducerTest, HeadersRoundTrip) {
