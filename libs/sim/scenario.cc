@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "events/events.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tidewatch::sim {
@@ -196,7 +198,9 @@ class Reader {
     return true;
   }
 
-  // A duration written like "240s", "15m", "1h30m". Non-negative, seconds.
+  // A duration written like "240s", "15m", "1h30m", in seconds: from 0 to
+  // kMaxDurationSeconds, so that the simulator's milliseconds (and the
+  // times it adds them to) stay far from overflowing.
   bool Duration(const YAML::Node& node, absl::string_view path, double* out) {
     std::string s;
     if (!Scalar(node, path, &s)) return false;
@@ -212,18 +216,20 @@ class Reader {
       Error(node, path, absl::StrCat("must not be negative (got ", s, ")"));
       return false;
     }
+    if (d > absl::Seconds(kMaxDurationSeconds)) {
+      Error(node, path,
+            absl::StrCat("must be at most ", kMaxDurationSeconds / kSecondsPerDay, " days (got ", s,
+                         ")"));
+      return false;
+    }
     *out = absl::ToDoubleSeconds(d);
     return true;
   }
 
-  // Whole seconds.
+  // Whole seconds (Duration's bound keeps them within an int).
   bool WholeDuration(const YAML::Node& node, absl::string_view path, int* out) {
     double s;
     if (!Duration(node, path, &s)) return false;
-    if (s > 366.0 * kSecondsPerDay) {
-      Error(node, path, "is too long");
-      return false;
-    }
     *out = static_cast<int>(std::llround(s));
     return true;
   }
@@ -499,7 +505,17 @@ bool ReadIntraday(Reader& r, const YAML::Node& node, absl::string_view path,
       continue;
     }
     bool pok = r.TimeOfDay(p["from"], Reader::Join(ppath, "from"), &point.from);
-    pok = r.NonNegative(p["weight"], Reader::Join(ppath, "weight"), &point.weight) && pok;
+    const std::string wpath = Reader::Join(ppath, "weight");
+    if (r.NonNegative(p["weight"], wpath, &point.weight)) {
+      if (point.weight > kMaxIntradayWeight) {
+        r.Error(p["weight"], wpath,
+                absl::StrCat("must be at most ", static_cast<int64_t>(kMaxIntradayWeight),
+                             " (weights are relative; got ", p["weight"].Scalar(), ")"));
+        pok = false;
+      }
+    } else {
+      pok = false;
+    }
     if (!pok) {
       ok = false;
       continue;
@@ -721,6 +737,140 @@ bool ReadDay(Reader& r, const YAML::Node& node, absl::string_view path, int days
   return r.Integer(node, path, 1, days, out);
 }
 
+// The intraday weight at `s` seconds after local midnight.
+double WeightAt(const std::vector<ProfilePoint>& profile, int s) {
+  double w = profile.front().weight;
+  for (const ProfilePoint& p : profile) {
+    if (p.from <= s) w = p.weight;
+  }
+  return w;
+}
+
+// Expected calls on `spec` on a day of weekday `wd` (0 = Monday) before
+// surges: the volume (calls_per_hour x the day's opening hours) x
+// day_of_week, as the simulator's BuildArrivals computes it.
+double BaseCalls(const LineSpec& spec, int wd) {
+  double open_seconds = 0;
+  for (const DayWindow& w : spec.hours.days[wd]) open_seconds += w.to - w.from;
+  const double expected = spec.per_hour ? spec.volume * open_seconds / 3600.0 : spec.volume;
+  return expected * spec.day_of_week[wd];
+}
+
+// Expected calls on `spec` on a day of weekday `wd` when `surges` (this
+// line's surges of that day) apply: the sum of the per-segment calls of the
+// simulator's BuildArrivals, with the same arithmetic, so that a sum that
+// is finite and within kMaxCallsPerLineDay means finite arrival rates.
+double SurgedCalls(const LineSpec& spec, int wd, const std::vector<const Surge*>& surges) {
+  const std::vector<DayWindow>& windows = spec.hours.days[wd];
+  double weight_integral = 0;
+  for (const DayWindow& w : windows) {
+    std::vector<int> cuts = {w.from, w.to};
+    for (const ProfilePoint& p : spec.intraday) {
+      if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
+    }
+    std::sort(cuts.begin(), cuts.end());
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+      weight_integral += WeightAt(spec.intraday, cuts[k]) * (cuts[k + 1] - cuts[k]);
+    }
+  }
+  const double expected = BaseCalls(spec, wd);
+  if (expected <= 0 || weight_integral <= 0) return 0;  // no arrivals at all
+  double total = 0;
+  for (const DayWindow& w : windows) {
+    std::vector<int> cuts = {w.from, w.to};
+    for (const ProfilePoint& p : spec.intraday) {
+      if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
+    }
+    for (const Surge* s : surges) {
+      for (int c : {s->hours.from, s->hours.to}) {
+        if (c > w.from && c < w.to) cuts.push_back(c);
+      }
+    }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+      double multiplier = 1.0;
+      for (const Surge* s : surges) {
+        if (s->hours.from <= cuts[k] && cuts[k] < s->hours.to) multiplier *= s->multiplier;
+      }
+      total += expected * WeightAt(spec.intraday, cuts[k]) * (cuts[k + 1] - cuts[k]) /
+               weight_integral * multiplier;
+    }
+  }
+  return total;
+}
+
+// Whether `calls` expected calls a day are within kMaxCallsPerLineDay
+// (false for inf and NaN; a hair of slack for rounding in the sums).
+bool CallsWithinCap(double calls) { return calls <= kMaxCallsPerLineDay * (1 + 1e-9); }
+
+// Holds every line to kMaxCallsPerLineDay on every weekday it opens (the
+// start date can be overridden, so any weekday can be simulated): first its
+// volume x day_of_week, blaming the volume; then that x the surges of each
+// day, blaming the day's surge with the largest multiplier. `surge_index`
+// is each of sc.surges' position in the YAML list. One error per line.
+void CheckDailyCalls(Reader& r, const YAML::Node& root, const Scenario& sc,
+                     const std::vector<size_t>& surge_index) {
+  const std::string cap = absl::StrCat(static_cast<int64_t>(kMaxCallsPerLineDay));
+  for (const LineSpec& spec : sc.lines) {
+    const std::string key = spec.per_hour ? "calls_per_hour" : "calls_per_day";
+    bool ok = true;
+    for (int wd = 0; wd < 7 && ok; ++wd) {
+      if (spec.hours.days[wd].empty()) continue;
+      const double calls = BaseCalls(spec, wd);
+      if (!CallsWithinCap(calls)) {
+        r.Error(root["lines"][spec.id][key], absl::StrCat("lines.", spec.id, ".", key),
+                absl::StrCat("gives ", calls, " expected calls on a ", kDayNames[wd],
+                             " (with day_of_week.", kDayNames[wd], "); must be at most ", cap,
+                             " a line a day"));
+        ok = false;
+      }
+    }
+    // This line's surges: those of every day, and those of day d by d.
+    std::vector<size_t> every_day;
+    std::map<int, std::vector<size_t>> by_day;
+    for (size_t i = 0; i < sc.surges.size(); ++i) {
+      const Surge& s = sc.surges[i];
+      if (s.line_id != spec.id) continue;
+      if (s.day == 0) {
+        every_day.push_back(i);
+      } else {
+        by_day[s.day].push_back(i);
+      }
+    }
+    std::vector<std::pair<int, std::vector<size_t>>> day_sets = {{0, every_day}};
+    for (auto& [day, own] : by_day) {
+      own.insert(own.end(), every_day.begin(), every_day.end());
+      day_sets.emplace_back(day, own);
+    }
+    for (int wd = 0; wd < 7 && ok; ++wd) {
+      if (spec.hours.days[wd].empty()) continue;
+      for (const auto& [day, indexes] : day_sets) {
+        if (indexes.empty()) continue;
+        std::vector<const Surge*> surges;
+        size_t blame = indexes.front();
+        for (size_t i : indexes) {
+          surges.push_back(&sc.surges[i]);
+          if (sc.surges[i].multiplier > sc.surges[blame].multiplier) blame = i;
+        }
+        const double calls = SurgedCalls(spec, wd, surges);
+        if (CallsWithinCap(calls)) continue;
+        const std::string when = day == 0
+                                     ? absl::StrCat("a ", kDayNames[wd])
+                                     : absl::StrCat("day ", day, " if it is a ", kDayNames[wd]);
+        const std::string path =
+            absl::StrCat(Reader::Index("surges", surge_index[blame]), ".multiplier");
+        r.Error(root["surges"][surge_index[blame]]["multiplier"], path,
+                absl::StrCat("gives line ", spec.id, " ", calls, " expected calls on ", when,
+                             " (volume x day_of_week x the surges of the day); must be at most ",
+                             cap, " a line a day"));
+        ok = false;
+        break;
+      }
+    }
+  }
+}
+
 void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
   if (!r.CheckMap(root, "",
                   {"name", "description", "date", "days", "timezone", "defaults", "lines", "surges",
@@ -730,25 +880,40 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
   if (YAML::Node n = root["name"]; n.IsDefined()) r.String(n, "name", &sc->name);
   if (YAML::Node n = root["description"]; n.IsDefined())
     r.String(n, "description", &sc->description);
+  bool dates_ok = true;
   if (YAML::Node n = root["date"]; n.IsDefined()) {
     std::string s;
-    if (r.String(n, "date", &s)) {
+    dates_ok = r.String(n, "date", &s);
+    if (dates_ok) {
       absl::CivilDay day;
       if (s.size() != 10 || !absl::ParseCivilTime(s, &day)) {
         r.Error(n, "date", absl::StrCat("expected a date \"YYYY-MM-DD\", got \"", s, "\""));
-      } else if (day.year() < 2000 || day.year() > 2099) {
-        r.Error(n, "date", "must be between 2000 and 2099");
+        dates_ok = false;
       } else {
         sc->date = day;
       }
     }
   }
-  if (YAML::Node n = root["days"]; n.IsDefined()) r.Integer(n, "days", 1, 366, &sc->days);
+  if (YAML::Node n = root["days"]; n.IsDefined()) {
+    dates_ok = r.Integer(n, "days", 1, 366, &sc->days) && dates_ok;
+  }
   if (YAML::Node n = root["timezone"]; n.IsDefined()) r.String(n, "timezone", &sc->timezone);
   if (!absl::LoadTimeZone(sc->timezone, &sc->zone)) {
     r.Error(root["timezone"], "timezone",
             absl::StrCat("unknown time zone \"", sc->timezone,
                          "\" (an IANA name, e.g. Europe/London)"));
+    dates_ok = false;
+  }
+  // Every event must fall in the events contract's range: blame the date
+  // when its first day alone does not fit, else the number of days.
+  if (dates_ok) {
+    const absl::Status first_day = CheckRunDates(sc->date, 1, sc->zone);
+    const absl::Status run = CheckRunDates(sc->date, sc->days, sc->zone);
+    if (!first_day.ok()) {
+      r.Error(root["date"], "date", first_day.message());
+    } else if (!run.ok()) {
+      r.Error(root["days"], "days", run.message());
+    }
   }
 
   LineSpec defaults = BuiltInDefaults();
@@ -825,6 +990,7 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
     }
   }
 
+  std::vector<size_t> surge_index;  // each of sc->surges' position in the YAML list
   if (YAML::Node surges = root["surges"]; surges.IsDefined()) {
     if (!surges.IsSequence()) {
       r.Error(surges, "surges", "expected a list of {name, line, from, to, multiplier}");
@@ -860,10 +1026,15 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
                              &surge.multiplier) &&
                ok;
         }
-        if (ok) sc->surges.push_back(std::move(surge));
+        if (ok) {
+          sc->surges.push_back(std::move(surge));
+          surge_index.push_back(i);
+        }
       }
     }
   }
+
+  CheckDailyCalls(r, root, *sc, surge_index);
 
   if (YAML::Node reinf = root["reinforcements"]; reinf.IsDefined()) {
     if (!reinf.IsSequence()) {
@@ -902,7 +1073,9 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
         if (s["eta"].IsDefined())
           ok = r.WholeDuration(s["eta"], Reader::Join(spath, "eta"), &rf.eta) && ok;
         ok = r.WholeDuration(s["duration"], Reader::Join(spath, "duration"), &rf.duration) && ok;
-        ok = r.Integer(s["agents"], Reader::Join(spath, "agents"), 1, 10000, &rf.agents) && ok;
+        ok = r.Integer(s["agents"], Reader::Join(spath, "agents"), 1, kMaxReinforcementAgents,
+                       &rf.agents) &&
+             ok;
         std::string origin;
         if (r.String(s["origin"], Reader::Join(spath, "origin"), &origin)) {
           if (origin == "back_office") {
@@ -939,6 +1112,21 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
 }
 
 }  // namespace
+
+absl::Status CheckRunDates(absl::CivilDay first, int days, absl::TimeZone zone) {
+  const absl::Time min = absl::FromUnixSeconds(events::kMinEventTimeUnixSeconds);
+  const absl::Time max = absl::FromUnixSeconds(events::kMaxEventTimeUnixSeconds);
+  // Calls queued or in progress at the last closing time end after it (the
+  // clear-down, completions), hence the day to spare.
+  const absl::Time start = absl::FromCivil(absl::CivilSecond(first), zone);
+  const absl::Time end = absl::FromCivil(absl::CivilSecond(first + days + 1), zone);
+  if (start >= min && end <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      absl::FormatCivilTime(first), " for ", days, days == 1 ? " day" : " days", " in ",
+      zone.name(),
+      " does not fit the events' event_time range [2000-01-01, 2100-01-01) UTC with a day to "
+      "spare after the last day"));
+}
 
 absl::StatusOr<Scenario> ParseScenarioYaml(std::string_view yaml_text,
                                            std::string_view filename_text) {

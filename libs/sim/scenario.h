@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -31,6 +32,26 @@
 namespace tidewatch::sim {
 
 inline constexpr int kSecondsPerDay = 24 * 60 * 60;
+
+// Limits every scenario is held to (docs/simulator.md, Validation), so that
+// a run is finite and its millisecond arithmetic cannot overflow.
+//
+// Expected calls on one line on one day: the volume (calls_per_day, or
+// calls_per_hour x the day's opening hours) x day_of_week, and that x the
+// surges of the day. A million-fold council day is far beyond any real one.
+inline constexpr double kMaxCallsPerLineDay = 1e7;
+// Every duration in a scenario (talk, wrap, patience, offer_after,
+// queue_timeout, repeat delay, breaks, ...).
+inline constexpr int kMaxDurationSeconds = 366 * kSecondsPerDay;
+// Intraday weights are relative; bounded so that their integral over a day
+// stays finite.
+inline constexpr double kMaxIntradayWeight = 1e6;
+// Agents in one reinforcement: the most an acknowledgement can carry
+// (engine::kMaxAcknowledgedHeadcount in libs/engine/engine.h; the sim
+// library does not depend on the engine, tests/sim/sim_tide_test.cc checks
+// the two agree), so that tide-sim --respond-to can acknowledge any
+// reinforcement.
+inline constexpr int kMaxReinforcementAgents = 1000;
 
 // A distribution of a non-negative duration in seconds: a handle time, a
 // patience, a repeat-call delay.
@@ -188,6 +209,13 @@ struct Scenario {
 
   const LineSpec* FindLine(std::string_view id) const;
 };
+
+// Whether simulating `days` local days in `zone` from `first`, with a day
+// to spare after the last one for calls still in progress, keeps every
+// event_time within the events contract's range (libs/events/events.h:
+// [2000-01-01, 2100-01-01) UTC). InvalidArgument saying why otherwise; the
+// message names no field, so the caller prefixes the YAML field or flag.
+absl::Status CheckRunDates(absl::CivilDay first, int days, absl::TimeZone zone);
 
 // Parses and validates a scenario. `filename` only labels error messages.
 absl::StatusOr<Scenario> ParseScenarioYaml(std::string_view yaml, std::string_view filename);

@@ -839,6 +839,8 @@ class Engine {
     status_ = sink_.Write(e);
   }
 
+  // For answered and abandoned calls only: the KPI max_wait_seconds
+  // (docs/metrics.md), so that a replay gives the summary's figure.
   void RecordWait(LineSummary& s, Ms wait) { s.max_wait_ms = std::max(s.max_wait_ms, wait); }
 
   void EmitQueued(uint32_t idx) {
@@ -885,7 +887,6 @@ class Engine {
     Stamp(callback_, line.spec->id, idx);
     ++line.summary.callbacks_requested;
     line.summary.wait_other_ms += wait;
-    RecordWait(line.summary, wait);
     Write(callback_);
   }
 
@@ -897,7 +898,6 @@ class Engine {
     left_.mutable_left_queue()->set_reason(reason);
     ++line.summary.left_queue;
     line.summary.wait_other_ms += wait;
-    RecordWait(line.summary, wait);
     Write(left_);
   }
 
@@ -961,6 +961,14 @@ class Engine {
 
 absl::StatusOr<Summary> Simulate(const Scenario& scenario, const SimOptions& options,
                                  EventSink& sink) {
+  // The scenario's own dates were checked when it loaded; a start date
+  // given here must keep the events in the contract's range too.
+  if (options.start_date.has_value()) {
+    if (absl::Status s = CheckRunDates(*options.start_date, scenario.days, scenario.zone);
+        !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("start date: ", s.message()));
+    }
+  }
   Engine engine(scenario, options, sink);
   return engine.Run();
 }

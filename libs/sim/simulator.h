@@ -60,8 +60,9 @@ struct SimOptions {
 };
 
 // Runs the scenario to the end, writing every event to `sink` in event-time
-// order, flushes the sink, and returns the per-line totals. Fails only when
-// the sink fails.
+// order, flushes the sink, and returns the per-line totals. Fails when the
+// sink fails, or (InvalidArgument) when options.start_date puts the run
+// outside the events' time range (CheckRunDates in scenario.h).
 absl::StatusOr<Summary> Simulate(const Scenario& scenario, const SimOptions& options,
                                  EventSink& sink);
 

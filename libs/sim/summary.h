@@ -8,6 +8,8 @@
 //   short_abandoned  abandoned with wait < 5 s
 //   mean_wait     mean wait of answered and abandoned calls (the KPI avg_wait)
 //   asa           mean wait of answered calls
+//   max_wait      longest wait of answered and abandoned calls (the KPI
+//                 max_wait_seconds, docs/metrics.md)
 //   mean_wait_all_offered  mean wait of every offered call, including those
 //                 that left through a call-back or left_queue
 //   abandon_rate  (abandoned - short) / (answered + abandoned - short)
@@ -50,8 +52,8 @@ struct LineSummary {
   int64_t wait_answered_ms = 0;        // sums of waits
   int64_t wait_abandoned_ms = 0;
   int64_t wait_other_ms = 0;  // callback_requested and left_queue
-  int64_t max_wait_ms = 0;
-  int64_t talk_ms = 0;  // sums over completed calls
+  int64_t max_wait_ms = 0;    // answered and abandoned calls only, like mean_wait
+  int64_t talk_ms = 0;        // sums over completed calls
   int64_t wrap_ms = 0;
   // Distinct agents that logged in, by AgentOrigin value (index 1 = CSC,
   // 2 = BACK_OFFICE, 3 = PERIPATETIC, 4 = CASUAL).

@@ -187,6 +187,14 @@ int Run() {
   if (!scenario.ok()) {
     return Fail(absl::StrCat("scenario rejected:\n", scenario.status().message()), 2);
   }
+  // The scenario's own date was checked when it loaded; the override must
+  // keep the events in the contract's time range too.
+  if (options.start_date.has_value()) {
+    if (absl::Status s = CheckRunDates(*options.start_date, scenario->days, scenario->zone);
+        !s.ok()) {
+      return Fail(absl::StrCat("--start-date: ", s.message()), 2);
+    }
+  }
 
   // --respond-to: the scenario's reinforcements answer call-ups live.
   std::unique_ptr<Responder> responder;

@@ -261,6 +261,130 @@ TEST(ScenarioTest, ReportsEveryProblem) {
   EXPECT_THAT(message, HasSubstr("bad.yaml:6: lines.revenues.staffing[0].to"));
 }
 
+// Demand is capped at kMaxCallsPerLineDay expected calls a line a day, after
+// day_of_week and surges: beyond it arrival rates overflow (a surge of
+// 1e308 made the simulation hang, writing calls forever at one instant).
+TEST(ScenarioTest, DemandBeyondTheDailyCapIsRejected) {
+  const std::string summons = std::string(kMinimal) +
+                              "surges:\n"
+                              "  - {line: revenues, from: \"09:00\", to: \"10:00\", "
+                              "multiplier: 1e308}\n";
+  EXPECT_THAT(Error(summons),
+              HasSubstr("bad.yaml:9: surges[0].multiplier: gives line revenues inf expected calls "
+                        "on a mon"));
+  // Surges multiply: two that are each fine are not fine together; the
+  // larger is blamed. A surge of one day is checked for that day.
+  const std::string stacked = std::string(kMinimal) +
+                              "days: 2\n"
+                              "surges:\n"
+                              "  - {line: revenues, from: \"09:00\", to: \"10:00\", "
+                              "multiplier: 5000}\n"
+                              "  - {line: revenues, day: 2, from: \"09:00\", to: \"12:00\", "
+                              "multiplier: 9000}\n";
+  EXPECT_THAT(Error(stacked), HasSubstr("bad.yaml:11: surges[1].multiplier: gives line revenues "));
+  EXPECT_THAT(Error(stacked), HasSubstr("expected calls on day 2 if it is a mon"));
+
+  std::string volume = kMinimal;
+  volume.replace(volume.find("calls_per_day: 100"), 18, "calls_per_day: 2e7");
+  EXPECT_THAT(Error(volume), HasSubstr("bad.yaml:5: lines.revenues.calls_per_day: gives 2e+07 "
+                                       "expected calls on a mon (with day_of_week.mon); must be "
+                                       "at most 10000000 a line a day"));
+  const std::string day_of_week = R"(lines:
+  revenues:
+    calls_per_hour: 1850
+    day_of_week: {tue: 1e308}
+    staffing: []
+)";
+  EXPECT_THAT(Error(day_of_week),
+              HasSubstr("bad.yaml:3: lines.revenues.calls_per_hour: gives inf expected calls on a "
+                        "tue"));
+
+  // At the cap, and a surge that keeps the day within it, are fine.
+  std::string at_cap = kMinimal;
+  at_cap.replace(at_cap.find("calls_per_day: 100"), 18, "calls_per_day: 1e7");
+  EXPECT_TRUE(ParseScenarioYaml(at_cap, "ok.yaml").ok());
+  const std::string small_surge = std::string(kMinimal) +
+                                  "surges:\n"
+                                  "  - {line: revenues, from: \"09:00\", to: \"10:00\", "
+                                  "multiplier: 9000}\n";
+  EXPECT_TRUE(ParseScenarioYaml(small_surge, "ok.yaml").ok());
+}
+
+// Intraday weights are relative, but a huge one made the day's weight
+// integral infinite and the line silently got no calls.
+TEST(ScenarioTest, HugeIntradayWeightsAreRejected) {
+  const std::string yaml = R"(lines:
+  revenues:
+    calls_per_day: 1850
+    intraday:
+      - {from: "08:30", weight: 1e305}
+      - {from: "12:00", weight: 1}
+    staffing: []
+)";
+  EXPECT_THAT(Error(yaml), HasSubstr("bad.yaml:5: lines.revenues.intraday[0].weight: must be at "
+                                     "most 1000000 (weights are relative; got 1e305)"));
+}
+
+// Every duration is at most 366 days: beyond ~2.5e12 hours the simulator's
+// milliseconds overflowed (undefined behaviour; time could run backwards).
+TEST(ScenarioTest, DurationsAreCapped) {
+  auto with = [](const std::string& settings) {
+    return absl::StrCat("lines:\n  revenues:\n    calls_per_day: 10\n", settings,
+                        "    staffing: []\n");
+  };
+  const std::string huge = "2500000000000h";
+  EXPECT_THAT(Error(with("    talk: " + huge + "\n")),
+              HasSubstr("bad.yaml:4: lines.revenues.talk: must be at most 366 days (got "
+                        "2500000000000h)"));
+  EXPECT_THAT(Error(with("    wrap: 8785h\n")),
+              HasSubstr("bad.yaml:4: lines.revenues.wrap: must be at most 366 days"));
+  EXPECT_THAT(Error(with("    patience: {distribution: exponential, mean: " + huge + "}\n")),
+              HasSubstr("bad.yaml:4: lines.revenues.patience.mean: must be at most 366 days"));
+  EXPECT_THAT(Error(with("    callback: {offer_after: " + huge + ", uptake: 0.5}\n")),
+              HasSubstr("bad.yaml:4: lines.revenues.callback.offer_after: must be at most"));
+  EXPECT_THAT(Error(with("    queue_timeout: " + huge + "\n")),
+              HasSubstr("bad.yaml:4: lines.revenues.queue_timeout: must be at most"));
+  EXPECT_THAT(Error(with("    repeat: {share: 0.5, delay: " + huge + "}\n")),
+              HasSubstr("bad.yaml:4: lines.revenues.repeat.delay: must be at most"));
+  EXPECT_THAT(Error(with("    ivr_abandon: {share: 0.5, from: 1s, to: " + huge + "}\n")),
+              HasSubstr("bad.yaml:4: lines.revenues.ivr_abandon.to: must be at most"));
+  // 366 days exactly is allowed.
+  EXPECT_TRUE(ParseScenarioYaml(with("    repeat: {share: 0.5, delay: 8784h}\n"), "ok.yaml").ok());
+}
+
+// The run (with a day to spare for calls still in progress) must write
+// event times the events contract accepts: [2000-01-01, 2100-01-01) UTC.
+TEST(ScenarioTest, RunMustFitTheEventTimeRange) {
+  auto with_date = [](const std::string& date, const std::string& extra = "") {
+    std::string yaml = kMinimal;
+    yaml.replace(yaml.find("2022-10-03"), 10, date);
+    return yaml + extra;
+  };
+  EXPECT_THAT(Error(with_date("2099-12-31")),
+              HasSubstr("bad.yaml:2: date: 2099-12-31 for 1 day in Europe/London does not fit "
+                        "the events' event_time range [2000-01-01, 2100-01-01) UTC"));
+  EXPECT_THAT(Error(with_date("2099-12-30", "days: 2\n")),
+              HasSubstr("bad.yaml:8: days: 2099-12-30 for 2 days in Europe/London does not fit"));
+  EXPECT_THAT(Error(with_date("1999-12-31")), HasSubstr("bad.yaml:2: date: 1999-12-31 for 1 day"));
+  // Local midnight in Tokyo on 2000-01-01 is still 1999 in UTC.
+  EXPECT_THAT(Error(with_date("2000-01-01", "timezone: Asia/Tokyo\n")),
+              HasSubstr("bad.yaml:2: date: 2000-01-01 for 1 day in Asia/Tokyo does not fit"));
+  EXPECT_TRUE(ParseScenarioYaml(with_date("2000-01-01"), "ok.yaml").ok());
+  EXPECT_TRUE(ParseScenarioYaml(with_date("2099-12-30"), "ok.yaml").ok());
+}
+
+// tide-sim --respond-to acknowledges a call-up with the reinforcement's
+// agents as headcount, which the engine caps at 1000.
+TEST(ScenarioTest, ReinforcementsAreCappedAtTheAcknowledgeLimit) {
+  auto with_agents = [](int agents) {
+    return absl::StrCat(kMinimal, "reinforcements:\n  - {line: revenues, at: \"10:00\", ",
+                        "duration: 2h, agents: ", agents, ", origin: back_office}\n");
+  };
+  EXPECT_THAT(Error(with_agents(1001)),
+              HasSubstr("bad.yaml:9: reinforcements[0].agents: must be in [1, 1000] (got 1001)"));
+  EXPECT_TRUE(ParseScenarioYaml(with_agents(1000), "ok.yaml").ok());
+}
+
 TEST(ScenarioTest, MissingFile) {
   absl::StatusOr<Scenario> s = LoadScenarioFile("/nonexistent/scenario.yaml");
   EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);

@@ -3,6 +3,7 @@
 #ifndef TIDEWATCH_TESTS_SIM_SIM_TEST_UTIL_H_
 #define TIDEWATCH_TESTS_SIM_SIM_TEST_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -63,6 +64,8 @@ struct Counted {
   int64_t offered = 0, answered = 0, abandoned = 0, short_abandoned = 0, callbacks = 0, left = 0,
           completed = 0;
   absl::Duration wait_answered, wait_abandoned, wait_other;
+  // Longest wait of an answered or abandoned call (the KPI max_wait).
+  absl::Duration max_wait;
 };
 
 // Checks the stream's invariants (time order, unique ids, every call's
@@ -167,12 +170,14 @@ inline std::map<std::string, Counted> CheckStream(
       call.agent = e.answered().agent_id();
       ++c.answered;
       c.wait_answered += wait;
+      c.max_wait = std::max(c.max_wait, wait);
     } else if (e.has_abandoned()) {
       const absl::Duration wait = ToDuration(e.abandoned().wait());
       EXPECT_EQ(wait, t - call.queued) << e.call_id();
       ++c.abandoned;
       if (wait < absl::Seconds(5)) ++c.short_abandoned;
       c.wait_abandoned += wait;
+      c.max_wait = std::max(c.max_wait, wait);
     } else if (e.has_callback_requested()) {
       ++c.callbacks;
       c.wait_other += t - call.queued;
@@ -219,6 +224,7 @@ inline void ExpectSummaryMatches(const Summary& summary,
     EXPECT_EQ(absl::Milliseconds(line.wait_answered_ms), c.wait_answered) << line.line_id;
     EXPECT_EQ(absl::Milliseconds(line.wait_abandoned_ms), c.wait_abandoned) << line.line_id;
     EXPECT_EQ(absl::Milliseconds(line.wait_other_ms), c.wait_other) << line.line_id;
+    EXPECT_EQ(absl::Milliseconds(line.max_wait_ms), c.max_wait) << line.line_id;
   }
 }
 

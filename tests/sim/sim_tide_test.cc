@@ -60,5 +60,10 @@ TEST(SimTideTest, SummonsDayRisesThroughTwoTiersAndStandsDownAfterHelp) {
   }
 }
 
+// A reinforcement's agents become the headcount of a --respond-to
+// acknowledgement, so the scenario limit must be the engine's.
+static_assert(kMaxReinforcementAgents == engine::kMaxAcknowledgedHeadcount,
+              "sim::kMaxReinforcementAgents must equal engine::kMaxAcknowledgedHeadcount");
+
 }  // namespace
 }  // namespace tidewatch::sim

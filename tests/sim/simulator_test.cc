@@ -309,6 +309,55 @@ lines:
   EXPECT_EQ(l.abandoned, 0);
 }
 
+// The summary's max_wait is the KPI max_wait_seconds (docs/metrics.md):
+// over answered and abandoned calls, not call-backs or left_queue, whose
+// waits here are all longer.
+TEST(SimulatorTest, MaxWaitCountsAnsweredAndAbandonedCallsOnly) {
+  const std::string yaml = R"(date: 2022-10-03
+lines:
+  revenues:
+    calls_per_hour: 60
+    talk: {distribution: constant, value: 30s}
+    wrap: 0s
+    patience: {distribution: constant, value: 1h}
+    ivr_abandon: {share: 0.5, from: 10s, to: 20s}
+    callback: {offer_after: 40s, uptake: 0.5}
+    queue_timeout: 60s
+    staffing: []
+)";
+  const testing::SimRun run = RunScenario(ParseOrDie(yaml), 3);
+  const auto counted = CheckStream(run.events);
+  ExpectSummaryMatches(run.summary, counted);
+  const LineSummary& l = run.summary.lines[0];
+  ASSERT_GT(l.abandoned, 0);
+  ASSERT_GT(l.callbacks_requested, 0);
+  ASSERT_GT(l.left_queue, 0);
+  EXPECT_GE(l.max_wait_ms, 10000);
+  EXPECT_LT(l.max_wait_ms, 20000);  // call-backs waited 40 s, time-outs 60 s
+  EXPECT_EQ(run.summary.total.max_wait_ms, l.max_wait_ms);
+}
+
+// A start date whose run would write event times outside the events
+// contract's [2000-01-01, 2100-01-01) is refused before anything is written.
+TEST(SimulatorTest, StartDateOutsideTheEventTimeRangeIsRefused) {
+  const Scenario scenario = LoadOrDie("stationary-erlang-a.yaml");
+  for (const absl::CivilDay day : {absl::CivilDay(2099, 12, 31), absl::CivilDay(1999, 12, 31)}) {
+    SCOPED_TRACE(absl::FormatCivilTime(day));
+    CollectingSink sink;
+    SimOptions options;
+    options.start_date = day;
+    absl::StatusOr<Summary> s = Simulate(scenario, options, sink);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(sink.events().empty());
+  }
+  CollectingSink sink;
+  SimOptions options;
+  options.start_date = absl::CivilDay(2099, 12, 30);  // a Wednesday: the last day that fits
+  ASSERT_TRUE(Simulate(scenario, options, sink).ok());
+  ASSERT_FALSE(sink.events().empty());
+  EXPECT_LT(events::EventTime(sink.events().back()), Utc(2100, 1, 1, 0, 0));
+}
+
 TEST(SimulatorTest, RepeatCallersKeepTheirCallerKey) {
   const std::string yaml = R"(date: 2022-10-03
 lines:

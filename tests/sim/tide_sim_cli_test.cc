@@ -105,6 +105,22 @@ TEST(TideSimCliTest, UsageErrors) {
   EXPECT_THAT(date.err, HasSubstr("--start-date"));
 }
 
+// --start-date is held to the same range as the scenario's date: the events
+// contract accepts event times in [2000-01-01, 2100-01-01) only.
+TEST(TideSimCliTest, StartDateMustKeepEventsInTheContractRange) {
+  for (const char* date : {"2099-12-31", "1999-12-31"}) {
+    SCOPED_TRACE(date);
+    const Result r =
+        RunTideSim(absl::StrCat("--scenario ", kScenarios, "stationary-erlang-a.yaml --start-date ",
+                                date, " --out ", Tmp("f.jsonl")));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.err, HasSubstr(absl::StrCat("--start-date: ", date,
+                                              " for 1 day in "
+                                              "Europe/London does not fit the events' event_time "
+                                              "range")));
+  }
+}
+
 TEST(TideSimCliTest, AcceleratedPacingWritesTheSameEvents) {
   // A tiny scenario at 100,000x real time still writes exactly what the
   // unpaced run writes.
