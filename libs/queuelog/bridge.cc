@@ -25,7 +25,7 @@ absl::Status QueueLogBridge::Start() {
             absl::StrCat("checkpoint ", options_.checkpoint_path, " is for ", (*c)->path, ", not ",
                          follower_.path(), ": remove it to start afresh"));
       }
-      follower_.StartAt((*c)->position);
+      follower_.StartAt((*c)->position, (*c)->modified_ns);
       checkpointed_ = (*c)->position;
       has_checkpoint_ = true;
       Emit(absl::StrCat("resuming ", follower_.path(), " at byte ", checkpointed_.offset, " (line ",
@@ -83,14 +83,20 @@ absl::StatusOr<int> QueueLogBridge::Step() {
           stats_.mapped.Add(r);
           counted_ = {inode, line.offset + 1, 0};
         }
+        const bool logged =
+            !again && (r.outcome == MapOutcome::kSkipped || r.wait_dropped) &&
+            (skips_logged_++ < options_.max_logged_skips || skips_logged_ % 1000 == 0);
         if (r.outcome == MapOutcome::kSkipped) {
-          if (again) return;
-          if (skips_logged_++ < options_.max_logged_skips || skips_logged_ % 1000 == 0) {
+          if (logged) {
             Emit(absl::StrCat(follower_.path(), ":", line.number, " (byte ", line.offset,
                               "): skipped (", std::string(SkipReasonName(r.reason)),
                               "): ", r.message));
           }
           return;
+        }
+        if (logged) {
+          Emit(absl::StrCat(follower_.path(), ":", line.number, " (byte ", line.offset,
+                            "): published without its wait: ", r.message));
         }
         if (r.outcome != MapOutcome::kEvent) return;
         for (int attempt = 0;; ++attempt) {
@@ -129,7 +135,8 @@ absl::StatusOr<int> QueueLogBridge::Step() {
   const FilePosition now = follower_.position();
   if (!has_checkpoint_ || !(now == checkpointed_)) {
     if (!options_.checkpoint_path.empty()) {
-      absl::Status s = SaveCheckpoint(options_.checkpoint_path, {follower_.path(), now});
+      absl::Status s = SaveCheckpoint(options_.checkpoint_path,
+                                      {follower_.path(), now, follower_.modified_ns()});
       if (!s.ok()) return s;
       ++stats_.checkpoints;
     }
@@ -164,6 +171,10 @@ std::string BridgeMetricsText(const BridgeStats& stats, const FileFollower::Stat
     absl::StrAppend(&out, "tidewatch_queuelog_lines_ignored_total{event=\"", event, "\"} ", n,
                     "\n");
   }
+  metric("tidewatch_queuelog_waits_dropped_total", "counter",
+         "Answered/abandoned events published without their wait: queue_log gave a negative "
+         "holdtime/waittime (the clock stepped back).");
+  absl::StrAppend(&out, "tidewatch_queuelog_waits_dropped_total ", stats.mapped.wait_dropped, "\n");
   metric("tidewatch_queuelog_delivery_failures_total", "counter",
          "Batches whose delivery failed (retried from the checkpoint).");
   absl::StrAppend(&out, "tidewatch_queuelog_delivery_failures_total ", stats.delivery_failures,

@@ -4,7 +4,8 @@
 // Each Step(): poll the FileFollower for new lines, map them
 // (QueueLogMapper), produce the events to the topic (binary protobuf,
 // key = line_id), wait for every delivery report (Flush), and only then
-// write the checkpoint (path, inode, byte offset, line number). If any
+// write the checkpoint (path, inode, byte offset, line number, the file's
+// modification time). If any
 // delivery fails, nothing is checkpointed and the follower is rewound to the
 // last checkpoint, so the same lines are produced again on the next Step
 // (same event ids: the engine applies them once). So a crash or restart
@@ -17,8 +18,9 @@
 //     if (n.ok() && *n == 0) sleep(poll_interval);
 //   }
 //
-// Log lines never contain a caller number: skipped lines are logged as
-// "line N (byte B): reason", with only fields that cannot be personal data.
+// Log lines never contain a caller number: skipped lines (and events
+// published without their wait) are logged as "line N (byte B): reason",
+// with only fields that cannot be personal data.
 #ifndef TIDEWATCH_LIBS_QUEUELOG_BRIDGE_H_
 #define TIDEWATCH_LIBS_QUEUELOG_BRIDGE_H_
 
@@ -102,7 +104,8 @@ class QueueLogBridge {
 // The bridge's counters in Prometheus text format (for its /metrics):
 //   tidewatch_queuelog_lines_total, tidewatch_queuelog_events_published_total,
 //   tidewatch_queuelog_lines_skipped_total{reason}, ..._lines_ignored_total{event},
-//   ..._delivery_failures_total, ..._rotations_total, ..._truncations_total,
+//   ..._waits_dropped_total, ..._delivery_failures_total, ..._rotations_total,
+//   ..._truncations_total,
 //   ..._lost_files_total, ..._checkpoint_line, ..._checkpoint_offset_bytes,
 //   ..._last_loss_timestamp_seconds (when lost_files last grew, 0: never;
 //   files are found lost when first opened, so an alert on the counter's

@@ -124,6 +124,9 @@ std::string CallerHasher::KeyFor(std::string_view raw) const {
   const std::string number = NormaliseCallerNumber(raw);
   if (number.empty()) return "";
   std::string hex = HmacHex(number);
+  // "" if OpenSSL failed: no key (as for a withheld number) rather than the
+  // same 32 NUL bytes for every caller.
+  if (hex.size() < 32) return "";
   hex.resize(32);
   return hex;
 }

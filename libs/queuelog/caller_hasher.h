@@ -50,11 +50,13 @@ class CallerHasher {
 
   // The caller key for a raw caller id: the first 16 bytes of
   // HMAC-SHA256(secret, NormaliseCallerNumber(raw)) as 32 lower-case hex
-  // digits; "" when the number is withheld.
+  // digits; "" when the number is withheld (or, should OpenSSL ever fail,
+  // when the HMAC cannot be computed: an unrecognised caller, never a key
+  // shared by all).
   std::string KeyFor(std::string_view raw) const;
 
-  // Full HMAC-SHA256 of `data` (no normalisation), 64 hex digits. For tests
-  // against published vectors.
+  // Full HMAC-SHA256 of `data` (no normalisation), 64 hex digits ("" if
+  // OpenSSL fails). For tests against published vectors.
   std::string HmacHex(std::string_view data) const;
 
  private:

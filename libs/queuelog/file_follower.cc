@@ -21,6 +21,8 @@ namespace tidewatch::queuelog {
 namespace {
 
 constexpr size_t kReadChunk = 1 << 20;
+// How many finished rotated files are remembered.
+constexpr size_t kMaxFinishedFiles = 16;
 
 absl::Status Errno(std::string_view what, const std::string& path) {
   return absl::UnavailableError(absl::StrCat(absl::string_view(what.data(), what.size()), " ", path,
@@ -72,36 +74,39 @@ bool IsRotatedName(const std::string& name, const std::string& base) {
   return true;
 }
 
-struct timespec MTime(const struct stat& st) {
-  return st.st_mtim;
-}
-bool Later(const struct timespec& a, const struct timespec& b) {
-  return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec > b.tv_nsec;
+// Modification time in nanoseconds since the Unix epoch.
+int64_t MTimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 // The rotated sibling of `path` written next after a file last written at
-// `after` (the least recently modified one modified no earlier), other than
-// the inodes in `skip`; "" if none.
-std::string FindNextRotated(const std::string& path, const struct timespec& after,
-                            const std::vector<uint64_t>& skip) {
+// `after_ns` (the least recently modified one modified no earlier), other
+// than the `finished` ones (unchanged since) and inode `skip`; "" if none.
+template <typename Finished>
+std::string FindNextRotated(const std::string& path, int64_t after_ns,
+                            const std::vector<Finished>& finished, uint64_t skip) {
   const auto [dir, base] = SplitPath(path);
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return "";
   std::string found;
-  struct timespec found_at = {};
+  int64_t found_at = 0;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
     if (!IsRotatedName(name, base)) continue;
     const std::string full = absl::StrCat(dir, "/", name);
     struct stat st;
     if (stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (std::find(skip.begin(), skip.end(), static_cast<uint64_t>(st.st_ino)) != skip.end()) {
+    const uint64_t inode = st.st_ino;
+    const int64_t mtime = MTimeNs(st);
+    if (inode == skip || std::any_of(finished.begin(), finished.end(), [&](const Finished& f) {
+          return f.inode == inode && f.modified_ns == mtime;
+        })) {
       continue;
     }
-    if (Later(after, MTime(st))) continue;  // (equal times: a coarse clock)
-    if (found.empty() || Later(found_at, MTime(st))) {
+    if (mtime < after_ns) continue;  // (equal times: a coarse clock)
+    if (found.empty() || mtime < found_at) {
       found = full;
-      found_at = MTime(st);
+      found_at = mtime;
     }
   }
   closedir(d);
@@ -115,8 +120,9 @@ FileFollower::FileFollower(std::string path, size_t max_line_bytes)
 
 FileFollower::~FileFollower() { Close(); }
 
-void FileFollower::StartAt(const FilePosition& position) {
+void FileFollower::StartAt(const FilePosition& position, int64_t modified_ns) {
   start_ = position;
+  start_modified_ns_ = modified_ns;
   start_at_end_ = false;
 }
 
@@ -140,16 +146,27 @@ FilePosition FileFollower::position() const {
   return {inode_, offset_, line_};
 }
 
+int64_t FileFollower::modified_ns() const {
+  if (fd_ < 0) return start_ ? start_modified_ns_ : 0;
+  struct stat st;
+  return fstat(fd_, &st) == 0 ? MTimeNs(st) : 0;
+}
+
 void FileFollower::Rewind(const FilePosition& position) {
   pending_.clear();
   skipping_ = false;
   if (fd_ < 0) {
+    if (!start_ || !(*start_ == position)) start_modified_ns_ = 0;
     start_ = position;
     return;
   }
   if (position.inode == inode_ || position.inode == 0) {
-    offset_ = position.offset;
-    line_ = position.line;
+    const bool before_truncation = truncated_from_ && truncated_from_->offset == position.offset &&
+                                   truncated_from_->line == position.line;
+    // (Before a truncation: the file's content starts again; it was
+    // counted when found.)
+    offset_ = before_truncation ? 0 : position.offset;
+    line_ = before_truncation ? 0 : position.line;
   } else {
     // The end of the previous file: the current one restarts.
     offset_ = 0;
@@ -165,6 +182,20 @@ void FileFollower::Adopt(int fd, uint64_t inode, bool rotated) {
   pending_.clear();
   skipping_ = false;
   draining_rotated_ = rotated;
+  truncated_from_.reset();
+}
+
+void FileFollower::RememberFinished(uint64_t inode, int64_t modified_ns) {
+  if (finished_rotated_.size() >= kMaxFinishedFiles) {
+    finished_rotated_.erase(finished_rotated_.begin());
+  }
+  finished_rotated_.push_back({inode, modified_ns});
+}
+
+bool FileFollower::EndIncompleteLine() {
+  if (fd_ < 0 || (pending_.empty() && !skipping_)) return false;
+  end_incomplete_ = true;
+  return true;
 }
 
 absl::Status FileFollower::Open() {
@@ -186,6 +217,7 @@ absl::Status FileFollower::Open() {
     if (s.inode == 0 || s.inode == inode_) {
       if (size < s.offset) {
         ++stats_.truncations;
+        truncated_from_ = FilePosition{inode_, s.offset, s.line};
         notices_.push_back(absl::StrCat(path_, " is shorter (", size,
                                         " bytes) than the checkpoint (", s.offset,
                                         "): truncated, reading from the start"));
@@ -207,27 +239,64 @@ absl::Status FileFollower::Open() {
       }
     } else {
       ++stats_.lost_files;
-      notices_.push_back(absl::StrCat("the checkpointed file (inode ", s.inode,
-                                      ") is no longer at ", path_,
-                                      " nor beside it: lines written to it after byte ", s.offset,
-                                      " cannot be read; starting ", path_, " from the start"));
+      const std::string lost = absl::StrCat(
+          "the checkpointed file (inode ", s.inode, ") is no longer at ", path_,
+          " nor beside it: lines written to it after byte ", s.offset, " cannot be read; ");
+      // The files rotated after it were modified no earlier than it was at
+      // the checkpoint: they come before the file at the path.
+      const std::string next = start_modified_ns_ > 0
+                                   ? FindNextRotated(path_, start_modified_ns_, finished_rotated_,
+                                                     /*skip=*/inode_)
+                                   : "";
+      const int fd = next.empty() ? -1 : open(next.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat next_st;
+      if (fd >= 0 && fstat(fd, &next_st) == 0) {
+        close(fd_);
+        Adopt(fd, next_st.st_ino, /*rotated=*/true);
+        notices_.push_back(
+            absl::StrCat(lost, "reading ", next, ", rotated after it, from the start"));
+      } else {
+        if (fd >= 0) close(fd);
+        notices_.push_back(absl::StrCat(lost, "starting ", path_, " from the start"));
+      }
     }
   } else if (start_at_end_) {
     // Only new lines, but numbered as in the file: count the existing ones.
+    // An unterminated last line is being written: it is read in full.
     start_at_end_ = false;
     std::string buf(kReadChunk, '\0');
     uint64_t at = 0;
+    uint64_t line_start = 0;  // after the last newline
     int64_t lines = 0;
     while (at < size) {
       const ssize_t n = pread(fd_, buf.data(), std::min<uint64_t>(kReadChunk, size - at), at);
       if (n <= 0) break;
       lines += std::count(buf.data(), buf.data() + n, '\n');
+      if (const void* nl = memrchr(buf.data(), '\n', n)) {
+        line_start = at + (static_cast<const char*>(nl) - buf.data()) + 1;
+      }
       at += n;
     }
-    offset_ = at;
+    offset_ = line_start;
     line_ = lines;
   }
   return absl::OkStatus();
+}
+
+bool FileFollower::EndPendingLine(absl::FunctionRef<void(const Line&)> on_line) {
+  if (skipping_) {
+    offset_ += pending_.size();
+    pending_.clear();
+    skipping_ = false;
+    return false;
+  }
+  if (pending_.empty()) return false;
+  const size_t len = pending_.size();
+  Deliver(std::string_view(pending_).substr(0, std::min(len, max_line_bytes_)), offset_,
+          len > max_line_bytes_, on_line);
+  offset_ += len;
+  pending_.clear();
+  return true;
 }
 
 void FileFollower::Deliver(std::string_view text, uint64_t offset, bool too_long,
@@ -262,6 +331,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
         notices_.push_back(absl::StrCat(path_, " was truncated (now ", st.st_size,
                                         " bytes, read up to ", offset_ + pending_.size(),
                                         "): reading from the start"));
+        truncated_from_ = position();
         offset_ = 0;
         line_ = 0;
         pending_.clear();
@@ -270,6 +340,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
     }
     bool rotated = false;
     bool final_read_done = false;
+    bool at_end = false;  // read to the end of a file still written to
     while (delivered < max_lines) {
       // Hand out the complete lines already read.
       size_t pos = 0;
@@ -325,10 +396,10 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
           struct stat current;
           const bool path_written = stat(path_.c_str(), &current) == 0 && current.st_size > 0;
           struct stat done;
-          if (!path_written && fstat(fd_, &done) == 0) {
-            std::vector<uint64_t> skip = finished_rotated_;
-            skip.push_back(inode_);
-            if (FindNextRotated(path_, MTime(done), skip).empty()) break;  // up to date
+          if (!path_written && fstat(fd_, &done) == 0 &&
+              FindNextRotated(path_, MTimeNs(done), finished_rotated_, /*skip=*/inode_).empty()) {
+            at_end = true;
+            break;  // up to date
           }
           rotated = true;
         } else if (stat(path_.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_ino) != inode_ &&
@@ -338,46 +409,38 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
           rotated = true;
           continue;  // one more read: the writer may have appended before reopening
         } else {
+          at_end = true;
           break;  // up to date
         }
       }
       final_read_done = true;
       break;
     }
-    if (!rotated || !final_read_done) return delivered;
+    if (!rotated || !final_read_done) {
+      if (at_end && end_incomplete_) {
+        end_incomplete_ = false;
+        if (EndPendingLine(on_line)) ++delivered;
+      }
+      return delivered;
+    }
     // The old file is finished: its last unterminated line, if any, then
     // switch to the new file (in this call only if nothing was handed out).
-    if (!pending_.empty() && !skipping_) {
-      if (delivered >= max_lines) return delivered;
-      const size_t len = pending_.size();
-      Deliver(std::string_view(pending_).substr(0, std::min(len, max_line_bytes_)), offset_,
-              len > max_line_bytes_, on_line);
-      ++delivered;
-      offset_ += len;
-      pending_.clear();
-    } else if (skipping_) {
-      offset_ += pending_.size();
-      pending_.clear();
-      skipping_ = false;
-    }
+    if (!pending_.empty() && !skipping_ && delivered >= max_lines) return delivered;
+    if (EndPendingLine(on_line)) ++delivered;
     if (delivered > 0) return delivered;
     previous_inode_ = inode_;
     previous_end_ = position();
     const bool was_draining = draining_rotated_;
-    // A rotated file finished after a restart: the files rotated after it
-    // (down across several rotations) come before the current one.
+    // A file rotated away (while running, or before a restart): the files
+    // rotated after it (the reader may be several rotations behind) come
+    // before the current one.
     std::string next_rotated;
-    if (was_draining) {
-      struct stat done;
+    if (struct stat done; fstat(fd_, &done) == 0) {
       struct stat current;
       const uint64_t current_inode =
           stat(path_.c_str(), &current) == 0 ? static_cast<uint64_t>(current.st_ino) : 0;
-      finished_rotated_.push_back(inode_);
-      if (fstat(fd_, &done) == 0) {
-        std::vector<uint64_t> skip = finished_rotated_;
-        skip.push_back(current_inode);
-        next_rotated = FindNextRotated(path_, MTime(done), skip);
-      }
+      RememberFinished(inode_, MTimeNs(done));
+      next_rotated = FindNextRotated(path_, MTimeNs(done), finished_rotated_, current_inode);
     }
     Close();
     ++stats_.rotations;
@@ -395,6 +458,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
     notices_.push_back(absl::StrCat(was_draining ? "finished the rotated file; " : "", path_,
                                     " was rotated: reading the new file from the start"));
     start_ = FilePosition{};  // the new file, from 0
+    start_modified_ns_ = 0;
   }
   return delivered;
 }
@@ -409,6 +473,7 @@ absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& file
   ss << in.rdbuf();
   Checkpoint c;
   bool has_path = false, has_inode = false, has_offset = false, has_line = false;
+  // (modified_ns is optional: older checkpoints lack it.)
   int n = 0;
   for (absl::string_view line : absl::StrSplit(ss.str(), '\n', absl::SkipEmpty())) {
     ++n;
@@ -431,6 +496,8 @@ absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& file
     } else if (key == "line") {
       ok = absl::SimpleAtoi(value, &c.position.line);
       has_line = true;
+    } else if (key == "modified_ns") {
+      ok = absl::SimpleAtoi(value, &c.modified_ns);
     }
     if (!ok) {
       return absl::DataLossError(
@@ -445,10 +512,10 @@ absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& file
 }
 
 absl::Status SaveCheckpoint(const std::string& file, const Checkpoint& checkpoint) {
-  const std::string text =
-      absl::StrCat("# queuelog-bridge checkpoint: the next line to publish\npath=", checkpoint.path,
-                   "\ninode=", checkpoint.position.inode, "\noffset=", checkpoint.position.offset,
-                   "\nline=", checkpoint.position.line, "\n");
+  const std::string text = absl::StrCat(
+      "# queuelog-bridge checkpoint: the next line to publish\npath=", checkpoint.path,
+      "\ninode=", checkpoint.position.inode, "\noffset=", checkpoint.position.offset,
+      "\nline=", checkpoint.position.line, "\nmodified_ns=", checkpoint.modified_ns, "\n");
   const std::string tmp = absl::StrCat(file, ".tmp");
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", tmp);

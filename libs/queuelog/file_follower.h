@@ -18,16 +18,22 @@
 // rotated siblings in the same directory (queue_log.1, queue_log-20260101,
 // ...) and finishes it first, then any sibling rotated after it (by
 // modification time: down across several rotations), so nothing written
-// before a restart is lost. A new file at the path is switched to once the
-// writer has written to it (logrotate's `create` makes it empty before
-// Asterisk reopens it; until then lines go to the renamed file).
+// before a restart is lost. The same holds while running: a file finished
+// after it was rotated away is followed by any sibling rotated after it (a
+// reader kept behind across two rotations, e.g. while Kafka was away),
+// then the file at the path. If the checkpointed file is gone altogether
+// (compressed, deleted), the checkpoint's modification time bounds the
+// rotated siblings that came after it, and those are read first. A new
+// file at the path is switched to once the writer has written to it
+// (logrotate's `create` makes it empty before Asterisk reopens it; until
+// then lines go to the renamed file).
 //
 //   FileFollower follower("/var/log/asterisk/queue_log");
-//   follower.StartAt(checkpoint->position);     // or StartAtEnd()
+//   follower.StartAt(checkpoint->position, checkpoint->modified_ns);  // or StartAtEnd()
 //   absl::StatusOr<int> n = follower.Poll(10000, [&](const FileFollower::Line& line) {
 //     ... line.text, line.offset, line.number ...
 //   });
-//   SaveCheckpoint(path, {follower.path(), follower.position()});
+//   SaveCheckpoint(path, {follower.path(), follower.position(), follower.modified_ns()});
 //
 // Poll never hands out lines of two files in one call, so a caller that
 // publishes a Poll's lines and then checkpoints can Rewind() to its last
@@ -83,9 +89,12 @@ class FileFollower {
   FileFollower& operator=(const FileFollower&) = delete;
 
   // Where to begin (before the first Poll): at `position` (from a
-  // checkpoint), or at the end of the current file (only new lines), or at
-  // the start (the default).
-  void StartAt(const FilePosition& position);
+  // checkpoint), or at the end of the current file (only new lines: from
+  // the start of its last line if that is still unterminated), or at the
+  // start (the default). `modified_ns` is the checkpoint's modified_ns (0:
+  // unknown): should position's file be gone, the rotated files modified
+  // since then are read before the file at the path.
+  void StartAt(const FilePosition& position, int64_t modified_ns = 0);
   void StartAtEnd();
 
   // Reads and hands out up to `max_lines` complete lines, in order, from one
@@ -96,10 +105,23 @@ class FileFollower {
   // After the last line handed out (or the start position).
   FilePosition position() const;
 
+  // When position()'s file was last modified (nanoseconds since the Unix
+  // epoch; 0: unknown), for Checkpoint::modified_ns.
+  int64_t modified_ns() const;
+
   // Goes back to `position`, which must be a position this follower
   // reported: in the current file, or the end of the file it read before
-  // the current one (then the current file restarts at 0).
+  // the current one (then the current file restarts at 0). Going back to
+  // where reading stood when the current file was found truncated restarts
+  // it at 0, without counting the truncation again.
   void Rewind(const FilePosition& position);
+
+  // For a caller that stops at the end of the file (a batch load): the
+  // bytes after the file's last newline are handed out as a final line by
+  // the next Poll that reaches the end of the file (once; what is appended
+  // to them later is then a line of its own). Returns whether there are
+  // such bytes (or an over-long line still being skipped, which then ends).
+  bool EndIncompleteLine();
 
   const std::string& path() const { return path_; }
   const Stats& stats() const { return stats_; }
@@ -115,6 +137,20 @@ class FileFollower {
   void Close();
   void Deliver(std::string_view text, uint64_t offset, bool too_long,
                absl::FunctionRef<void(const Line&)> on_line);
+  // Ends the line in pending_ at the end of the file: hands it out (unless
+  // it is the rest of an over-long line already handed out). Returns
+  // whether a line was handed out.
+  bool EndPendingLine(absl::FunctionRef<void(const Line&)> on_line);
+  // Notes a rotated-away file read to its end (see finished_rotated_).
+  void RememberFinished(uint64_t inode, int64_t modified_ns);
+
+  // A rotated file read to its end, as it was then: passed over when
+  // looking for the file rotated after another (unless it changed since,
+  // e.g. its inode now belongs to a newer file).
+  struct FinishedFile {
+    uint64_t inode = 0;
+    int64_t modified_ns = 0;
+  };
 
   std::string path_;
   size_t max_line_bytes_;
@@ -126,11 +162,18 @@ class FileFollower {
   bool skipping_ = false;   // inside an over-long line already delivered
   FilePosition skip_from_;  // where that line starts
   std::optional<FilePosition> start_;
+  int64_t start_modified_ns_ = 0;  // modification time of start_'s file (0: unknown)
   bool start_at_end_ = false;
-  bool draining_rotated_ = false;           // fd_ is a rotated-away file
-  uint64_t previous_inode_ = 0;             // the file read before the current one
-  std::vector<uint64_t> finished_rotated_;  // rotated files finished after a restart
+  bool draining_rotated_ = false;  // fd_ is a rotated-away file
+  uint64_t previous_inode_ = 0;    // the file read before the current one
+  // The last rotated files finished (a few: only recent ones can tie with
+  // the next one's modification time).
+  std::vector<FinishedFile> finished_rotated_;
   FilePosition previous_end_;
+  // Where reading stood when the current file was found truncated: a
+  // Rewind there (the caller's checkpoint) restarts the file at 0.
+  std::optional<FilePosition> truncated_from_;
+  bool end_incomplete_ = false;  // EndIncompleteLine: hand out the tail at EOF
   Stats stats_;
   std::vector<std::string> notices_;
 };
@@ -139,6 +182,10 @@ class FileFollower {
 struct Checkpoint {
   std::string path;  // the followed path
   FilePosition position;
+  // FileFollower::modified_ns() when written (0: unknown, e.g. an older
+  // checkpoint): the files rotated after position's file were modified no
+  // earlier, which finds them should that file be gone.
+  int64_t modified_ns = 0;
 };
 
 // Reads a checkpoint; nullopt when the file does not exist. A corrupt

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -27,6 +28,36 @@ bool ParseSeconds(std::string_view text, int64_t* out) {
   }
   *out = v;
   return true;
+}
+
+// Whether `text` is a negative whole number of seconds: what Asterisk writes
+// for a holdtime / waittime (time(NULL) - start) after the clock stepped
+// back.
+bool IsNegativeSeconds(std::string_view text) {
+  int64_t unused = 0;
+  return text.size() > 1 && text[0] == '-' && ParseSeconds(text.substr(1), &unused);
+}
+
+// Length of the well-formed UTF-8 sequence at p (1..4; Unicode table 3-7:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+int Utf8Length(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = *p;
+  if (c < 0x80) return 1;
+  auto cont = [&](ptrdiff_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return end - p > i && p[i] >= lo && p[i] <= hi;
+  };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+    const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+    const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }
 
 void SetSeconds(int64_t seconds, google::protobuf::Duration* d) {
@@ -133,6 +164,29 @@ std::string_view SkipReasonName(SkipReason reason) {
       return "too_long";
   }
   return "unknown";
+}
+
+std::string_view Utf8Safe(std::string_view text, std::string& storage) {
+  const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* end = begin + text.size();
+  const unsigned char* p = begin;
+  int len = 0;
+  while (p < end && (len = Utf8Length(p, end)) > 0) p += len;
+  if (p == end) return text;
+  constexpr char kHexDigits[] = "0123456789ABCDEF";
+  storage.assign(text.data(), p - begin);
+  while (p < end) {
+    if ((len = Utf8Length(p, end)) > 0) {
+      storage.append(reinterpret_cast<const char*>(p), len);
+      p += len;
+    } else {
+      storage.push_back('%');
+      storage.push_back(kHexDigits[*p >> 4]);
+      storage.push_back(kHexDigits[*p & 15]);
+      ++p;
+    }
+  }
+  return storage;
 }
 
 std::string ShowField(std::string_view value) {
@@ -401,6 +455,11 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
     return Skip(SkipReason::kMissingAgent, absl::StrCat(Av(ev), ": no agent"));
   }
 
+  // The ids, agent ids and call ids go into proto3 strings: UTF-8 only.
+  std::string callid_storage, agent_storage;
+  const std::string_view callid = Utf8Safe(line.callid, callid_storage);
+  const std::string_view agent = Utf8Safe(line.agent, agent_storage);
+
   // A whole-seconds data field.
   int64_t seconds = 0;
   auto number = [&](int index, std::string_view name) -> std::optional<MapResult> {
@@ -416,13 +475,24 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
     }
     return std::nullopt;
   };
+  // The optional wait: whole seconds (in `seconds`, true), or negative and
+  // left out (false; see MapResult::wait_dropped).
+  std::string wait_dropped;
+  auto wait = [&](int index, std::string_view name, std::optional<MapResult>& skip) {
+    if (index < line.data_count && IsNegativeSeconds(line.data[index])) {
+      wait_dropped = absl::StrCat(Av(ev), ": ", Av(name), " ", ShowField(line.data[index]),
+                                  " is negative (the clock stepped back?): no wait");
+      return false;
+    }
+    skip = number(index, name);
+    return !skip;
+  };
 
   out.Clear();
   std::string& id = *out.mutable_event_id();
-  absl::StrAppend(&id, "ql-", line.time, "-", position, "-",
-                  Av(kind == kMember ? line.agent : line.callid));
+  absl::StrAppend(&id, "ql-", line.time, "-", position, "-", Av(kind == kMember ? agent : callid));
   out.set_line_id(queue->second);
-  if (kind != kMember) out.set_call_id(line.callid.data(), line.callid.size());
+  if (kind != kMember) out.set_call_id(callid.data(), callid.size());
   out.mutable_event_time()->set_seconds(line.time);
   out.set_source(map_.source);
 
@@ -433,16 +503,22 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
           hasher_.KeyFor(line.data_count > 1 ? line.data[1] : std::string_view()));
       break;
     case kAnswered: {
-      if (auto r = number(0, "holdtime")) return *r;
+      std::optional<MapResult> skip;
+      const bool has_wait = wait(0, "holdtime", skip);
+      if (skip) return *skip;
       auto* a = out.mutable_answered();
-      a->set_agent_id(line.agent.data(), line.agent.size());
-      SetSeconds(seconds, a->mutable_wait());
+      a->set_agent_id(agent.data(), agent.size());
+      if (has_wait) SetSeconds(seconds, a->mutable_wait());
       break;
     }
-    case kAbandoned:
-      if (auto r = number(2, "waittime")) return *r;
-      SetSeconds(seconds, out.mutable_abandoned()->mutable_wait());
+    case kAbandoned: {
+      std::optional<MapResult> skip;
+      const bool has_wait = wait(2, "waittime", skip);
+      if (skip) return *skip;
+      auto* a = out.mutable_abandoned();
+      if (has_wait) SetSeconds(seconds, a->mutable_wait());
       break;
+    }
     case kExitTimeout:
       out.mutable_left_queue()->set_reason(tidewatch::v1::LEFT_QUEUE_REASON_TIMEOUT);
       break;
@@ -471,15 +547,15 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
                                                          : 3;
       if (auto r = number(talk_index, "calltime")) return *r;
       auto* c = out.mutable_completed();
-      c->set_agent_id(line.agent.data(), line.agent.size());
+      c->set_agent_id(agent.data(), agent.size());
       SetSeconds(seconds, c->mutable_talk());
       break;
     }
     case kMember: {
       auto* s = out.mutable_agent_state();
-      s->set_agent_id(line.agent.data(), line.agent.size());
+      s->set_agent_id(agent.data(), agent.size());
       s->set_state(member_state);
-      s->set_origin(map_.OriginFor(line.agent));
+      s->set_origin(map_.OriginFor(agent));
       break;
     }
   }
@@ -489,6 +565,10 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
   }
   MapResult ok;
   ok.outcome = MapOutcome::kEvent;
+  if (!wait_dropped.empty()) {
+    ok.wait_dropped = true;
+    ok.message = std::move(wait_dropped);
+  }
   return ok;
 }
 
@@ -497,6 +577,7 @@ void MapCounters::Add(const MapResult& r) {
   switch (r.outcome) {
     case MapOutcome::kEvent:
       ++events;
+      if (r.wait_dropped) ++wait_dropped;
       break;
     case MapOutcome::kIgnored: {
       auto it = ignored.find(r.ignored_event);
@@ -531,6 +612,7 @@ std::string MapCounters::ToString() const {
     sep = ",";
   }
   absl::StrAppend(&out, "}");
+  if (wait_dropped > 0) absl::StrAppend(&out, " wait_dropped=", wait_dropped);
   return out;
 }
 

@@ -11,6 +11,8 @@
 //   ENTERQUEUE|url|callerid|position        queued{caller_key = HMAC(callerid)}
 //   CONNECT|holdtime|bridgedchan|ringtime   answered{agent_id, wait = holdtime}
 //   ABANDON|position|origpos|waittime       abandoned{wait}
+//     (a negative holdtime / waittime, which Asterisk writes after the
+//     clock stepped back, leaves wait out: MapResult::wait_dropped)
 //   EXITWITHTIMEOUT|position|origpos|wait   left_queue{TIMEOUT}
 //   EXITWITHKEY|key|position|origpos|wait   left_queue{EXIT_KEY}, or
 //                                           callback_requested for the
@@ -35,6 +37,11 @@
 //
 // Privacy: a MapResult's message never quotes a field that could hold a
 // caller number (see ShowField); the raw caller id is hashed and dropped.
+//
+// callid and agent bytes that are not valid UTF-8 (a member name in
+// Latin-1, say) are written as %XX (Utf8Safe) in call_id, agent_id and
+// event_id: proto3 strings must be UTF-8, and the same line always gives
+// the same ids.
 #ifndef TIDEWATCH_LIBS_QUEUELOG_QUEUE_LOG_H_
 #define TIDEWATCH_LIBS_QUEUELOG_QUEUE_LOG_H_
 
@@ -85,6 +92,11 @@ std::string_view SkipReasonName(SkipReason reason);
 // `reason` to kTooFewFields or kBadTime.
 absl::Status ParseQueueLogLine(std::string_view line, QueueLogLine& out, SkipReason* reason);
 
+// `text` with each byte that is not part of well-formed UTF-8 written as %XX
+// (upper-case hex); `text` itself (no copy) when it is all well-formed, else
+// a view of `storage`, which holds the escaped copy.
+std::string_view Utf8Safe(std::string_view text, std::string& storage);
+
 // A value quoted in a log message, or "(withheld)" when it might be
 // personal data: longer than 40 bytes, or containing 5 or more digits in a
 // row (could be a telephone number).
@@ -131,7 +143,12 @@ struct MapResult {
   SkipReason reason = SkipReason::kTooFewFields;
   // The event name for kIgnored (e.g. "RINGNOANSWER"), empty otherwise.
   std::string_view ignored_event;
-  // For kSkipped: what was wrong, without personal data.
+  // For kEvent: the line's holdtime / waittime was negative (Asterisk
+  // computes it from the wall clock, which can step back), so the event has
+  // no wait (it is optional); `message` says so. Counted in
+  // MapCounters::wait_dropped.
+  bool wait_dropped = false;
+  // For kSkipped (and wait_dropped): what was wrong, without personal data.
   std::string message;
 };
 
@@ -156,12 +173,14 @@ class QueueLogMapper {
 struct MapCounters {
   int64_t lines = 0;
   int64_t events = 0;
+  int64_t wait_dropped = 0;  // events published without their (negative) wait
   std::array<int64_t, kNumSkipReasons> skipped{};
   std::map<std::string, int64_t, std::less<>> ignored;  // by event name
 
   void Add(const MapResult& r);
   int64_t skipped_total() const;
-  // "lines=.. events=.. ignored{RINGNOANSWER=3} skipped{bad_time=1}"
+  // "lines=.. events=.. ignored{RINGNOANSWER=3} skipped{bad_time=1}", then
+  // " wait_dropped=.." when some were.
   std::string ToString() const;
 };
 

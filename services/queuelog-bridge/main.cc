@@ -51,7 +51,8 @@ ABSL_FLAG(absl::Duration, poll_interval, absl::Milliseconds(250),
 ABSL_FLAG(bool, from_start, false,
           "Without a checkpoint, read the file from its start (default: only new lines).");
 ABSL_FLAG(bool, exit_at_eof, false,
-          "Exit once everything in the file is published (batch loads and tests).");
+          "Exit once everything in the file is published, a last line without a newline "
+          "included (batch loads and tests).");
 ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(60),
           "How often to log counters (0: only at exit).");
 ABSL_FLAG(int, batch_lines, 20000, "Lines per delivery wait and checkpoint.");
@@ -202,7 +203,12 @@ int Run() {
       next_stats = g_clock.Now() + stats_every;
     }
     if (*n == 0) {
-      if (absl::GetFlag(FLAGS_exit_at_eof)) break;
+      if (absl::GetFlag(FLAGS_exit_at_eof)) {
+        // A last line without a newline is published too (the next Step
+        // hands it out), then the bridge stops.
+        if (follower.EndIncompleteLine()) continue;
+        break;
+      }
       absl::SleepFor(poll);
     }
   }

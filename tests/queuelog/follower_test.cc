@@ -80,6 +80,23 @@ std::vector<std::string> PollAll(FileFollower& f, int max = 1000) {
 
 using Lines = std::vector<std::string>;
 
+// The texts of `polls` Polls (a Poll reads one file: enough to cross
+// several).
+Lines PollMany(FileFollower& f, int polls = 6) {
+  Lines out;
+  for (int i = 0; i < polls; ++i) {
+    for (std::string& l : PollAll(f)) out.push_back(std::move(l));
+  }
+  return out;
+}
+
+// logrotate's `compress`: the rotated file replaced by another one (a new
+// inode; here not really compressed).
+void Compress(const std::string& path) {
+  fs::copy_file(path, path + ".gz");
+  fs::remove(path);
+}
+
 // Each test follows `log_` in a directory of its own.
 class FileFollowerTest : public ::testing::Test {
  protected:
@@ -160,6 +177,35 @@ TEST_F(FileFollowerTest, CopyTruncateRestartsAtTheStart) {
   EXPECT_EQ(f.position().offset, 2u);
 }
 
+// Started "from the end" while the writer is in the middle of a line: that
+// line is read whole once finished, not as a fragment.
+TEST_F(FileFollowerTest, StartAtEndInsideAnUnterminatedLineReadsThatLineWhole) {
+  Append(log_, "history\npart");
+  FileFollower f(log_);
+  f.StartAtEnd();
+  EXPECT_EQ(PollAll(f), Lines{});
+  EXPECT_EQ(f.position(), (FilePosition{f.position().inode, 8, 1}));
+  Append(log_, "ial\nnew\n");
+  EXPECT_EQ(PollLines(f, 10), (SeenLines{{"partial", 8, 2}, {"new", 16, 3}}));
+}
+
+// A batch load stops at the end of the file: a last line without a newline
+// is handed out then, once.
+TEST_F(FileFollowerTest, EndIncompleteLineHandsOutTheUnterminatedTailOnce) {
+  Append(log_, "a\nb");
+  FileFollower f(log_);
+  EXPECT_FALSE(f.EndIncompleteLine());  // nothing read yet
+  EXPECT_EQ(PollAll(f), Lines{"a"});
+  EXPECT_TRUE(f.EndIncompleteLine());
+  EXPECT_EQ(PollLines(f), (SeenLines{{"b", 2, 2}}));
+  EXPECT_EQ(f.position().offset, 3u);
+  EXPECT_FALSE(f.EndIncompleteLine());
+  Append(log_, "c");
+  EXPECT_EQ(PollAll(f), Lines{});  // held back again: a line still being written
+  Append(log_, "\n");
+  EXPECT_EQ(PollAll(f), Lines{"c"});
+}
+
 TEST_F(FileFollowerTest, StartAtEndSkipsWhatIsThere) {
   Append(log_, "history\n");
   FileFollower f(log_);
@@ -225,12 +271,20 @@ TEST(CheckpointTest, SavesAtomicallyAndLoads) {
   auto none = LoadCheckpoint(file);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
-  ASSERT_TRUE(SaveCheckpoint(file, {"/var/log/asterisk/queue_log", {77, 1234, 56}}).ok());
+  ASSERT_TRUE(
+      SaveCheckpoint(file, {"/var/log/asterisk/queue_log", {77, 1234, 56}, 1764000000123456789})
+          .ok());
   EXPECT_FALSE(fs::exists(file + ".tmp"));
   auto c = LoadCheckpoint(file);
   ASSERT_TRUE(c.ok() && c->has_value());
   EXPECT_EQ((*c)->path, "/var/log/asterisk/queue_log");
   EXPECT_EQ((*c)->position, (FilePosition{77, 1234, 56}));
+  EXPECT_EQ((*c)->modified_ns, 1764000000123456789);
+  // Written before checkpoints had a modification time: unknown.
+  std::ofstream(file, std::ios::trunc) << "path=/x\ninode=1\noffset=2\nline=3\n";
+  c = LoadCheckpoint(file);
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->modified_ns, 0);
 }
 
 TEST(CheckpointTest, CorruptCheckpointIsAnError) {
@@ -295,6 +349,56 @@ TEST_F(FileFollowerTest, ARestartBeforeTheWriterReopenedKeepsFollowingTheRenamed
   Append(log_, "new\n");
   EXPECT_EQ(PollAll(f), Lines{"new"});
   EXPECT_EQ(f.stats().lost_files, 0);
+}
+
+// Kept behind while running (Kafka away: the caller rewinds, so A is not
+// finished) across two rotations: A -> .1 -> .2, B -> .1, C at the path.
+// After A comes B, then C.
+TEST_F(FileFollowerTest, FallingTwoRotationsBehindWhileRunningReadsEveryFile) {
+  Append(log_, "a1\n");
+  FileFollower f(log_);
+  EXPECT_EQ(PollAll(f), Lines{"a1"});
+  Append(log_, "a2\n");
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "b1\n");
+  ASSERT_EQ(std::rename(dir_.File("queue_log.1").c_str(), dir_.File("queue_log.2").c_str()), 0);
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "c1\n");
+  EXPECT_EQ(PollMany(f), (Lines{"a2", "b1", "c1"}));
+  EXPECT_EQ(f.stats().rotations, 2);
+  EXPECT_EQ(f.stats().lost_files, 0);
+  // The files read are not read again at the next rotation.
+  Append(log_, "c2\n");
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.0").c_str()), 0);
+  Append(log_, "d1\n");
+  EXPECT_EQ(PollMany(f), (Lines{"c2", "d1"}));
+}
+
+// The checkpointed file is gone (compressed) after two rotations while the
+// reader was down: the file rotated after it, which is still plain text, is
+// read before the one at the path. The checkpoint's modification time says
+// which files came after the lost one.
+TEST_F(FileFollowerTest, AfterALostCheckpointedFileTheFilesRotatedAfterItAreRead) {
+  Append(log_, "a1\na2\n");
+  FilePosition after_a1;
+  int64_t modified = 0;
+  {
+    FileFollower f(log_);
+    EXPECT_EQ(PollAll(f, 1), Lines{"a1"});
+    after_a1 = f.position();
+    modified = f.modified_ns();
+  }
+  EXPECT_GT(modified, 0);
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "b1\n");
+  ASSERT_EQ(std::rename(dir_.File("queue_log.1").c_str(), dir_.File("queue_log.2").c_str()), 0);
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "c1\n");
+  Compress(dir_.File("queue_log.2"));
+  FileFollower f(log_);
+  f.StartAt(after_a1, modified);
+  EXPECT_EQ(PollMany(f), (Lines{"b1", "c1"}));
+  EXPECT_EQ(f.stats().lost_files, 1);
 }
 
 TEST_F(FileFollowerTest, CheckpointOfAVanishedFileIsReported) {
@@ -470,6 +574,77 @@ TEST_F(BridgeTest, RestartAcrossRotationNeitherSkipsNorRepeats) {
   EXPECT_EQ(CallIds(second), Names(4, 8));
 }
 
+// Down across two rotations, and the checkpointed file compressed
+// meanwhile (logrotate's compress): the file rotated after it is still
+// published, before the current one.
+TEST_F(BridgeTest, RestartAfterTheCheckpointedFileWasCompressedReadsTheFilesAfterIt) {
+  Append(log_, Calls(1, 3));
+  FakeProducer first;
+  RunBridge(first);
+  ASSERT_EQ(std::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
+  Append(log_, Calls(4, 5));
+  ASSERT_EQ(std::rename((log_ + ".1").c_str(), (log_ + ".2").c_str()), 0);
+  ASSERT_EQ(std::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
+  Append(log_, Calls(6, 7));
+  Compress(log_ + ".2");
+  FakeProducer second;
+  RunBridge(second);
+  EXPECT_EQ(CallIds(second), Names(4, 7));
+}
+
+// As queuelog-bridge --exit-at-eof: a last line without a newline is
+// published, counted and checkpointed before stopping.
+TEST_F(BridgeTest, ABatchLoadPublishesALastLineWithoutANewline) {
+  std::string text = Calls(1, 2);
+  text.pop_back();
+  Append(log_, text);
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  for (int steps = 0; steps < 10; ++steps) {
+    absl::StatusOr<int> n = bridge.Step();
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0 && !follower.EndIncompleteLine()) break;
+  }
+  EXPECT_EQ(CallIds(p), Names(1, 2));
+  EXPECT_EQ(bridge.stats().mapped.lines, 2);
+  EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.offset, fs::file_size(log_));
+}
+
+// Deliveries failing just after a copytruncate: each retry goes back to the
+// checkpoint, from before the truncation. The truncation, and the lines
+// read again, are counted once.
+TEST_F(BridgeTest, FailedDeliveriesAfterACopyTruncateCountItOnce) {
+  Append(log_, Calls(1, 3));
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  ASSERT_TRUE(bridge.Step().ok());
+  Truncate(log_);
+  Append(log_, Calls(4, 4));
+  p.fail_next_ = 2;
+  EXPECT_FALSE(bridge.Step().ok());
+  EXPECT_FALSE(bridge.Step().ok());
+  EXPECT_EQ(follower.stats().truncations, 1);
+  EXPECT_EQ(bridge.stats().mapped.lines, 4);
+  // The file grows past the old checkpoint before the broker is back: still
+  // read from its start.
+  Append(log_, Calls(5, 7));
+  absl::StatusOr<int> n = bridge.Step();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 4);
+  EXPECT_EQ(CallIds(p), Names(1, 7));
+  EXPECT_EQ(follower.stats().truncations, 1);
+  EXPECT_EQ(bridge.stats().mapped.lines, 7);
+  EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 4);
+}
+
 TEST_F(BridgeTest, FailedDeliveryIsNotCheckpointedAndIsRetriedWithTheSameIds) {
   Append(log_, Calls(1, 3));
   FakeProducer p;
@@ -606,8 +781,8 @@ TEST_F(BridgeTest, MetricsTextCountsByReasonAndEvent) {
         "tidewatch_queuelog_lines_skipped_total{reason=\"too_few_fields\"} 1\n",
         "tidewatch_queuelog_lines_skipped_total{reason=\"bad_time\"} 0\n",
         "tidewatch_queuelog_lines_ignored_total{event=\"RINGNOANSWER\"} 1\n",
-        "tidewatch_queuelog_checkpoint_line 4\n", "# TYPE tidewatch_queuelog_lines_total counter\n",
-        "process_start_time_seconds 1700\n",
+        "tidewatch_queuelog_waits_dropped_total 0\n", "tidewatch_queuelog_checkpoint_line 4\n",
+        "# TYPE tidewatch_queuelog_lines_total counter\n", "process_start_time_seconds 1700\n",
         "tidewatch_queuelog_last_loss_timestamp_seconds 0\n"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "events/event_view.h"
 #include "events/events.h"
 #include "gtest/gtest.h"
 #include "queuelog/caller_hasher.h"
@@ -89,6 +90,83 @@ TEST_F(MapperTest, AbandonCarriesTheWait) {
   ASSERT_EQ(e.kind_case(), CallEvent::kAbandoned);
   EXPECT_EQ(e.line_id(), "benefits");
   EXPECT_EQ(e.abandoned().wait().seconds(), 97);
+}
+
+// Asterisk's holdtime / waittime is time(NULL) - start: negative after the
+// clock stepped back. The answer or abandon still happened (else the call
+// waits forever in tidewatch); wait is optional, so it is left out, counted.
+TEST_F(MapperTest, NegativeWaitAfterAClockStepIsLeftOutAndCounted) {
+  MapCounters counters;
+  CallEvent answered;
+  MapResult r = mapper_.Map(
+      "1664785861|c1|council-tax|Local/1001@agents|CONNECT|-1|1664785855.99|5", 0, answered);
+  ASSERT_EQ(r.outcome, MapOutcome::kEvent) << r.message;
+  EXPECT_TRUE(r.wait_dropped);
+  EXPECT_TRUE(absl::StrContains(r.message, "holdtime")) << r.message;
+  counters.Add(r);
+  ASSERT_EQ(answered.kind_case(), CallEvent::kAnswered);
+  EXPECT_EQ(answered.answered().agent_id(), "Local/1001@agents");
+  EXPECT_FALSE(answered.answered().has_wait());
+  EXPECT_TRUE(events::ValidateEvent(answered).ok());
+
+  CallEvent abandoned;
+  r = mapper_.Map("1664785900|c2|benefits-q|NONE|ABANDON|3|5|-97", 0, abandoned);
+  ASSERT_EQ(r.outcome, MapOutcome::kEvent) << r.message;
+  EXPECT_TRUE(r.wait_dropped);
+  counters.Add(r);
+  ASSERT_EQ(abandoned.kind_case(), CallEvent::kAbandoned);
+  EXPECT_FALSE(abandoned.abandoned().has_wait());
+
+  r = mapper_.Map("1664785900|c3|benefits-q|NONE|ABANDON|3|5|97", 0, abandoned);
+  EXPECT_FALSE(r.wait_dropped);
+  counters.Add(r);
+  EXPECT_EQ(counters.events, 3);
+  EXPECT_EQ(counters.wait_dropped, 2);
+  EXPECT_TRUE(absl::StrContains(counters.ToString(), " wait_dropped=2")) << counters.ToString();
+}
+
+// Proto3 strings must be UTF-8: tidewatchd dead-letters an event whose
+// agent_id or call_id is not. Such bytes (a Latin-1 member name) are
+// escaped, the same way every time (event ids stay stable).
+TEST_F(MapperTest, BytesThatAreNotUtf8AreEscapedSoTheEventDecodes) {
+  const std::string connect =
+      "1664785861|c\xff"
+      "1|council-tax|Local/Jos\xe9@agents|CONNECT|60|x|5";
+  CallEvent e = Event(connect, 9);
+  EXPECT_EQ(e.answered().agent_id(), "Local/Jos%E9@agents");
+  EXPECT_EQ(e.call_id(), "c%FF1");
+  EXPECT_EQ(e.event_id(), "ql-1664785861-9-c%FF1");
+  EXPECT_EQ(Event(connect, 9).SerializeAsString(), e.SerializeAsString());
+  CallEvent member = Event("1664785000|NONE|benefits-q|Local/Jos\xe9@agents|ADDMEMBER|", 7);
+  EXPECT_EQ(member.event_id(), "ql-1664785000-7-Local/Jos%E9@agents");
+  CallEvent completed =
+      Event("1664786000|c\xe9|council-tax|Local/Jos\xe9@agents|COMPLETEAGENT|60|139|1");
+  for (const CallEvent* event : {&e, &member, &completed}) {
+    const std::string bytes = event->SerializeAsString();
+    CallEvent parsed;
+    EXPECT_TRUE(events::ParseBinaryEvent(bytes, parsed).ok()) << event->event_id();
+    events::EventDecoder decoder;
+    events::CallEventView view;
+    EXPECT_TRUE(decoder.Parse(bytes, view).ok()) << event->event_id();
+  }
+  // Well-formed UTF-8 is kept as it is.
+  EXPECT_EQ(Event("1664785861|c1|council-tax|Local/Jos\xc3\xa9@agents|CONNECT|60|x|5")
+                .answered()
+                .agent_id(),
+            "Local/Jos\xc3\xa9@agents");
+}
+
+TEST(Utf8SafeTest, EscapesEachByteOutsideWellFormedUtf8) {
+  std::string storage;
+  EXPECT_EQ(Utf8Safe("plain", storage), "plain");
+  EXPECT_EQ(Utf8Safe("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e", storage),
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e");
+  EXPECT_EQ(Utf8Safe("a\xe9", storage), "a%E9");
+  EXPECT_EQ(Utf8Safe("\xc3", storage), "%C3");                       // cut short
+  EXPECT_EQ(Utf8Safe("\xc0\x80x", storage), "%C0%80x");              // overlong
+  EXPECT_EQ(Utf8Safe("\xed\xa0\x80", storage), "%ED%A0%80");         // a surrogate
+  EXPECT_EQ(Utf8Safe("\xf4\x90\x80\x80", storage), "%F4%90%80%80");  // above U+10FFFF
+  EXPECT_EQ(Utf8Safe("\xe9\xc3\xa9", storage), "%E9\xc3\xa9");
 }
 
 TEST_F(MapperTest, ExitEventsAreLeftQueueWithTheReason) {
@@ -220,7 +298,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadLine{"1664785801|NONE|council-tax|NONE|ADDMEMBER|", SkipReason::kMissingAgent},
         BadLine{"1664785801|c1|council-tax|Local/1@a|CONNECT|sixty|x|5", SkipReason::kBadNumber},
         BadLine{"1664785801|c1|council-tax|NONE|ABANDON|1|1|01632960123", SkipReason::kBadNumber},
-        BadLine{"1664785801|c1|council-tax|NONE|ABANDON|1|1|-3", SkipReason::kBadNumber},
+        BadLine{"1664785801|c1|council-tax|NONE|ABANDON|1|1|3s", SkipReason::kBadNumber},
+        BadLine{"1664785801|c1|council-tax|NONE|ABANDON|1|1|-", SkipReason::kBadNumber},
         BadLine{"1664785801|c1|council-tax|Local/1@a|COMPLETEAGENT|60|999999999|1",
                 SkipReason::kBadNumber},
         BadLine{"1664785801|c1|council-tax|NONE|ABANDON|1", SkipReason::kMissingData},
