@@ -426,10 +426,11 @@ std::vector<MetricFamily> MetricsExporter::Collect(
       fam.Add(line_open, line, lp_policy->hours.IsOpen(l.engine_time) ? 1 : 0);
     }
     if (l.last_event != absl::InfinitePast()) fam.Add(last_event, line, Seconds(l.last_event));
-    fam.Add(offered_total, line, static_cast<double>(l.totals.offered()));
-    fam.Add(answered_total, line, static_cast<double>(l.totals.answered()));
-    fam.Add(abandoned_total, line, static_cast<double>(l.totals.abandoned()));
-    fam.Add(callbacks_total, line, static_cast<double>(l.totals.callbacks()));
+    const std::array<int64_t, 4> totals = MonotonicTotals(l.line_id, l.totals);
+    fam.Add(offered_total, line, static_cast<double>(totals[0]));
+    fam.Add(answered_total, line, static_cast<double>(totals[1]));
+    fam.Add(abandoned_total, line, static_cast<double>(totals[2]));
+    fam.Add(callbacks_total, line, static_cast<double>(totals[3]));
     fam.Add(cap_staffed, line, static_cast<double>(l.capacity.staffed_agents));
     if (l.capacity.agents_needed) fam.Add(cap_needed, line, *l.capacity.agents_needed);
     if (l.capacity.gap) fam.Add(cap_gap, line, *l.capacity.gap);
@@ -490,6 +491,16 @@ std::vector<MetricFamily> MetricsExporter::Collect(
     }
   }
   return fam.Take();
+}
+
+std::array<int64_t, 4> MetricsExporter::MonotonicTotals(const std::string& line,
+                                                        const tidewatch::v1::Kpis& totals) const {
+  const std::array<int64_t, 4> now = {totals.offered(), totals.answered(), totals.abandoned(),
+                                      totals.callbacks()};
+  absl::MutexLock lock(&mu_);
+  std::array<int64_t, 4>& highest = highest_totals_[line];
+  for (size_t i = 0; i < now.size(); ++i) highest[i] = std::max(highest[i], now[i]);
+  return highest;
 }
 
 std::string MetricsExporter::Render(const stream::StreamStatus& status,

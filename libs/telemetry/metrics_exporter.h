@@ -2,10 +2,14 @@
 //
 // MetricsExporter turns the stream processor's snapshots (StreamStatus and
 // the LineStatus list) into the Prometheus text exposition format, once per
-// scrape. It keeps no state between scrapes: gauges are set from the
-// snapshots, counters from the cumulative totals the processor and the
-// engines keep (line totals survive restarts through the state topic, so
-// they stay monotonic across a restart). Every metric, its type and labels
+// scrape. Gauges are set from the snapshots, counters from the cumulative
+// totals the processor and the engines keep (line totals survive restarts
+// through the state topic). The one state kept between scrapes: each line's
+// highest totals so far, exported instead of lower ones, because within a
+// process a line's totals can go back (a rewind to the committed state
+// after an aborted transaction, a partition lost and recovered) and a
+// Prometheus counter that goes back reads as a reset (rate() spikes by the
+// whole total); the replay brings them back to where they were. Every metric, its type and labels
 // are listed in docs/metrics.md ("Prometheus metrics"); the alert rules in
 // deploy/prometheus/rules/ and the dashboards in grafana/ read them.
 //
@@ -24,11 +28,16 @@
 #ifndef TIDEWATCH_LIBS_TELEMETRY_METRICS_EXPORTER_H_
 #define TIDEWATCH_LIBS_TELEMETRY_METRICS_EXPORTER_H_
 
+#include <array>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "policy/compiled_policy.h"
 #include "prometheus/metric_family.h"
 #include "stream/stream_processor.h"
@@ -60,7 +69,7 @@ class MetricsExporter {
   // A fixed policy (tools, tests): it must be the policy the processor runs.
   MetricsExporter(std::shared_ptr<const policy::CompiledPolicy> policy, ExporterOptions options);
 
-  // The metric families for one scrape. Thread-safe (const, no state).
+  // The metric families for one scrape. Thread-safe.
   std::vector<prometheus::MetricFamily> Collect(const stream::StreamStatus& status,
                                                 const std::vector<stream::LineStatus>& lines) const;
 
@@ -69,8 +78,16 @@ class MetricsExporter {
                      const std::vector<stream::LineStatus>& lines) const;
 
  private:
+  // `line`'s totals (offered, answered, abandoned, callbacks) as exported:
+  // the highest seen so far (see the top of this file).
+  std::array<int64_t, 4> MonotonicTotals(const std::string& line,
+                                         const tidewatch::v1::Kpis& totals) const;
+
   const PolicySource policy_source_;
   const ExporterOptions options_;
+  mutable absl::Mutex mu_;
+  // Per line (policy line ids only: bounded), the highest totals exported.
+  mutable std::map<std::string, std::array<int64_t, 4>> highest_totals_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tidewatch::telemetry

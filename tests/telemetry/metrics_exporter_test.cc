@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -438,6 +439,28 @@ TEST(MetricsExporterTest, UndefinedRatiosAndMeansAreAbsentNotZeroOrNaN) {
   EXPECT_EQ(e.Value("tidewatch_line_longest_wait_seconds", {{"line", "housing"}}), 0);
   EXPECT_EQ(e.Value("tidewatch_ready"), 0);
   EXPECT_EQ(e.Value("tidewatch_healthy"), 0);
+}
+
+// A line's totals can go back within a process (a rewind to the committed
+// state after an aborted transaction): its counters do not (Prometheus
+// would read a reset, and rate() a spike of the whole total); the replay
+// brings the totals back up, and the counters move on from there.
+TEST(MetricsExporterTest, LineCountersNeverGoBack) {
+  MetricsExporter exporter(DefaultPolicy(), {});
+  auto scrape = [&](int64_t offered, int64_t answered) {
+    stream::LineStatus l;
+    l.line_id = "revenues";
+    l.totals.set_offered(offered);
+    l.totals.set_answered(answered);
+    l.totals.set_abandoned(offered - answered);
+    const Exposition e = Parse(exporter.Render(stream::StreamStatus{}, {l}));
+    return std::make_tuple(e.Value("tidewatch_line_offered_total", {{"line", "revenues"}}),
+                           e.Value("tidewatch_line_answered_total", {{"line", "revenues"}}),
+                           e.Value("tidewatch_line_abandoned_total", {{"line", "revenues"}}));
+  };
+  EXPECT_EQ(scrape(100, 90), std::make_tuple(100.0, 90.0, 10.0));
+  EXPECT_EQ(scrape(80, 75), std::make_tuple(100.0, 90.0, 10.0));  // rewound
+  EXPECT_EQ(scrape(120, 100), std::make_tuple(120.0, 100.0, 20.0));
 }
 
 TEST(MetricsExporterTest, LineCapKeepsSurgingAndStaleLinesAndCountsTheRest) {
