@@ -52,7 +52,10 @@ class ApiServer::Services {
       : options_(std::move(options)), b_(backends), callups_(this), lines_(this), policy_(this) {}
 
   // The caller, from its bearer token.
+  // Every call begins here: its answer, whatever it is, carries
+  // kAnsweredTrailer.
   absl::StatusOr<Principal> Authorize(grpc::CallbackServerContext* ctx) const {
+    ctx->AddTrailingMetadata(kAnsweredTrailer, "1");
     if (options_.authenticator == nullptr) {
       Principal anonymous;
       anonymous.name = "anonymous";

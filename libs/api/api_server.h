@@ -44,6 +44,12 @@ class Server;
 
 namespace tidewatch::api {
 
+// Trailing metadata on every answer tidewatchd's API gives (value "1"):
+// a client tells tidewatchd's own errors (Kafka slow, shutting down, a
+// refusal) from a connection that failed, whose status gRPC makes up
+// without trailers. tidectl says "cannot reach" only without it.
+inline constexpr char kAnsweredTrailer[] = "tidewatch-answered";
+
 // Server settings.
 struct ApiServerOptions {
   // HOST:PORT; port 0 picks a free one (see ApiServer::port()).

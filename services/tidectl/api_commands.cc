@@ -14,12 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "api/api_server.h"
 #include "api/auth.h"
 #include "args.h"
 #include "commands.h"
@@ -106,14 +106,10 @@ struct Client {
   // itself answered (Kafka slow, say) means the server was reached, and a
   // deadline passed on a connected channel may hide a change that went
   // through.
-  int Fail(const grpc::Status& s) const {
-    // An answer tidewatchd wrote (its messages say what happened), also when
-    // the connection closed right after it (a stop sends GOAWAY at once).
-    const std::string& m = s.error_message();
-    const bool answered =
-        absl::StrContains(m, "tidewatchd is shutting down") || absl::StrContains(m, "from Kafka") ||
-        absl::StrContains(m, "policy version ") || absl::StrContains(m, "cannot send to ") ||
-        absl::StrContains(m, "not written to ");
+  int Fail(const grpc::Status& s, const grpc::ClientContext& ctx) const {
+    // An answer tidewatchd wrote (api::kAnsweredTrailer), also when the
+    // connection closed right after it (a stop sends GOAWAY at once).
+    const bool answered = ctx.GetServerTrailingMetadata().count(api::kAnsweredTrailer) > 0;
     const bool connected =
         answered || channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
     if (!connected && (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
@@ -157,9 +153,9 @@ struct Client {
   // Ends a command after its call: a failure as Fail prints it; else the
   // response as JSON with --json, or as `print` writes it for people.
   // Returns the exit code.
-  int Finish(const grpc::Status& s, const google::protobuf::Message& response,
-             const std::function<void()>& print) const {
-    if (!s.ok()) return Fail(s);
+  int Finish(const grpc::Status& s, const grpc::ClientContext& ctx,
+             const google::protobuf::Message& response, const std::function<void()>& print) const {
+    if (!s.ok()) return Fail(s, ctx);
     if (json) {
       PrintJson(response);
     } else {
@@ -308,8 +304,9 @@ int RunStatus(const std::vector<std::string>& argv) {
   if (!c) return code;
   auto stub = v1::LineStatusService::NewStub(c->channel);
   v1::ListLinesResponse resp;
-  grpc::Status s = stub->ListLines(c->Context().get(), {}, &resp);
-  if (!s.ok()) return c->Fail(s);
+  std::unique_ptr<grpc::ClientContext> ctx = c->Context();
+  grpc::Status s = stub->ListLines(ctx.get(), {}, &resp);
+  if (!s.ok()) return c->Fail(s, *ctx);
   if (args.Has("line")) {
     v1::ListLinesResponse only;
     std::vector<std::string> ids;
@@ -425,7 +422,7 @@ int RunWatch(const std::vector<std::string>& argv) {
     std::fflush(stdout);
   }
   grpc::Status s = reader->Finish();
-  if (!s.ok()) return c->Fail(s);
+  if (!s.ok()) return c->Fail(s, *ctx);
   return kOk;
 }
 
@@ -461,9 +458,9 @@ int RunAck(const std::vector<std::string>& argv) {
     ToProto(*eta, req.mutable_eta());
   }
   v1::CommandReceipt receipt;
-  grpc::Status s =
-      v1::CallUpService::NewStub(c->channel)->Acknowledge(c->WriteContext().get(), req, &receipt);
-  return c->Finish(s, receipt, [&] {
+  std::unique_ptr<grpc::ClientContext> ctx = c->WriteContext();
+  grpc::Status s = v1::CallUpService::NewStub(c->channel)->Acknowledge(ctx.get(), req, &receipt);
+  return c->Finish(s, *ctx, receipt, [&] {
     std::printf("acknowledged %s (command %s, sent to the instance owning line %s)\n",
                 receipt.callup_id().c_str(), receipt.command_id().c_str(),
                 receipt.line_id().c_str());
@@ -488,9 +485,9 @@ int RunDecline(const std::vector<std::string>& argv) {
   req.set_reason(*args.Get("reason"));
   req.set_responder(args.GetOr("responder", ""));
   v1::CommandReceipt receipt;
-  grpc::Status s =
-      v1::CallUpService::NewStub(c->channel)->Decline(c->WriteContext().get(), req, &receipt);
-  return c->Finish(s, receipt, [&] {
+  std::unique_ptr<grpc::ClientContext> ctx = c->WriteContext();
+  grpc::Status s = v1::CallUpService::NewStub(c->channel)->Decline(ctx.get(), req, &receipt);
+  return c->Finish(s, *ctx, receipt, [&] {
     std::printf("declined %s (command %s)\n", receipt.callup_id().c_str(),
                 receipt.command_id().c_str());
   });
@@ -515,8 +512,9 @@ int RunPolicy(const std::vector<std::string>& argv) {
   const std::string& verb = pos[0];
   if (verb == "get" && pos.size() == 1) {
     v1::GetPolicyResponse r;
-    grpc::Status s = stub->GetPolicy(c->Context().get(), {}, &r);
-    return c->Finish(s, r, [&] {
+    std::unique_ptr<grpc::ClientContext> ctx = c->Context();
+    grpc::Status s = stub->GetPolicy(ctx.get(), {}, &r);
+    return c->Finish(s, *ctx, r, [&] {
       std::printf("# version %lld '%s', applied by %s%s%s\n", static_cast<long long>(r.version()),
                   r.name().c_str(), r.applied_by().c_str(),
                   r.has_applied_at() ? absl::StrCat(" at ", Clock(r.applied_at())).c_str() : "",
@@ -541,8 +539,9 @@ int RunPolicy(const std::vector<std::string>& argv) {
       req.set_yaml(yaml);
       req.set_source_name(pos[1]);
       v1::ValidatePolicyResponse r;
-      grpc::Status s = stub->ValidatePolicy(c->Context().get(), req, &r);
-      const int printed = c->Finish(s, r, [&] {
+      std::unique_ptr<grpc::ClientContext> ctx = c->Context();
+      grpc::Status s = stub->ValidatePolicy(ctx.get(), req, &r);
+      const int printed = c->Finish(s, *ctx, r, [&] {
         if (r.valid()) {
           std::printf("%s: valid\n", pos[1].c_str());
         } else {
@@ -559,7 +558,7 @@ int RunPolicy(const std::vector<std::string>& argv) {
     v1::ApplyPolicyResponse r;
     auto ctx = c->WriteContext();
     grpc::Status s = stub->ApplyPolicy(ctx.get(), req, &r);
-    return c->Finish(s, r, [&] {
+    return c->Finish(s, *ctx, r, [&] {
       std::printf("applied %s as policy version %lld: in force from the next evaluation\n",
                   pos[1].c_str(), static_cast<long long>(r.version()));
     });
@@ -568,8 +567,9 @@ int RunPolicy(const std::vector<std::string>& argv) {
     v1::RollbackPolicyRequest req;
     req.set_comment(args.GetOr("comment", ""));
     v1::ApplyPolicyResponse r;
-    grpc::Status s = stub->RollbackPolicy(c->WriteContext().get(), req, &r);
-    return c->Finish(s, r, [&] {
+    std::unique_ptr<grpc::ClientContext> ctx = c->WriteContext();
+    grpc::Status s = stub->RollbackPolicy(ctx.get(), req, &r);
+    return c->Finish(s, *ctx, r, [&] {
       std::printf("rolled back: the previous policy is in force as version %lld\n",
                   static_cast<long long>(r.version()));
     });

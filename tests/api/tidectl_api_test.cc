@@ -159,7 +159,8 @@ TEST_F(TidectlApiTest, AnErrorTidewatchdAnswersIsNotCalledUnreachable) {
 
 // tidewatchd stopping while an acknowledgement waits for Kafka answers it
 // (and then closes the connection at once): tidectl says what it answered
-// (it may still be written), not that it could not reach it.
+// (it may still be written), not that it could not reach it. It knows the
+// answer by its trailer (api::kAnsweredTrailer), not by the message.
 TEST_F(TidectlApiTest, AnAnswerAtShutdownIsNotCalledUnreachable) {
   ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
   const std::string id = "revenues/t2/20221003T081000Z/1/revenues-back-office";
