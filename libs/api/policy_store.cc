@@ -169,13 +169,17 @@ void PolicyStore::Stop() {
   stopping_ = true;
 }
 
+absl::Status PolicyStore::RefuseWhileStopping(std::string_view what) const {
+  absl::MutexLock lock(&mu_);
+  if (!stopping_) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("tidewatchd is shutting down: ", absl::string_view(what.data(), what.size())));
+}
+
 absl::StatusOr<int64_t> PolicyStore::Apply(std::string_view yaml, std::string_view source_name,
                                            const std::string& actor, const std::string& comment) {
   absl::MutexLock apply_lock(&apply_mu_);
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return absl::UnavailableError("tidewatchd is shutting down: nothing applied");
-  }
+  RETURN_IF_ERROR(RefuseWhileStopping("nothing applied"));
   Validation v = Validate(yaml, source_name);
   if (!v.status.ok()) return v.status;
   return Publish(std::string(yaml), actor, comment);
@@ -184,11 +188,7 @@ absl::StatusOr<int64_t> PolicyStore::Apply(std::string_view yaml, std::string_vi
 absl::StatusOr<int64_t> PolicyStore::Rollback(const std::string& actor,
                                               const std::string& comment) {
   absl::MutexLock apply_lock(&apply_mu_);
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_)
-      return absl::UnavailableError("tidewatchd is shutting down: nothing rolled back");
-  }
+  RETURN_IF_ERROR(RefuseWhileStopping("nothing rolled back"));
   Version previous;
   int64_t target = 0;
   {

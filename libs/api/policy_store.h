@@ -108,6 +108,8 @@ class PolicyStore {
   void Stop();
 
  private:
+  // UNAVAILABLE ("tidewatchd is shutting down: <what>") once Stop was called.
+  absl::Status RefuseWhileStopping(std::string_view what) const;
   absl::StatusOr<int64_t> Publish(const std::string& yaml, const std::string& actor,
                                   const std::string& comment,
                                   std::optional<int64_t> rollback_to = std::nullopt);
