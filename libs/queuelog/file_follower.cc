@@ -58,18 +58,19 @@ std::string FindRotated(const std::string& path, uint64_t inode) {
 }
 
 // Whether `name` looks like a rotated copy of `base` that is still plain
-// text: base + ('.' | '-' | '_') + a digit ... (queue_log.1,
-// queue_log-20261123), not compressed.
+// text: base + ('.' | '-' | '_') + a number or a date of digits and
+// separators (queue_log.1, queue_log-20261123, queue_log.2026-11-23), not
+// compressed and nothing else (queue_log.1.bak, queue_log.2026-11-23.csv:
+// copies someone made, not the rotation's).
 bool IsRotatedName(const std::string& name, const std::string& base) {
   if (name.size() < base.size() + 2 || name.rfind(base, 0) != 0) return false;
   const char sep = name[base.size()];
   const char first = name[base.size() + 1];
   if ((sep != '.' && sep != '-' && sep != '_') || first < '0' || first > '9') return false;
-  for (const char* compressed : {".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z"}) {
-    const std::string_view ext(compressed);
-    if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
-      return false;
-    }
+  for (size_t i = base.size() + 1; i < name.size(); ++i) {
+    const char c = name[i];
+    // (Letters: compressed, queue_log.1.gz, or someone's copy.)
+    if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')) return false;
   }
   return true;
 }

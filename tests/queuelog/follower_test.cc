@@ -374,6 +374,24 @@ TEST_F(FileFollowerTest, FallingTwoRotationsBehindWhileRunningReadsEveryFile) {
   EXPECT_EQ(PollMany(f), (Lines{"c2", "d1"}));
 }
 
+// Only the rotation's own names count as rotated files: a copy someone
+// made of one (queue_log.1.bak), modified after the file being left, is
+// not read again at the next rotation (with new ids).
+TEST_F(FileFollowerTest, ACopyOfARotatedFileIsNotReadAsOne) {
+  Append(log_, "a1\n");
+  FileFollower f(log_);
+  EXPECT_EQ(PollAll(f), Lines{"a1"});
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.1").c_str()), 0);
+  Append(log_, "b1\n");
+  EXPECT_EQ(PollMany(f), Lines{"b1"});
+  Append(dir_.File("queue_log.1.bak"), "a1\n");
+  Append(dir_.File("queue_log.2026-11-25.csv"), "a1\n");
+  Append(log_, "b2\n");
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.2").c_str()), 0);
+  Append(log_, "c1\n");
+  EXPECT_EQ(PollMany(f), (Lines{"b2", "c1"}));
+}
+
 // The checkpointed file is gone (compressed) after two rotations while the
 // reader was down: the file rotated after it, which is still plain text, is
 // read before the one at the path. The checkpoint's modification time says
