@@ -198,7 +198,9 @@ class StreamProcessor::TaskOutput final : public engine::EngineOutput {
   TaskOutput(StreamProcessor* p, Task* task) : p_(p), task_(task) {}
   void OnEscalation(const Escalation& e) override ABSL_NO_THREAD_SAFETY_ANALYSIS {
     task_->dirty = true;
-    p_->ProduceEscalation(e, task_->partition);
+    // (The task's own serial: its first escalations, a retired line's
+    // stand-downs, come while it starts, before it is in tasks_.)
+    p_->ProduceEscalation(e, task_->partition, task_->serial);
   }
   void OnTideChange(const tidewatch::v1::TideChange&) override {}
   void OnCallUp(const tidewatch::v1::CallUp&) override {}
@@ -614,7 +616,8 @@ void StreamProcessor::OnLost(const std::vector<kafka::TopicPartition>& partition
 }
 
 void StreamProcessor::Produce(const std::string& topic, const std::string& key, std::string value,
-                              std::vector<kafka::Header> headers, int32_t partition) {
+                              std::vector<kafka::Header> headers, int32_t partition,
+                              uint64_t task) {
   if (options_.exactly_once) {
     if (status_.fenced) return;
     if (!txn_error_.ok()) return;  // the transaction will be aborted
@@ -627,7 +630,6 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
     }
   }
   const int64_t seq = produce_seq_ + 1;
-  const uint64_t task = TaskSerial(partition);
   for (int attempt = 0;; ++attempt) {
     absl::Status s = producer_.Produce(
         topic, key, value, headers,
@@ -678,9 +680,9 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
   }
 }
 
-void StreamProcessor::ProduceEscalation(const Escalation& e, int32_t partition) {
+void StreamProcessor::ProduceEscalation(const Escalation& e, int32_t partition, uint64_t task) {
   Produce(options_.escalations_topic, e.line_id(), e.SerializeAsString(),
-          {{"tidewatch-escalation-id", e.id()}}, partition);
+          {{"tidewatch-escalation-id", e.id()}}, partition, task);
   ++status_.escalations_produced;
   if (options_.on_escalation) options_.on_escalation(e);
 }
@@ -744,7 +746,7 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
              {"tidewatch-reason", "malformed_command"},
              {"tidewatch-source",
               absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
-            record.partition);
+            record.partition, task.serial);
     return;
   }
   // Commands keep their order behind any already waiting for a recovery.
@@ -834,7 +836,7 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
              {"tidewatch-reason", name},
              {"tidewatch-source",
               absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
-            record.partition);
+            record.partition, task.serial);
     return;
   }
   task.engine->Apply(decoded.event);
@@ -904,7 +906,9 @@ void StreamProcessor::WriteStates(const std::vector<Task*>& tasks) {
 
 void StreamProcessor::ProduceStates(std::vector<kafka::Record> states) {
   for (kafka::Record& r : states) {
-    Produce(r.topic, r.key, std::move(r.value), {}, r.partition);
+    // (States are produced for tasks in tasks_, or for none: a point's
+    // states of a task gone go with serial 0 and are not retried.)
+    Produce(r.topic, r.key, std::move(r.value), {}, r.partition, TaskSerial(r.partition));
     ++status_.state_records_produced;
   }
 }
@@ -946,7 +950,7 @@ void StreamProcessor::ProduceRetries() {
   for (Retry& r : std::exchange(retry_, {})) {
     if (TaskSerial(r.partition) != r.task) continue;  // see retry_
     Produce(r.record.topic, r.record.key, std::move(r.record.value), std::move(r.record.headers),
-            r.partition);
+            r.partition, r.task);
   }
 }
 
@@ -1277,7 +1281,13 @@ void StreamProcessor::Rewind() {
       return;
     }
   }
+  // The probes see them recovering while they restart (their saved state
+  // is read under mu_).
+  status_.ready = false;
+  status_.recovering = partitions;
+  PublishHealth();
   for (int32_t p : partitions) StartTask(p, /*rewinding=*/true);
+  UpdateReady();
 }
 
 bool StreamProcessor::CommitTransaction() {

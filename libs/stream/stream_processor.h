@@ -424,17 +424,18 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // lost); `recommit`: their tasks are marked uncommitted, for a hand-over.
   void RemoveFromCommitPoint(const std::vector<int32_t>& partitions, bool recommit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Produces a record reflecting the input of `partition`'s task (its
-  // escalations, states, dead letters); failed deliveries go to retry_.
+  // Produces a record reflecting the input of `partition`'s task `task`
+  // (Task::serial; its escalations, states, dead letters); failed
+  // deliveries go to retry_ while that task is there.
   void Produce(const std::string& topic, const std::string& key, std::string value,
-               std::vector<kafka::Header> headers, int32_t partition)
+               std::vector<kafka::Header> headers, int32_t partition, uint64_t task)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The serial of `partition`'s task; 0 when there is none.
   uint64_t TaskSerial(int32_t partition) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a record of one of `tasks` awaits a retry.
   bool RetryingFor(const std::vector<Task*>& tasks) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ProduceEscalation(const tidewatch::v1::Escalation& escalation, int32_t partition)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProduceEscalation(const tidewatch::v1::Escalation& escalation, int32_t partition,
+                         uint64_t task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Error(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Exactly-once commit of every task's outputs and offsets.
   bool CommitTransaction() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

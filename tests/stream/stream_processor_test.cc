@@ -1185,6 +1185,110 @@ TEST_P(StreamTest, ALineTheRestartPolicyLacksIsStoodDownAndKeepsItsSequence) {
   EXPECT_EQ(retired.open_callups_size(), 0);
 }
 
+// A producer in front of a real one that loses the first `n` records for
+// one topic: never sent, reported failed at the next Poll or Flush (as a
+// delivery timeout would be).
+class LosingProducer final : public kafka::ForwardingProducer {
+ public:
+  LosingProducer(std::unique_ptr<kafka::Producer> real, std::string topic, int n)
+      : ForwardingProducer(std::move(real)), topic_(std::move(topic)), left_(n) {}
+
+  int lost() const { return lost_; }
+  int Poll(absl::Duration timeout) override {
+    const int n = real().Poll(timeout);
+    return n + Report();
+  }
+  absl::Status Flush(absl::Duration timeout) override {
+    absl::Status s = real().Flush(timeout);
+    Report();
+    return s;
+  }
+  int64_t InFlight() const override {
+    return real().InFlight() + static_cast<int64_t>(failing_.size());
+  }
+
+ protected:
+  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
+                         std::vector<kafka::Header> headers,
+                         kafka::DeliveryCallback on_delivery) override {
+    if (topic == topic_ && left_ > 0) {
+      --left_;
+      ++lost_;
+      kafka::Record r;
+      r.topic = topic;
+      r.key = std::move(key);
+      r.value = std::move(value);
+      r.headers = std::move(headers);
+      failing_.push_back({std::move(r), std::move(on_delivery)});
+      return absl::OkStatus();
+    }
+    return real().Produce(topic, std::move(key), std::move(value), std::move(headers),
+                          std::move(on_delivery));
+  }
+
+ private:
+  int Report() {
+    std::vector<std::pair<kafka::Record, kafka::DeliveryCallback>> failing =
+        std::exchange(failing_, {});
+    for (auto& [r, cb] : failing) {
+      if (cb) cb(absl::UnavailableError("kafka delivery (injected: record lost)"), r);
+    }
+    return static_cast<int>(failing.size());
+  }
+
+  std::string topic_;
+  int left_;
+  int lost_ = 0;
+  std::vector<std::pair<kafka::Record, kafka::DeliveryCallback>> failing_;
+};
+
+// A line the restart's policy lacks is stood down as its partition starts;
+// when those stand-downs are lost on the way they are produced again (they
+// were taken for another task's and dropped: the saved state, committed
+// with the line retired, kept the call-up open on every board for good).
+TEST_P(StreamTest, ARetiredLinesLostStandDownsAreProducedAgain) {
+  options_.exactly_once = false;  // retries are the idempotent path's
+  const auto without = DefaultPolicyWithoutRevenues();
+  ASSERT_NE(without, nullptr);
+  const auto full = policy_;
+  const FirstCallUp first = RevenuesToFirstCallUp(full);
+  ASSERT_FALSE(HasFailure());
+  const LineStatus saved = RunOneInstanceOver(first.revenues, first.upto, "revenues");
+  ASSERT_FALSE(HasFailure());
+  ASSERT_GT(saved.tide.level, 0);
+  const int64_t saved_sequence = LastEscalationSequence("revenues");
+  ASSERT_GT(saved_sequence, 0);
+
+  policy_ = without;
+  LosingProducer* losing = nullptr;
+  Clients clients;
+  clients.wrap = [&](std::unique_ptr<kafka::Producer> inner) {
+    auto p = std::make_unique<LosingProducer>(std::move(inner), T("tidewatch.escalations"), 2);
+    losing = p.get();
+    return p;
+  };
+  {
+    auto in = NewInstance(clients);
+    ASSERT_TRUE(RunUntil(*in,
+                         [](const StreamStatus& s) {
+                           return s.ready && s.recoveries > 0 && s.delivery_errors >= 2;
+                         }))
+        << Describe(in->processor->Status()) << " lost " << losing->lost();
+    // (Produced again at the next commit point, or by the stop's commit.)
+    ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  }
+  policy_ = full;
+  ASSERT_NE(losing, nullptr);
+  EXPECT_EQ(losing->lost(), 2);
+  const std::vector<tidewatch::v1::Escalation> after = EscalationsAfter("revenues", saved_sequence);
+  ASSERT_EQ(after.size(), 2u) << "the call-up stood down and the tide's fall, produced again";
+  ASSERT_TRUE(after[0].has_callup());
+  EXPECT_EQ(after[0].callup().id(), first.paged.id());
+  EXPECT_EQ(after[0].callup().state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  ASSERT_TRUE(after[1].has_tide_change());
+  EXPECT_EQ(after[1].tide_change().to_level(), 0);
+}
+
 // While a successor replays a partition, its lines' tide, feed and open
 // call-ups are the saved ones (what the line will have once restored), and
 // the line says it is recovering: /metrics and the dashboards must not show
