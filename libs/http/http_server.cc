@@ -21,6 +21,8 @@ const char* Reason(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 500:
+      return "Internal Server Error";
     case 503:
       return "Service Unavailable";
     default:
@@ -50,6 +52,8 @@ int HttpServer::Dispatch(::mg_connection* conn, void* self) {
       resp = it->second(req);
     } catch (const std::exception& e) {
       resp = {500, "text/plain; charset=utf-8", absl::StrCat("internal error: ", e.what(), "\n")};
+    } catch (...) {
+      resp = {500, "text/plain; charset=utf-8", "internal error\n"};
     }
   }
   mg_printf(conn,

@@ -148,6 +148,24 @@ void StartShutdownWatchdog() {
   }).detach();
 }
 
+// A place among the HTTP requests that wait for the processor (/metrics,
+// /lines): at most kHeavyRequests at once, of the server's 16 threads.
+constexpr int kHeavyRequests = 6;
+class HeavyRequest {
+ public:
+  explicit HeavyRequest(std::atomic<int>& in_flight) : in_flight_(in_flight) {
+    admitted_ = in_flight_.fetch_add(1) < kHeavyRequests;
+  }
+  ~HeavyRequest() { in_flight_.fetch_sub(1); }
+  HeavyRequest(const HeavyRequest&) = delete;
+  HeavyRequest& operator=(const HeavyRequest&) = delete;
+  bool admitted() const { return admitted_; }
+
+ private:
+  std::atomic<int>& in_flight_;
+  bool admitted_ = false;
+};
+
 // Gives the stop's exit status to the watchdog, and returns it.
 int Exiting(int status) {
   g_exit_status.store(status);
@@ -279,7 +297,10 @@ int Run() {
   // watchdog bounds that stop too). SIGHUP (a closed terminal) as SIGTERM.
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
-  std::signal(SIGHUP, OnSignal);
+  // (Not when it is ignored: under nohup a closed terminal must not stop it.)
+  if (struct sigaction hup; sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) {
+    std::signal(SIGHUP, OnSignal);
+  }
   StartShutdownWatchdog();
   if (!absl::GetFlag(FLAGS_quiet)) {
     options.on_escalation = [](const tidewatch::v1::Escalation& e) { Log(Describe(e)); };
@@ -521,7 +542,19 @@ int Run() {
               : absl::StrCat("not ready: recovering ", s.recovering, " partition(s)\n");
       return http::HttpResponse{ready ? 200 : 503, "text/plain; charset=utf-8", body};
     };
-    handlers["/lines"] = [&processor](const http::HttpRequest&) {
+    // /lines and /metrics wait for the processor (a partition's recovery
+    // holds it while its saved state is read): at most kHeavyRequests of
+    // them at once, the rest answered 503 at once, so that waiting scrapes
+    // never take every server thread from the probes.
+    auto heavy = std::make_shared<std::atomic<int>>(0);
+    auto busy = [] {
+      return http::HttpResponse{503, "text/plain; charset=utf-8",
+                                "busy: earlier requests still wait for the processor (a "
+                                "partition recovering?)\n"};
+    };
+    handlers["/lines"] = [&processor, heavy, busy](const http::HttpRequest&) {
+      const HeavyRequest slot(*heavy);
+      if (!slot.admitted()) return busy();
       return http::HttpResponse{200, "application/json", LinesJson(processor.Lines()) + "\n"};
     };
     // Prometheus metrics (libs/telemetry; docs/metrics.md "Prometheus metrics").
@@ -532,8 +565,10 @@ int Run() {
     auto exporter = std::make_shared<const telemetry::MetricsExporter>(
         telemetry::MetricsExporter::PolicySource([&processor] { return processor.policy(); }),
         metrics_options);
-    handlers["/metrics"] = [&processor, exporter,
+    handlers["/metrics"] = [&processor, exporter, heavy, busy,
                             front = grpc_front.get()](const http::HttpRequest&) {
+      const HeavyRequest slot(*heavy);
+      if (!slot.admitted()) return busy();
       std::string text = exporter->Render(processor.Status(), processor.Lines());
       if (front != nullptr) text += front->MetricsText();  // docs/api.md "Metrics"
       return http::HttpResponse{200, telemetry::MetricsExporter::kContentType, std::move(text)};
@@ -614,6 +649,16 @@ int Run() {
   // Two fifths of --shutdown_timeout (8 s of the default 20 s) for the
   // flush and commit; the rest for closing the clients.
   absl::Status s = processor.Shutdown(absl::GetFlag(FLAGS_shutdown_timeout) * 2 / 5);
+  if (g_fatal.load()) {
+    // Its clients are not usable any more: whatever the stop could commit,
+    // a restart (new clients) is what it needs.
+    stream::StreamStatus st = processor.Status();
+    Log(absl::StrCat("stopped after a FATAL kafka error (above): ", st.events_applied,
+                     " events applied, ", st.commits, " commits",
+                     s.ok() ? "" : absl::StrCat(", the last NOT committed (", s.message(), ")"),
+                     "; restart to continue"));
+    return Exiting(3);
+  }
   if (!s.ok()) {
     if (s.code() == absl::StatusCode::kAborted) {
       Log(absl::StrCat("FENCED, exiting without publishing anything more: ",
@@ -624,12 +669,6 @@ int Run() {
     return Exiting(1);
   }
   stream::StreamStatus st = processor.Status();
-  if (g_fatal.load()) {
-    // Committed what it could; its clients are not usable any more.
-    Log(absl::StrCat("stopped after a FATAL kafka error (above): ", st.events_applied,
-                     " events applied, ", st.commits, " commits; restart to continue"));
-    return Exiting(3);
-  }
   Log(absl::StrCat("stopped cleanly: ", st.events_applied, " events applied, ", st.commits,
                    " commits"));
   // The lines this instance owned, as it leaves them.

@@ -80,7 +80,7 @@ TEST(HttpServerTest, AHandlerThatThrowsAnswers500AndTheServerGoesOn) {
   auto server = HttpServer::Start("127.0.0.1:0", Handlers());
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string failed = Get((*server)->port(), "/throws");
-  EXPECT_EQ(failed.rfind("HTTP/1.1 500", 0), 0u) << failed;
+  EXPECT_EQ(failed.rfind("HTTP/1.1 500 Internal Server Error\r\n", 0), 0u) << failed;
   EXPECT_NE(failed.find("rendering failed"), std::string::npos) << failed;
   const std::string ok = Get((*server)->port(), "/healthz");
   EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << ok;
