@@ -499,6 +499,13 @@ std::array<int64_t, 4> MetricsExporter::MonotonicTotals(const std::string& line,
                                       totals.callbacks()};
   absl::MutexLock lock(&mu_);
   std::array<int64_t, 4>& highest = highest_totals_[line];
+  if (now[0] < highest[0] / 2) {
+    // Far below: not a rewind (that goes back to the last committed totals,
+    // a commit interval or a recovery behind) but a line started afresh (re-
+    // added by a policy version, recovered without saved state): a real
+    // reset, which Prometheus handles.
+    highest = now;
+  }
   for (size_t i = 0; i < now.size(); ++i) highest[i] = std::max(highest[i], now[i]);
   return highest;
 }

@@ -9,7 +9,10 @@
 // process a line's totals can go back (a rewind to the committed state
 // after an aborted transaction, a partition lost and recovered) and a
 // Prometheus counter that goes back reads as a reset (rate() spikes by the
-// whole total); the replay brings them back to where they were. Every metric, its type and labels
+// whole total); the replay brings them back to where they were. Totals far
+// below (offered under half the highest) are a line started afresh (re-added
+// by a policy version, recovered without saved state): exported as they
+// are, a real reset. Every metric, its type and labels
 // are listed in docs/metrics.md ("Prometheus metrics"); the alert rules in
 // deploy/prometheus/rules/ and the dashboards in grafana/ read them.
 //

@@ -444,7 +444,9 @@ TEST(MetricsExporterTest, UndefinedRatiosAndMeansAreAbsentNotZeroOrNaN) {
 // A line's totals can go back within a process (a rewind to the committed
 // state after an aborted transaction): its counters do not (Prometheus
 // would read a reset, and rate() a spike of the whole total); the replay
-// brings the totals back up, and the counters move on from there.
+// brings the totals back up, and the counters move on from there. A line
+// started afresh is a real reset: its counters follow it (frozen at the
+// old high mark, rate() read 0 for as long as it took to pass it).
 TEST(MetricsExporterTest, LineCountersNeverGoBack) {
   MetricsExporter exporter(DefaultPolicy(), {});
   auto scrape = [&](int64_t offered, int64_t answered) {
@@ -461,6 +463,9 @@ TEST(MetricsExporterTest, LineCountersNeverGoBack) {
   EXPECT_EQ(scrape(100, 90), std::make_tuple(100.0, 90.0, 10.0));
   EXPECT_EQ(scrape(80, 75), std::make_tuple(100.0, 90.0, 10.0));  // rewound
   EXPECT_EQ(scrape(120, 100), std::make_tuple(120.0, 100.0, 20.0));
+  // Started afresh (re-added by a policy version): a real reset, shown.
+  EXPECT_EQ(scrape(3, 2), std::make_tuple(3.0, 2.0, 1.0));
+  EXPECT_EQ(scrape(5, 4), std::make_tuple(5.0, 4.0, 1.0));
 }
 
 TEST(MetricsExporterTest, LineCapKeepsSurgingAndStaleLinesAndCountsTheRest) {
