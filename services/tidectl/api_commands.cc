@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -112,10 +113,22 @@ struct Client {
     const bool answered = ctx.GetServerTrailingMetadata().count(api::kAnsweredTrailer) > 0;
     const bool connected =
         answered || channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
-    if (!connected && (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                       s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+    // UNAVAILABLE without an answer: no connection made (gRPC's own words
+    // for it), or one lost with the call under way (a change may have been
+    // made). A deadline on a channel not connected: never connected (a lost
+    // connection ends the call at once).
+    const bool never_connected = absl::StrContains(s.error_message(), "failed to connect") ||
+                                 absl::StrContains(s.error_message(), "DNS resolution failed");
+    if (!connected && (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                       (s.error_code() == grpc::StatusCode::UNAVAILABLE && never_connected))) {
       std::fprintf(stderr, "tidectl: cannot reach tidewatchd at %s: %s\n", server.c_str(),
                    s.error_message().c_str());
+    } else if (!connected && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      std::fprintf(stderr,
+                   "tidectl: lost the connection to tidewatchd at %s without an answer: %s; a "
+                   "change may still have been made: check (tidectl watch / policy get) before "
+                   "trying again\n",
+                   server.c_str(), s.error_message().c_str());
     } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
                s.error_message() == "Deadline Exceeded") {
       // The client's own deadline (tidewatchd's DEADLINE_EXCEEDED errors

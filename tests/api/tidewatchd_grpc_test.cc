@@ -162,7 +162,8 @@ TEST(TidewatchdGrpcTest, AWatchOfAServerThatStopsAnsweringEnds) {
   d.Signal(SIGCONT);
   EXPECT_THAT(watch_out, HasSubstr("-- live"));
   EXPECT_THAT(watch_out, HasSubstr("exit=1")) << watch_out;  // not timeout's 124
-  EXPECT_THAT(watch_out, HasSubstr("tidectl: cannot reach tidewatchd at 127.0.0.1:" + port));
+  EXPECT_THAT(watch_out,
+              HasSubstr("tidectl: lost the connection to tidewatchd at 127.0.0.1:" + port));
 }
 
 // An instance that serves no API (here --grpc_address= ; in production also
