@@ -142,6 +142,7 @@ absl::StatusOr<int> QueueLogBridge::Step() {
     }
     checkpointed_ = now;
     has_checkpoint_ = true;
+    follower_.Checkpointed(now);
   }
   return *n;
 }

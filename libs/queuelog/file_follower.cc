@@ -175,6 +175,10 @@ void FileFollower::Rewind(const FilePosition& position) {
   }
 }
 
+void FileFollower::Checkpointed(const FilePosition& position) {
+  if (truncated_from_ && !(*truncated_from_ == position)) truncated_from_.reset();
+}
+
 void FileFollower::Adopt(int fd, uint64_t inode, bool rotated) {
   fd_ = fd;
   inode_ = inode;

@@ -115,6 +115,10 @@ class FileFollower {
   // where reading stood when the current file was found truncated restarts
   // it at 0, without counting the truncation again.
   void Rewind(const FilePosition& position);
+  // The caller will not rewind before `position` any more (its checkpoint):
+  // a truncation found before it is forgotten (a later Rewind to the same
+  // numbers is then an ordinary one).
+  void Checkpointed(const FilePosition& position);
 
   // For a caller that stops at the end of the file (a batch load): the
   // bytes after the file's last newline are handed out as a final line by
