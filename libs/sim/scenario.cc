@@ -746,57 +746,20 @@ double WeightAt(const std::vector<ProfilePoint>& profile, int s) {
   return w;
 }
 
-// Expected calls on `spec` on a day of weekday `wd` (0 = Monday) before
-// surges: the volume (calls_per_hour x the day's opening hours) x
-// day_of_week, as the simulator's BuildArrivals computes it.
+// Expected calls on `spec` on a day of weekday `wd` before surges.
 double BaseCalls(const LineSpec& spec, int wd) {
   double open_seconds = 0;
   for (const DayWindow& w : spec.hours.days[wd]) open_seconds += w.to - w.from;
-  const double expected = spec.per_hour ? spec.volume * open_seconds / 3600.0 : spec.volume;
-  return expected * spec.day_of_week[wd];
+  double expected = spec.per_hour ? spec.volume * open_seconds / 3600.0 : spec.volume;
+  expected *= spec.day_of_week[wd];
+  return expected;
 }
 
-// Expected calls on `spec` on a day of weekday `wd` when `surges` (this
-// line's surges of that day) apply: the sum of the per-segment calls of the
-// simulator's BuildArrivals, with the same arithmetic, so that a sum that
-// is finite and within kMaxCallsPerLineDay means finite arrival rates.
+// The sum of ExpectedArrivals: a finite sum within kMaxCallsPerLineDay
+// means finite arrival rates.
 double SurgedCalls(const LineSpec& spec, int wd, const std::vector<const Surge*>& surges) {
-  const std::vector<DayWindow>& windows = spec.hours.days[wd];
-  double weight_integral = 0;
-  for (const DayWindow& w : windows) {
-    std::vector<int> cuts = {w.from, w.to};
-    for (const ProfilePoint& p : spec.intraday) {
-      if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
-    }
-    std::sort(cuts.begin(), cuts.end());
-    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
-      weight_integral += WeightAt(spec.intraday, cuts[k]) * (cuts[k + 1] - cuts[k]);
-    }
-  }
-  const double expected = BaseCalls(spec, wd);
-  if (expected <= 0 || weight_integral <= 0) return 0;  // no arrivals at all
   double total = 0;
-  for (const DayWindow& w : windows) {
-    std::vector<int> cuts = {w.from, w.to};
-    for (const ProfilePoint& p : spec.intraday) {
-      if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
-    }
-    for (const Surge* s : surges) {
-      for (int c : {s->hours.from, s->hours.to}) {
-        if (c > w.from && c < w.to) cuts.push_back(c);
-      }
-    }
-    std::sort(cuts.begin(), cuts.end());
-    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
-      double multiplier = 1.0;
-      for (const Surge* s : surges) {
-        if (s->hours.from <= cuts[k] && cuts[k] < s->hours.to) multiplier *= s->multiplier;
-      }
-      total += expected * WeightAt(spec.intraday, cuts[k]) * (cuts[k + 1] - cuts[k]) /
-               weight_integral * multiplier;
-    }
-  }
+  for (const ArrivalSegment& a : ExpectedArrivals(spec, wd, surges)) total += a.calls;
   return total;
 }
 
@@ -1112,6 +1075,50 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
 }
 
 }  // namespace
+
+std::vector<ArrivalSegment> ExpectedArrivals(const LineSpec& spec, int wd,
+                                             const std::vector<const Surge*>& surges) {
+  const std::vector<DayWindow>& windows = spec.hours.days[wd];
+  double weight_integral = 0;  // weight x local seconds over the open windows
+  for (const DayWindow& w : windows) {
+    std::vector<int> cuts = {w.from, w.to};
+    for (const ProfilePoint& p : spec.intraday) {
+      if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
+    }
+    std::sort(cuts.begin(), cuts.end());
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+      weight_integral += WeightAt(spec.intraday, cuts[k]) * (cuts[k + 1] - cuts[k]);
+    }
+  }
+  const double expected = BaseCalls(spec, wd);
+  std::vector<ArrivalSegment> out;
+  if (expected <= 0 || weight_integral <= 0) return out;
+  for (const DayWindow& w : windows) {
+    std::vector<int> cuts = {w.from, w.to};
+    for (const ProfilePoint& p : spec.intraday) {
+      if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
+    }
+    for (const Surge* s : surges) {
+      for (int c : {s->hours.from, s->hours.to}) {
+        if (c > w.from && c < w.to) cuts.push_back(c);
+      }
+    }
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+      const int from = cuts[k];
+      const int to = cuts[k + 1];
+      double multiplier = 1.0;
+      for (const Surge* s : surges) {
+        if (s->hours.from <= from && from < s->hours.to) multiplier *= s->multiplier;
+      }
+      out.push_back(
+          {from, to,
+           expected * WeightAt(spec.intraday, from) * (to - from) / weight_integral * multiplier});
+    }
+  }
+  return out;
+}
 
 absl::Status CheckRunDates(absl::CivilDay first, int days, absl::TimeZone zone) {
   const absl::Time min = absl::FromUnixSeconds(events::kMinEventTimeUnixSeconds);

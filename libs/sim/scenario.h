@@ -210,6 +210,24 @@ struct Scenario {
   const LineSpec* FindLine(std::string_view id) const;
 };
 
+// A stretch of a line's opening hours with one arrival rate: local seconds
+// [from, to) after midnight and the calls expected in it.
+struct ArrivalSegment {
+  int from = 0;
+  int to = 0;
+  double calls = 0;
+};
+
+// The calls `spec` expects on a day of weekday `wd` (0 = Monday) with
+// `surges` (its surges of that day) in force, by segment in time order: the
+// volume (calls_per_hour x the day's opening hours) x day_of_week, spread
+// over the opening hours by the intraday weights, each segment multiplied
+// by the surges it falls in. What the simulator draws arrivals from, and
+// what validation holds to kMaxCallsPerLineDay. Empty when nothing is
+// expected.
+std::vector<ArrivalSegment> ExpectedArrivals(const LineSpec& spec, int wd,
+                                             const std::vector<const Surge*>& surges);
+
 // Whether simulating `days` local days in `zone` from `first`, with a day
 // to spare after the last one for calls still in progress, keeps every
 // event_time within the events contract's range (libs/events/events.h:

@@ -266,14 +266,6 @@ class Engine {
     return 0;
   }
 
-  static double WeightAt(const std::vector<ProfilePoint>& profile, int s) {
-    double w = profile.front().weight;
-    for (const ProfilePoint& p : profile) {
-      if (p.from <= s) w = p.weight;
-    }
-    return w;
-  }
-
   uint32_t NewAgent(uint32_t line, v1::AgentOrigin origin, std::string id) {
     Agent a;
     a.id = std::move(id);
@@ -387,56 +379,22 @@ class Engine {
   void BuildArrivals(size_t li, absl::CivilDay day, int day_number, int wd) {
     LineRuntime& line = lines_[li];
     const LineSpec& spec = *line.spec;
-    const std::vector<DayWindow>& windows = spec.hours.days[wd];
-    double open_seconds = 0;
-    double weight_integral = 0;  // weight x local seconds over the open windows
-    for (const DayWindow& w : windows) {
-      open_seconds += w.to - w.from;
-      std::vector<int> cuts = {w.from, w.to};
-      for (const ProfilePoint& p : spec.intraday) {
-        if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
-      }
-      std::sort(cuts.begin(), cuts.end());
-      for (size_t k = 0; k + 1 < cuts.size(); ++k) {
-        weight_integral += WeightAt(spec.intraday, cuts[k]) * (cuts[k + 1] - cuts[k]);
-      }
-    }
-    double expected = spec.per_hour ? spec.volume * open_seconds / 3600.0 : spec.volume;
-    expected *= spec.day_of_week[wd];
-    for (const DayWindow& w : windows) {
+    for (const DayWindow& w : spec.hours.days[wd]) {
       const Ms open_ms = LocalToMs(day, w.from);
       const Ms close_ms = LocalToMs(day, w.to);
       line.open_windows.emplace_back(open_ms, close_ms);
       Schedule(open_ms, Step::kLineOpen, static_cast<uint32_t>(li));
       Schedule(close_ms, Step::kLineClose, static_cast<uint32_t>(li));
-      if (expected <= 0 || weight_integral <= 0) continue;
-      std::vector<int> cuts = {w.from, w.to};
-      for (const ProfilePoint& p : spec.intraday) {
-        if (p.from > w.from && p.from < w.to) cuts.push_back(p.from);
-      }
-      for (const Surge& s : scenario_.surges) {
-        if (s.line_id != spec.id || (s.day != 0 && s.day != day_number)) continue;
-        for (int c : {s.hours.from, s.hours.to}) {
-          if (c > w.from && c < w.to) cuts.push_back(c);
-        }
-      }
-      std::sort(cuts.begin(), cuts.end());
-      cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-      for (size_t k = 0; k + 1 < cuts.size(); ++k) {
-        const int from = cuts[k];
-        const int to = cuts[k + 1];
-        double multiplier = 1.0;
-        for (const Surge& s : scenario_.surges) {
-          if (s.line_id != spec.id || (s.day != 0 && s.day != day_number)) continue;
-          if (s.hours.from <= from && from < s.hours.to) multiplier *= s.multiplier;
-        }
-        const double calls =
-            expected * WeightAt(spec.intraday, from) * (to - from) / weight_integral * multiplier;
-        const double start = static_cast<double>(LocalToMs(day, from));
-        const double end = static_cast<double>(LocalToMs(day, to));
-        if (calls <= 0 || end <= start) continue;
-        line.segments.push_back({start, end, calls / (end - start)});
-      }
+    }
+    std::vector<const Surge*> surges;  // the line's of this day, in order
+    for (const Surge& s : scenario_.surges) {
+      if (s.line_id == spec.id && (s.day == 0 || s.day == day_number)) surges.push_back(&s);
+    }
+    for (const ArrivalSegment& a : ExpectedArrivals(spec, wd, surges)) {
+      const double start = static_cast<double>(LocalToMs(day, a.from));
+      const double end = static_cast<double>(LocalToMs(day, a.to));
+      if (a.calls <= 0 || end <= start) continue;
+      line.segments.push_back({start, end, a.calls / (end - start)});
     }
   }
 
