@@ -353,6 +353,11 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
 
   // Produces events[0, upto), runs one instance over them and stops it
   // cleanly (its state written and committed); `line`'s status at the stop.
+  // Revenues run to its first call-up by one instance, stopped cleanly
+  // (defined after FirstCallUp, below).
+  struct SavedSurge;
+  SavedSurge SaveRevenuesAtItsFirstCallUp();
+
   LineStatus RunOneInstanceOver(const std::vector<tidewatch::v1::CallEvent>& events, size_t upto,
                                 const std::string& line) {
     auto in = InstanceOver(events, upto);
@@ -1139,6 +1144,24 @@ TEST_P(StreamTest, ALineDroppedWhileItRecoversIsStoodDownAndKeepsItsSequence) {
             saved_sequence + static_cast<int64_t>(after.size()));
 }
 
+// The saved state has the surge's tide and open call-up.
+struct StreamTest::SavedSurge {
+  FirstCallUp first;
+  LineStatus saved;      // revenues at the stop
+  int64_t sequence = 0;  // its last escalation's
+};
+
+StreamTest::SavedSurge StreamTest::SaveRevenuesAtItsFirstCallUp() {
+  SavedSurge out;
+  out.first = RevenuesToFirstCallUp(policy_);
+  if (HasFailure()) return out;
+  out.saved = RunOneInstanceOver(out.first.revenues, out.first.upto, "revenues");
+  EXPECT_GT(out.saved.tide.level, 0);
+  out.sequence = LastEscalationSequence("revenues");
+  EXPECT_GT(out.sequence, 0);
+  return out;
+}
+
 // A restart on a policy version without a line that had open call-ups (the
 // line was taken out of the config while tidewatchd was down): the
 // successor stands the saved call-ups down and tells the tide's fall to
@@ -1149,13 +1172,11 @@ TEST_P(StreamTest, ALineTheRestartPolicyLacksIsStoodDownAndKeepsItsSequence) {
   const auto without = DefaultPolicyWithoutRevenues();
   ASSERT_NE(without, nullptr);
   const auto full = policy_;
-  const FirstCallUp first = RevenuesToFirstCallUp(full);
+  const SavedSurge surge = SaveRevenuesAtItsFirstCallUp();
   ASSERT_FALSE(HasFailure());
-  const LineStatus saved = RunOneInstanceOver(first.revenues, first.upto, "revenues");
-  ASSERT_FALSE(HasFailure());
-  ASSERT_GT(saved.tide.level, 0);
-  const int64_t saved_sequence = LastEscalationSequence("revenues");
-  ASSERT_GT(saved_sequence, 0);
+  const FirstCallUp& first = surge.first;
+  const LineStatus& saved = surge.saved;
+  const int64_t saved_sequence = surge.sequence;
 
   policy_ = without;
   for (int restart = 0; restart < 2; ++restart) {
@@ -1251,13 +1272,10 @@ TEST_P(StreamTest, ARetiredLinesLostStandDownsAreProducedAgain) {
   const auto without = DefaultPolicyWithoutRevenues();
   ASSERT_NE(without, nullptr);
   const auto full = policy_;
-  const FirstCallUp first = RevenuesToFirstCallUp(full);
+  const SavedSurge surge = SaveRevenuesAtItsFirstCallUp();
   ASSERT_FALSE(HasFailure());
-  const LineStatus saved = RunOneInstanceOver(first.revenues, first.upto, "revenues");
-  ASSERT_FALSE(HasFailure());
-  ASSERT_GT(saved.tide.level, 0);
-  const int64_t saved_sequence = LastEscalationSequence("revenues");
-  ASSERT_GT(saved_sequence, 0);
+  const FirstCallUp& first = surge.first;
+  const int64_t saved_sequence = surge.sequence;
 
   policy_ = without;
   LosingProducer* losing = nullptr;
