@@ -111,19 +111,22 @@ struct Client {
     // An answer tidewatchd wrote (api::kAnsweredTrailer), also when the
     // connection closed right after it (a stop sends GOAWAY at once).
     const bool answered = ctx.GetServerTrailingMetadata().count(api::kAnsweredTrailer) > 0;
-    const bool connected =
-        answered || channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
     // UNAVAILABLE without an answer: no connection made (gRPC's own words
-    // for it), or one lost with the call under way (a change may have been
-    // made). A deadline on a channel not connected: never connected (a lost
-    // connection ends the call at once).
+    // for it), else one lost with the call under way (a change may have
+    // been made). Told by the status, never by the channel's state, which
+    // may still read READY just after a connection was lost. A deadline
+    // without an answer on a channel not connected: never connected (a lost
+    // connection ends the call at once, UNAVAILABLE).
+    const bool unavailable = !answered && s.error_code() == grpc::StatusCode::UNAVAILABLE;
     const bool never_connected = absl::StrContains(s.error_message(), "failed to connect") ||
                                  absl::StrContains(s.error_message(), "DNS resolution failed");
-    if (!connected && (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-                       (s.error_code() == grpc::StatusCode::UNAVAILABLE && never_connected))) {
+    const bool deadline_unconnected =
+        !answered && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+        channel->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_READY;
+    if ((unavailable && never_connected) || deadline_unconnected) {
       std::fprintf(stderr, "tidectl: cannot reach tidewatchd at %s: %s\n", server.c_str(),
                    s.error_message().c_str());
-    } else if (!connected && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    } else if (unavailable) {
       std::fprintf(stderr,
                    "tidectl: lost the connection to tidewatchd at %s without an answer: %s; a "
                    "change may still have been made: check (tidectl watch / policy get) before "
