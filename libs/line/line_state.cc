@@ -59,8 +59,14 @@ void LineState::OrphanHeld(absl::Time now) {
   const absl::Time watermark = now - lateness_;
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->second.time < watermark) {
-      ++anomalies_.orphans;
-      RememberClosed(it->first, it->second.time, it->second.time, /*queued_seen=*/false);
+      if (it->second.after_visit) {
+        // No later visit came: it contradicted the one closed (whose
+        // record stays, so that visit's own late events still match it).
+        ++anomalies_.conflicts;
+      } else {
+        ++anomalies_.orphans;
+        RememberClosed(it->first, it->second.time, it->second.time, /*queued_seen=*/false);
+      }
       held_.erase(it++);
     } else {
       ++it;
@@ -99,6 +105,22 @@ void LineState::CloseOutcome(absl::Time t, bool answered, absl::Duration wait, b
   }
 }
 
+void LineState::ApplyHeld(const HeldOutcome& h, absl::Time queued) {
+  const bool in_windows = h.time >= now_ - lateness_;
+  switch (h.kind) {
+    case CallEvent::kAnswered:
+    case CallEvent::kAbandoned:
+      CloseOutcome(h.time, h.kind == CallEvent::kAnswered, h.time - queued, in_windows);
+      break;
+    case CallEvent::kCallbackRequested:
+      RecordSample(h.time, window::Sample::Callback(), in_windows);
+      break;
+    default:
+      RecordSample(h.time, window::Sample::LeftQueue(), in_windows);
+      break;
+  }
+}
+
 LineState::Disposition LineState::Apply(const events::CallEventView& event, absl::Time t) {
   if (t > now_) AdvanceTo(t);
   capacity_valid_ = false;
@@ -129,11 +151,11 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
       }
       RecordSample(t, window::Sample::Offered(), in_windows);
       if (auto held = held_.find(id); held != held_.end()) {
-        // The outcome came first without a wait: now it has one.
-        HeldOutcome h = held->second;
+        // The exit came first (without a wait, or after an earlier visit
+        // closed): now its visit is known.
+        const HeldOutcome h = held->second;
         held_.erase(held);
-        const bool outcome_in_windows = h.time >= now_ - lateness_;
-        CloseOutcome(h.time, h.answered, h.time - t, outcome_in_windows);
+        ApplyHeld(h, t);
         RememberClosed(id, t, h.time, /*queued_seen=*/true);
         return applied;
       }
@@ -160,14 +182,32 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
-      } else if (closed_.Contains(id) || held_.contains(id)) {
+      } else if (held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
+      } else if (const ClosedVisit* visit = closed_.Find(id); visit != nullptr) {
+        // After a closed visit: the exit of the call queued again, whose
+        // queued event has not come yet (an adapter that reorders), or a
+        // contradiction of that visit.
+        if (t <= visit->closed) {
+          ++anomalies_.conflicts;
+          return Disposition::kConflict;
+        }
+        if (!event.has_wait) {
+          held_.emplace(id, HeldOutcome{event.kind, t, /*after_visit=*/true});
+          return Disposition::kHeld;
+        }
+        wait = event.wait.ToDuration();
+        entered = t - std::max(wait, absl::ZeroDuration());
+        if (entered < visit->closed) {  // overlaps the closed visit
+          ++anomalies_.conflicts;
+          return Disposition::kConflict;
+        }
       } else if (event.has_wait) {
         wait = event.wait.ToDuration();
         entered = t - std::max(wait, absl::ZeroDuration());
       } else {
-        held_.emplace(id, HeldOutcome{answered, t});
+        held_.emplace(id, HeldOutcome{event.kind, t, /*after_visit=*/false});
         return Disposition::kHeld;
       }
       CloseOutcome(t, answered, wait, in_windows);
@@ -184,9 +224,17 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         entered = it->second.queued;
         waiting_.erase({it->second.queued, it->second.serial});
         open_.erase(it);
-      } else if (closed_.Contains(id) || held_.contains(id)) {
+      } else if (held_.contains(id)) {
         ++anomalies_.conflicts;
         return Disposition::kConflict;
+      } else if (const ClosedVisit* visit = closed_.Find(id); visit != nullptr) {
+        // As for an answer: a later visit's exit waits for its queued event.
+        if (t <= visit->closed) {
+          ++anomalies_.conflicts;
+          return Disposition::kConflict;
+        }
+        held_.emplace(id, HeldOutcome{event.kind, t, /*after_visit=*/true});
+        return Disposition::kHeld;
       }
       RecordSample(t,
                    event.kind == CallEvent::kCallbackRequested ? window::Sample::Callback()

@@ -178,9 +178,14 @@ class LineState {
     absl::Time queued;
     uint64_t serial;
   };
+  // An exit from the queue applied once its queued event comes: an
+  // answered/abandoned without a wait, or any exit of a call whose last
+  // visit closed before it (a re-queued call's exit that overtook its
+  // queued event; if none comes within the lateness, a conflict).
   struct HeldOutcome {
-    bool answered;  // else abandoned
+    events::CallEventView::Kind kind;  // answered, abandoned, callback, left
     absl::Time time;
+    bool after_visit;  // a visit of the call closed before it
   };
 
   // AdvanceTo's work on held outcomes and waiting calls, when there are any.
@@ -201,6 +206,8 @@ class LineState {
     closed_.Put(call, ClosedVisit{entered, closed, queued_seen});
   }
   void CloseOutcome(absl::Time t, bool answered, absl::Duration wait, bool in_windows);
+  // Records a held exit whose queued event came at `queued`.
+  void ApplyHeld(const HeldOutcome& h, absl::Time queued);
 
   const policy::LinePolicy* policy_;
   absl::Duration lateness_;

@@ -126,12 +126,82 @@ TEST_F(LineStateTest, LateEventClosesCallButMissesWindows) {
   EXPECT_EQ(engine_.SetAsideCounts().at("late"), 1);
 }
 
+// A second outcome of a visit is a conflict: at once when it is stamped
+// within the visit (or its wait puts its entry there), else once the
+// lateness has passed without the queued event of a later visit (it could
+// have been the exit of the call queued again, reordered).
 TEST_F(LineStateTest, SecondOutcomeIsAConflict) {
   engine_.Apply(b_.Queued("c1", kT0));
   engine_.Apply(b_.Answered("c1", kT0 + absl::Seconds(5)));
-  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(6))), EventOutcome::kConflict);
-  EXPECT_EQ(line().totals().counters.abandoned, 0);
-  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 1);
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(5))), EventOutcome::kConflict);
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(6), absl::Seconds(3))),
+            EventOutcome::kConflict);
+  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 2);
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("c1", kT0 + absl::Seconds(6))), EventOutcome::kHeld);
+  EXPECT_EQ(engine_.Apply(b_.LeftQueue("c1", kT0 + absl::Seconds(7),
+                                       tidewatch::v1::LEFT_QUEUE_REASON_TIMEOUT)),
+            EventOutcome::kConflict);  // a second exit while one is held
+  engine_.AdvanceTo(kT0 + absl::Minutes(3));
+  const window::Counters& c = line().totals().counters;
+  EXPECT_EQ(c.abandoned, 0);
+  EXPECT_EQ(c.left_queue, 0);
+  EXPECT_EQ(c.offered, 1);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 4);
+  EXPECT_EQ(engine_.SetAsideCounts().count("orphan"), 0u);
+  // The visit's record stayed: its queued event resent is still its own.
+  EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0)), EventOutcome::kConflict);
+  EXPECT_EQ(c.offered, 1);
+}
+
+// A call queued again whose exit overtakes its second queued event (an
+// adapter that reorders): the exit waits for it, and the visit closes
+// with the right wait; no phantom waiting call is left behind. Each kind
+// of exit, with and without a wait.
+TEST_F(LineStateTest, ASecondVisitsExitBeforeItsQueuedEventClosesThatVisit) {
+  const window::Counters& c = line().totals().counters;
+  int64_t offered = 0;
+  absl::Time t = kT0;
+  auto first_visit = [&](const std::string& call) {
+    ASSERT_EQ(engine_.Apply(b_.Queued(call, t)), EventOutcome::kApplied);
+    ASSERT_EQ(engine_.Apply(b_.Answered(call, t + absl::Seconds(10))), EventOutcome::kApplied);
+    offered += 2;  // this visit and the next
+  };
+  first_visit("a");
+  EXPECT_EQ(engine_.Apply(b_.Answered("a", t + absl::Seconds(50))), EventOutcome::kHeld);
+  EXPECT_EQ(engine_.Apply(b_.Queued("a", t + absl::Seconds(20))), EventOutcome::kApplied);
+  EXPECT_EQ(c.answered, 2);
+  EXPECT_EQ(c.sum_wait_answered_ns, 10'000'000'000 + 30'000'000'000);
+
+  t += absl::Minutes(1);
+  first_visit("b");
+  EXPECT_EQ(engine_.Apply(b_.Abandoned("b", t + absl::Seconds(40), absl::Seconds(25))),
+            EventOutcome::kApplied);
+  EXPECT_EQ(engine_.Apply(b_.Queued("b", t + absl::Seconds(15))), EventOutcome::kApplied);
+  EXPECT_EQ(c.abandoned, 1);
+  EXPECT_EQ(c.sum_wait_all_ns - c.sum_wait_answered_ns, 25'000'000'000);
+
+  t += absl::Minutes(1);
+  first_visit("c");
+  EXPECT_EQ(engine_.Apply(
+                b_.LeftQueue("c", t + absl::Seconds(40), tidewatch::v1::LEFT_QUEUE_REASON_TIMEOUT)),
+            EventOutcome::kHeld);
+  EXPECT_EQ(engine_.Apply(b_.Queued("c", t + absl::Seconds(15))), EventOutcome::kApplied);
+  EXPECT_EQ(c.left_queue, 1);
+
+  t += absl::Minutes(1);
+  first_visit("d");
+  EXPECT_EQ(engine_.Apply(b_.CallbackRequested("d", t + absl::Seconds(40))), EventOutcome::kHeld);
+  EXPECT_EQ(engine_.Apply(b_.Queued("d", t + absl::Seconds(15))), EventOutcome::kApplied);
+  EXPECT_EQ(c.callbacks, 1);
+
+  EXPECT_EQ(c.offered, offered);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  engine_.AdvanceTo(t + absl::Minutes(10));
+  EXPECT_EQ(line().calls_waiting(), 0);
+  EXPECT_FALSE(line().longest_waiting().has_value());
+  EXPECT_EQ(engine_.SetAsideCounts().count("conflict"), 0u);
+  EXPECT_EQ(engine_.SetAsideCounts().count("orphan"), 0u);
 }
 
 // A call that left the queue and entered it again (Asterisk: a queue

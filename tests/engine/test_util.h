@@ -58,6 +58,11 @@ class EventBuilder {
     e.mutable_left_queue()->set_reason(reason);
     return e;
   }
+  tidewatch::v1::CallEvent CallbackRequested(const std::string& call, absl::Time t) {
+    auto e = Base(call, t);
+    e.mutable_callback_requested();
+    return e;
+  }
   tidewatch::v1::CallEvent Agent(const std::string& agent, absl::Time t,
                                  tidewatch::v1::AgentStatus s, tidewatch::v1::AgentOrigin o) {
     auto e = Base("", t);
