@@ -126,16 +126,38 @@ void Log(const std::string& line) {
 // watchdog exits with when closing the Kafka clients hangs after it.
 std::atomic<int> g_exit_status{-1};
 
+// Where the process is, for the watchdog: starting (nothing consumed or
+// produced yet: a stop needs no flush or commit), processing, or ending a
+// startup at once (the watchdog's).
+enum class Phase : int { kStarting, kProcessing, kStartupStopped };
+std::atomic<Phase> g_phase{Phase::kStarting};
+
+// Moves the process from starting to processing; false when a stop during
+// startup has been taken over by the watchdog (which is ending the process).
+bool BeginProcessing() {
+  Phase expected = Phase::kStarting;
+  return g_phase.compare_exchange_strong(expected, Phase::kProcessing);
+}
+
 // Bounds the stop: --shutdown_timeout after it begins (the signal, or a
 // fatal error), the process exits whatever it is still waiting for (a
 // broker that answers neither the flush nor the commit, a librdkafka handle
 // that does not close, a Step still recovering a partition from a slow
-// broker), with the stop's status when it had one, else 1. Started with the
-// signal handlers; it waits for g_stop.
+// broker), with the stop's status when it had one, else 1. A stop during
+// startup (a step waiting on the broker: topics, cluster id, the policy
+// topic) has nothing to make durable: it ends at once, status 0 (3 after a
+// fatal Kafka error). Started with the signal handlers; it waits for g_stop.
 void StartShutdownWatchdog() {
   const absl::Duration limit = absl::GetFlag(FLAGS_shutdown_timeout);
   std::thread([limit] {
     while (!g_stop.load()) absl::SleepFor(absl::Milliseconds(20));
+    if (Phase expected = Phase::kStarting;
+        g_phase.compare_exchange_strong(expected, Phase::kStartupStopped)) {
+      Log(g_fatal.load() ? "stopped during startup after a FATAL kafka error (restart to retry)"
+                         : "stopped during startup (a signal)");
+      std::fflush(stdout);
+      std::_Exit(g_fatal.load() ? 3 : 0);
+    }
     absl::SleepFor(limit);
     const int status = g_exit_status.load();
     Log(absl::StrCat("the stop took longer than --shutdown_timeout=", absl::FormatDuration(limit),
@@ -604,10 +626,9 @@ int Run() {
     }
   }
 
-  if (g_stop.load()) {
-    Log(g_fatal.load() ? "stopped during startup after a FATAL kafka error (restart to retry)"
-                       : "stopped during startup (a signal)");
-    return Exiting(g_fatal.load() ? 3 : 0);
+  if (!BeginProcessing()) {
+    // A stop during startup: the watchdog says so and ends the process.
+    for (;;) absl::SleepFor(absl::Seconds(1));
   }
   if (absl::Status s = processor.Start(); !s.ok()) {
     Log(absl::StrCat("subscribe: ", s.message()));

@@ -1147,9 +1147,9 @@ TEST_P(TidewatchdProcessTest, SigtermDuringLoadExitsCleanly) {
 // commit nor leave its group: after SIGTERM it exits with status 1 by
 // --shutdown_timeout and says that the stop was not clean; a restarted
 // instance takes the partitions over; and a second SIGTERM ends a stop at
-// once (status 128 + 15). A --shutdown_timeout that is not positive is
-// refused (exit 2). In-process broker only: freezing the shared real broker
-// would disturb the other tests' clusters.
+// once (status 128 + 15); a stop while starting ends at once (status 0).
+// A --shutdown_timeout that is not positive is refused (exit 2). In-process broker only: freezing
+// the shared real broker would disturb the other tests' clusters.
 class TidewatchdStopTest : public TidewatchdProcessTest {};
 
 TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
@@ -1233,6 +1233,24 @@ TEST_P(TidewatchdStopTest, StopIsBoundedWhenTheBrokerDoesNotAnswer) {
   log = second.child->Stderr();
   EXPECT_EQ(second.child->Describe(), absl::StrCat("exit ", 128 + SIGTERM)) << log;
   EXPECT_NE(log.find("second signal: exiting at once"), std::string::npos) << log;
+
+  // A stop during startup, while a step waits on the frozen broker (the
+  // events topic's partitions, up to 30 s): nothing was consumed, so it
+  // ends at once, status 0, not by the watchdog's limit (20 s by default).
+  Child* starting = children_.Spawn(
+      "tidewatchd-starting",
+      {kTidewatchd, absl::StrCat("--brokers=", cluster->bootstrap), "--metrics_address="});
+  ASSERT_NE(starting, nullptr);
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_FALSE(starting->Wait(absl::ZeroDuration()).has_value()) << starting->Stderr();
+  starting->Signal(SIGTERM);
+  ASSERT_TRUE(starting->Wait(absl::Seconds(10)).has_value())
+      << "no exit 10 s after SIGTERM during startup\n"
+      << starting->Stderr();
+  log = starting->Stderr();
+  EXPECT_EQ(starting->Describe(), "exit 0") << log;
+  EXPECT_NE(log.find("stopped during startup (a signal)"), std::string::npos) << log;
+  EXPECT_EQ(log.find("--shutdown_timeout"), std::string::npos) << log;
   broker->Signal(SIGCONT);
 }
 
