@@ -107,7 +107,15 @@ struct Engine::LineEntry {
     enter_since.assign(p.tiers.size(), absl::InfiniteFuture());
     entered_at.assign(p.tiers.size() + 1, absl::InfinitePast());
     entries.assign(p.tiers.size() + 1, 0);
+    called_teams.resize(p.tiers.size() + 1);
     CompileConditions();
+  }
+
+  // Whether `team` was paged at level `lv`'s current entry.
+  bool Called(int lv, const std::string& team) const {
+    return lv < static_cast<int>(called_teams.size()) &&
+           std::find(called_teams[lv].begin(), called_teams[lv].end(), team) !=
+               called_teams[lv].end();
   }
 
   // Resolves the tiers' conditions (again after the policy changes).
@@ -201,6 +209,9 @@ struct Engine::LineEntry {
   std::vector<absl::Time> enter_since;  // per tier index; Future: not holding
   std::vector<absl::Time> entered_at;   // per level
   std::vector<int> entries;             // per level, this episode
+  // Per level: the teams paged at the tier's current entry (a team a policy
+  // version adds to the tier while it is in force is paged then, once).
+  std::vector<std::vector<std::string>> called_teams;
   std::vector<CallUp> open_callups;
   int64_t escalation_sequence = 0;  // last used
   bool owned = true;                // EngineOptions::owns_line
@@ -577,6 +588,77 @@ void Engine::StandDownWhere(LineEntry& entry, absl::Time e,
   entry.open_callups = std::move(keep);
 }
 
+void Engine::Page(LineEntry& entry, int lv, int entry_no, const policy::CallUpTemplate& tmpl,
+                  absl::Time e, const std::string& reason, const std::vector<MetricValue>& values) {
+  const std::string& line_id = entry.policy->line_id;
+  const policy::TierRule& t = entry.policy->tiers[lv - 1];
+  CallUp cu;
+  cu.set_id(absl::StrCat(line_id, "/t", lv, "/", CompactTime(entry.episode_start), "/", entry_no,
+                         "/", tmpl.team_id));
+  cu.set_line_id(line_id);
+  cu.set_level(lv);
+  cu.set_tier(t.name);
+  cu.set_team_id(tmpl.team_id);
+  int headcount = tmpl.fixed_headcount;
+  std::string headcount_note;
+  if (tmpl.headcount_from_gap) {
+    // The capacity gap, capped by the call-up's and the team's caps.
+    int cap = tmpl.max_headcount;
+    if (auto team = policy_->teams.find(tmpl.team_id); team != policy_->teams.end()) {
+      const int team_cap = team->second.max_headcount;
+      if (team_cap > 0 && (cap <= 0 || team_cap < cap)) cap = team_cap;
+    }
+    const line::CapacityEstimate& est = entry.state.Capacity();
+    if (est.gap) {
+      headcount = std::max(1, *est.gap);
+      if (cap > 0) headcount = std::min(headcount, cap);
+    } else {
+      headcount = cap > 0 ? cap : 1;  // no estimate: ask for the cap
+    }
+    headcount_note = absl::StrCat("; headcount ", headcount, " from ", est.Describe(),
+                                  cap > 0 ? absl::StrCat(", cap ", cap) : "");
+  }
+  cu.set_headcount(headcount);
+  ToProto(tmpl.duration, cu.mutable_duration());
+  cu.set_reason(absl::StrCat(t.name, " on ", line_id, ": ", reason, headcount_note));
+  for (const MetricValue& v : values) *cu.add_triggers() = v;
+  cu.set_state(tidewatch::v1::CALL_UP_STATE_PAGED);
+  cu.set_rota_position(0);
+  if (auto team = policy_->teams.find(tmpl.team_id);
+      team != policy_->teams.end() && !team->second.rota.empty()) {
+    cu.set_paged_contact(team->second.rota[0].name());
+  }
+  ToProto(e, cu.mutable_paged_at());
+  cu.set_policy_version(policy_version_);
+  ToProto(e, cu.mutable_created());
+  ToProto(e, cu.mutable_updated());
+  ToProto(entry.episode_start, cu.mutable_episode_start());
+  tidewatch::v1::Escalation esc;
+  *esc.mutable_callup() = cu;
+  Emit(entry, std::move(esc));
+  entry.open_callups.push_back(std::move(cu));
+  entry.called_teams[lv].push_back(tmpl.team_id);
+}
+
+void Engine::PageAddedTeams(LineEntry& entry, absl::Time e, const std::string& note) {
+  if (entry.frozen) return;  // its restore pages them
+  for (int lv = 1; lv <= entry.level && lv <= static_cast<int>(entry.policy->tiers.size()); ++lv) {
+    const int entry_no = lv < static_cast<int>(entry.entries.size()) ? entry.entries[lv] : 0;
+    if (entry_no <= 0) continue;  // not entered this episode: nothing to add to
+    for (const policy::CallUpTemplate& tmpl : entry.policy->tiers[lv - 1].callups) {
+      if (entry.Called(lv, tmpl.team_id)) continue;
+      const bool open = std::any_of(
+          entry.open_callups.begin(), entry.open_callups.end(),
+          [&](const CallUp& cu) { return cu.level() == lv && cu.team_id() == tmpl.team_id; });
+      if (open) {
+        entry.called_teams[lv].push_back(tmpl.team_id);
+        continue;
+      }
+      Page(entry, lv, entry_no, tmpl, e, absl::StrCat("team added to the tier by ", note), {});
+    }
+  }
+}
+
 void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
   const policy::LinePolicy& lp = *entry.policy;
   const std::string& line_id = lp.line_id;
@@ -671,52 +753,9 @@ void Engine::EvaluateLine(LineEntry& entry, absl::Time e) {
       entry.entered_at[lv] = e;
       const int entry_no = ++entry.entries[lv];
       const policy::TierRule& t = lp.tiers[lv - 1];
+      entry.called_teams[lv].clear();
       for (const policy::CallUpTemplate& tmpl : t.callups) {
-        CallUp cu;
-        cu.set_id(absl::StrCat(line_id, "/t", lv, "/", CompactTime(entry.episode_start), "/",
-                               entry_no, "/", tmpl.team_id));
-        cu.set_line_id(line_id);
-        cu.set_level(lv);
-        cu.set_tier(t.name);
-        cu.set_team_id(tmpl.team_id);
-        int headcount = tmpl.fixed_headcount;
-        std::string headcount_note;
-        if (tmpl.headcount_from_gap) {
-          // The capacity gap, capped by the call-up's and the team's caps.
-          int cap = tmpl.max_headcount;
-          if (auto team = policy_->teams.find(tmpl.team_id); team != policy_->teams.end()) {
-            const int team_cap = team->second.max_headcount;
-            if (team_cap > 0 && (cap <= 0 || team_cap < cap)) cap = team_cap;
-          }
-          const line::CapacityEstimate& est = entry.state.Capacity();
-          if (est.gap) {
-            headcount = std::max(1, *est.gap);
-            if (cap > 0) headcount = std::min(headcount, cap);
-          } else {
-            headcount = cap > 0 ? cap : 1;  // no estimate: ask for the cap
-          }
-          headcount_note = absl::StrCat("; headcount ", headcount, " from ", est.Describe(),
-                                        cap > 0 ? absl::StrCat(", cap ", cap) : "");
-        }
-        cu.set_headcount(headcount);
-        ToProto(tmpl.duration, cu.mutable_duration());
-        cu.set_reason(absl::StrCat(t.name, " on ", line_id, ": ", reason, headcount_note));
-        for (const MetricValue& v : values) *cu.add_triggers() = v;
-        cu.set_state(tidewatch::v1::CALL_UP_STATE_PAGED);
-        cu.set_rota_position(0);
-        if (auto team = policy_->teams.find(tmpl.team_id);
-            team != policy_->teams.end() && !team->second.rota.empty()) {
-          cu.set_paged_contact(team->second.rota[0].name());
-        }
-        ToProto(e, cu.mutable_paged_at());
-        cu.set_policy_version(policy_version_);
-        ToProto(e, cu.mutable_created());
-        ToProto(e, cu.mutable_updated());
-        ToProto(entry.episode_start, cu.mutable_episode_start());
-        tidewatch::v1::Escalation esc;
-        *esc.mutable_callup() = cu;
-        Emit(entry, std::move(esc));
-        entry.open_callups.push_back(std::move(cu));
+        Page(entry, lv, entry_no, tmpl, e, reason, values);
       }
     }
     return;
@@ -833,6 +872,11 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
   }
   for (int n : entry.entries) s.add_entries(n);
   for (const CallUp& cu : entry.open_callups) *s.add_open_callups() = cu;
+  for (int lv = 1; lv <= entry.level && lv < static_cast<int>(entry.called_teams.size()); ++lv) {
+    tidewatch::v1::CalledTeams* c = s.add_called_teams();
+    c->set_level(lv);
+    for (const std::string& team : entry.called_teams[lv]) c->add_team_ids(team);
+  }
   s.set_escalation_sequence(entry.escalation_sequence);
   s.set_feed_stale(entry.feed_stale);
   s.set_policy_version(policy_version_);
@@ -938,6 +982,21 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
   entry.entries.assign(std::max<size_t>(tiers + 1, s.entries_size()), 0);
   for (int lv = 0; lv < s.entries_size(); ++lv) entry.entries[lv] = s.entries(lv);
   entry.open_callups.assign(s.open_callups().begin(), s.open_callups().end());
+  entry.called_teams.assign(std::max<size_t>(tiers + 1, entry.entries.size()), {});
+  if (s.called_teams_size() > 0) {
+    for (const tidewatch::v1::CalledTeams& c : s.called_teams()) {
+      if (c.level() <= 0 || c.level() >= static_cast<int>(entry.called_teams.size())) continue;
+      entry.called_teams[c.level()].assign(c.team_ids().begin(), c.team_ids().end());
+    }
+  } else {
+    // Written before the teams paged were saved: every team of the tiers
+    // in force counts as paged (none is paged again at the restore).
+    for (int lv = 1; lv <= entry.level; ++lv) {
+      for (const policy::CallUpTemplate& tmpl : entry.policy->tiers[lv - 1].callups) {
+        entry.called_teams[lv].push_back(tmpl.team_id);
+      }
+    }
+  }
   entry.escalation_sequence = s.escalation_sequence();
   entry.restored_at = SavedStateTime(s);
   entry.feed_stale = s.feed_stale();
@@ -976,6 +1035,9 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     const absl::Time at = SavedStateTime(s);
     StandDownWhere(entry, at,
                    [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
+    // Teams added to a tier in force since the state was written (a version
+    // applied while down, or one whose pages were not committed) are paged.
+    PageAddedTeams(entry, at, absl::StrCat("policy version ", policy_version_));
   }
   return totals_status;
 }
@@ -1222,6 +1284,9 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
     // within the episode (a rollback) is entered anew, never with the
     // call-up ids of its earlier entries.
     if (entry.entries.size() < static_cast<size_t>(tiers + 1)) entry.entries.resize(tiers + 1, 0);
+    if (entry.called_teams.size() < static_cast<size_t>(tiers + 1)) {
+      entry.called_teams.resize(tiers + 1);
+    }
   }
   policy_ = std::move(next);
   policy_version_ = version;
@@ -1233,6 +1298,9 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
     if (!entry->owned || at == absl::InfinitePast()) continue;
     StandDownWhere(*entry, at,
                    [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
+    // Teams the version adds to a tier in force (or renames) are paged now,
+    // not at the tier's next entry.
+    PageAddedTeams(*entry, at, note);
   }
   return absl::OkStatus();
 }

@@ -254,6 +254,14 @@ class Engine {
                     tidewatch::v1::Escalation escalation);
   void EmitTideChange(LineEntry& entry, absl::Time e, int from, std::string from_tier, int to,
                       std::string reason, std::vector<tidewatch::v1::MetricValue> values);
+  // Pages `tmpl`'s team for level `lv`'s entry number `entry_no` at `e`
+  // (a new call-up, emitted and kept open; the team noted as called).
+  void Page(LineEntry& entry, int lv, int entry_no, const policy::CallUpTemplate& tmpl,
+            absl::Time e, const std::string& reason,
+            const std::vector<tidewatch::v1::MetricValue>& values);
+  // Pages the teams of the line's tiers in force (up to its level) not yet
+  // paged at their current entry: those a policy version (`note`) added.
+  void PageAddedTeams(LineEntry& entry, absl::Time e, const std::string& note);
   // Pages the next rota contact of call-ups unacknowledged past their
   // team's ack timeout; the last contact's timeout expires the call-up.
   void RepageDue(LineEntry& entry, absl::Time e);

@@ -400,13 +400,18 @@ TEST(LifecycleRestoreTest, AVersionBeforeTheClockStartsStandsRestoredCallUpsDown
     next.replace(at, std::string("revenues-bo").size(), "back-office");
   }
   ASSERT_TRUE(restarted.ReplacePolicy(MustLoad(next), 2).ok());
-  ASSERT_EQ(out2.callups.size(), 2u);
+  // The renamed team of waste's tier in force is paged in its place.
+  ASSERT_EQ(out2.callups.size(), 3u);
   for (const CallUp& cu : out2.callups) {
-    EXPECT_EQ(cu.state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN) << cu.id();
     EXPECT_EQ(T(cu.updated()), kT0 + absl::Minutes(1)) << cu.id();
   }
   EXPECT_EQ(out2.callups[0].line_id(), "revenues");
+  EXPECT_EQ(out2.callups[0].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
   EXPECT_EQ(out2.callups[1].line_id(), "waste");
+  EXPECT_EQ(out2.callups[1].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_EQ(out2.callups[2].line_id(), "waste");
+  EXPECT_EQ(out2.callups[2].team_id(), "back-office");
+  EXPECT_EQ(out2.callups[2].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
   ASSERT_EQ(out2.changes.size(), 1u);  // revenues' fall; waste's tier is still there
   EXPECT_EQ(out2.changes[0].line_id(), "revenues");
   EXPECT_EQ(out2.changes[0].to_level(), 0);
@@ -598,13 +603,97 @@ TEST_F(LifecycleTest, ACallUpOfATeamANewVersionRemovesIsStoodDown) {
     renamed.replace(at, 11, "revenues-team");
   }
   ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(renamed), 2).ok());
-  ASSERT_EQ(out_.callups.size(), 2u);
+  ASSERT_EQ(out_.callups.size(), 3u);
   EXPECT_EQ(out_.callups[1].id(), id);
   EXPECT_EQ(out_.callups[1].team_id(), "revenues-bo");
   EXPECT_EQ(out_.callups[1].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
   EXPECT_EQ(engine_.Tide("revenues").level, 1);  // the tier itself stays
+  // The tier's team under its new name is paged at once, for the tier's
+  // current entry (not at its next one).
+  EXPECT_EQ(out_.callups[2].team_id(), "revenues-team");
+  EXPECT_EQ(out_.callups[2].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  EXPECT_EQ(out_.callups[2].id(), absl::StrCat(id.substr(0, id.rfind('/')), "/revenues-team"));
+  EXPECT_EQ(out_.callups[2].policy_version(), 2);
+  EXPECT_EQ(out_.callups[2].reason(),
+            "reserves on revenues: team added to the tier by policy "
+            "version 2");
+  EXPECT_EQ(T(out_.callups[2].created()), kT0 + absl::Minutes(1));
   engine_.AdvanceTo(kT0 + absl::Hours(2));
   for (size_t i = 2; i < out_.callups.size(); ++i) EXPECT_NE(out_.callups[i].id(), id);
+}
+
+// A team a version adds to a tier in force is paged once: not again by a
+// later version, nor after a restart from a state written after its page;
+// from a state written before it (the page not committed, or a version
+// applied while down) it is paged at the restore. A state written before
+// the teams paged were saved pages nobody.
+TEST_F(LifecycleTest, ATeamAddedToATierInForceIsPagedOnce) {
+  const CallUp first = Surge();
+  absl::StatusOr<tidewatch::v1::LineTideState> before = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->called_teams_size(), 1);
+  EXPECT_EQ(before->called_teams(0).level(), 1);
+  EXPECT_EQ(std::vector<std::string>(before->called_teams(0).team_ids().begin(),
+                                     before->called_teams(0).team_ids().end()),
+            std::vector<std::string>{"revenues-bo"});
+  std::string added = Policy(5);
+  added.replace(added.find("callups: [{team: revenues-bo, headcount: 3, duration: 1h}]"),
+                std::string("callups: [{team: revenues-bo, headcount: 3, duration: 1h}]").size(),
+                "callups: [{team: revenues-bo, headcount: 3, duration: 1h}, "
+                "{team: casual-bank, headcount: 2, duration: 2h}]");
+  added += "  casual-bank:\n    ack_timeout: 5m\n    rota: [{name: Dee, contact: d}]\n";
+  added.replace(added.find("lines:\n  revenues: {}\n"),
+                std::string("lines:\n  revenues: {}\n").size(), "");
+  added += "lines:\n  revenues: {}\n";
+  const std::shared_ptr<const policy::CompiledPolicy> added_policy = MustLoad(added);
+  engine_.AdvanceTo(kT0 + absl::Minutes(2));
+  ASSERT_TRUE(engine_.ReplacePolicy(added_policy, 2).ok());
+  ASSERT_EQ(out_.callups.size(), 2u);
+  const CallUp& bank = out_.callups[1];
+  EXPECT_EQ(bank.team_id(), "casual-bank");
+  EXPECT_EQ(bank.state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  EXPECT_EQ(bank.headcount(), 2);
+  EXPECT_EQ(bank.paged_contact(), "Dee");
+  EXPECT_EQ(bank.level(), 1);
+  EXPECT_EQ(T(bank.created()), kT0 + absl::Minutes(2));
+  EXPECT_EQ(bank.id(), absl::StrCat(first.id().substr(0, first.id().rfind('/')), "/casual-bank"));
+  // The same version again, or another: nobody paged again.
+  ASSERT_TRUE(engine_.ReplacePolicy(added_policy, 3).ok());
+  EXPECT_EQ(out_.callups.size(), 2u);
+  absl::StatusOr<tidewatch::v1::LineTideState> after = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(after.ok());
+
+  // Restarted on the version with both teams.
+  auto restore = [&](tidewatch::v1::LineTideState state) {
+    auto out = std::make_unique<RecordingOutput>();
+    Engine restarted(added_policy, {}, out.get());
+    EXPECT_TRUE(restarted.FreezeTide("revenues").ok());
+    EXPECT_TRUE(restarted.RestoreTide(state).ok());
+    return out;
+  };
+  EXPECT_TRUE(restore(*after)->callups.empty());
+  std::unique_ptr<RecordingOutput> from_before = restore(*before);
+  ASSERT_EQ(from_before->callups.size(), 1u);
+  EXPECT_EQ(from_before->callups[0].id(), bank.id());
+  EXPECT_EQ(from_before->callups[0].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  EXPECT_EQ(T(from_before->callups[0].created()), kT0 + absl::Minutes(1));  // the state's time
+  tidewatch::v1::LineTideState old_format = *before;
+  old_format.clear_called_teams();
+  EXPECT_TRUE(restore(old_format)->callups.empty());
+
+  // A new entry of the tier pages both teams, under new ids.
+  for (int i = 0; i < 7; ++i)
+    engine_.Apply(b_.Answered(absl::StrCat("c", i), kT0 + absl::Minutes(3)));
+  engine_.AdvanceTo(kT0 + absl::Minutes(30));
+  ASSERT_EQ(engine_.Tide("revenues").level, 0);
+  const size_t n = out_.callups.size();
+  for (int i = 0; i < 7; ++i)
+    engine_.Apply(b_.Queued(absl::StrCat("d", i), kT0 + absl::Minutes(31)));
+  engine_.AdvanceTo(kT0 + absl::Minutes(33));
+  ASSERT_EQ(out_.callups.size(), n + 2);
+  EXPECT_EQ(out_.callups[n].team_id(), "revenues-bo");
+  EXPECT_EQ(out_.callups[n + 1].team_id(), "casual-bank");
+  EXPECT_NE(out_.callups[n + 1].id(), bank.id());
 }
 
 // The same when the team went while tidewatch was down: a restored call-up
@@ -622,10 +711,14 @@ TEST_F(LifecycleTest, ARestoredCallUpOfATeamThePolicyLacksIsStoodDown) {
   Engine restored(MustLoad(renamed), {}, &out);
   ASSERT_TRUE(restored.FreezeTide("revenues").ok());
   ASSERT_TRUE(restored.RestoreTide(*st).ok());
-  ASSERT_EQ(out.callups.size(), 1u);
+  ASSERT_EQ(out.callups.size(), 2u);
   EXPECT_EQ(out.callups[0].id(), id);
   EXPECT_EQ(out.callups[0].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
-  EXPECT_TRUE(restored.OpenCallUps("revenues").empty());
+  // The tier's team under its new name is paged in its place.
+  EXPECT_EQ(out.callups[1].team_id(), "revenues-team");
+  EXPECT_EQ(out.callups[1].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  ASSERT_EQ(restored.OpenCallUps("revenues").size(), 1u);
+  EXPECT_EQ(restored.OpenCallUps("revenues")[0].team_id(), "revenues-team");
 }
 
 // A line dropped by one version and brought back by a later one (a
