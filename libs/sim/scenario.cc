@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -20,6 +21,9 @@
 #include "yaml-cpp/yaml.h"
 
 namespace tidewatch::sim {
+
+static_assert(events::kMaxEventDuration == absl::Seconds(kMaxEventDurationSeconds),
+              "the scenario's event duration cap is the events contract's");
 
 Distribution Distribution::Constant(double value) {
   Distribution d;
@@ -58,6 +62,20 @@ Distribution Distribution::Uniform(double min, double max) {
 }
 
 double Distribution::Mean() const { return mean; }
+
+double Distribution::Max() const {
+  switch (kind) {
+    case Kind::kConstant:
+      return mean;
+    case Kind::kExponential:
+      return std::numeric_limits<double>::infinity();
+    case Kind::kLogNormal:
+      return sigma <= 0 ? mean : std::numeric_limits<double>::infinity();
+    case Kind::kUniform:
+      return max;
+  }
+  return std::numeric_limits<double>::infinity();
+}
 
 const LineSpec* Scenario::FindLine(std::string_view id) const {
   for (const LineSpec& line : lines) {
@@ -199,9 +217,12 @@ class Reader {
   }
 
   // A duration written like "240s", "15m", "1h30m", in seconds: from 0 to
-  // kMaxDurationSeconds, so that the simulator's milliseconds (and the
-  // times it adds them to) stay far from overflowing.
-  bool Duration(const YAML::Node& node, absl::string_view path, double* out) {
+  // `max_seconds`: kMaxDurationSeconds, so that the simulator's
+  // milliseconds (and the times it adds them to) stay far from
+  // overflowing, or kMaxEventDurationSeconds for what becomes an event's
+  // wait, talk or wrap.
+  bool Duration(const YAML::Node& node, absl::string_view path, double* out,
+                int max_seconds = kMaxDurationSeconds) {
     std::string s;
     if (!Scalar(node, path, &s)) return false;
     absl::Duration d;
@@ -216,10 +237,13 @@ class Reader {
       Error(node, path, absl::StrCat("must not be negative (got ", s, ")"));
       return false;
     }
-    if (d > absl::Seconds(kMaxDurationSeconds)) {
+    if (d > absl::Seconds(max_seconds)) {
       Error(node, path,
-            absl::StrCat("must be at most ", kMaxDurationSeconds / kSecondsPerDay, " days (got ", s,
-                         ")"));
+            absl::StrCat("must be at most ", max_seconds / kSecondsPerDay, " days",
+                         max_seconds == kMaxEventDurationSeconds
+                             ? " (the events contract's limit on wait, talk and wrap)"
+                             : "",
+                         " (got ", s, ")"));
       return false;
     }
     *out = absl::ToDoubleSeconds(d);
@@ -315,11 +339,13 @@ bool ReadWindow(Reader& r, const YAML::Node& node, absl::string_view path,
   return true;
 }
 
-bool ReadDistribution(Reader& r, const YAML::Node& node, absl::string_view path,
-                      Distribution* out) {
+// Reads a distribution whose parameters are durations of at most
+// `max_seconds` (see Reader::Duration).
+bool ReadDistribution(Reader& r, const YAML::Node& node, absl::string_view path, Distribution* out,
+                      int max_seconds) {
   if (node.IsScalar()) {
     double v;
-    if (!r.Duration(node, path, &v)) return false;
+    if (!r.Duration(node, path, &v, max_seconds)) return false;
     *out = Distribution::Constant(v);
     return true;
   }
@@ -343,7 +369,7 @@ bool ReadDistribution(Reader& r, const YAML::Node& node, absl::string_view path,
       r.Error(node, Reader::Join(path, key), absl::StrCat("missing (needed by ", kind, ")"));
       return false;
     }
-    return r.Duration(n, Reader::Join(path, key), v);
+    return r.Duration(n, Reader::Join(path, key), v, max_seconds);
   };
   if (kind == "constant") {
     if (!r.CheckMap(node, path, {"distribution", "value"})) return false;
@@ -613,11 +639,11 @@ bool ReadLineShape(Reader& r, const YAML::Node& node, absl::string_view path, Li
   if (YAML::Node n = sub("opening_hours"); n.IsDefined())
     ok = ReadOpeningHours(r, n, p("opening_hours"), &spec->hours) && ok;
   if (YAML::Node n = sub("talk"); n.IsDefined())
-    ok = ReadDistribution(r, n, p("talk"), &spec->talk) && ok;
+    ok = ReadDistribution(r, n, p("talk"), &spec->talk, kMaxEventDurationSeconds) && ok;
   if (YAML::Node n = sub("wrap"); n.IsDefined())
-    ok = ReadDistribution(r, n, p("wrap"), &spec->wrap) && ok;
+    ok = ReadDistribution(r, n, p("wrap"), &spec->wrap, kMaxEventDurationSeconds) && ok;
   if (YAML::Node n = sub("patience"); n.IsDefined())
-    ok = ReadDistribution(r, n, p("patience"), &spec->patience) && ok;
+    ok = ReadDistribution(r, n, p("patience"), &spec->patience, kMaxEventDurationSeconds) && ok;
   if (YAML::Node n = sub("ivr_abandon"); n.IsDefined()) {
     const std::string ipath = p("ivr_abandon");
     if (r.CheckMap(n, ipath, {"share", "from", "to"})) {
@@ -626,8 +652,12 @@ bool ReadLineShape(Reader& r, const YAML::Node& node, absl::string_view path, Li
       if (n["share"].IsDefined())
         iok = r.Probability(n["share"], Reader::Join(ipath, "share"), &ivr.share) && iok;
       if (n["from"].IsDefined())
-        iok = r.Duration(n["from"], Reader::Join(ipath, "from"), &ivr.from) && iok;
-      if (n["to"].IsDefined()) iok = r.Duration(n["to"], Reader::Join(ipath, "to"), &ivr.to) && iok;
+        iok = r.Duration(n["from"], Reader::Join(ipath, "from"), &ivr.from,
+                         kMaxEventDurationSeconds) &&
+              iok;
+      if (n["to"].IsDefined())
+        iok = r.Duration(n["to"], Reader::Join(ipath, "to"), &ivr.to, kMaxEventDurationSeconds) &&
+              iok;
       if (iok && ivr.to < ivr.from) {
         r.Error(n, Reader::Join(ipath, "to"), "must not be before from");
         iok = false;
@@ -645,7 +675,8 @@ bool ReadLineShape(Reader& r, const YAML::Node& node, absl::string_view path, Li
       cb.enabled = true;
       bool cok = true;
       if (n["offer_after"].IsDefined())
-        cok = r.Duration(n["offer_after"], Reader::Join(cpath, "offer_after"), &cb.offer_after) &&
+        cok = r.Duration(n["offer_after"], Reader::Join(cpath, "offer_after"), &cb.offer_after,
+                         kMaxEventDurationSeconds) &&
               cok;
       if (n["uptake"].IsDefined()) {
         cok = r.Probability(n["uptake"], Reader::Join(cpath, "uptake"), &cb.uptake) && cok;
@@ -667,7 +698,9 @@ bool ReadLineShape(Reader& r, const YAML::Node& node, absl::string_view path, Li
       if (n["share"].IsDefined())
         rok = r.Probability(n["share"], Reader::Join(rpath, "share"), &rep.share) && rok;
       if (n["delay"].IsDefined())
-        rok = ReadDistribution(r, n["delay"], Reader::Join(rpath, "delay"), &rep.delay) && rok;
+        rok = ReadDistribution(r, n["delay"], Reader::Join(rpath, "delay"), &rep.delay,
+                               kMaxDurationSeconds) &&
+              rok;
       if (rok) spec->repeat = rep;
       ok = ok && rok;
     } else {
@@ -686,7 +719,7 @@ bool ReadLineShape(Reader& r, const YAML::Node& node, absl::string_view path, Li
     double v;
     if (n.IsScalar() && n.Scalar() == "none") {
       spec->queue_timeout.reset();
-    } else if (r.Duration(n, p("queue_timeout"), &v)) {
+    } else if (r.Duration(n, p("queue_timeout"), &v, kMaxEventDurationSeconds)) {
       if (v <= 0) {
         r.Error(n, p("queue_timeout"), "must be positive (or \"none\")");
         ok = false;
@@ -767,70 +800,80 @@ double SurgedCalls(const LineSpec& spec, int wd, const std::vector<const Surge*>
 // (false for inf and NaN; a hair of slack for rounding in the sums).
 bool CallsWithinCap(double calls) { return calls <= kMaxCallsPerLineDay * (1 + 1e-9); }
 
-// Holds every line to kMaxCallsPerLineDay on every weekday it opens (the
-// start date can be overridden, so any weekday can be simulated): first its
-// volume x day_of_week, blaming the volume; then that x the surges of each
-// day, blaming the day's surge with the largest multiplier. `surge_index`
-// is each of sc.surges' position in the YAML list. One error per line.
-void CheckDailyCalls(Reader& r, const YAML::Node& root, const Scenario& sc,
-                     const std::vector<size_t>& surge_index) {
+// Monday = 0 ... Sunday = 6, as WeeklyHours and day_of_week index days.
+int WeekdayIndex(absl::CivilDay day) { return static_cast<int>(absl::GetWeekday(day)); }
+
+// A line's expected calls over the cap on one day of a run: blaming its
+// volume (surge < 0) or the multiplier of sc.surges[surge].
+struct CallsProblem {
+  const LineSpec* spec;
+  int surge;
+  std::string message;
+};
+
+// Holds every line to kMaxCallsPerLineDay on exactly the days of the run
+// from `first` (`days` days) on which it opens: first its volume x
+// day_of_week, blaming the volume; then that x the surges of the day (the
+// simulator's, ExpectedArrivals), blaming the day's surge with the largest
+// multiplier. At most one problem per line: its first day over the cap.
+std::vector<CallsProblem> DailyCallsProblems(const Scenario& sc, absl::CivilDay first, int days) {
   const std::string cap = absl::StrCat(static_cast<int64_t>(kMaxCallsPerLineDay));
+  std::vector<CallsProblem> out;
   for (const LineSpec& spec : sc.lines) {
-    const std::string key = spec.per_hour ? "calls_per_hour" : "calls_per_day";
-    bool ok = true;
-    for (int wd = 0; wd < 7 && ok; ++wd) {
+    for (int d = 0; d < days; ++d) {
+      const absl::CivilDay day = first + d;
+      const int wd = WeekdayIndex(day);
       if (spec.hours.days[wd].empty()) continue;
+      const std::string when =
+          absl::StrCat("day ", d + 1, " (", absl::FormatCivilTime(day), ", a ", kDayNames[wd]);
       const double calls = BaseCalls(spec, wd);
       if (!CallsWithinCap(calls)) {
-        r.Error(root["lines"][spec.id][key], absl::StrCat("lines.", spec.id, ".", key),
-                absl::StrCat("gives ", calls, " expected calls on a ", kDayNames[wd],
-                             " (with day_of_week.", kDayNames[wd], "); must be at most ", cap,
-                             " a line a day"));
-        ok = false;
-      }
-    }
-    // This line's surges: those of every day, and those of day d by d.
-    std::vector<size_t> every_day;
-    std::map<int, std::vector<size_t>> by_day;
-    for (size_t i = 0; i < sc.surges.size(); ++i) {
-      const Surge& s = sc.surges[i];
-      if (s.line_id != spec.id) continue;
-      if (s.day == 0) {
-        every_day.push_back(i);
-      } else {
-        by_day[s.day].push_back(i);
-      }
-    }
-    std::vector<std::pair<int, std::vector<size_t>>> day_sets = {{0, every_day}};
-    for (auto& [day, own] : by_day) {
-      own.insert(own.end(), every_day.begin(), every_day.end());
-      day_sets.emplace_back(day, own);
-    }
-    for (int wd = 0; wd < 7 && ok; ++wd) {
-      if (spec.hours.days[wd].empty()) continue;
-      for (const auto& [day, indexes] : day_sets) {
-        if (indexes.empty()) continue;
-        std::vector<const Surge*> surges;
-        size_t blame = indexes.front();
-        for (size_t i : indexes) {
-          surges.push_back(&sc.surges[i]);
-          if (sc.surges[i].multiplier > sc.surges[blame].multiplier) blame = i;
-        }
-        const double calls = SurgedCalls(spec, wd, surges);
-        if (CallsWithinCap(calls)) continue;
-        const std::string when = day == 0
-                                     ? absl::StrCat("a ", kDayNames[wd])
-                                     : absl::StrCat("day ", day, " if it is a ", kDayNames[wd]);
-        const std::string path =
-            absl::StrCat(Reader::Index("surges", surge_index[blame]), ".multiplier");
-        r.Error(root["surges"][surge_index[blame]]["multiplier"], path,
-                absl::StrCat("gives line ", spec.id, " ", calls, " expected calls on ", when,
-                             " (volume x day_of_week x the surges of the day); must be at most ",
-                             cap, " a line a day"));
-        ok = false;
+        out.push_back(
+            {&spec, -1,
+             absl::StrCat("gives ", calls, " expected calls on ", when, ", with day_of_week.",
+                          kDayNames[wd], "); must be at most ", cap, " a line a day")});
         break;
       }
+      std::vector<const Surge*> surges;  // as the simulator picks them
+      int blame = -1;
+      for (size_t i = 0; i < sc.surges.size(); ++i) {
+        const Surge& s = sc.surges[i];
+        if (s.line_id != spec.id || (s.day != 0 && s.day != d + 1)) continue;
+        surges.push_back(&s);
+        if (blame < 0 || s.multiplier > sc.surges[blame].multiplier) blame = static_cast<int>(i);
+      }
+      if (surges.empty()) continue;
+      const double surged = SurgedCalls(spec, wd, surges);
+      if (CallsWithinCap(surged)) continue;
+      out.push_back({&spec, blame,
+                     absl::StrCat("gives line ", spec.id, " ", surged, " expected calls on ", when,
+                                  ", volume x day_of_week x the surges of the day); must be at "
+                                  "most ",
+                                  cap, " a line a day")});
+      break;
     }
+  }
+  return out;
+}
+
+// The field a CallsProblem blames: its path and (for the YAML) its node.
+std::string CallsProblemPath(const CallsProblem& p, const std::vector<size_t>& surge_index) {
+  if (p.surge >= 0)
+    return absl::StrCat(Reader::Index("surges", surge_index[p.surge]), ".multiplier");
+  return absl::StrCat("lines.", p.spec->id, ".",
+                      p.spec->per_hour ? "calls_per_hour" : "calls_per_day");
+}
+
+// The scenario's own run held to the cap (DailyCallsProblems).
+// `surge_index` is each of sc.surges' position in the YAML list.
+void CheckDailyCalls(Reader& r, const YAML::Node& root, const Scenario& sc,
+                     const std::vector<size_t>& surge_index) {
+  for (const CallsProblem& p : DailyCallsProblems(sc, sc.date, sc.days)) {
+    const YAML::Node node =
+        p.surge >= 0
+            ? root["surges"][surge_index[p.surge]]["multiplier"]
+            : root["lines"][p.spec->id][p.spec->per_hour ? "calls_per_hour" : "calls_per_day"];
+    r.Error(node, CallsProblemPath(p, surge_index), p.message);
   }
 }
 
@@ -866,17 +909,6 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
             absl::StrCat("unknown time zone \"", sc->timezone,
                          "\" (an IANA name, e.g. Europe/London)"));
     dates_ok = false;
-  }
-  // Every event must fall in the events contract's range: blame the date
-  // when its first day alone does not fit, else the number of days.
-  if (dates_ok) {
-    const absl::Status first_day = CheckRunDates(sc->date, 1, sc->zone);
-    const absl::Status run = CheckRunDates(sc->date, sc->days, sc->zone);
-    if (!first_day.ok()) {
-      r.Error(root["date"], "date", first_day.message());
-    } else if (!run.ok()) {
-      r.Error(root["days"], "days", run.message());
-    }
   }
 
   LineSpec defaults = BuiltInDefaults();
@@ -1072,6 +1104,19 @@ void ParseDocument(Reader& r, const YAML::Node& root, Scenario* sc) {
       }
     }
   }
+
+  // Every event the run could write must fall in the events contract's
+  // range: blame the date when its first day alone does not fit, else the
+  // number of days.
+  if (dates_ok) {
+    const absl::Status first_day = CheckRunDates(*sc, sc->date, 1);
+    const absl::Status run = CheckRunDates(*sc, sc->date, sc->days);
+    if (!first_day.ok()) {
+      r.Error(root["date"], "date", first_day.message());
+    } else if (!run.ok()) {
+      r.Error(root["days"], "days", run.message());
+    }
+  }
 }
 
 }  // namespace
@@ -1120,19 +1165,130 @@ std::vector<ArrivalSegment> ExpectedArrivals(const LineSpec& spec, int wd,
   return out;
 }
 
-absl::Status CheckRunDates(absl::CivilDay first, int days, absl::TimeZone zone) {
+namespace {
+
+// Milliseconds as the simulator rounds them.
+int64_t RoundMs(double seconds) { return std::llround(seconds * 1000.0); }
+
+// The longest an event duration drawn from `d` can be, in ms (the
+// simulator clamps samples to kMaxEventDurationSeconds).
+int64_t LongestMs(const Distribution& d) {
+  return RoundMs(std::min(d.Max(), static_cast<double>(kMaxEventDurationSeconds)));
+}
+
+// The longest a caller of `spec` can wait, in ms: the earliest of patience
+// (or the IVR cluster), a call-back taken for sure, and the queue timeout.
+int64_t LongestWaitMs(const LineSpec& spec) {
+  int64_t wait = 0;
+  if (spec.ivr_abandon.share > 0) wait = RoundMs(spec.ivr_abandon.to);
+  if (spec.ivr_abandon.share < 1) wait = std::max(wait, LongestMs(spec.patience));
+  if (spec.callback.enabled && spec.callback.uptake >= 1) {
+    wait = std::min(wait, RoundMs(spec.callback.offer_after));
+  }
+  if (spec.queue_timeout.has_value()) wait = std::min(wait, RoundMs(*spec.queue_timeout));
+  return wait;
+}
+
+std::string FormatUtc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::Status CheckRunDates(const Scenario& sc, absl::CivilDay first, int days,
+                           bool live_reinforcements) {
   const absl::Time min = absl::FromUnixSeconds(events::kMinEventTimeUnixSeconds);
   const absl::Time max = absl::FromUnixSeconds(events::kMaxEventTimeUnixSeconds);
-  // Calls queued or in progress at the last closing time end after it (the
-  // clear-down, completions), hence the day to spare.
-  const absl::Time start = absl::FromCivil(absl::CivilSecond(first), zone);
-  const absl::Time end = absl::FromCivil(absl::CivilSecond(first + days + 1), zone);
-  if (start >= min && end <= max) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      absl::FormatCivilTime(first), " for ", days, days == 1 ? " day" : " days", " in ",
-      zone.name(),
-      " does not fit the events' event_time range [2000-01-01, 2100-01-01) UTC with a day to "
-      "spare after the last day"));
+  auto local = [&](absl::CivilDay day, int seconds) {
+    return absl::FromCivil(absl::CivilSecond(day) + seconds, sc.zone);
+  };
+  // Earliest and latest event times at worst, and what the latest is.
+  absl::Time earliest = absl::InfiniteFuture();
+  absl::Time latest = absl::InfinitePast();
+  std::string latest_why;
+  int64_t longest_handle_ms = 0;  // talk + wrap, over the lines
+  for (const LineSpec& spec : sc.lines) {
+    const int64_t handle_ms = LongestMs(spec.talk) + LongestMs(spec.wrap);
+    longest_handle_ms = std::max(longest_handle_ms, handle_ms);
+    // Scheduled activity (opening hours, shifts, reinforcements) of the line.
+    absl::Time from = absl::InfiniteFuture();
+    absl::Time to = absl::InfinitePast();
+    auto add = [&](absl::CivilDay day, int a, int b) {
+      from = std::min(from, local(day, a));
+      to = std::max(to, local(day, b));
+    };
+    for (int d = 0; d < days; ++d) {
+      const absl::CivilDay day = first + d;
+      const std::vector<DayWindow>& windows = spec.hours.days[WeekdayIndex(day)];
+      const bool open = !windows.empty();
+      if (open) {
+        add(day, windows.front().from, windows.back().to);
+        for (const Shift& shift : spec.staffing) {
+          if (shift.agents > 0) add(day, shift.hours.from, shift.hours.to);
+        }
+      }
+      for (const Reinforcement& rf : sc.reinforcements) {
+        if (rf.line_id != spec.id || (rf.day == 0 ? !open : rf.day != d + 1)) continue;
+        add(day, rf.at + rf.eta, rf.at + rf.eta + rf.duration);
+      }
+    }
+    if (from == absl::InfiniteFuture()) continue;  // nothing happens on this line
+    earliest = std::min(earliest, from);
+    // Calls queued before closing can wait (serve) and then be answered.
+    const int64_t tail_ms =
+        (spec.at_close == AtClose::kServe ? LongestWaitMs(spec) : 0) + handle_ms;
+    const absl::Time end = to + absl::Milliseconds(tail_ms);
+    if (end > latest) {
+      latest = end;
+      latest_why = absl::StrCat("the last closing, shift or reinforcement end of line ", spec.id,
+                                ", ", FormatUtc(to), ", plus its longest wait, talk and wrap, ",
+                                absl::FormatDuration(absl::Milliseconds(tail_ms)));
+    }
+  }
+  if (earliest == absl::InfiniteFuture()) return absl::OkStatus();  // writes nothing
+  if (live_reinforcements) {
+    // Live people are sent until the last day ends, stay at most a day
+    // (at + eta + duration within a day) and may make a call-back at the end.
+    const absl::Time end =
+        local(first + days, 0) + absl::Hours(24) + absl::Milliseconds(longest_handle_ms);
+    if (end > latest) {
+      latest = end;
+      latest_why = absl::StrCat(
+          "the end of the last day, a day for reinforcements sent live, "
+          "and the longest talk and wrap, ",
+          absl::FormatDuration(absl::Milliseconds(longest_handle_ms)));
+    }
+  }
+  const std::string run = absl::StrCat(absl::FormatCivilTime(first), " for ", days,
+                                       days == 1 ? " day" : " days", " in ", sc.zone.name(),
+                                       " does not fit the events' event_time range "
+                                       "[2000-01-01, 2100-01-01) UTC: ");
+  if (earliest < min) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(run, "the first event could be at ", FormatUtc(earliest),
+                     " (the first opening, shift start or reinforcement login)"));
+  }
+  if (latest >= max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(run, "the last event could be at ", FormatUtc(latest), " (", latest_why, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRun(const Scenario& scenario, absl::CivilDay first, bool live_reinforcements) {
+  std::vector<std::string> problems;
+  if (absl::Status s = CheckRunDates(scenario, first, scenario.days, live_reinforcements);
+      !s.ok()) {
+    problems.emplace_back(s.message());
+  }
+  // A loaded scenario keeps every surge, in YAML order.
+  std::vector<size_t> identity(scenario.surges.size());
+  for (size_t i = 0; i < identity.size(); ++i) identity[i] = i;
+  for (const CallsProblem& p : DailyCallsProblems(scenario, first, scenario.days)) {
+    problems.push_back(absl::StrCat(CallsProblemPath(p, identity), ": ", p.message));
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 }
 
 absl::StatusOr<Scenario> ParseScenarioYaml(std::string_view yaml_text,

@@ -40,9 +40,13 @@ inline constexpr int kSecondsPerDay = 24 * 60 * 60;
 // calls_per_hour x the day's opening hours) x day_of_week, and that x the
 // surges of the day. A million-fold council day is far beyond any real one.
 inline constexpr double kMaxCallsPerLineDay = 1e7;
-// Every duration in a scenario (talk, wrap, patience, offer_after,
-// queue_timeout, repeat delay, breaks, ...).
+// Every duration in a scenario (repeat delay, breaks, eta, ...).
 inline constexpr int kMaxDurationSeconds = 366 * kSecondsPerDay;
+// Durations that become an event's wait, talk or wrap (talk, wrap,
+// patience, ivr_abandon, offer_after, queue_timeout): the events contract's
+// limit (events::kMaxEventDuration, 7 days). The simulator also clamps the
+// samples of unbounded distributions to it.
+inline constexpr int kMaxEventDurationSeconds = 7 * kSecondsPerDay;
 // Intraday weights are relative; bounded so that their integral over a day
 // stays finite.
 inline constexpr double kMaxIntradayWeight = 1e6;
@@ -72,6 +76,8 @@ struct Distribution {
   static Distribution Uniform(double min, double max);
 
   double Mean() const;
+  // The largest value Sample() can return (infinity when unbounded).
+  double Max() const;
   double Sample(Rng& rng) const {
     switch (kind) {
       case Kind::kConstant:
@@ -228,12 +234,29 @@ struct ArrivalSegment {
 std::vector<ArrivalSegment> ExpectedArrivals(const LineSpec& spec, int wd,
                                              const std::vector<const Surge*>& surges);
 
-// Whether simulating `days` local days in `zone` from `first`, with a day
-// to spare after the last one for calls still in progress, keeps every
-// event_time within the events contract's range (libs/events/events.h:
-// [2000-01-01, 2100-01-01) UTC). InvalidArgument saying why otherwise; the
-// message names no field, so the caller prefixes the YAML field or flag.
-absl::Status CheckRunDates(absl::CivilDay first, int days, absl::TimeZone zone);
+// Whether every event a run of `days` local days from `first` could write
+// lies within the events contract's event_time range (libs/events/events.h:
+// [2000-01-01, 2100-01-01) UTC), at worst: from the earliest opening, shift
+// start or reinforcement login of the run to the latest closing, shift end
+// or reinforcement logout, plus that line's longest wait (serve at close
+// only), talk and wrap (each at most kMaxEventDurationSeconds). With
+// `live_reinforcements`, people sent live may also arrive until a day after
+// the last day ends and make call-backs. A run that writes nothing fits.
+// InvalidArgument saying why otherwise; the message names no field, so the
+// caller prefixes the YAML field or flag.
+absl::Status CheckRunDates(const Scenario& scenario, absl::CivilDay first, int days,
+                           bool live_reinforcements = false);
+
+// Everything about a run from `first` (scenario.days days) that depends on
+// its dates: CheckRunDates, and each line's expected calls on each day of
+// the run at most kMaxCallsPerLineDay (volume x day_of_week, then x the
+// day's surges). One problem per line of the message, each naming the field
+// ("lines.revenues.calls_per_day: ...", "surges[1].multiplier: ...") and
+// the day. ParseScenarioYaml holds the scenario's own date to this; call it
+// when the run starts elsewhere (tide-sim --start-date) or with live
+// reinforcements.
+absl::Status CheckRun(const Scenario& scenario, absl::CivilDay first,
+                      bool live_reinforcements = false);
 
 // Parses and validates a scenario. `filename` only labels error messages.
 absl::StatusOr<Scenario> ParseScenarioYaml(std::string_view yaml, std::string_view filename);

@@ -27,6 +27,13 @@ constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 
 Ms ToMs(double seconds) { return static_cast<Ms>(std::llround(seconds * 1000.0)); }
 
+// A sample of `d` in ms, at most `cap_seconds`: exponential and lognormal
+// samples are unbounded, but an event's wait, talk and wrap must stay
+// within the events contract (kMaxEventDurationSeconds).
+Ms SampleMs(const Distribution& d, Rng& rng, int cap_seconds) {
+  return ToMs(std::min(d.Sample(rng), static_cast<double>(cap_seconds)));
+}
+
 // What a scheduled simulation step does. The order here is the tie-break
 // for steps at the same millisecond (see Class()).
 enum class Step : uint8_t {
@@ -206,6 +213,7 @@ class Engine {
   }
 
   absl::StatusOr<Summary> Run() {
+    run_end_ = LocalToMs(start_date_ + scenario_.days, 0);
     Build();
     while (!heap_.empty() && status_.ok()) {
       const Pending p = heap_.top();
@@ -284,7 +292,13 @@ class Engine {
   }
 
   // A live response: `rf.agents` new people log in `rf.eta` seconds from now.
+  // None are sent once the last simulated day has ended, nor for longer
+  // than a day, so the run ends when CheckRunDates said it would.
   void SendLive(const Reinforcement& rf) {
+    if (now_ > run_end_ || rf.eta < 0 || rf.duration <= 0 ||
+        static_cast<int64_t>(rf.eta) + rf.duration > kSecondsPerDay) {
+      return;
+    }
     uint32_t li = 0;
     while (li < lines_.size() && scenario_.lines[li].id != rf.line_id) ++li;
     if (li == lines_.size()) return;
@@ -483,9 +497,9 @@ class Engine {
     } else {
       patience = spec.patience.Sample(rng);
     }
-    call.talk = ToMs(spec.talk.Sample(rng));
-    call.wrap = ToMs(spec.wrap.Sample(rng));
-    Ms leave = ToMs(patience);
+    call.talk = SampleMs(spec.talk, rng, kMaxEventDurationSeconds);
+    call.wrap = SampleMs(spec.wrap, rng, kMaxEventDurationSeconds);
+    Ms leave = ToMs(std::min(patience, static_cast<double>(kMaxEventDurationSeconds)));
     call.renege = Renege::kAbandon;
     if (spec.callback.enabled && spec.callback.uptake > 0 && rng.Bernoulli(spec.callback.uptake)) {
       const Ms offer = ToMs(spec.callback.offer_after);
@@ -504,7 +518,7 @@ class Engine {
     call.renege_at = now_ + leave;
     if (spec.repeat.share > 0 && rng.Bernoulli(spec.repeat.share)) {
       call.will_redial = true;
-      call.redial_delay = ToMs(spec.repeat.delay.Sample(rng));
+      call.redial_delay = SampleMs(spec.repeat.delay, rng, kMaxDurationSeconds);
       call.redial_spread = rng.Uniform();
     }
     if (spec.resolved_first_time.has_value()) {
@@ -894,6 +908,7 @@ class Engine {
   EventSink& sink_;
   CallerKeyer keyer_;
   absl::CivilDay start_date_;
+  Ms run_end_ = 0;  // the end of the last simulated day
   std::string id_prefix_;
   std::string scratch_;
 
@@ -919,13 +934,12 @@ class Engine {
 
 absl::StatusOr<Summary> Simulate(const Scenario& scenario, const SimOptions& options,
                                  EventSink& sink) {
-  // The scenario's own dates were checked when it loaded; a start date
-  // given here must keep the events in the contract's range too.
-  if (options.start_date.has_value()) {
-    if (absl::Status s = CheckRunDates(*options.start_date, scenario.days, scenario.zone);
-        !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("start date: ", s.message()));
-    }
+  // The run's dates (a start date given here, live reinforcements) must
+  // keep the events in the contract's range and the calls within the cap.
+  const absl::CivilDay first = options.start_date.value_or(scenario.date);
+  if (absl::Status s = CheckRun(scenario, first, options.live_reinforcements != nullptr); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.start_date.has_value() ? "start date: " : "", s.message()));
   }
   Engine engine(scenario, options, sink);
   return engine.Run();

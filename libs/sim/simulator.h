@@ -55,14 +55,17 @@ struct SimOptions {
   // Live responses (tide-sim --respond-to): called before each simulation
   // step with the simulated time; the reinforcements it returns are sent at
   // once (`at` and `day` are ignored: the people log in `eta` seconds after
-  // that time and stay `duration`). Null: only the scenario's script.
+  // that time and stay `duration`; none are sent after the last simulated
+  // day ends, nor any whose eta + duration exceeds a day). Null: only the
+  // scenario's script.
   std::function<std::vector<Reinforcement>(absl::Time now)> live_reinforcements;
 };
 
 // Runs the scenario to the end, writing every event to `sink` in event-time
 // order, flushes the sink, and returns the per-line totals. Fails when the
-// sink fails, or (InvalidArgument) when options.start_date puts the run
-// outside the events' time range (CheckRunDates in scenario.h).
+// sink fails, or (InvalidArgument) when the run from options.start_date (or
+// the scenario's date) fails CheckRun (scenario.h): events outside the
+// events' time range, or a day over the expected-calls cap.
 absl::StatusOr<Summary> Simulate(const Scenario& scenario, const SimOptions& options,
                                  EventSink& sink);
 

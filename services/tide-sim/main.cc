@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
@@ -187,22 +188,28 @@ int Run() {
   if (!scenario.ok()) {
     return Fail(absl::StrCat("scenario rejected:\n", scenario.status().message()), 2);
   }
-  // The scenario's own date was checked when it loaded; the override must
-  // keep the events in the contract's time range too.
-  if (options.start_date.has_value()) {
-    if (absl::Status s = CheckRunDates(*options.start_date, scenario->days, scenario->zone);
+  // --respond-to: the scenario's reinforcements answer call-ups live.
+  const std::string address = absl::GetFlag(FLAGS_respond_to);
+  std::vector<Reinforcement> responses;
+  if (!address.empty()) responses = std::exchange(scenario->reinforcements, {});
+  // The scenario's own run was checked when it loaded; another start date,
+  // or people sent live, must keep the events in the contract's time range
+  // and every day's calls within the cap too.
+  if (options.start_date.has_value() || !address.empty()) {
+    if (absl::Status s =
+            CheckRun(*scenario, options.start_date.value_or(scenario->date), !address.empty());
         !s.ok()) {
-      return Fail(absl::StrCat("--start-date: ", s.message()), 2);
+      return Fail(absl::StrCat(options.start_date.has_value() ? "--start-date: " : "--respond-to: ",
+                               s.message()),
+                  2);
     }
   }
 
-  // --respond-to: the scenario's reinforcements answer call-ups live.
   std::unique_ptr<Responder> responder;
-  if (const std::string address = absl::GetFlag(FLAGS_respond_to); !address.empty()) {
+  if (!address.empty()) {
     const char* token = std::getenv("TIDEWATCH_TOKEN");
-    responder = std::make_unique<Responder>(address, token == nullptr ? "" : token,
-                                            scenario->reinforcements);
-    scenario->reinforcements.clear();
+    responder =
+        std::make_unique<Responder>(address, token == nullptr ? "" : token, std::move(responses));
     if (absl::Status s = responder->Start(); !s.ok()) return Fail(std::string(s.message()));
     options.live_reinforcements = [r = responder.get()](absl::Time t) { return r->Due(t); };
   }

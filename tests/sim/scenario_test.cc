@@ -271,7 +271,8 @@ TEST(ScenarioTest, DemandBeyondTheDailyCapIsRejected) {
                               "multiplier: 1e308}\n";
   EXPECT_THAT(Error(summons),
               HasSubstr("bad.yaml:9: surges[0].multiplier: gives line revenues inf expected calls "
-                        "on a mon"));
+                        "on day 1 (2022-10-03, a mon, volume x day_of_week x the surges of the "
+                        "day); must be at most 10000000 a line a day"));
   // Surges multiply: two that are each fine are not fine together; the
   // larger is blamed. A surge of one day is checked for that day.
   const std::string stacked = std::string(kMinimal) +
@@ -282,22 +283,23 @@ TEST(ScenarioTest, DemandBeyondTheDailyCapIsRejected) {
                               "  - {line: revenues, day: 2, from: \"09:00\", to: \"12:00\", "
                               "multiplier: 9000}\n";
   EXPECT_THAT(Error(stacked), HasSubstr("bad.yaml:11: surges[1].multiplier: gives line revenues "));
-  EXPECT_THAT(Error(stacked), HasSubstr("expected calls on day 2 if it is a mon"));
+  EXPECT_THAT(Error(stacked), HasSubstr("expected calls on day 2 (2022-10-04, a tue, "));
 
   std::string volume = kMinimal;
   volume.replace(volume.find("calls_per_day: 100"), 18, "calls_per_day: 2e7");
   EXPECT_THAT(Error(volume), HasSubstr("bad.yaml:5: lines.revenues.calls_per_day: gives 2e+07 "
-                                       "expected calls on a mon (with day_of_week.mon); must be "
-                                       "at most 10000000 a line a day"));
-  const std::string day_of_week = R"(lines:
+                                       "expected calls on day 1 (2022-10-03, a mon, with "
+                                       "day_of_week.mon); must be at most 10000000 a line a day"));
+  const std::string day_of_week = R"(days: 2
+lines:
   revenues:
     calls_per_hour: 1850
     day_of_week: {tue: 1e308}
     staffing: []
 )";
   EXPECT_THAT(Error(day_of_week),
-              HasSubstr("bad.yaml:3: lines.revenues.calls_per_hour: gives inf expected calls on a "
-                        "tue"));
+              HasSubstr("bad.yaml:4: lines.revenues.calls_per_hour: gives inf expected calls on "
+                        "day 2 (2022-10-04, a tue, with day_of_week.tue)"));
 
   // At the cap, and a surge that keeps the day within it, are fine.
   std::string at_cap = kMinimal;
@@ -308,6 +310,45 @@ TEST(ScenarioTest, DemandBeyondTheDailyCapIsRejected) {
                                   "  - {line: revenues, from: \"09:00\", to: \"10:00\", "
                                   "multiplier: 9000}\n";
   EXPECT_TRUE(ParseScenarioYaml(small_surge, "ok.yaml").ok());
+}
+
+// The cap holds on exactly the days the run simulates: a Saturday volume or
+// a day-2 surge that would be too big on some other weekday does not make a
+// Monday-Tuesday run invalid (they were checked against every weekday), but
+// a start date that makes them real is refused, naming the field and day.
+constexpr char kWeekdayExtremes[] = R"(date: 2022-10-03
+days: 2
+lines:
+  revenues:
+    calls_per_day: 1000
+    day_of_week: {mon: 12, sat: 20000}
+    opening_hours:
+      weekly: [{days: [mon, tue, wed, thu, fri, sat], open: "08:30", close: "17:30"}]
+    staffing: []
+surges:
+  - {line: revenues, day: 2, from: "09:00", to: "10:00", multiplier: 9000}
+)";
+
+TEST(ScenarioTest, DailyCapChecksExactlyTheDaysOfTheRun) {
+  absl::StatusOr<Scenario> s = ParseScenarioYaml(kWeekdayExtremes, "ok.yaml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(CheckRun(*s, s->date).ok());
+  // From a Sunday, day 2 is a Monday: x12, then the surge.
+  EXPECT_EQ(std::string(CheckRun(*s, absl::CivilDay(2022, 10, 9)).message()),
+            "surges[0].multiplier: gives line revenues 1.20107e+07 expected calls on day 2 "
+            "(2022-10-10, a mon, volume x day_of_week x the surges of the day); must be at most "
+            "10000000 a line a day");
+  // From a Saturday, day 1 alone is too big (one problem per line).
+  EXPECT_EQ(std::string(CheckRun(*s, absl::CivilDay(2022, 10, 8)).message()),
+            "lines.revenues.calls_per_day: gives 2e+07 expected calls on day 1 (2022-10-08, a sat, "
+            "with day_of_week.sat); must be at most 10000000 a line a day");
+  // The scenario's own date is held to the same, with the YAML line.
+  std::string sunday = kWeekdayExtremes;
+  sunday.replace(sunday.find("2022-10-03"), 10, "2022-10-09");
+  EXPECT_EQ(Error(sunday),
+            "bad.yaml:11: surges[0].multiplier: gives line revenues 1.20107e+07 expected "
+            "calls on day 2 (2022-10-10, a mon, volume x day_of_week x the surges of the day); "
+            "must be at most 10000000 a line a day");
 }
 
 // Intraday weights are relative, but a huge one made the day's weight
@@ -325,52 +366,132 @@ TEST(ScenarioTest, HugeIntradayWeightsAreRejected) {
                                      "most 1000000 (weights are relative; got 1e305)"));
 }
 
-// Every duration is at most 366 days: beyond ~2.5e12 hours the simulator's
-// milliseconds overflowed (undefined behaviour; time could run backwards).
+// Durations that become an event's wait, talk or wrap are at most 7 days,
+// the events contract's limit (a 366-day talk was accepted and written as a
+// completed.talk the validator refuses); the others at most 366 days:
+// beyond ~2.5e12 hours the simulator's milliseconds overflowed.
 TEST(ScenarioTest, DurationsAreCapped) {
   auto with = [](const std::string& settings) {
     return absl::StrCat("lines:\n  revenues:\n    calls_per_day: 10\n", settings,
                         "    staffing: []\n");
   };
   const std::string huge = "2500000000000h";
-  EXPECT_THAT(Error(with("    talk: " + huge + "\n")),
-              HasSubstr("bad.yaml:4: lines.revenues.talk: must be at most 366 days (got "
-                        "2500000000000h)"));
-  EXPECT_THAT(Error(with("    wrap: 8785h\n")),
-              HasSubstr("bad.yaml:4: lines.revenues.wrap: must be at most 366 days"));
-  EXPECT_THAT(Error(with("    patience: {distribution: exponential, mean: " + huge + "}\n")),
-              HasSubstr("bad.yaml:4: lines.revenues.patience.mean: must be at most 366 days"));
-  EXPECT_THAT(Error(with("    callback: {offer_after: " + huge + ", uptake: 0.5}\n")),
-              HasSubstr("bad.yaml:4: lines.revenues.callback.offer_after: must be at most"));
-  EXPECT_THAT(Error(with("    queue_timeout: " + huge + "\n")),
-              HasSubstr("bad.yaml:4: lines.revenues.queue_timeout: must be at most"));
-  EXPECT_THAT(Error(with("    repeat: {share: 0.5, delay: " + huge + "}\n")),
-              HasSubstr("bad.yaml:4: lines.revenues.repeat.delay: must be at most"));
-  EXPECT_THAT(Error(with("    ivr_abandon: {share: 0.5, from: 1s, to: " + huge + "}\n")),
-              HasSubstr("bad.yaml:4: lines.revenues.ivr_abandon.to: must be at most"));
-  // 366 days exactly is allowed.
+  const std::string limit =
+      "must be at most 7 days (the events contract's limit on wait, talk "
+      "and wrap)";
+  EXPECT_EQ(Error(with("    talk: " + huge + "\n")),
+            "bad.yaml:4: lines.revenues.talk: " + limit + " (got 2500000000000h)");
+  EXPECT_EQ(Error(with("    talk: 169h\n")),
+            "bad.yaml:4: lines.revenues.talk: " + limit + " (got 169h)");
+  EXPECT_EQ(Error(with("    wrap: {distribution: uniform, min: 1s, max: 168h1s}\n")),
+            "bad.yaml:4: lines.revenues.wrap.max: " + limit + " (got 168h1s)");
+  EXPECT_EQ(Error(with("    patience: {distribution: exponential, mean: 169h}\n")),
+            "bad.yaml:4: lines.revenues.patience.mean: " + limit + " (got 169h)");
+  EXPECT_EQ(Error(with("    callback: {offer_after: 169h, uptake: 0.5}\n")),
+            "bad.yaml:4: lines.revenues.callback.offer_after: " + limit + " (got 169h)");
+  EXPECT_EQ(Error(with("    queue_timeout: 169h\n")),
+            "bad.yaml:4: lines.revenues.queue_timeout: " + limit + " (got 169h)");
+  EXPECT_EQ(Error(with("    ivr_abandon: {share: 0.5, from: 1s, to: 169h}\n")),
+            "bad.yaml:4: lines.revenues.ivr_abandon.to: " + limit + " (got 169h)");
+  EXPECT_EQ(Error(with("    repeat: {share: 0.5, delay: " + huge + "}\n")),
+            "bad.yaml:4: lines.revenues.repeat.delay: must be at most 366 days (got " + huge + ")");
+  // 7 days (366 for a repeat delay) exactly is allowed.
+  EXPECT_TRUE(ParseScenarioYaml(with("    talk: 168h\n    wrap: 168h\n    patience: 168h\n"
+                                     "    queue_timeout: 168h\n"),
+                                "ok.yaml")
+                  .ok());
   EXPECT_TRUE(ParseScenarioYaml(with("    repeat: {share: 0.5, delay: 8784h}\n"), "ok.yaml").ok());
 }
 
-// The run (with a day to spare for calls still in progress) must write
-// event times the events contract accepts: [2000-01-01, 2100-01-01) UTC.
+// Every event the run could write must have an event_time the events
+// contract accepts, [2000-01-01, 2100-01-01) UTC: from the first opening or
+// shift start to the last closing or shift end plus the longest wait, talk
+// and wrap. Here those are 10m, 5m and 1m, so the edges are exact to the
+// minute, east and west of UTC (a fixed day to spare refused these).
+std::string Edges(const std::string& date, const std::string& zone, const std::string& open,
+                  const std::string& close) {
+  return absl::StrCat("date: ", date, "\ntimezone: ", zone, R"(
+lines:
+  revenues:
+    calls_per_day: 100
+    opening_hours:
+      weekly: [{days: [mon, tue, wed, thu, fri, sat, sun], open: ")",
+                      open, R"(", close: ")", close, R"("}]
+    talk: 5m
+    wrap: 1m
+    patience: 10m
+    staffing:
+      - {from: ")",
+                      open, R"(", to: ")", close, R"(", agents: 3}
+)");
+}
+
+TEST(ScenarioTest, RunMustFitTheEventTimeRangeExactly) {
+  const std::string fits = "events' event_time range [2000-01-01, 2100-01-01) UTC: ";
+  // West: 15:43 PST + 16m is 23:59 UTC on the last day of 2099.
+  EXPECT_TRUE(
+      ParseScenarioYaml(Edges("2099-12-31", "America/Los_Angeles", "08:00", "15:43"), "ok.yaml")
+          .ok());
+  EXPECT_EQ(Error(Edges("2099-12-31", "America/Los_Angeles", "08:00", "15:44")),
+            "bad.yaml:1: date: 2099-12-31 for 1 day in America/Los_Angeles does not fit the " +
+                fits +
+                "the last event could be at 2100-01-01T00:00:00Z (the last closing, shift or "
+                "reinforcement end of line revenues, 2099-12-31T23:44:00Z, plus its longest "
+                "wait, talk and wrap, 16m)");
+  // ... and 16:00 PST on 1999-12-31 is the first moment of 2000 in UTC.
+  EXPECT_TRUE(
+      ParseScenarioYaml(Edges("1999-12-31", "America/Los_Angeles", "16:00", "20:00"), "ok.yaml")
+          .ok());
+  EXPECT_EQ(Error(Edges("1999-12-31", "America/Los_Angeles", "15:59", "20:00")),
+            "bad.yaml:1: date: 1999-12-31 for 1 day in America/Los_Angeles does not fit the " +
+                fits +
+                "the first event could be at 1999-12-31T23:59:00Z (the first opening, shift "
+                "start or reinforcement login)");
+  // East: Auckland (UTC+13 in summer) starts 2000 at 13:00 local, and its
+  // 2100-01-01 morning is still 2099 in UTC.
+  EXPECT_TRUE(
+      ParseScenarioYaml(Edges("2000-01-01", "Pacific/Auckland", "13:00", "17:30"), "ok.yaml").ok());
+  EXPECT_EQ(Error(Edges("2000-01-01", "Pacific/Auckland", "12:59", "17:30")),
+            "bad.yaml:1: date: 2000-01-01 for 1 day in Pacific/Auckland does not fit the " + fits +
+                "the first event could be at 1999-12-31T23:59:00Z (the first opening, shift "
+                "start or reinforcement login)");
+  EXPECT_TRUE(
+      ParseScenarioYaml(Edges("2100-01-01", "Pacific/Auckland", "08:00", "12:43"), "ok.yaml").ok());
+  EXPECT_EQ(Error(Edges("2100-01-01", "Pacific/Auckland", "08:00", "12:44")),
+            "bad.yaml:1: date: 2100-01-01 for 1 day in Pacific/Auckland does not fit the " + fits +
+                "the last event could be at 2100-01-01T00:00:00Z (the last closing, shift or "
+                "reinforcement end of line revenues, 2099-12-31T23:44:00Z, plus its longest "
+                "wait, talk and wrap, 16m)");
+  // A fixed offset (UTC-5), and too many days blamed on `days`.
+  EXPECT_TRUE(
+      ParseScenarioYaml(Edges("2099-12-31", "Etc/GMT+5", "10:00", "18:43"), "ok.yaml").ok());
+  EXPECT_EQ(Error(Edges("2099-12-30", "Etc/GMT+5", "10:00", "18:44") + "days: 2\n"),
+            "bad.yaml:13: days: 2099-12-30 for 2 days in Etc/GMT+5 does not fit the " + fits +
+                "the last event could be at 2100-01-01T00:00:00Z (the last closing, shift or "
+                "reinforcement end of line revenues, 2099-12-31T23:44:00Z, plus its longest "
+                "wait, talk and wrap, 16m)");
+}
+
+// The longest wait, talk and wrap are the scenario's: 7 days each for the
+// default (unbounded) lognormals, so the last London weekday that fits is
+// 2099-12-10; a day that closes nothing (a Saturday) writes nothing.
 TEST(ScenarioTest, RunMustFitTheEventTimeRange) {
   auto with_date = [](const std::string& date, const std::string& extra = "") {
     std::string yaml = kMinimal;
     yaml.replace(yaml.find("2022-10-03"), 10, date);
     return yaml + extra;
   };
-  EXPECT_THAT(Error(with_date("2099-12-31")),
-              HasSubstr("bad.yaml:2: date: 2099-12-31 for 1 day in Europe/London does not fit "
-                        "the events' event_time range [2000-01-01, 2100-01-01) UTC"));
-  EXPECT_THAT(Error(with_date("2099-12-30", "days: 2\n")),
-              HasSubstr("bad.yaml:8: days: 2099-12-30 for 2 days in Europe/London does not fit"));
+  EXPECT_TRUE(ParseScenarioYaml(with_date("2099-12-10"), "ok.yaml").ok());
+  EXPECT_EQ(Error(with_date("2099-12-11")),
+            "bad.yaml:2: date: 2099-12-11 for 1 day in Europe/London does not fit the events' "
+            "event_time range [2000-01-01, 2100-01-01) UTC: the last event could be at "
+            "2100-01-01T17:30:00Z (the last closing, shift or reinforcement end of line "
+            "revenues, 2099-12-11T17:30:00Z, plus its longest wait, talk and wrap, 504h)");
+  EXPECT_THAT(Error(with_date("2099-12-10", "days: 2\n")),
+              HasSubstr("bad.yaml:8: days: 2099-12-10 for 2 days in Europe/London does not fit"));
   EXPECT_THAT(Error(with_date("1999-12-31")), HasSubstr("bad.yaml:2: date: 1999-12-31 for 1 day"));
-  // Local midnight in Tokyo on 2000-01-01 is still 1999 in UTC.
-  EXPECT_THAT(Error(with_date("2000-01-01", "timezone: Asia/Tokyo\n")),
-              HasSubstr("bad.yaml:2: date: 2000-01-01 for 1 day in Asia/Tokyo does not fit"));
-  EXPECT_TRUE(ParseScenarioYaml(with_date("2000-01-01"), "ok.yaml").ok());
-  EXPECT_TRUE(ParseScenarioYaml(with_date("2099-12-30"), "ok.yaml").ok());
+  EXPECT_TRUE(ParseScenarioYaml(with_date("2000-01-03"), "ok.yaml").ok());
+  EXPECT_TRUE(ParseScenarioYaml(with_date("2100-01-02"), "ok.yaml").ok());  // a Saturday
 }
 
 // tide-sim --respond-to acknowledges a call-up with the reinforcement's

@@ -337,11 +337,13 @@ lines:
   EXPECT_EQ(run.summary.total.max_wait_ms, l.max_wait_ms);
 }
 
-// A start date whose run would write event times outside the events
+// A start date whose run could write event times outside the events
 // contract's [2000-01-01, 2100-01-01) is refused before anything is written.
+// The Erlang A line closes at 16:30 and its longest wait and talk are 7 days
+// each (exponential, clamped), so 2099-12-17 is the last day that fits.
 TEST(SimulatorTest, StartDateOutsideTheEventTimeRangeIsRefused) {
   const Scenario scenario = LoadOrDie("stationary-erlang-a.yaml");
-  for (const absl::CivilDay day : {absl::CivilDay(2099, 12, 31), absl::CivilDay(1999, 12, 31)}) {
+  for (const absl::CivilDay day : {absl::CivilDay(2099, 12, 18), absl::CivilDay(1999, 12, 31)}) {
     SCOPED_TRACE(absl::FormatCivilTime(day));
     CollectingSink sink;
     SimOptions options;
@@ -352,10 +354,134 @@ TEST(SimulatorTest, StartDateOutsideTheEventTimeRangeIsRefused) {
   }
   CollectingSink sink;
   SimOptions options;
-  options.start_date = absl::CivilDay(2099, 12, 30);  // a Wednesday: the last day that fits
+  options.start_date = absl::CivilDay(2099, 12, 17);
   ASSERT_TRUE(Simulate(scenario, options, sink).ok());
   ASSERT_FALSE(sink.events().empty());
   EXPECT_LT(events::EventTime(sink.events().back()), Utc(2100, 1, 1, 0, 0));
+}
+
+// The simulator never writes an event the events validator refuses, even
+// for extreme scenarios: talk, wrap and patience samples are clamped to the
+// contract's 7 days, and the run's dates leave room for the longest tail.
+TEST(SimulatorTest, ExtremeDurationsWriteOnlyValidEvents) {
+  const std::string yaml = R"(date: 2099-12-10
+lines:
+  slow:
+    calls_per_day: 40
+    talk: {distribution: exponential, mean: 100h}
+    wrap: {distribution: exponential, mean: 100h}
+    patience: 168h
+    staffing:
+      - {from: "08:30", to: "17:30", agents: 40}
+  unstaffed:
+    calls_per_day: 40
+    patience: {distribution: exponential, mean: 100h}
+    staffing: []
+)";
+  const Scenario scenario = ParseOrDie(yaml);
+  // The last weekday that fits: 17:30 plus 7 days of wait, talk and wrap.
+  EXPECT_TRUE(CheckRun(scenario, absl::CivilDay(2099, 12, 10)).ok());
+  EXPECT_EQ(std::string(CheckRun(scenario, absl::CivilDay(2099, 12, 11)).message()),
+            "2099-12-11 for 1 day in Europe/London does not fit the events' event_time range "
+            "[2000-01-01, 2100-01-01) UTC: the last event could be at 2100-01-01T17:30:00Z (the "
+            "last closing, shift or reinforcement end of line slow, 2099-12-11T17:30:00Z, plus "
+            "its longest wait, talk and wrap, 504h)");
+  const testing::SimRun run = RunScenario(scenario, 3);
+  ASSERT_FALSE(run.events.empty());
+  int rejected = 0, week_talks = 0, week_waits = 0;
+  const google::protobuf::Duration week = [] {
+    google::protobuf::Duration d;
+    d.set_seconds(7 * 24 * 3600);
+    return d;
+  }();
+  for (const CallEvent& e : run.events) {
+    if (!events::ValidateEvent(e).ok()) ++rejected;
+    if (e.has_completed() && e.completed().talk().seconds() == week.seconds() &&
+        e.completed().talk().nanos() == 0) {
+      ++week_talks;
+    }
+    if (e.has_abandoned() && e.abandoned().wait().seconds() == week.seconds() &&
+        e.abandoned().wait().nanos() == 0) {
+      ++week_waits;
+    }
+  }
+  EXPECT_EQ(rejected, 0);
+  EXPECT_EQ(week_talks, 11);
+  EXPECT_EQ(week_waits, 9);
+  EXPECT_LT(events::EventTime(run.events.back()), Utc(2100, 1, 1, 0, 0));
+  CheckStream(run.events);
+}
+
+// A start date is held to the expected-calls cap on the days it simulates:
+// here day 2 becomes a Monday (x12) with its surge.
+TEST(SimulatorTest, StartDateIsHeldToTheDailyCap) {
+  const Scenario scenario = ParseOrDie(R"(date: 2022-10-03
+days: 2
+lines:
+  revenues:
+    calls_per_day: 1000
+    day_of_week: {mon: 12}
+    staffing: []
+surges:
+  - {line: revenues, day: 2, from: "09:00", to: "10:00", multiplier: 9000}
+)");
+  CollectingSink sink;
+  SimOptions options;
+  options.start_date = absl::CivilDay(2022, 10, 9);
+  absl::StatusOr<Summary> s = Simulate(scenario, options, sink);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(s.status().message()),
+            "start date: surges[0].multiplier: gives line revenues 1.20107e+07 expected calls on "
+            "day 2 (2022-10-10, a mon, volume x day_of_week x the surges of the day); must be at "
+            "most 10000000 a line a day");
+  EXPECT_TRUE(sink.events().empty());
+}
+
+// Live reinforcements are not sent once the last simulated day has ended
+// (CheckRunDates allows them a day after it, no more).
+TEST(SimulatorTest, LiveReinforcementsStopWithTheLastDay) {
+  // One agent for 200 calls of callers who wait up to 8 hours: the
+  // clear-down runs past midnight, when the last day ends.
+  const Scenario scenario = ParseOrDie(R"(lines:
+  revenues:
+    calls_per_day: 200
+    patience: 8h
+    at_close: serve
+    staffing:
+      - {from: "08:30", to: "17:30", agents: 1}
+)");
+  const absl::Time run_end = Utc(2022, 10, 3, 23, 0);  // midnight in London (BST)
+  int steps = 0;
+  absl::Time last_step;
+  SimOptions options;
+  options.live_reinforcements = [&](absl::Time now) {
+    last_step = now;
+    std::vector<Reinforcement> out;
+    if (++steps % 50 == 0) {
+      Reinforcement rf;
+      rf.line_id = "revenues";
+      rf.eta = 60;
+      rf.duration = 600;
+      rf.agents = 1;
+      rf.origin = tidewatch::v1::AGENT_ORIGIN_CASUAL;
+      out.push_back(rf);
+    }
+    return out;
+  };
+  CollectingSink sink;
+  ASSERT_TRUE(Simulate(scenario, options, sink).ok());
+  ASSERT_GT(last_step, run_end + absl::Hours(1));  // pages kept coming after midnight
+  int live_logins = 0, late_logins = 0;
+  for (const CallEvent& e : sink.events()) {
+    if (!e.has_agent_state() || !absl::StrContains(e.agent_state().agent_id(), "-live-") ||
+        e.agent_state().state() != tidewatch::v1::AGENT_STATUS_AVAILABLE) {
+      continue;
+    }
+    ++live_logins;
+    if (events::EventTime(e) > run_end + absl::Seconds(60) + absl::Seconds(600)) ++late_logins;
+  }
+  EXPECT_GT(live_logins, 0);
+  EXPECT_EQ(late_logins, 0);
 }
 
 TEST(SimulatorTest, RepeatCallersKeepTheirCallerKey) {

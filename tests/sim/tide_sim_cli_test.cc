@@ -121,6 +121,29 @@ TEST(TideSimCliTest, StartDateMustKeepEventsInTheContractRange) {
   }
 }
 
+// --start-date is also held to the expected-calls cap on the days it
+// simulates: here day 2 becomes a Monday (x12) with its surge.
+TEST(TideSimCliTest, StartDateIsHeldToTheDailyCap) {
+  const std::string path = Tmp("cap.yaml");
+  std::ofstream(path) << R"(date: 2022-10-03
+days: 2
+lines:
+  revenues:
+    calls_per_day: 1000
+    day_of_week: {mon: 12}
+    staffing: []
+surges:
+  - {line: revenues, day: 2, from: "09:00", to: "10:00", multiplier: 9000}
+)";
+  const Result r = RunTideSim(
+      absl::StrCat("--scenario ", path, " --start-date 2022-10-09 --out ", Tmp("cap.jsonl")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "tide-sim: --start-date: surges[0].multiplier: gives line revenues 1.20107e+07 "
+            "expected calls on day 2 (2022-10-10, a mon, volume x day_of_week x the surges of "
+            "the day); must be at most 10000000 a line a day\n");
+}
+
 TEST(TideSimCliTest, AcceleratedPacingWritesTheSameEvents) {
   // A tiny scenario at 100,000x real time still writes exactly what the
   // unpaced run writes.
