@@ -74,6 +74,10 @@ class RecentIdSet {
 
   // The fingerprint of an id (deterministic: the same in every process).
   static Fingerprint Of(std::string_view id);
+  // The version of Of()'s function, saved with fingerprints that outlive
+  // the process (LineTideState.waiting): change it whenever Of() changes,
+  // so that fingerprints saved by another function are not matched.
+  static constexpr int kFingerprintVersion = 1;
 
   // Adds `id`; returns false when it was already there.
   bool Insert(std::string_view id) { return Insert(Of(id)); }

@@ -877,6 +877,15 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
     c->set_level(lv);
     for (const std::string& team : entry.called_teams[lv]) c->add_team_ids(team);
   }
+  if (const auto waiting = entry.state.OldestWaiting(kMaxSavedWaitingCalls); !waiting.empty()) {
+    s.set_call_fingerprint_version(RecentIdSet::kFingerprintVersion);
+    for (const auto& [call, queued] : waiting) {
+      tidewatch::v1::WaitingCall* w = s.add_waiting();
+      w->set_call_fingerprint_hi(call.first);
+      w->set_call_fingerprint_lo(call.second);
+      ToProto(queued, w->mutable_queued());
+    }
+  }
   s.set_escalation_sequence(entry.escalation_sequence);
   s.set_feed_stale(entry.feed_stale);
   s.set_policy_version(policy_version_);
@@ -1013,6 +1022,14 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     }
   }
   for (const tidewatch::v1::AgentSnapshot& a : s.agents()) entry.state.RestoreAgent(a);
+  // Calls waiting since before the replay began (the replay has opened the
+  // later ones again); fingerprints of another function are not matched.
+  if (s.call_fingerprint_version() == RecentIdSet::kFingerprintVersion) {
+    for (const tidewatch::v1::WaitingCall& w : s.waiting()) {
+      entry.state.RestoreWaiting(Fingerprint{w.call_fingerprint_hi(), w.call_fingerprint_lo()},
+                                 FromProto(w.queued()));
+    }
+  }
   entry.frozen = false;
   entry.idle = false;
   all_idle_ = false;

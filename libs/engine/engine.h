@@ -22,6 +22,7 @@
 #ifndef TIDEWATCH_LIBS_ENGINE_ENGINE_H_
 #define TIDEWATCH_LIBS_ENGINE_ENGINE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -142,6 +143,10 @@ struct TideStatus {
 // A line's saved totals (LineTideState::totals) as the windows count them;
 // InvalidArgument for a wait bin out of range.
 absl::StatusOr<window::WindowStats> TotalsFromProto(const tidewatch::v1::LineTotals& totals);
+
+// The most waiting calls a line's saved state keeps (the oldest: those a
+// recovery's replay cannot open again).
+inline constexpr size_t kMaxSavedWaitingCalls = 1000;
 
 // The engine. Not thread-safe: one owner drives it.
 class Engine {

@@ -274,6 +274,31 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
   return Disposition::kConflict;
 }
 
+std::vector<std::pair<Fingerprint, absl::Time>> LineState::OldestWaiting(size_t max) const {
+  std::vector<std::pair<Fingerprint, absl::Time>> out;
+  if (max == 0 || waiting_.empty()) return out;
+  // The serials of the oldest, then their calls.
+  absl::flat_hash_map<uint64_t, size_t> index;  // serial -> position
+  for (const auto& [queued, serial] : waiting_) {
+    if (out.size() == max) break;
+    index.emplace(serial, out.size());
+    out.push_back({Fingerprint{}, queued});
+  }
+  for (const auto& [call, open] : open_) {
+    if (auto it = index.find(open.serial); it != index.end()) out[it->second].first = call;
+  }
+  return out;
+}
+
+bool LineState::RestoreWaiting(const Fingerprint& call, absl::Time queued) {
+  if (open_.contains(call) || closed_.Contains(call) || held_.contains(call)) return false;
+  const uint64_t serial = next_serial_++;
+  open_.emplace(call, OpenCall{queued, serial});
+  waiting_.emplace(queued, serial);
+  ++figures_version_;
+  return true;
+}
+
 std::optional<absl::Duration> LineState::longest_waiting() const {
   if (waiting_.empty()) return std::nullopt;
   return std::max(absl::ZeroDuration(), now_ - waiting_.begin()->first);

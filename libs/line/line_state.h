@@ -113,6 +113,13 @@ class LineState {
   // Restores one agent from a snapshot unless an event at least as new is
   // already known for it (a replay may have seen a later one).
   void RestoreAgent(const tidewatch::v1::AgentSnapshot& agent);
+  // The calls waiting now, oldest first, at most `max` of them, by the
+  // fingerprint of their call id (recovery snapshots: tidewatch.state).
+  std::vector<std::pair<Fingerprint, absl::Time>> OldestWaiting(size_t max) const;
+  // Restores a call waiting since `queued` (a snapshot's) unless the call is
+  // known already (a replay opened it again, or closed it); returns whether
+  // it was restored.
+  bool RestoreWaiting(const Fingerprint& call, absl::Time queued);
   // Whether nothing about the line changes with time alone from `now` on
   // until its next event: no call waits, no outcome is held, and every
   // window has emptied (the newest event is older than the longest window).

@@ -112,6 +112,68 @@ TEST(RecoveryTest, RestoredEngineContinuesIdentically) {
   }
 }
 
+// A recovery replays only the last hour or so of input (longest window +
+// lateness): a call waiting since before it is restored from the saved
+// state, so calls_waiting and longest_waiting are the uninterrupted run's
+// and its answer carries its whole wait. Calls the replay opens again are
+// not doubled; fingerprints saved by another function are not matched.
+TEST(RecoveryTest, CallsWaitingSinceBeforeTheReplayAreRestored) {
+  auto policy = MustLoad(std::string(policy::DefaultPolicyYaml()));
+  EventBuilder rev("revenues");
+  std::vector<tidewatch::v1::CallEvent> events;
+  events.push_back(rev.Queued("long", kT0));
+  for (int m = 1; m <= 120; ++m) {  // two hours of short calls
+    const absl::Time t = kT0 + absl::Minutes(m);
+    events.push_back(rev.Queued(absl::StrCat("s", m), t));
+    events.push_back(rev.Answered(absl::StrCat("s", m), t + absl::Seconds(20)));
+  }
+  events.push_back(rev.Queued("recent", kT0 + absl::Minutes(100)));
+  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
+    return a.event_time().seconds() < b.event_time().seconds();
+  });
+  const absl::Time restart = kT0 + absl::Minutes(121);
+  const auto answer_long = rev.Answered("long", restart + absl::Minutes(1));
+
+  EscalationRecorder ignore;
+  Engine straight(policy, {}, &ignore);
+  for (const auto& e : events) straight.Apply(e);
+  straight.AdvanceTo(restart);
+  absl::StatusOr<tidewatch::v1::LineTideState> saved = straight.SnapshotTide("revenues");
+  ASSERT_TRUE(saved.ok());
+  ASSERT_EQ(saved->waiting_size(), 2);
+  EXPECT_EQ(saved->call_fingerprint_version(), RecentIdSet::kFingerprintVersion);
+  EXPECT_EQ(absl::FromUnixSeconds(saved->waiting(0).queued().seconds()), kT0);
+  ASSERT_EQ(straight.FindLine("revenues")->calls_waiting(), 2);
+
+  // Replays from 70 minutes before the restart, as a recovery would.
+  auto recover = [&](const tidewatch::v1::LineTideState& state) {
+    auto engine = std::make_unique<Engine>(policy, EngineOptions{}, &ignore);
+    EXPECT_TRUE(engine->FreezeTide("revenues").ok());
+    for (const auto& e : events) {
+      if (absl::FromUnixSeconds(e.event_time().seconds()) >= restart - absl::Minutes(70)) {
+        engine->Apply(e);
+      }
+    }
+    engine->AdvanceTo(restart);
+    EXPECT_TRUE(engine->RestoreTide(state).ok());
+    return engine;
+  };
+  std::unique_ptr<Engine> recovered = recover(*saved);
+  const line::LineState& line = *recovered->FindLine("revenues");
+  EXPECT_EQ(line.calls_waiting(), 2);
+  EXPECT_EQ(line.longest_waiting(), straight.FindLine("revenues")->longest_waiting());
+  EXPECT_EQ(*line.longest_waiting(), absl::Minutes(121));
+  straight.Apply(answer_long);
+  EXPECT_EQ(recovered->Apply(answer_long), EventOutcome::kApplied);
+  EXPECT_EQ(line.calls_waiting(), 1);
+  EXPECT_EQ(line.totals().max_wait_ns, straight.FindLine("revenues")->totals().max_wait_ns);
+  EXPECT_EQ(line.totals().max_wait_ns, absl::ToInt64Nanoseconds(absl::Minutes(122)));
+
+  tidewatch::v1::LineTideState other_function = *saved;
+  other_function.set_call_fingerprint_version(RecentIdSet::kFingerprintVersion + 1);
+  EXPECT_EQ(recover(other_function)->FindLine("revenues")->calls_waiting(), 1);
+}
+
 TEST(RecoveryTest, SilentFeedDuringOpeningHoursIsMarkedStale) {
   auto policy = MustLoad(std::string(policy::DefaultPolicyYaml()));
   EscalationRecorder out;
