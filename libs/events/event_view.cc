@@ -9,12 +9,12 @@
 
 #include <climits>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "common/proto_time.h"
 #include "events/events.h"
+#include "events/utf8.h"
 #include "tidewatch/v1/events.pb.h"
 
 namespace tidewatch::events {
@@ -27,50 +27,6 @@ constexpr uint32_t kVarint = 0;
 constexpr uint32_t kFixed64 = 1;
 constexpr uint32_t kLengthDelimited = 2;
 constexpr uint32_t kFixed32 = 5;
-
-// True when `s` is well-formed UTF-8 (Unicode 15, table 3-7: no overlong
-// forms, no surrogates, nothing above U+10FFFF), at least as strict as
-// protobuf's check of proto3 strings.
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const unsigned char* end = p + s.size();
-  while (p < end) {
-    // Eight ASCII bytes at a time.
-    if (end - p >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      if ((w & 0x8080808080808080ull) == 0) {
-        p += 8;
-        continue;
-      }
-    }
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    auto cont = [&](ptrdiff_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-      return end - p > i && p[i] >= lo && p[i] <= hi;
-    };
-    if (c >= 0xC2 && c <= 0xDF) {
-      if (!cont(1)) return false;
-      p += 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
-      const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
-      if (!cont(1, lo, hi) || !cont(2)) return false;
-      p += 3;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
-      const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
-      if (!cont(1, lo, hi) || !cont(2) || !cont(3)) return false;
-      p += 4;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
 
 // A cursor over one message's bytes. Every read returns false where the
 // plain decoder declines: truncated or oversized values, and varints of
@@ -117,7 +73,8 @@ class WireReader {
     p_ += n;
     return true;
   }
-  // A proto3 string field: its bytes, which must be valid UTF-8.
+  // A proto3 string field: its bytes, which must be well-formed UTF-8
+  // (events/utf8.h: what protobuf requires).
   bool String(std::string_view& out) { return Bytes(out) && IsValidUtf8(out); }
   // Skips a field of an unknown number (groups and reserved wire types are
   // declined).

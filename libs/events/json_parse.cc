@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "events/events.h"
 #include "events/time_text.h"
+#include "events/utf8.h"
 #include "tidewatch/v1/events.pb.h"
 
 namespace tidewatch::events {
@@ -184,26 +185,6 @@ inline uint64_t SpecialStringBytes(uint64_t w) {
   const auto zero_bytes = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
   return zero_bytes(w ^ (kOnes * '"')) | zero_bytes(w ^ (kOnes * '\'')) |
          zero_bytes(w ^ (kOnes * '\\')) | (w & kHighs);
-}
-
-// Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-inline int Utf8Length(const unsigned char* p, const unsigned char* end) {
-  const unsigned char c = p[0];
-  if (c < 0x80) return 1;
-  const auto cont = [&](int i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F)) return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F)) return 0;
-    return 4;
-  }
-  return 0;
 }
 
 void AppendUtf8(uint32_t cp, std::string& out) {
@@ -524,8 +505,8 @@ class Parser {
       if (c == '\\') {
         if (!ReadEscape(buf)) return false;
       } else if (c >= 0x80) {
-        const int len = Utf8Length(reinterpret_cast<const unsigned char*>(p_),
-                                   reinterpret_cast<const unsigned char*>(end_));
+        const int len = Utf8SequenceLength(reinterpret_cast<const unsigned char*>(p_),
+                                           reinterpret_cast<const unsigned char*>(end_));
         if (len == 0) return SyntaxError("invalid UTF-8 in a string");
         buf.append(p_, len);
         p_ += len;

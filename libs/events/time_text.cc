@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "events/utf8.h"
 
 namespace tidewatch::events::internal {
 namespace {
@@ -99,27 +100,6 @@ bool ParseUnsigned(std::string_view s, uint64_t& value) {
   }
   value = v;
   return true;
-}
-
-// Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid.
-int Utf8Length(const unsigned char* p, const unsigned char* end) {
-  const unsigned char c = p[0];
-  if (c < 0x80) return 1;
-  const auto cont = [&](int i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;
-    if (c == 0xED && p[1] > 0x9F) return 0;
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && p[1] < 0x90) return 0;
-    if (c == 0xF4 && p[1] > 0x8F) return 0;
-    return 4;
-  }
-  return 0;
 }
 
 }  // namespace
@@ -276,7 +256,7 @@ std::string Quote(std::string_view value, size_t max_bytes) {
   const auto* end = p + value.size();
   size_t taken = 0;
   while (p < end) {
-    const int len = Utf8Length(p, end);
+    const int len = Utf8SequenceLength(p, end);
     if (taken + (len == 0 ? 1 : len) > max_bytes) break;
     const unsigned char c = *p;
     if (len == 0) {

@@ -16,13 +16,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace tidewatch::queuelog {
 namespace {
 
 constexpr size_t kReadChunk = 1 << 20;
-// How many finished rotated files are remembered.
+// How many finished rotated files are remembered (besides those modified
+// no earlier than the last one finished, which are all kept: see
+// RememberFinished).
 constexpr size_t kMaxFinishedFiles = 16;
+// StartAtEnd: an unterminated last line whose file was last written longer
+// ago than this is a fragment left for good (the writer died mid-line), not
+// a line being written. Asterisk writes each queue_log line with one
+// fprintf and fflush, so a line being written is unterminated for a moment
+// only; the margin covers coarse file times and a slow disk.
+constexpr int64_t kStaleFragmentNs = int64_t{10} * 1000000000;
 
 absl::Status Errno(std::string_view what, const std::string& path) {
   return absl::UnavailableError(absl::StrCat(absl::string_view(what.data(), what.size()), " ", path,
@@ -80,9 +89,36 @@ int64_t MTimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
+// Whether the rotated file whose name ends in `a` (after the base name and
+// its separator: "1", "20261123", "2026-11-23") was rotated before the one
+// ending in `b`, by the names alone: the order of rotated files with one
+// modification time (copied or restored from an archive without their
+// times). A number of fewer than 8 digits is logrotate's count, the newest
+// being 1: higher counts are older. Anything else (a date, Asterisk's Unix
+// time) sorts oldest first as text; counted names come before those.
+bool RotatedBefore(std::string_view a, std::string_view b) {
+  const auto is_count = [](std::string_view s) {
+    return s.size() < 8 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const bool a_count = is_count(a), b_count = is_count(b);
+  if (a_count != b_count) return a_count;
+  if (a_count) {
+    // Compare as numbers without converting: strip leading zeros, then by
+    // length, then as text.
+    a.remove_prefix(std::min(a.find_first_not_of('0'), a.size()));
+    b.remove_prefix(std::min(b.find_first_not_of('0'), b.size()));
+    if (a.size() != b.size()) return a.size() > b.size();
+    return a > b;
+  }
+  return a < b;
+}
+
 // The rotated sibling of `path` written next after a file last written at
-// `after_ns` (the least recently modified one modified no earlier), other
-// than the `finished` ones (unchanged since) and inode `skip`; "" if none.
+// `after_ns` (the least recently modified one modified no earlier; among
+// several modified at the same time, the first rotated by name:
+// RotatedBefore), other than the `finished` ones (unchanged since) and
+// inode `skip`; "" if none.
 template <typename Finished>
 std::string FindNextRotated(const std::string& path, int64_t after_ns,
                             const std::vector<Finished>& finished, uint64_t skip) {
@@ -90,6 +126,7 @@ std::string FindNextRotated(const std::string& path, int64_t after_ns,
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return "";
   std::string found;
+  std::string found_suffix;
   int64_t found_at = 0;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
@@ -105,8 +142,11 @@ std::string FindNextRotated(const std::string& path, int64_t after_ns,
       continue;
     }
     if (mtime < after_ns) continue;  // (equal times: a coarse clock)
-    if (found.empty() || mtime < found_at) {
+    const std::string_view suffix = std::string_view(name).substr(base.size() + 1);
+    if (found.empty() || mtime < found_at ||
+        (mtime == found_at && RotatedBefore(suffix, found_suffix))) {
       found = full;
+      found_suffix = std::string(suffix);
       found_at = mtime;
     }
   }
@@ -116,8 +156,8 @@ std::string FindNextRotated(const std::string& path, int64_t after_ns,
 
 }  // namespace
 
-FileFollower::FileFollower(std::string path, size_t max_line_bytes)
-    : path_(std::move(path)), max_line_bytes_(max_line_bytes) {}
+FileFollower::FileFollower(std::string path, size_t max_line_bytes, const Clock* clock)
+    : path_(std::move(path)), max_line_bytes_(max_line_bytes), clock_(clock) {}
 
 FileFollower::~FileFollower() { Close(); }
 
@@ -191,10 +231,19 @@ void FileFollower::Adopt(int fd, uint64_t inode, bool rotated) {
 }
 
 void FileFollower::RememberFinished(uint64_t inode, int64_t modified_ns) {
-  if (finished_rotated_.size() >= kMaxFinishedFiles) {
-    finished_rotated_.erase(finished_rotated_.begin());
-  }
   finished_rotated_.push_back({inode, modified_ns});
+  // Beyond kMaxFinishedFiles, forget the least recently modified, but never
+  // one modified no earlier than this one: FindNextRotated(modified_ns)
+  // passes over those only because they are remembered, so forgetting one
+  // would read it again, and again (more than kMaxFinishedFiles files with
+  // one modification time, e.g. restored from an archive).
+  while (finished_rotated_.size() > kMaxFinishedFiles) {
+    const auto oldest = std::min_element(
+        finished_rotated_.begin(), finished_rotated_.end(),
+        [](const FinishedFile& a, const FinishedFile& b) { return a.modified_ns < b.modified_ns; });
+    if (oldest->modified_ns >= modified_ns) break;
+    finished_rotated_.erase(oldest);
+  }
 }
 
 bool FileFollower::EndIncompleteLine() {
@@ -267,7 +316,17 @@ absl::Status FileFollower::Open() {
     }
   } else if (start_at_end_) {
     // Only new lines, but numbered as in the file: count the existing ones.
-    // An unterminated last line is being written: it is read in full.
+    // An unterminated last line is either being written (the file was just
+    // written to): it is read in full once its newline comes; or a fragment
+    // left for good (the writer died mid-line; last written more than
+    // kStaleFragmentNs ago): it is skipped, and reading starts after it.
+    // Asterisk, restarted, appends its next line right after the fragment,
+    // on the same line of the file; starting at the fragment would hand out
+    // the two glued into one line, which maps to nothing or to nonsense.
+    // Starting after it hands out the new line alone (a line of the file
+    // that does not start at a newline; its offset and number are the
+    // file's). Either way no line handed out is a fragment glued to
+    // another.
     start_at_end_ = false;
     std::string buf(kReadChunk, '\0');
     uint64_t at = 0;
@@ -284,6 +343,16 @@ absl::Status FileFollower::Open() {
     }
     offset_ = line_start;
     line_ = lines;
+    if (const int64_t age_ns =
+            clock_ == nullptr ? 0 : absl::ToUnixNanos(clock_->Now()) - MTimeNs(st);
+        line_start < at && age_ns > kStaleFragmentNs) {
+      offset_ = at;
+      notices_.push_back(absl::StrCat(path_, " ends with ", at - line_start,
+                                      " bytes without a newline, last written ",
+                                      age_ns / 1000000000,
+                                      " s ago: a line left unfinished for good, skipped "
+                                      "(reading starts after it)"));
+    }
   }
   return absl::OkStatus();
 }

@@ -17,8 +17,10 @@
 // no longer at the path, the follower looks for that inode among the
 // rotated siblings in the same directory (queue_log.1, queue_log-20260101,
 // ...) and finishes it first, then any sibling rotated after it (by
-// modification time: down across several rotations), so nothing written
-// before a restart is lost. The same holds while running: a file finished
+// modification time: down across several rotations; files with one
+// modification time, e.g. restored from an archive, by name: queue_log.2
+// before queue_log.1, queue_log-20261122 before queue_log-20261123; each
+// once), so nothing written before a restart is lost. The same holds while running: a file finished
 // after it was rotated away is followed by any sibling rotated after it (a
 // reader kept behind across two rotations, e.g. while Kafka was away),
 // then the file at the path. If the checkpointed file is gone altogether
@@ -51,6 +53,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 
 namespace tidewatch::queuelog {
 
@@ -83,15 +86,22 @@ class FileFollower {
     int64_t bytes = 0;
   };
 
-  explicit FileFollower(std::string path, size_t max_line_bytes = 64 * 1024);
+  // `clock` (may be null; must outlive the follower) tells StartAtEnd how
+  // long ago the file was last written; without one an unterminated last
+  // line is always taken for a line being written.
+  explicit FileFollower(std::string path, size_t max_line_bytes = 64 * 1024,
+                        const Clock* clock = nullptr);
   ~FileFollower();
   FileFollower(const FileFollower&) = delete;
   FileFollower& operator=(const FileFollower&) = delete;
 
   // Where to begin (before the first Poll): at `position` (from a
   // checkpoint), or at the end of the current file (only new lines: from
-  // the start of its last line if that is still unterminated), or at the
-  // start (the default). `modified_ns` is the checkpoint's modified_ns (0:
+  // the start of its last line if that is still unterminated and the file
+  // was written to in the last few seconds, a line being written; after it
+  // if the file was last written longer ago, a fragment left for good by a
+  // writer that died mid-line, never to be glued to the next line), or at
+  // the start (the default). `modified_ns` is the checkpoint's modified_ns (0:
   // unknown): should position's file be gone, the rotated files modified
   // since then are read before the file at the path.
   void StartAt(const FilePosition& position, int64_t modified_ns = 0);
@@ -158,6 +168,7 @@ class FileFollower {
 
   std::string path_;
   size_t max_line_bytes_;
+  const Clock* clock_;
   int fd_ = -1;
   uint64_t inode_ = 0;
   uint64_t offset_ = 0;     // start of the next undelivered line
@@ -170,8 +181,9 @@ class FileFollower {
   bool start_at_end_ = false;
   bool draining_rotated_ = false;  // fd_ is a rotated-away file
   uint64_t previous_inode_ = 0;    // the file read before the current one
-  // The last rotated files finished (a few: only recent ones can tie with
-  // the next one's modification time).
+  // The last rotated files finished (a few, and all those modified no
+  // earlier than the last one: only those can tie with the next one's
+  // modification time).
   std::vector<FinishedFile> finished_rotated_;
   FilePosition previous_end_;
   // Where reading stood when the current file was found truncated: a

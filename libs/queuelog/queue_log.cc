@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "events/events.h"
+#include "events/utf8.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tidewatch::queuelog {
@@ -38,28 +39,6 @@ bool IsNegativeSeconds(std::string_view text) {
   return text.size() > 1 && text[0] == '-' && ParseSeconds(text.substr(1), &unused);
 }
 
-// Length of the well-formed UTF-8 sequence at p (1..4; Unicode table 3-7:
-// no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
-int Utf8Length(const unsigned char* p, const unsigned char* end) {
-  const unsigned char c = *p;
-  if (c < 0x80) return 1;
-  auto cont = [&](ptrdiff_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return end - p > i && p[i] >= lo && p[i] <= hi;
-  };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
-    const unsigned char hi = c == 0xED ? 0x9F : 0xBF;
-    return cont(1, lo, hi) && cont(2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    const unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
-    const unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
-    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-
 void SetSeconds(int64_t seconds, google::protobuf::Duration* d) {
   d->set_seconds(seconds);
   d->set_nanos(0);
@@ -81,6 +60,31 @@ MapResult Ignore(std::string_view event) {
 }
 
 bool IsNone(std::string_view s) { return s.empty() || s == "NONE"; }
+
+// Whether `s` is a whole number (digits only, at least one).
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// ENTERQUEUE's caller id. app_queue writes url|callerid|position ("%s|%s|%d":
+// the URL as the dialplan passed it to Queue(), which may itself hold '|'
+// and so add fields in front of the caller id), so the caller id is found
+// from the end of the data: the field before the position when the last
+// field is a whole number; the last field when it is not (the url|callerid
+// of older versions, 1.2 for one, which wrote no position); the second
+// field of a line with exactly two (url|callerid). (A caller id number holds no '|'
+// in practice.) Empty when there is none.
+std::string_view EnterQueueCallerId(const QueueLogLine& line) {
+  if (line.data_count < 2) return {};
+  if (line.data_count == 2) return line.data[1];
+  std::string_view rest = line.data_text;  // three fields or more: two '|' at least
+  size_t bar = rest.rfind('|');
+  const std::string_view last = rest.substr(bar + 1);
+  if (!IsDigits(last)) return last;
+  rest = rest.substr(0, bar);
+  bar = rest.rfind('|');
+  return rest.substr(bar + 1);
+}
 
 // Known app_queue / agent events that carry nothing tidewatch counts.
 constexpr std::string_view kIgnoredEvents[] = {
@@ -167,16 +171,17 @@ std::string_view SkipReasonName(SkipReason reason) {
 }
 
 std::string_view Utf8Safe(std::string_view text, std::string& storage) {
-  const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
-  const unsigned char* end = begin + text.size();
-  const unsigned char* p = begin;
-  int len = 0;
-  while (p < end && (len = Utf8Length(p, end)) > 0) p += len;
-  if (p == end) return text;
+  // Exactly the bytes the event decoders refuse are escaped: one definition
+  // of well-formed UTF-8 (events/utf8.h).
+  const size_t valid = events::ValidUtf8Prefix(text);
+  if (valid == text.size()) return text;
   constexpr char kHexDigits[] = "0123456789ABCDEF";
-  storage.assign(text.data(), p - begin);
+  storage.assign(text.data(), valid);
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data()) + valid;
+  const unsigned char* const end =
+      reinterpret_cast<const unsigned char*>(text.data()) + text.size();
   while (p < end) {
-    if ((len = Utf8Length(p, end)) > 0) {
+    if (const int len = events::Utf8SequenceLength(p, end); len > 0) {
       storage.append(reinterpret_cast<const char*>(p), len);
       p += len;
     } else {
@@ -204,12 +209,14 @@ absl::Status ParseQueueLogLine(std::string_view line, QueueLogLine& out, SkipRea
   size_t start = 0;
   int n = 0;
   out.data_count = 0;
+  out.data_text = {};
   while (true) {
     const size_t bar = line.find('|', start);
     const std::string_view field =
         line.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start);
     if (n < 5) {
       fields[n++] = field;
+      if (n == 5 && bar != std::string_view::npos) out.data_text = line.substr(bar + 1);
     } else if (out.data_count < QueueLogLine::kMaxData) {
       out.data[out.data_count++] = field;
     }
@@ -398,6 +405,7 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
     kExitTimeout,
     kExitKey,
     kExitEmpty,
+    kWithdraw,
     kComplete,
     kTransfer,
     kBlindTransfer,
@@ -417,6 +425,8 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
     kind = kExitKey;
   } else if (ev == "EXITEMPTY") {
     kind = kExitEmpty;
+  } else if (ev == "WITHDRAW") {
+    kind = kWithdraw;
   } else if (ev == "COMPLETEAGENT" || ev == "COMPLETECALLER") {
     kind = kComplete;
   } else if (ev == "TRANSFER") {
@@ -499,8 +509,7 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
   switch (kind) {
     case kQueued:
       // data: url, callerid, position. The number goes no further than this.
-      out.mutable_queued()->set_caller_key(
-          hasher_.KeyFor(line.data_count > 1 ? line.data[1] : std::string_view()));
+      out.mutable_queued()->set_caller_key(hasher_.KeyFor(EnterQueueCallerId(line)));
       break;
     case kAnswered: {
       std::optional<MapResult> skip;
@@ -524,6 +533,14 @@ MapResult QueueLogMapper::Map(std::string_view text, uint64_t position, CallEven
       break;
     case kExitEmpty:
       out.mutable_left_queue()->set_reason(tidewatch::v1::LEFT_QUEUE_REASON_EMPTY);
+      break;
+    case kWithdraw:
+      // QueueWithdrawCaller took the caller out of the queue and back to the
+      // dialplan, which sends the call on elsewhere: the call left the queue
+      // unanswered without the caller hanging up (so not abandoned, though
+      // app_queue counts it so in its own statistics), like EXITWITHTIMEOUT
+      // and EXITEMPTY; TRANSFER is the reason that says "sent elsewhere".
+      out.mutable_left_queue()->set_reason(tidewatch::v1::LEFT_QUEUE_REASON_TRANSFER);
       break;
     case kExitKey: {
       if (line.data_count < 1 || line.data[0].empty()) {

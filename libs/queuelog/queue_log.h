@@ -9,6 +9,7 @@
 // each queue. The mapping, field by field, is in docs/integrations.md:
 //
 //   ENTERQUEUE|url|callerid|position        queued{caller_key = HMAC(callerid)}
+//     (the caller id counted from the end: a '|' in the URL adds fields)
 //   CONNECT|holdtime|bridgedchan|ringtime   answered{agent_id, wait = holdtime}
 //   ABANDON|position|origpos|waittime       abandoned{wait}
 //     (a negative holdtime / waittime, which Asterisk writes after the
@@ -18,6 +19,9 @@
 //                                           callback_requested for the
 //                                           line map's callback_exit_keys
 //   EXITEMPTY|position|origpos|waittime     left_queue{EMPTY}
+//   WITHDRAW|position|origpos|waittime|info left_queue{TRANSFER}
+//     (AMI QueueWithdrawCaller, Asterisk 16.25+ / 18.11+ / 19.3+: the caller
+//     is sent back to the dialplan; not a hang-up, so not abandoned)
 //   COMPLETEAGENT / COMPLETECALLER|holdtime|calltime|origpos
 //                                           completed{agent_id, talk}
 //   TRANSFER|exten|context|holdtime|calltime|origpos, BLINDTRANSFER (same),
@@ -70,6 +74,10 @@ struct QueueLogLine {
   std::string_view event;
   std::array<std::string_view, kMaxData> data{};
   int data_count = 0;  // data fields present (extra ones beyond kMaxData are dropped)
+  // All the data fields as written, '|' included (everything after the
+  // event's '|'; empty when there are none): for fields counted from the
+  // end, which data[] may have dropped.
+  std::string_view data_text;
 };
 
 // Why a line was skipped. Names (SkipReasonName) are stable metric labels.
@@ -94,7 +102,9 @@ absl::Status ParseQueueLogLine(std::string_view line, QueueLogLine& out, SkipRea
 
 // `text` with each byte that is not part of well-formed UTF-8 written as %XX
 // (upper-case hex); `text` itself (no copy) when it is all well-formed, else
-// a view of `storage`, which holds the escaped copy.
+// a view of `storage`, which holds the escaped copy. Well-formed is
+// events::IsValidUtf8 (events/utf8.h), what the event decoders accept, so
+// the result always decodes.
 std::string_view Utf8Safe(std::string_view text, std::string& storage);
 
 // A value quoted in a log message, or "(withheld)" when it might be

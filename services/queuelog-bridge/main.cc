@@ -127,7 +127,8 @@ int Run() {
   if (!producer.ok()) return Fail(absl::StrCat("--brokers: ", producer.status().message()), 2);
 
   QueueLogMapper mapper(*map, *hasher);
-  FileFollower follower(queue_log);
+  const tidewatch::RealClock clock;
+  FileFollower follower(queue_log, 64 * 1024, &clock);
   BridgeOptions options;
   options.topic = absl::GetFlag(FLAGS_topic);
   options.checkpoint_path = checkpoint;

@@ -1,10 +1,13 @@
 // FileFollower (tail -F semantics driven by Poll), checkpoints, and the
 // bridge loop over a fake producer: rotation, truncation, restart from a
 // checkpoint without loss or repeats, failed deliveries.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka.h"
 #include "queuelog/bridge.h"
@@ -45,6 +49,12 @@ void Append(const std::string& path, const std::string& text) {
 
 void Truncate(const std::string& path) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
+}
+
+// Sets a file's modification (and access) time, in Unix seconds.
+void SetModified(const std::string& path, int64_t unix_seconds) {
+  const struct timespec times[2] = {{unix_seconds, 0}, {unix_seconds, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
 }
 
 // A FileFollower::Line with its text copied out of the callback.
@@ -204,6 +214,37 @@ TEST_F(FileFollowerTest, EndIncompleteLineHandsOutTheUnterminatedTailOnce) {
   EXPECT_EQ(PollAll(f), Lines{});  // held back again: a line still being written
   Append(log_, "\n");
   EXPECT_EQ(PollAll(f), Lines{"c"});
+}
+
+// Started "from the end" of a file that ended mid-line long ago (the
+// writer died while writing it): when the writer, restarted, appends its
+// next line, that line is handed out alone, not glued to the fragment. The
+// fragment is skipped, and the line keeps its offset and number in the
+// file.
+TEST_F(FileFollowerTest, StartAtEndSkipsAnUnterminatedLineLeftForGood) {
+  Append(log_, "history\n1664785000|c1|q|NONE|ENTERQ");
+  const time_t written = std::time(nullptr) - 3600;
+  SetModified(log_, written);
+  // Read 11 s after the last write (10 s: still taken for a line being
+  // written, as in the test above).
+  SimulatedClock clock(absl::FromTimeT(written) + absl::Seconds(10));
+  {
+    FileFollower at_10s(log_, 64 * 1024, &clock);
+    at_10s.StartAtEnd();
+    EXPECT_EQ(PollAll(at_10s), Lines{});
+    EXPECT_EQ(at_10s.position().offset, 8u);
+  }
+  clock.Advance(absl::Seconds(1));
+  FileFollower f(log_, 64 * 1024, &clock);
+  f.StartAtEnd();
+  EXPECT_EQ(PollAll(f), Lines{});
+  const uint64_t inode = f.position().inode;
+  EXPECT_EQ(f.position(), (FilePosition{inode, 35, 1}));
+  EXPECT_EQ(f.TakeNotices().size(), 1u);
+  Append(log_, "1664785001|c2|q|NONE|ENTERQUEUE||01632960123|1\nnext\n");
+  EXPECT_EQ(PollLines(f, 10), (SeenLines{{"1664785001|c2|q|NONE|ENTERQUEUE||01632960123|1", 35, 2},
+                                         {"next", 82, 3}}));
+  EXPECT_EQ(f.position(), (FilePosition{inode, 87, 3}));
 }
 
 TEST_F(FileFollowerTest, StartAtEndSkipsWhatIsThere) {
@@ -417,6 +458,79 @@ TEST_F(FileFollowerTest, AfterALostCheckpointedFileTheFilesRotatedAfterItAreRead
   f.StartAt(after_a1, modified);
   EXPECT_EQ(PollMany(f), (Lines{"b1", "c1"}));
   EXPECT_EQ(f.stats().lost_files, 1);
+}
+
+// More rotated files than the follower remembers (16), all with one
+// modification time (restored from an archive): each is read once, oldest
+// first by name (logrotate's: queue_log.20 ... queue_log.1), then the file
+// at the path.
+TEST_F(FileFollowerTest, ManyRotatedFilesWithOneModificationTimeAreEachReadOnceInOrder) {
+  Append(log_, "a1\na2\n");
+  FilePosition after_a1;
+  int64_t modified = 0;
+  {
+    FileFollower f(log_);
+    EXPECT_EQ(PollAll(f, 1), Lines{"a1"});
+    after_a1 = f.position();
+    modified = f.modified_ns();
+  }
+  // The checkpointed file is gone (the restored files have new inodes; it
+  // is kept elsewhere so that none of them takes its inode).
+  fs::create_directory(dir_.File("old"));
+  fs::rename(log_, dir_.File("old/queue_log"));
+  constexpr int kFiles = 20;
+  std::vector<int> order;
+  for (int i = 1; i <= kFiles; ++i) order.push_back(i);
+  // Created in neither name order (directory order is no help).
+  std::rotate(order.begin(), order.begin() + 7, order.end());
+  std::swap(order[2], order[15]);
+  const int64_t restored = modified / 1000000000 + 60;
+  for (int i : order) {
+    const std::string file = dir_.File(absl::StrCat("queue_log.", i));
+    Append(file, absl::StrCat("r", i, "\n"));
+    SetModified(file, restored);
+  }
+  Append(log_, "new\n");
+  SetModified(log_, restored + 60);
+  FileFollower f(log_);
+  f.StartAt(after_a1, modified);
+  Lines expected;
+  for (int i = kFiles; i >= 1; --i) expected.push_back(absl::StrCat("r", i));
+  expected.push_back("new");
+  EXPECT_EQ(PollMany(f, 2 * kFiles + 5), expected);
+  EXPECT_EQ(f.stats().lost_files, 1);
+  EXPECT_EQ(f.stats().rotations, kFiles);
+  // Nothing more, at the next rotation either.
+  EXPECT_EQ(PollMany(f, 3), Lines{});
+  Append(log_, "new2\n");
+  ASSERT_EQ(std::rename(log_.c_str(), dir_.File("queue_log.0").c_str()), 0);
+  Append(log_, "newer\n");
+  EXPECT_EQ(PollMany(f, 2 * kFiles + 5), (Lines{"new2", "newer"}));
+}
+
+// Date-named rotated files with one modification time: oldest date first.
+TEST_F(FileFollowerTest, DatedRotatedFilesWithOneModificationTimeAreReadByDate) {
+  Append(log_, "a1\n");
+  FilePosition after_a1;
+  int64_t modified = 0;
+  {
+    FileFollower f(log_);
+    EXPECT_EQ(PollAll(f), Lines{"a1"});
+    after_a1 = f.position();
+    modified = f.modified_ns();
+  }
+  fs::create_directory(dir_.File("old"));
+  fs::rename(log_, dir_.File("old/queue_log"));
+  const int64_t restored = modified / 1000000000 + 60;
+  for (const char* date : {"20261124", "20261122", "20261201", "20261123"}) {
+    const std::string file = dir_.File(absl::StrCat("queue_log-", date));
+    Append(file, absl::StrCat(date, "\n"));
+    SetModified(file, restored);
+  }
+  Append(log_, "new\n");
+  FileFollower f(log_);
+  f.StartAt(after_a1, modified);
+  EXPECT_EQ(PollMany(f, 10), (Lines{"20261122", "20261123", "20261124", "20261201", "new"}));
 }
 
 TEST_F(FileFollowerTest, CheckpointOfAVanishedFileIsReported) {

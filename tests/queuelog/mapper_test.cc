@@ -5,10 +5,14 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "events/event_view.h"
 #include "events/events.h"
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "queuelog/caller_hasher.h"
 #include "queuelog/queue_log.h"
@@ -76,6 +80,42 @@ TEST_F(MapperTest, WithheldCallerGivesEmptyKey) {
             "");
   EXPECT_EQ(Event("1664785801|c1|council-tax|NONE|ENTERQUEUE|||1").queued().caller_key(), "");
   EXPECT_EQ(Event("1664785801|c1|council-tax|NONE|ENTERQUEUE").queued().caller_key(), "");
+}
+
+// app_queue writes ENTERQUEUE's data as url|callerid|position, the URL as
+// the dialplan gave it to Queue(): a '|' in it adds fields in front of the
+// caller id, which is therefore counted from the end.
+TEST_F(MapperTest, APipeInTheEnterQueueUrlDoesNotShiftTheCallerId) {
+  const std::string key = hasher_.KeyFor("01632960123");
+  ASSERT_FALSE(key.empty());
+  CallEvent e =
+      Event("1664785801|c1|council-tax|NONE|ENTERQUEUE|https://crm/x?a=1|b=2|01632960123|1", 42);
+  EXPECT_EQ(e.queued().caller_key(), key);
+  EXPECT_EQ(e.event_id(), "ql-1664785801-42-c1");
+  EXPECT_EQ(e.call_id(), "c1");
+  // More '|' than QueueLogLine keeps data fields for.
+  EXPECT_EQ(Event("1664785801|c1|council-tax|NONE|ENTERQUEUE|u|1|2|3|4|5|6|7|8|9|01632960123|12")
+                .queued()
+                .caller_key(),
+            key);
+  // A withheld number behind a URL with a '|'.
+  EXPECT_EQ(Event("1664785801|c1|council-tax|NONE|ENTERQUEUE|u|v||3").queued().caller_key(), "");
+  // Older Asterisk versions (1.2 for one) wrote no position: url|callerid.
+  EXPECT_EQ(Event("1664785801|c1|council-tax|NONE|ENTERQUEUE|u|01632960123").queued().caller_key(),
+            key);
+  // ... and a '|' in the URL: the last field, when it is not the position.
+  ASSERT_FALSE(hasher_.KeyFor("+441632960123").empty());
+  EXPECT_EQ(
+      Event("1664785801|c1|council-tax|NONE|ENTERQUEUE|u|v|+441632960123").queued().caller_key(),
+      hasher_.KeyFor("+441632960123"));
+
+  QueueLogLine line;
+  ASSERT_TRUE(ParseQueueLogLine("1664785801|c1|q|NONE|ENTERQUEUE|u|v|012|1", line, nullptr).ok());
+  EXPECT_EQ(line.data_text, "u|v|012|1");
+  EXPECT_EQ(line.data_count, 4);
+  ASSERT_TRUE(ParseQueueLogLine("1664785801|c1|q|NONE|ENTERQUEUE", line, nullptr).ok());
+  EXPECT_EQ(line.data_text, "");
+  EXPECT_EQ(line.data_count, 0);
 }
 
 TEST_F(MapperTest, ConnectIsAnsweredWithHoldTime) {
@@ -169,6 +209,68 @@ TEST(Utf8SafeTest, EscapesEachByteOutsideWellFormedUtf8) {
   EXPECT_EQ(Utf8Safe("\xe9\xc3\xa9", storage), "%E9\xc3\xa9");
 }
 
+// The bytes Utf8Safe escapes are exactly those the event decoders refuse:
+// a call_id the decoder (and protobuf's parser behind it) accepts is kept
+// as it is, one it refuses is escaped, and the escaped one is accepted.
+// Every string of one and two bytes, and the edges of the three- and
+// four-byte forms.
+TEST(Utf8SafeTest, EscapesExactlyWhatTheEventDecoderRefuses) {
+  google::protobuf::LogSilencer silence_protobuf_utf8_errors;
+  CallEvent base;
+  base.set_event_id("e1");
+  base.set_line_id("revenues");
+  base.mutable_event_time()->set_seconds(1664785801);
+  base.mutable_queued();
+  const std::string head = base.SerializeAsString();  // no call_id (field 3)
+  // The event with `call_id` appended as field 3 (wire type 2).
+  const auto with_call_id = [&](std::string_view call_id) {
+    std::string bytes = head;
+    bytes.push_back(0x1A);
+    bytes.push_back(static_cast<char>(call_id.size()));  // < 128 bytes
+    bytes.append(call_id);
+    return bytes;
+  };
+  const auto decodes = [&](std::string_view call_id) {
+    events::EventDecoder decoder;
+    events::CallEventView view;
+    const bool ok = decoder.Parse(with_call_id(call_id), view).ok();
+    EXPECT_TRUE(!ok || view.call_id == call_id);
+    return ok;
+  };
+  std::vector<std::string> cases;
+  for (int a = 0; a < 256; ++a) {
+    cases.push_back(std::string(1, static_cast<char>(a)));
+    for (int b = 0; b < 256; ++b) cases.push_back({static_cast<char>(a), static_cast<char>(b)});
+  }
+  for (const unsigned char lead :
+       {0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5}) {
+    for (const unsigned char second : {0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0}) {
+      for (const unsigned char rest : {0x7F, 0x80, 0xBF, 0xC0}) {
+        const char l = static_cast<char>(lead), m = static_cast<char>(second),
+                   r = static_cast<char>(rest);
+        cases.push_back({l, m});
+        cases.push_back({l, m, r});
+        cases.push_back({l, m, r, r});
+        cases.push_back({'x', l, m, r, static_cast<char>(0x80), 'y'});
+      }
+    }
+  }
+  int accepted = 0, refused = 0;
+  for (const std::string& c : cases) {
+    std::string storage;
+    const std::string_view safe = Utf8Safe(c, storage);
+    const bool ok = decodes(c);
+    (ok ? accepted : refused)++;
+    ASSERT_EQ(safe == c, ok) << absl::CEscape(c) << " -> " << absl::CEscape(std::string(safe));
+    ASSERT_TRUE(decodes(safe)) << absl::CEscape(c) << " -> " << absl::CEscape(std::string(safe));
+    CallEvent parsed;
+    ASSERT_EQ(parsed.ParseFromString(with_call_id(c)), ok) << absl::CEscape(c);
+  }
+  // (128 + 128 * 128 + 30 * 64 two-byte sequences, and the edges.)
+  EXPECT_GT(accepted, 18000);
+  EXPECT_GT(refused, 40000);
+}
+
 TEST_F(MapperTest, ExitEventsAreLeftQueueWithTheReason) {
   EXPECT_EQ(Event("1664785900|c3|council-tax|NONE|EXITWITHTIMEOUT|2|4|300").left_queue().reason(),
             tidewatch::v1::LEFT_QUEUE_REASON_TIMEOUT);
@@ -176,6 +278,35 @@ TEST_F(MapperTest, ExitEventsAreLeftQueueWithTheReason) {
             tidewatch::v1::LEFT_QUEUE_REASON_EXIT_KEY);
   EXPECT_EQ(Event("1664785900|c5|council-tax|NONE|EXITEMPTY|1|1|12").left_queue().reason(),
             tidewatch::v1::LEFT_QUEUE_REASON_EMPTY);
+}
+
+// QueueWithdrawCaller (Asterisk 16.25+ / 18.11+) takes a caller out of the
+// queue back to the dialplan: WITHDRAW|position|origposition|waittime|info.
+// The call left the queue unanswered without the caller hanging up.
+TEST_F(MapperTest, WithdrawIsLeftQueueAsTransferred) {
+  MapCounters counters;
+  CallEvent e;
+  MapResult r =
+      mapper_.Map("1664785900|c7|council-tax|NONE|WITHDRAW|2|4|45|to the callback team", 11, e);
+  counters.Add(r);
+  ASSERT_EQ(r.outcome, MapOutcome::kEvent) << r.message;
+  ASSERT_EQ(e.kind_case(), CallEvent::kLeftQueue);
+  EXPECT_EQ(e.left_queue().reason(), tidewatch::v1::LEFT_QUEUE_REASON_TRANSFER);
+  EXPECT_EQ(e.call_id(), "c7");
+  EXPECT_EQ(e.line_id(), "revenues");
+  EXPECT_EQ(e.event_id(), "ql-1664785900-11-c7");
+  EXPECT_EQ(e.event_time().seconds(), 1664785900);
+  EXPECT_TRUE(events::ValidateEvent(e).ok());
+  // Without the info, or with a '|' in it.
+  EXPECT_EQ(Event("1664785900|c8|benefits-q|NONE|WITHDRAW|1|1|3|").left_queue().reason(),
+            tidewatch::v1::LEFT_QUEUE_REASON_TRANSFER);
+  EXPECT_EQ(Event("1664785900|c9|benefits-q|NONE|WITHDRAW|1|1|3|a|b").left_queue().reason(),
+            tidewatch::v1::LEFT_QUEUE_REASON_TRANSFER);
+  EXPECT_EQ(counters.events, 1);
+  EXPECT_EQ(counters.skipped_total(), 0);
+  // A call event: it needs its callid.
+  EXPECT_EQ(Result("1664785900|NONE|council-tax|NONE|WITHDRAW|2|4|45|").reason,
+            SkipReason::kMissingCallId);
 }
 
 TEST_F(MapperTest, CallbackExitKeyIsCallbackRequested) {
