@@ -25,7 +25,7 @@ absl::Status QueueLogBridge::Start() {
             absl::StrCat("checkpoint ", options_.checkpoint_path, " is for ", (*c)->path, ", not ",
                          follower_.path(), ": remove it to start afresh"));
       }
-      follower_.StartAt((*c)->position, (*c)->modified_ns);
+      follower_.StartAt((*c)->position, (*c)->modified_ns, (*c)->tail);
       checkpointed_ = (*c)->position;
       has_checkpoint_ = true;
       Emit(absl::StrCat("resuming ", follower_.path(), " at byte ", checkpointed_.offset, " (line ",
@@ -75,8 +75,14 @@ absl::StatusOr<int> QueueLogBridge::Step() {
         // skip logged) again.
         const uint64_t inode = follower_.position().inode;
         if (follower_.stats().truncations != counted_truncations_) {
-          counted_truncations_ = follower_.stats().truncations;  // the file starts again
-          counted_ = {};
+          counted_truncations_ = follower_.stats().truncations;
+          // The file starts again; unless the rest of its old content is
+          // read from its copy (another inode, the same offsets).
+          if (inode == counted_.inode) {
+            counted_ = {};
+          } else {
+            counted_.inode = inode;
+          }
         }
         const bool again = inode == counted_.inode && line.offset < counted_.offset;
         if (!again) {
@@ -135,8 +141,9 @@ absl::StatusOr<int> QueueLogBridge::Step() {
   const FilePosition now = follower_.position();
   if (!has_checkpoint_ || !(now == checkpointed_)) {
     if (!options_.checkpoint_path.empty()) {
-      absl::Status s = SaveCheckpoint(options_.checkpoint_path,
-                                      {follower_.path(), now, follower_.modified_ns()});
+      absl::Status s =
+          SaveCheckpoint(options_.checkpoint_path,
+                         {follower_.path(), now, follower_.modified_ns(), follower_.fingerprint()});
       if (!s.ok()) return s;
       ++stats_.checkpoints;
     }

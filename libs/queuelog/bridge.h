@@ -5,7 +5,7 @@
 // (QueueLogMapper), produce the events to the topic (binary protobuf,
 // key = line_id), wait for every delivery report (Flush), and only then
 // write the checkpoint (path, inode, byte offset, line number, the file's
-// modification time). If any
+// modification time, a fingerprint of the bytes before the offset). If any
 // delivery fails, nothing is checkpointed and the follower is rewound to the
 // last checkpoint, so the same lines are produced again on the next Step
 // (same event ids: the engine applies them once). So a crash or restart

@@ -154,22 +154,114 @@ std::string FindNextRotated(const std::string& path, int64_t after_ns,
   return found;
 }
 
+// The last up to kFingerprintBytes bytes of `a` followed by `b`.
+std::string LastBytes(std::string_view a, std::string_view b) {
+  if (b.size() >= kFingerprintBytes) return std::string(b.substr(b.size() - kFingerprintBytes));
+  const size_t from_a = std::min<size_t>(a.size(), kFingerprintBytes - b.size());
+  std::string out(a.substr(a.size() - from_a));
+  out.append(b);
+  return out;
+}
+
+// Up to `length` bytes of `fd` just before byte `end` (fewer if the file
+// is shorter).
+std::string ReadBefore(int fd, uint64_t end, uint64_t length) {
+  length = std::min(length, end);
+  std::string buf(length, '\0');
+  size_t got = 0;
+  while (got < length) {
+    const ssize_t n = pread(fd, buf.data() + got, length - got, end - length + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  buf.resize(got);
+  return buf;
+}
+
+// Whether `fd` holds the bytes `fp` was taken of just before byte `end`.
+bool Holds(int fd, uint64_t end, const Fingerprint& fp) {
+  struct stat st;
+  if (fp.length > end || fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < end) {
+    return false;
+  }
+  const std::string bytes = ReadBefore(fd, end, fp.length);
+  return bytes.size() == fp.length && FingerprintOf(bytes) == fp;
+}
+
+// The copy logrotate's copytruncate made of `path` before truncating it: a
+// plain-text rotated sibling (as for FindNextRotated), other than inode
+// `skip` and the `finished` ones, that holds `fp` just before byte `end`
+// (the least recently modified if several; ties by RotatedBefore); "" if
+// none.
+template <typename Finished>
+std::string FindCopy(const std::string& path, uint64_t end, const Fingerprint& fp,
+                     const std::vector<Finished>& finished, uint64_t skip) {
+  const auto [dir, base] = SplitPath(path);
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return "";
+  std::string found;
+  std::string found_suffix;
+  int64_t found_at = 0;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (!IsRotatedName(name, base)) continue;
+    const std::string full = absl::StrCat(dir, "/", name);
+    const int fd = open(full.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    const bool holds = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                       static_cast<uint64_t>(st.st_ino) != skip &&
+                       std::none_of(finished.begin(), finished.end(),
+                                    [&](const Finished& f) {
+                                      return f.inode == static_cast<uint64_t>(st.st_ino) &&
+                                             f.modified_ns == MTimeNs(st);
+                                    }) &&
+                       Holds(fd, end, fp);
+    close(fd);
+    if (!holds) continue;
+    const int64_t mtime = MTimeNs(st);
+    const std::string_view suffix = std::string_view(name).substr(base.size() + 1);
+    if (found.empty() || mtime < found_at ||
+        (mtime == found_at && RotatedBefore(suffix, found_suffix))) {
+      found = full;
+      found_suffix = std::string(suffix);
+      found_at = mtime;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
 }  // namespace
+
+Fingerprint FingerprintOf(std::string_view bytes) {
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (const char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619u;
+  }
+  return {static_cast<uint32_t>(bytes.size()), hash};
+}
 
 FileFollower::FileFollower(std::string path, size_t max_line_bytes, const Clock* clock)
     : path_(std::move(path)), max_line_bytes_(max_line_bytes), clock_(clock) {}
 
 FileFollower::~FileFollower() { Close(); }
 
-void FileFollower::StartAt(const FilePosition& position, int64_t modified_ns) {
+void FileFollower::StartAt(const FilePosition& position, int64_t modified_ns,
+                           std::optional<Fingerprint> tail) {
   start_ = position;
   start_modified_ns_ = modified_ns;
+  start_tail_ = tail;
   start_at_end_ = false;
+  truncated_from_.reset();
 }
 
 void FileFollower::StartAtEnd() {
   start_.reset();
+  start_tail_.reset();
   start_at_end_ = true;
+  truncated_from_.reset();
 }
 
 void FileFollower::Close() {
@@ -187,6 +279,14 @@ FilePosition FileFollower::position() const {
   return {inode_, offset_, line_};
 }
 
+std::optional<Fingerprint> FileFollower::fingerprint() const {
+  if (fd_ < 0) {
+    if (start_ && start_->offset > 0) return start_tail_;
+    if (start_ || offset_ == 0) return FingerprintOf("");
+  }
+  return FingerprintOf(skipping_ ? skip_tail_ : tail_);
+}
+
 int64_t FileFollower::modified_ns() const {
   if (fd_ < 0) return start_ ? start_modified_ns_ : 0;
   struct stat st;
@@ -197,26 +297,98 @@ void FileFollower::Rewind(const FilePosition& position) {
   pending_.clear();
   skipping_ = false;
   if (fd_ < 0) {
-    if (!start_ || !(*start_ == position)) start_modified_ns_ = 0;
+    if (!start_ || !(*start_ == position)) {
+      start_modified_ns_ = 0;
+      start_tail_.reset();
+    }
     start_ = position;
     return;
   }
-  if (position.inode == inode_ || position.inode == 0) {
-    const bool before_truncation = truncated_from_ && truncated_from_->offset == position.offset &&
-                                   truncated_from_->line == position.line;
-    // (Before a truncation: the file's content starts again; it was
-    // counted when found.)
-    offset_ = before_truncation ? 0 : position.offset;
-    line_ = before_truncation ? 0 : position.line;
+  const FilePosition* truncated = truncated_from_ ? &truncated_from_->from : nullptr;
+  if (truncated != nullptr && truncated->offset == position.offset &&
+      truncated->line == position.line &&
+      (position.inode == 0 || truncated->inode == position.inode)) {
+    // Before a truncation (counted when found): the rest of the old
+    // content is in the copy, if that is being read; else the file's
+    // content starts again (or, after the copy, the file read now).
+    if (truncated_from_->copy && truncated_from_->copy->inode == inode_) {
+      offset_ = truncated_from_->copy->offset;
+      line_ = truncated_from_->copy->line;
+      tail_ = truncated_from_->copy_tail;
+    } else {
+      offset_ = 0;
+      line_ = 0;
+      tail_.clear();
+    }
+  } else if (position.inode == inode_ || position.inode == 0) {
+    offset_ = position.offset;
+    line_ = position.line;
+    // The bytes before it as read then when known (the file may have been
+    // rewritten since: the next Poll compares), else as they are now.
+    if (offset_ == 0) {
+      tail_.clear();
+    } else if (known_position_ == FilePosition{inode_, offset_, line_}) {
+      tail_ = known_tail_;
+    } else {
+      tail_ = ReadBefore(fd_, offset_, kFingerprintBytes);
+    }
   } else {
     // The end of the previous file: the current one restarts.
     offset_ = 0;
     line_ = 0;
+    tail_.clear();
   }
 }
 
 void FileFollower::Checkpointed(const FilePosition& position) {
-  if (truncated_from_ && !(*truncated_from_ == position)) truncated_from_.reset();
+  if (truncated_from_ && !(truncated_from_->from == position)) truncated_from_.reset();
+  if (fd_ >= 0 && position == this->position()) {
+    known_position_ = position;
+    known_tail_ = skipping_ ? skip_tail_ : tail_;
+  }
+}
+
+void FileFollower::AdvanceTail(std::string_view consumed) { tail_ = LastBytes(tail_, consumed); }
+
+void FileFollower::Truncated(uint64_t end, const Fingerprint& seen, uint64_t size, bool restart) {
+  ++stats_.truncations;
+  truncated_from_ = TruncatedFrom{position()};
+  const std::string what =
+      restart ? absl::StrCat(path_, " (", size,
+                             " bytes) no longer holds what was read up to the "
+                             "checkpoint (byte ",
+                             end, "): truncated (copytruncate)")
+              : absl::StrCat(path_, " was truncated (now ", size, " bytes, read up to ", end, ")");
+  const std::string copy = FindCopy(path_, end, seen, finished_rotated_, /*skip=*/inode_);
+  const int fd = copy.empty() ? -1 : open(copy.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && Holds(fd, end, seen)) {
+    // The copy holds the same bytes up to `end`: reading goes on there as
+    // it stood (a line read in part, an over-long line being skipped).
+    close(fd_);
+    fd_ = fd;
+    inode_ = st.st_ino;
+    draining_rotated_ = true;
+    if (restart) tail_ = ReadBefore(fd_, offset_, kFingerprintBytes);
+    truncated_from_->copy = position();
+    truncated_from_->copy_tail = skipping_ ? skip_tail_ : tail_;
+    notices_.push_back(absl::StrCat(what, ": reading the rest of the old content from its copy ",
+                                    copy, " from byte ", position().offset,
+                                    ", then the file from the start"));
+    return;
+  }
+  if (fd >= 0) close(fd);
+  ++stats_.lost_files;
+  notices_.push_back(absl::StrCat(
+      what,
+      ", and no rotated copy of it holding what was read was found: lines written to it "
+      "after byte ",
+      position().offset, " before the truncation may be lost; reading it from the start"));
+  offset_ = 0;
+  line_ = 0;
+  pending_.clear();
+  skipping_ = false;
+  tail_.clear();
 }
 
 void FileFollower::Adopt(int fd, uint64_t inode, bool rotated) {
@@ -226,8 +398,9 @@ void FileFollower::Adopt(int fd, uint64_t inode, bool rotated) {
   line_ = 0;
   pending_.clear();
   skipping_ = false;
+  tail_.clear();
+  skip_tail_.clear();
   draining_rotated_ = rotated;
-  truncated_from_.reset();
 }
 
 void FileFollower::RememberFinished(uint64_t inode, int64_t modified_ns) {
@@ -267,53 +440,75 @@ absl::Status FileFollower::Open() {
   const uint64_t size = st.st_size;
   if (start_) {
     const FilePosition s = *start_;
+    const std::optional<Fingerprint> tail = start_tail_;
     start_.reset();
+    start_tail_.reset();
     if (s.inode == 0 || s.inode == inode_) {
-      if (size < s.offset) {
+      // Still at the path: does it still hold what was read up to there?
+      const std::string before = ReadBefore(fd_, s.offset, tail ? tail->length : kFingerprintBytes);
+      if (size >= s.offset && (!tail || FingerprintOf(before) == *tail)) {
+        offset_ = s.offset;
+        line_ = s.line;
+        tail_ = LastBytes("", before);
+      } else if (tail) {
+        // Truncated and maybe written past the position again: the rest of
+        // the old content is in its copy, if there is one.
+        offset_ = s.offset;
+        line_ = s.line;
+        Truncated(s.offset, *tail, size, /*restart=*/true);
+      } else {
+        // (An older checkpoint, without the bytes: only a shorter file
+        // tells.)
         ++stats_.truncations;
-        truncated_from_ = FilePosition{inode_, s.offset, s.line};
+        truncated_from_ = TruncatedFrom{FilePosition{inode_, s.offset, s.line}};
         notices_.push_back(absl::StrCat(path_, " is shorter (", size,
                                         " bytes) than the checkpoint (", s.offset,
                                         "): truncated, reading from the start"));
-      } else {
-        offset_ = s.offset;
-        line_ = s.line;
       }
-    } else if (std::string rotated = FindRotated(path_, s.inode); !rotated.empty()) {
-      const int old = open(rotated.c_str(), O_RDONLY | O_CLOEXEC);
+    } else {
+      const std::string rotated = FindRotated(path_, s.inode);
+      int old = rotated.empty() ? -1 : open(rotated.c_str(), O_RDONLY | O_CLOEXEC);
+      if (old >= 0 && tail && !Holds(old, s.offset, *tail)) {
+        // Its inode, but not what was read: another file (the inode reused).
+        close(old);
+        old = -1;
+      }
       if (old >= 0) {
         close(fd_);
         fd_ = old;
         inode_ = s.inode;
         offset_ = s.offset;
         line_ = s.line;
+        tail_ = ReadBefore(fd_, offset_, kFingerprintBytes);
         draining_rotated_ = true;
         notices_.push_back(absl::StrCat("the checkpointed file was rotated to ", rotated,
                                         ": finishing it from byte ", s.offset, " first"));
-      }
-    } else {
-      ++stats_.lost_files;
-      const std::string lost = absl::StrCat(
-          "the checkpointed file (inode ", s.inode, ") is no longer at ", path_,
-          " nor beside it: lines written to it after byte ", s.offset, " cannot be read; ");
-      // The files rotated after it were modified no earlier than it was at
-      // the checkpoint: they come before the file at the path.
-      const std::string next = start_modified_ns_ > 0
-                                   ? FindNextRotated(path_, start_modified_ns_, finished_rotated_,
-                                                     /*skip=*/inode_)
-                                   : "";
-      const int fd = next.empty() ? -1 : open(next.c_str(), O_RDONLY | O_CLOEXEC);
-      struct stat next_st;
-      if (fd >= 0 && fstat(fd, &next_st) == 0) {
-        close(fd_);
-        Adopt(fd, next_st.st_ino, /*rotated=*/true);
-        notices_.push_back(
-            absl::StrCat(lost, "reading ", next, ", rotated after it, from the start"));
       } else {
-        if (fd >= 0) close(fd);
-        notices_.push_back(absl::StrCat(lost, "starting ", path_, " from the start"));
+        ++stats_.lost_files;
+        const std::string lost = absl::StrCat(
+            "the checkpointed file (inode ", s.inode, ") is no longer at ", path_,
+            " nor beside it: lines written to it after byte ", s.offset, " cannot be read; ");
+        // The files rotated after it were modified no earlier than it was at
+        // the checkpoint: they come before the file at the path.
+        const std::string next =
+            start_modified_ns_ > 0
+                ? FindNextRotated(path_, start_modified_ns_, finished_rotated_, /*skip=*/inode_)
+                : "";
+        const int fd = next.empty() ? -1 : open(next.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat next_st;
+        if (fd >= 0 && fstat(fd, &next_st) == 0) {
+          close(fd_);
+          Adopt(fd, next_st.st_ino, /*rotated=*/true);
+          notices_.push_back(
+              absl::StrCat(lost, "reading ", next, ", rotated after it, from the start"));
+        } else {
+          if (fd >= 0) close(fd);
+          notices_.push_back(absl::StrCat(lost, "starting ", path_, " from the start"));
+        }
       }
     }
+    known_position_ = position();
+    known_tail_ = tail_;
   } else if (start_at_end_) {
     // Only new lines, but numbered as in the file: count the existing ones.
     // An unterminated last line is either being written (the file was just
@@ -353,6 +548,9 @@ absl::Status FileFollower::Open() {
                                       " s ago: a line left unfinished for good, skipped "
                                       "(reading starts after it)"));
     }
+    tail_ = ReadBefore(fd_, offset_, kFingerprintBytes);
+    known_position_ = position();
+    known_tail_ = tail_;
   }
   return absl::OkStatus();
 }
@@ -360,6 +558,7 @@ absl::Status FileFollower::Open() {
 bool FileFollower::EndPendingLine(absl::FunctionRef<void(const Line&)> on_line) {
   if (skipping_) {
     offset_ += pending_.size();
+    AdvanceTail(pending_);
     pending_.clear();
     skipping_ = false;
     return false;
@@ -369,6 +568,7 @@ bool FileFollower::EndPendingLine(absl::FunctionRef<void(const Line&)> on_line) 
   Deliver(std::string_view(pending_).substr(0, std::min(len, max_line_bytes_)), offset_,
           len > max_line_bytes_, on_line);
   offset_ += len;
+  AdvanceTail(pending_);
   pending_.clear();
   return true;
 }
@@ -399,17 +599,16 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
       if (!s.ok()) return s;
     }
     if (!draining_rotated_) {
+      // Truncated: shorter than what was read, or no longer holding the
+      // last bytes read (truncated and written past them again).
       struct stat st;
-      if (fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset_ + pending_.size()) {
-        ++stats_.truncations;
-        notices_.push_back(absl::StrCat(path_, " was truncated (now ", st.st_size,
-                                        " bytes, read up to ", offset_ + pending_.size(),
-                                        "): reading from the start"));
-        truncated_from_ = position();
-        offset_ = 0;
-        line_ = 0;
-        pending_.clear();
-        skipping_ = false;
+      const uint64_t read_end = offset_ + pending_.size();
+      if (fstat(fd_, &st) == 0) {
+        const Fingerprint seen = FingerprintOf(LastBytes(tail_, pending_));
+        if (static_cast<uint64_t>(st.st_size) < read_end ||
+            (seen.length > 0 && !Holds(fd_, read_end, seen))) {
+          Truncated(read_end, seen, st.st_size, /*restart=*/false);
+        }
       }
     }
     bool rotated = false;
@@ -423,6 +622,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
         if (nl == std::string::npos) {
           if (!skipping_ && pending_.size() - pos > max_line_bytes_) {
             skip_from_ = {inode_, offset_, line_};
+            skip_tail_ = LastBytes(tail_, std::string_view(pending_).substr(0, pos));
             Deliver(std::string_view(pending_).substr(pos, max_line_bytes_), offset_, true,
                     on_line);
             ++delivered;
@@ -447,6 +647,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
         offset_ += len + 1;
         pos = nl + 1;
       }
+      AdvanceTail(std::string_view(pending_).substr(0, pos));
       pending_.erase(0, pos);
       if (delivered >= max_lines) break;
       // Read more.
@@ -505,6 +706,9 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
     previous_inode_ = inode_;
     previous_end_ = position();
     const bool was_draining = draining_rotated_;
+    // (After a truncation's copy, a Rewind to before the truncation still
+    // restarts the file read next; an ordinary rotation ends that.)
+    if (truncated_from_ && !truncated_from_->copy) truncated_from_.reset();
     // A file rotated away (while running, or before a restart): the files
     // rotated after it (the reader may be several rotations behind) come
     // before the current one.
@@ -533,6 +737,7 @@ absl::StatusOr<int> FileFollower::Poll(int max_lines,
                                     " was rotated: reading the new file from the start"));
     start_ = FilePosition{};  // the new file, from 0
     start_modified_ns_ = 0;
+    start_tail_.reset();
   }
   return delivered;
 }
@@ -547,7 +752,9 @@ absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& file
   ss << in.rdbuf();
   Checkpoint c;
   bool has_path = false, has_inode = false, has_offset = false, has_line = false;
-  // (modified_ns is optional: older checkpoints lack it.)
+  // (modified_ns and the tail are optional: older checkpoints lack them.)
+  Fingerprint tail;
+  bool has_tail_bytes = false, has_tail_hash = false;
   int n = 0;
   for (absl::string_view line : absl::StrSplit(ss.str(), '\n', absl::SkipEmpty())) {
     ++n;
@@ -572,6 +779,12 @@ absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& file
       has_line = true;
     } else if (key == "modified_ns") {
       ok = absl::SimpleAtoi(value, &c.modified_ns);
+    } else if (key == "tail_bytes") {
+      ok = absl::SimpleAtoi(value, &tail.length);
+      has_tail_bytes = true;
+    } else if (key == "tail_hash") {
+      ok = absl::SimpleHexAtoi(value, &tail.hash);
+      has_tail_hash = true;
     }
     if (!ok) {
       return absl::DataLossError(
@@ -582,6 +795,11 @@ absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& file
     return absl::DataLossError(
         absl::StrCat(file, ": corrupt checkpoint: needs path, inode, offset and line"));
   }
+  if (has_tail_bytes != has_tail_hash || tail.length > c.position.offset) {
+    return absl::DataLossError(absl::StrCat(
+        file, ": corrupt checkpoint: tail_bytes and tail_hash go together, tail_bytes <= offset"));
+  }
+  if (has_tail_bytes) c.tail = tail;
   return std::optional<Checkpoint>(c);
 }
 
@@ -589,7 +807,11 @@ absl::Status SaveCheckpoint(const std::string& file, const Checkpoint& checkpoin
   const std::string text = absl::StrCat(
       "# queuelog-bridge checkpoint: the next line to publish\npath=", checkpoint.path,
       "\ninode=", checkpoint.position.inode, "\noffset=", checkpoint.position.offset,
-      "\nline=", checkpoint.position.line, "\nmodified_ns=", checkpoint.modified_ns, "\n");
+      "\nline=", checkpoint.position.line, "\nmodified_ns=", checkpoint.modified_ns, "\n",
+      checkpoint.tail
+          ? absl::StrCat("tail_bytes=", checkpoint.tail->length,
+                         "\ntail_hash=", absl::Hex(checkpoint.tail->hash, absl::kZeroPad8), "\n")
+          : "");
   const std::string tmp = absl::StrCat(file, ".tmp");
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", tmp);

@@ -118,6 +118,26 @@ class FileFollowerTest : public ::testing::Test {
     return f.position();
   }
 
+  // The checkpoint a reader of `log_` writes after its first `lines` lines.
+  Checkpoint CheckpointAfter(int lines) {
+    FileFollower f(log_);
+    EXPECT_EQ(PollLines(f, lines).size(), static_cast<size_t>(lines));
+    return {log_, f.position(), f.modified_ns(), f.fingerprint()};
+  }
+
+  // logrotate's copytruncate: the file copied to `copy` (a new inode), then
+  // truncated (the same inode, now empty).
+  void CopyTruncate(const std::string& copy) {
+    fs::copy_file(log_, copy);
+    Truncate(log_);
+  }
+
+  static uint64_t Inode(const std::string& path) {
+    struct stat st;
+    EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+    return st.st_ino;
+  }
+
   TempDir dir_;
   const std::string log_ = dir_.File("queue_log");
 };
@@ -321,17 +341,33 @@ TEST(CheckpointTest, SavesAtomicallyAndLoads) {
   EXPECT_EQ((*c)->path, "/var/log/asterisk/queue_log");
   EXPECT_EQ((*c)->position, (FilePosition{77, 1234, 56}));
   EXPECT_EQ((*c)->modified_ns, 1764000000123456789);
+  EXPECT_EQ((*c)->tail, std::nullopt);
+  // With the fingerprint of the bytes before the offset.
+  ASSERT_TRUE(SaveCheckpoint(file, {"/q", {77, 1234, 56}, 5, Fingerprint{64, 0x0badf00d}}).ok());
+  c = LoadCheckpoint(file);
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->tail, (Fingerprint{64, 0x0badf00d}));
   // Written before checkpoints had a modification time: unknown.
   std::ofstream(file, std::ios::trunc) << "path=/x\ninode=1\noffset=2\nline=3\n";
   c = LoadCheckpoint(file);
   ASSERT_TRUE(c.ok() && c->has_value());
   EXPECT_EQ((*c)->modified_ns, 0);
+  EXPECT_EQ((*c)->tail, std::nullopt);
+}
+
+TEST(CheckpointTest, FingerprintCoversTheLastBytes) {
+  EXPECT_EQ(FingerprintOf(""), (Fingerprint{0, 2166136261u}));
+  EXPECT_EQ(FingerprintOf("a"), (Fingerprint{1, 0xe40c292cu}));  // FNV-1a's published value
+  EXPECT_NE(FingerprintOf("a1\n"), FingerprintOf("a2\n"));
 }
 
 TEST(CheckpointTest, CorruptCheckpointIsAnError) {
   TempDir dir;
   for (const char* text :
-       {"path=/x\ninode=1\noffset=2\n", "path=/x\ninode=one\noffset=2\nline=3\n", "nonsense\n"}) {
+       {"path=/x\ninode=1\noffset=2\n", "path=/x\ninode=one\noffset=2\nline=3\n", "nonsense\n",
+        "path=/x\ninode=1\noffset=2\nline=3\ntail_bytes=2\n",                // no hash
+        "path=/x\ninode=1\noffset=2\nline=3\ntail_bytes=3\ntail_hash=ff\n",  // past the offset
+        "path=/x\ninode=1\noffset=2\nline=3\ntail_bytes=2\ntail_hash=xyz\n"}) {
     const std::string file = dir.File("cp");
     std::ofstream(file, std::ios::trunc) << text;
     EXPECT_EQ(LoadCheckpoint(file).status().code(), absl::StatusCode::kDataLoss) << text;
@@ -544,6 +580,134 @@ TEST_F(FileFollowerTest, CheckpointOfAVanishedFileIsReported) {
   f.StartAt(after_a);
   EXPECT_EQ(PollAll(f), Lines{"new"});
   EXPECT_EQ(f.stats().lost_files, 1);
+}
+
+// The follower's position and fingerprint are what a checkpoint stores.
+TEST_F(FileFollowerTest, FingerprintIsOfTheBytesBeforeThePosition) {
+  Append(log_, std::string(70, 'x') + "\nab\n" + std::string(30, 'y'));
+  FileFollower f(log_, /*max_line_bytes=*/10);
+  EXPECT_EQ(f.fingerprint(), FingerprintOf(""));
+  EXPECT_EQ(PollLines(f, 1).size(), 1u);  // the over-long line
+  EXPECT_EQ(f.fingerprint(), FingerprintOf(std::string(63, 'x') + "\n"));
+  EXPECT_EQ(PollLines(f), (SeenLines{{"ab", 71, 2}, {std::string(10, 'y'), 74, 3, true}}));
+  // Inside the over-long last line: its start.
+  EXPECT_EQ(f.position().offset, 74u);
+  EXPECT_EQ(f.fingerprint(), FingerprintOf(std::string(60, 'x') + "\nab\n"));
+}
+
+// Restarted after logrotate's copytruncate while stopped, the file now
+// shorter than the checkpoint: the lines written after the checkpoint and
+// before the truncation are read from the copy (they were lost: the file
+// was read from its start), then the file from its start.
+TEST_F(FileFollowerTest, CopyTruncateWhileDownReadsTheRestFromTheCopy) {
+  Append(log_, "a1\na2\n");
+  const Checkpoint cp = CheckpointAfter(2);
+  ASSERT_EQ(cp.tail, FingerprintOf("a1\na2\n"));
+  Append(log_, "a3\na4\n");
+  CopyTruncate(dir_.File("queue_log.1"));
+  Append(log_, "b1\n");
+  FileFollower f(log_);
+  f.StartAt(cp.position, cp.modified_ns, cp.tail);
+  EXPECT_EQ(PollLines(f), (SeenLines{{"a3", 6, 3}, {"a4", 9, 4}}));
+  EXPECT_EQ(f.position(), (FilePosition{Inode(dir_.File("queue_log.1")), 12, 4}));
+  EXPECT_EQ(PollLines(f), (SeenLines{{"b1", 0, 1}}));
+  EXPECT_EQ(f.position(), (FilePosition{cp.position.inode, 3, 1}));
+  EXPECT_EQ(f.stats().truncations, 1);
+  EXPECT_EQ(f.stats().lost_files, 0);
+  EXPECT_EQ(PollMany(f), Lines{});
+}
+
+// The same, the file written past the checkpoint again: neither a fragment
+// from mid-line nor the new content's first bytes skipped (the file was
+// read from the checkpoint's offset in the new content).
+TEST_F(FileFollowerTest, CopyTruncateWhileDownThenGrownPastTheCheckpointReadsTheCopyThenAll) {
+  Append(log_, "a1\na2\n");
+  const Checkpoint cp = CheckpointAfter(2);
+  Append(log_, "a3\na4\n");
+  CopyTruncate(dir_.File("queue_log.1"));
+  Append(log_, "bb1\nbb2\nbb3\n");
+  FileFollower f(log_);
+  f.StartAt(cp.position, cp.modified_ns, cp.tail);
+  EXPECT_EQ(PollLines(f), (SeenLines{{"a3", 6, 3}, {"a4", 9, 4}}));
+  EXPECT_EQ(PollLines(f), (SeenLines{{"bb1", 0, 1}, {"bb2", 4, 2}, {"bb3", 8, 3}}));
+  EXPECT_EQ(f.stats().truncations, 1);
+  EXPECT_EQ(f.stats().lost_files, 0);
+  EXPECT_EQ(f.TakeNotices().size(), 2u);  // the truncation; the copy finished
+}
+
+// No copy holding the checkpoint's bytes (compressed at once): the file is
+// read from its start, and the possible loss reported and counted.
+TEST_F(FileFollowerTest, CopyTruncateWhileDownWithoutTheCopyReadsFromTheStartAndCountsALoss) {
+  Append(log_, "a1\na2\n");
+  const Checkpoint cp = CheckpointAfter(2);
+  Append(log_, "a3\n");
+  CopyTruncate(dir_.File("queue_log.1"));
+  Compress(dir_.File("queue_log.1"));
+  Append(dir_.File("queue_log.2"), "x1\nxx\nx3\n");  // another file: not the copy
+  Append(log_, "bb1\nbb2\nbb3\n");
+  FileFollower f(log_);
+  f.StartAt(cp.position, cp.modified_ns, cp.tail);
+  EXPECT_EQ(PollLines(f), (SeenLines{{"bb1", 0, 1}, {"bb2", 4, 2}, {"bb3", 8, 3}}));
+  EXPECT_EQ(f.stats().truncations, 1);
+  EXPECT_EQ(f.stats().lost_files, 1);
+  const std::vector<std::string> notices = f.TakeNotices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("may be lost"), std::string::npos) << notices[0];
+}
+
+// A checkpoint written before checkpoints had a fingerprint: as before (the
+// file at least as long as the checkpoint is taken to hold it).
+TEST_F(FileFollowerTest, ACheckpointWithoutAFingerprintIsTakenAsBefore) {
+  Append(log_, "a1\na2\n");
+  const Checkpoint cp = CheckpointAfter(2);
+  Append(log_, "a3\n");
+  FileFollower f(log_);
+  f.StartAt(cp.position, cp.modified_ns);
+  EXPECT_EQ(f.fingerprint(), std::nullopt);
+  EXPECT_EQ(PollLines(f), (SeenLines{{"a3", 6, 3}}));
+  EXPECT_EQ(f.fingerprint(), FingerprintOf("a1\na2\na3\n"));
+}
+
+// Running but kept at its checkpoint (Kafka away: each batch rewound) while
+// the file is copied, truncated and written past the checkpoint again: the
+// rest is read from the copy (a Rewind goes back into the copy), then the
+// new content, whole.
+TEST_F(FileFollowerTest, CopyTruncateWhileRunningBehindReadsTheCopyThenAll) {
+  Append(log_, "a1\na2\n");
+  FileFollower f(log_);
+  EXPECT_EQ(PollAll(f), (Lines{"a1", "a2"}));
+  const FilePosition cp = f.position();
+  f.Checkpointed(cp);
+  Append(log_, "a3\na4\n");
+  EXPECT_EQ(PollAll(f), (Lines{"a3", "a4"}));
+  f.Rewind(cp);  // delivery failed
+  CopyTruncate(dir_.File("queue_log.1"));
+  Append(log_, "bb1\nbb2\nbb3\n");
+  EXPECT_EQ(PollLines(f), (SeenLines{{"a3", 6, 3}, {"a4", 9, 4}}));
+  f.Rewind(cp);  // failed again: back into the copy
+  EXPECT_EQ(PollLines(f), (SeenLines{{"a3", 6, 3}, {"a4", 9, 4}}));
+  f.Checkpointed(f.position());
+  EXPECT_EQ(PollLines(f), (SeenLines{{"bb1", 0, 1}, {"bb2", 4, 2}, {"bb3", 8, 3}}));
+  EXPECT_EQ(f.stats().truncations, 1);
+  EXPECT_EQ(f.stats().lost_files, 0);
+}
+
+// Up to date when the copy is made and the file truncated: nothing more in
+// the copy; the file's new lines from its start. A Rewind to before the
+// truncation restarts the file.
+TEST_F(FileFollowerTest, CopyTruncateWhileRunningUpToDateReadsTheNewLines) {
+  Append(log_, "a1\na2\n");
+  FileFollower f(log_);
+  EXPECT_EQ(PollAll(f), (Lines{"a1", "a2"}));
+  const FilePosition cp = f.position();
+  f.Checkpointed(cp);
+  CopyTruncate(dir_.File("queue_log.1"));
+  Append(log_, "bb1\nbb2\nbb3\n");
+  EXPECT_EQ(PollLines(f), (SeenLines{{"bb1", 0, 1}, {"bb2", 4, 2}, {"bb3", 8, 3}}));
+  f.Rewind(cp);
+  EXPECT_EQ(PollAll(f), (Lines{"bb1", "bb2", "bb3"}));
+  EXPECT_EQ(f.stats().truncations, 1);
+  EXPECT_EQ(f.stats().lost_files, 0);
 }
 
 // Records produced, with delivery outcomes decided by the test.
@@ -922,6 +1086,56 @@ TEST_F(BridgeTest, MetricsTextCountsByReasonAndEvent) {
                               absl::FromUnixSeconds(1700), absl::FromUnixSeconds(1800))
                 .find("tidewatch_queuelog_last_loss_timestamp_seconds 1800\n"),
             std::string::npos);
+}
+
+// logrotate's copytruncate while the bridge is down, the file written past
+// the checkpoint again before the restart: the calls written before the
+// truncation are published from the copy, then the new ones, each once.
+TEST_F(BridgeTest, RestartAfterACopyTruncateWhileDownNeitherSkipsNorRepeats) {
+  Append(log_, Calls(1, 3));
+  FakeProducer first;
+  RunBridge(first);
+  ASSERT_TRUE((*LoadCheckpoint(checkpoint_))->tail.has_value());
+  Append(log_, Calls(4, 6));
+  fs::copy_file(log_, log_ + ".1");
+  Truncate(log_);
+  Append(log_, Calls(7, 12));
+  FakeProducer second;
+  RunBridge(second);
+  EXPECT_EQ(CallIds(second), Names(4, 12));
+  FakeProducer third;
+  RunBridge(third);
+  EXPECT_TRUE(third.delivered.empty());
+}
+
+// The same while running, kept at its checkpoint by failed deliveries.
+TEST_F(BridgeTest, CopyTruncateWhileDeliveriesFailNeitherSkipsNorRepeats) {
+  Append(log_, Calls(1, 3));
+  FakeProducer p;
+  FileFollower follower(log_);
+  BridgeOptions options;
+  options.checkpoint_path = checkpoint_;
+  QueueLogBridge bridge(follower, mapper_, p, options, nullptr);
+  ASSERT_TRUE(bridge.Start().ok());
+  ASSERT_TRUE(bridge.Step().ok());
+  Append(log_, Calls(4, 5));
+  p.fail_next_ = 2;
+  EXPECT_FALSE(bridge.Step().ok());
+  fs::copy_file(log_, log_ + ".1");
+  Truncate(log_);
+  Append(log_, Calls(6, 12));
+  p.fail_next_ = 1;
+  EXPECT_FALSE(bridge.Step().ok());  // from the copy, failed again
+  for (int steps = 0; steps < 5; ++steps) ASSERT_TRUE(bridge.Step().ok());
+  // (call-5 first from the batch whose call-4 failed, then all again.)
+  std::vector<std::string> want = Names(1, 3);
+  want.push_back("call-5");
+  for (const std::string& name : Names(4, 12)) want.push_back(name);
+  EXPECT_EQ(CallIds(p), want);
+  EXPECT_EQ(bridge.stats().mapped.lines, 12);
+  EXPECT_EQ(follower.stats().truncations, 1);
+  EXPECT_EQ(follower.stats().lost_files, 0);
+  EXPECT_EQ((*LoadCheckpoint(checkpoint_))->position.line, 7);
 }
 
 TEST_F(BridgeTest, CheckpointForAnotherPathIsRefused) {
