@@ -1,4 +1,5 @@
 // The librdkafka Admin client.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -6,7 +7,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -40,17 +40,6 @@ class RdAdmin final : public Admin, public ClientCore {
 
   absl::Status CreateTopics(const std::vector<TopicSpec>& topics, absl::Duration timeout) override {
     if (topics.empty()) return absl::OkStatus();
-    // The in-process broker has no CreateTopics API: librdkafka would wait
-    // for a controller until the timeout. Its cluster id gives it away.
-    if (char* id = rd_kafka_clusterid(rk_.get(), TimeoutMs(timeout)); id != nullptr) {
-      const bool mock = absl::StartsWith(id, "mockCluster");
-      rd_kafka_mem_free(rk_.get(), id);
-      if (mock) {
-        return absl::UnimplementedError(
-            "kafka create topics: the in-process broker has no CreateTopics API; use "
-            "EmbeddedBroker::CreateTopic");
-      }
-    }
     char errstr[512];
     std::vector<RdPtr<rd_kafka_NewTopic_t>> owned;
     std::vector<rd_kafka_NewTopic_t*> raw;
@@ -89,9 +78,23 @@ class RdAdmin final : public Admin, public ClientCore {
     }
     RdPtr<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk_.get()));
     rd_kafka_CreateTopics(rk_.get(), raw.data(), raw.size(), options.get(), queue.get());
-    // The request timeout bounds the wait; allow a little for the reply.
-    RdPtr<rd_kafka_event_t> event(
-        rd_kafka_queue_poll(queue.get(), TimeoutMs(timeout + absl::Seconds(5))));
+    // The request timeout ends the request (a result with _TIMED_OUT); the
+    // wait for it allows a little more for the result to come. Meanwhile the
+    // cluster id is watched: the in-process broker has no CreateTopics API
+    // (librdkafka would wait for its controller until the timeout), and its
+    // cluster id, which comes with the first metadata, gives it away. (It
+    // used to be asked for first, with a wait of its own of up to `timeout`:
+    // an unreachable cluster took twice the timeout.)
+    RdPtr<rd_kafka_event_t> event;
+    for (SlicedWait wait(timeout + kResultMargin); event == nullptr && wait.HasTime();) {
+      if (InProcessCluster()) {
+        rd_kafka_poll(rk_.get(), 0);
+        return absl::UnimplementedError(
+            "kafka create topics: the in-process broker has no CreateTopics API; use "
+            "EmbeddedBroker::CreateTopic");
+      }
+      event.reset(rd_kafka_queue_poll(queue.get(), TimeoutMs(wait.Next())));
+    }
     rd_kafka_poll(rk_.get(), 0);  // serve error/statistics callbacks
     if (event == nullptr) {
       return absl::DeadlineExceededError(
@@ -188,6 +191,37 @@ class RdAdmin final : public Admin, public ClientCore {
           "kafka create topic ", name, ": exists with ", *have, " partitions, wanted ", wanted));
     }
     return absl::OkStatus();
+  }
+
+  // Waits of kSlice each, counted: up to `budget` in all (a wait that
+  // ends early, with an event, is counted whole).
+  class SlicedWait {
+   public:
+    static constexpr absl::Duration kSlice = absl::Milliseconds(100);
+    explicit SlicedWait(absl::Duration budget) : left_(budget) {}
+    bool HasTime() const { return left_ > absl::ZeroDuration(); }
+    // The next wait, counted.
+    absl::Duration Next() {
+      const absl::Duration d = std::min(left_, kSlice);
+      left_ -= d;
+      return d;
+    }
+
+   private:
+    absl::Duration left_;
+  };
+
+  // What CreateTopics waits for its result beyond the request's timeout.
+  static constexpr absl::Duration kResultMargin = absl::Milliseconds(500);
+
+  // The client's metadata says it talks to the in-process broker (does not
+  // wait: false while no metadata has come).
+  bool InProcessCluster() {
+    char* id = rd_kafka_clusterid(rk_.get(), 0);
+    if (id == nullptr) return false;
+    const bool mock = IsInProcessCluster(id);
+    rd_kafka_mem_free(rk_.get(), id);
+    return mock;
   }
 
   RdPtr<rd_kafka_t> rk_;

@@ -82,6 +82,9 @@ bool LeaderNotKnown(rd_kafka_resp_err_t err) {
   }
 }
 constexpr absl::Duration kLeaderRetryPause = absl::Milliseconds(50);
+// The time QueryWatermarks gives its first attempt (doubled after each
+// attempt that timed out).
+constexpr absl::Duration kFirstWatermarkAttempt = absl::Milliseconds(250);
 
 class RdConsumer final : public Consumer, public ClientCore {
  public:
@@ -92,7 +95,8 @@ class RdConsumer final : public Consumer, public ClientCore {
     pending_commits_.clear();  // their owners may be gone: never called
     if (rk_ != nullptr && !closed_ && !closing_) {
       listener_ = nullptr;  // may already be gone; leave the group silently
-      left_group_ = CloseWithin(close_timeout_).ok();
+      SlicedWait wait(*this, close_timeout_);
+      left_group_ = CloseWithin(wait).ok();
     }
     // An unfinished close: librdkafka's destruction would wait for ever
     // for the unassign of a revoke it handed to the close queue.
@@ -183,11 +187,13 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     RdPtr<rd_kafka_message_t> message(rd_kafka_consumer_poll(rk_.get(), TimeoutMs(timeout)));
     ServeCommitResults(0);
+    CheckBrokersBack(rk_.get());
     if (message == nullptr) return std::nullopt;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::nullopt;
       return ConsumeError(message.get());
     }
+    NoteBrokerAnswered();
     Record r = internal::ToRecord(message.get(), read_headers_);
     r.epoch = epoch_.load(std::memory_order_relaxed);
     return r;
@@ -211,6 +217,8 @@ class RdConsumer final : public Consumer, public ClientCore {
       r.epoch = epoch_.load(std::memory_order_relaxed);
     }
     ServeCommitResults(0);
+    if (!out->empty()) NoteBrokerAnswered();
+    CheckBrokersBack(rk_.get());
     return status;
   }
 
@@ -377,12 +385,26 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (absl::Status s = RequireOpen(); !s.ok()) return s;
     Watermarks w;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    // Each pause counts against the timeout; on a KafkaConfig::clock, the
-    // round trips do too.
+    // Each attempt is given a part of the timeout and counts as having used
+    // all of it (and each pause as well), so the attempts together stay
+    // within the timeout without a clock. An attempt that timed out gets
+    // twice as long next time (a slow broker); one answered with a leader
+    // not known is asked again after a pause.
+    absl::Duration attempt = kFirstWatermarkAttempt;
     for (SlicedWait wait(*this, timeout);;) {
-      err =
-          rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &w.low, &w.high,
-                                           TimeoutMs(std::max(wait.Left(), absl::ZeroDuration())));
+      const absl::Duration limit = std::min(attempt, std::max(wait.Left(), absl::ZeroDuration()));
+      int calls = 1;
+      err = QueryOffset(topic, partition, kOffsetBeginning, limit, &w.low);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        calls = 2;
+        err = QueryOffset(topic, partition, kOffsetEnd, limit, &w.high);
+      }
+      wait.Served(calls * limit, 0);
+      if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        attempt *= 2;
+        if (wait.Left() <= absl::ZeroDuration()) break;
+        continue;
+      }
       if (!LeaderNotKnown(err)) break;
       const absl::Duration pause = std::min(wait.Left(), kLeaderRetryPause);
       if (pause <= absl::ZeroDuration()) break;
@@ -462,10 +484,24 @@ class RdConsumer final : public Consumer, public ClientCore {
     if (closed_ || closing_) return absl::OkStatus();
     closing_ = true;
     // Calls the rebalance callback (OnRevoked, which may still Commit)
-    // before leaving the group.
-    absl::Status s = CloseWithin(close_timeout_);
+    // before leaving the group, and serves commit results and errors on the
+    // way.
+    SlicedWait wait(*this, close_timeout_);
+    absl::Status s = CloseWithin(wait);
     left_group_ = s.ok();
+    // librdkafka's close waits for the commits under way, but their results
+    // may reach the commit queue just after: what is left of close_timeout
+    // is theirs. A commit still unanswered then is told so: its callback
+    // must not wait for a Poll that can no longer come.
+    while (!pending_commits_.empty() && wait.Left() > absl::ZeroDuration()) {
+      const absl::Duration slice = wait.Slice();
+      wait.Served(slice, ServeCommitResults(TimeoutMs(slice)));
+    }
     ServeCommitResults(0);
+    FailPendingCommits(absl::DeadlineExceededError(
+        absl::StrCat("kafka commit: no answer from the group coordinator before the consumer "
+                     "closed (close_timeout ",
+                     absl::FormatDuration(close_timeout_), ")")));
     closed_ = true;
     listener_ = nullptr;
     return s;
@@ -583,18 +619,36 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   static void CommitResult(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* offsets, void* opaque) {
-    ClientCore* self = ClientCore::FromOpaque(opaque);
+    if (auto* self = static_cast<RdConsumer*>(ClientCore::FromOpaque(opaque))) {
+      self->OnCommitResult(err, offsets);
+    }
+  }
+
+  // The result of a Commit(async = true) or an auto-commit: failures go to
+  // on_error and Health().
+  void OnCommitResult(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets) {
     if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;  // nothing to commit
     absl::Status s = KafkaError(err, "kafka async commit");
     if (s.ok()) s = ListError(offsets, "kafka async commit");
-    if (!s.ok()) self->ReportError(s, false);
+    if (!s.ok()) ReportError(s, false);
+  }
+
+  // Calls the callbacks of commits still waiting for their result with
+  // `status`, in the order the commits were sent.
+  void FailPendingCommits(const absl::Status& status) {
+    while (!pending_commits_.empty()) {
+      CommitCallback callback = std::move(pending_commits_.begin()->second);
+      pending_commits_.erase(pending_commits_.begin());
+      NoteError(status);
+      if (callback) callback(status);
+    }
   }
 
   // rd_kafka_consumer_close(), bounded: librdkafka's own can wait for ever
   // for a group coordinator that does not answer (librdkafka issue #3740).
-  // Serves the rebalance (OnRevoked) on the way. DeadlineExceeded when the
-  // close did not finish within `timeout`.
-  absl::Status CloseWithin(absl::Duration timeout) {
+  // Serves the rebalance (OnRevoked), commit results and errors on the way.
+  // DeadlineExceeded when the close did not finish within `wait`.
+  absl::Status CloseWithin(SlicedWait& wait) {
     close_queue_.reset(rd_kafka_queue_new(rk_.get()));
     if (absl::Status s = TakeError(rd_kafka_consumer_close_queue(rk_.get(), close_queue_.get()),
                                    "kafka consumer close");
@@ -603,32 +657,48 @@ class RdConsumer final : public Consumer, public ClientCore {
     }
     // Records fetched before the close arrive here ahead of the rebalance:
     // they are dropped, and do not use up the budget.
-    for (SlicedWait wait(*this, timeout);
-         !rd_kafka_consumer_closed(rk_.get()) && wait.Left() > absl::ZeroDuration();) {
+    while (!rd_kafka_consumer_closed(rk_.get()) && wait.Left() > absl::ZeroDuration()) {
       const absl::Duration slice = wait.Slice();
       RdPtr<rd_kafka_event_t> event(rd_kafka_queue_poll(close_queue_.get(), TimeoutMs(slice)));
-      wait.Served(slice, event == nullptr ? 0 : 1);
       if (event != nullptr) ServeCloseEvent(event.get());
+      // Results of commits (CommitAsync, also from OnRevoked) come to
+      // their own queue, in the order sent.
+      const int served = (event == nullptr ? 0 : 1) + ServeCommitResults(0);
+      wait.Served(slice, served);
     }
     if (!rd_kafka_consumer_closed(rk_.get())) {
       // A revoke still waiting in the queue would hold up the destruction
       // for ever (librdkafka waits for the unassign it asked us for).
       ServeCloseQueueNow();
-      absl::Status s = absl::DeadlineExceededError(
-          absl::StrCat("kafka consumer close: not finished within ", absl::FormatDuration(timeout),
-                       " (group coordinator unreachable?); closed without leaving the group"));
+      absl::Status s = absl::DeadlineExceededError(absl::StrCat(
+          "kafka consumer close: not finished within ", absl::FormatDuration(close_timeout_),
+          " (group coordinator unreachable?); closed without leaving the group"));
       NoteError(s);
       return s;
     }
+    // What the close left in its queue (an error, an async commit's result)
+    // before the queue goes.
+    ServeCloseQueueNow();
     close_queue_.reset();
     return absl::OkStatus();
   }
 
-  // Serves one event of the close queue: a rebalance is answered (OnRevoked
-  // with a listener), anything else dropped.
+  // Serves one event of the close queue, which takes what Poll would have
+  // served: a rebalance is answered (OnRevoked with a listener), the result
+  // of a Commit(async = true) or an auto-commit and errors are reported as
+  // Poll reports them, statistics are passed on; fetched records are
+  // dropped.
   void ServeCloseEvent(rd_kafka_event_t* event) {
-    if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE) {
-      OnRebalance(rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event));
+    switch (rd_kafka_event_type(event)) {
+      case RD_KAFKA_EVENT_REBALANCE:
+        OnRebalance(rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event));
+        break;
+      case RD_KAFKA_EVENT_OFFSET_COMMIT:
+        OnCommitResult(rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event));
+        break;
+      default:
+        ServeEvent(rk_.get(), event);  // errors, statistics
+        break;
     }
   }
 
@@ -661,6 +731,27 @@ class RdConsumer final : public Consumer, public ClientCore {
       if (event == nullptr) return;
       ServeCloseEvent(event.get());
     }
+  }
+
+  // Asks the leader of a partition for one of its watermarks: `which` is
+  // kOffsetBeginning (low) or kOffsetEnd (high). Waits at most `timeout`:
+  // rd_kafka_offsets_for_times() keeps to its timeout, where
+  // rd_kafka_query_watermark_offsets() (librdkafka 2.0.2) waits for its
+  // requests' own timeouts (minutes) while the leader is down, whatever
+  // timeout it was given.
+  rd_kafka_resp_err_t QueryOffset(const std::string& topic, int32_t partition, int64_t which,
+                                  absl::Duration timeout, int64_t* offset) {
+    RdPtr<rd_kafka_topic_partition_list_t> list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = which;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk_.get(), list.get(), TimeoutMs(timeout));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return err;
+    const rd_kafka_topic_partition_t& p = list->elems[0];
+    if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) return p.err;
+    // Not answered in time: some librdkafka versions say so only by leaving
+    // the query as it was (an answer is an offset >= 0).
+    if (p.offset < 0) return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    *offset = p.offset;
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
   }
 
   // Sends a commit whose result is posted to commit_queue_ as an event

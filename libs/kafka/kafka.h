@@ -208,8 +208,8 @@ struct ClientHealth {
   int brokers_up = 0;
   // Brokers the client needs but cannot reach (state not UP and not INIT).
   int brokers_down = 0;
-  // Set by librdkafka's "all brokers down" error, cleared when statistics
-  // show a broker up again.
+  // Set by librdkafka's "all brokers down" error, cleared once a broker is
+  // up again (seen from the client's polls, with or without statistics).
   bool all_brokers_down = false;
   // A fatal error: the client is unusable and must be recreated (e.g. a
   // fenced transactional producer, an idempotence guarantee broken).
@@ -437,10 +437,12 @@ class Consumer {
   // null) is then called exactly once with the broker's verdict (OK, or the
   // first error, e.g. Unavailable while the coordinator is away), on the
   // polling thread from within a later Poll, PollBatch, synchronous Commit
-  // or Close. Results come in the order the commits were sent. A consumer
-  // destroyed first drops the callbacks still waiting (never called). An
-  // error here means nothing was sent and `on_result` is not called; an
-  // empty list is a no-op (`on_result` is called with OK at once).
+  // or Close. Results come in the order the commits were sent; a commit
+  // still unanswered when Close returns gets DeadlineExceeded from it. A
+  // consumer destroyed first drops the callbacks still waiting (never
+  // called). An error here means nothing was sent and `on_result` is not
+  // called; an empty list is a no-op (`on_result` is called with OK at
+  // once).
   virtual absl::Status CommitAsync(const std::vector<TopicPartition>& offsets,
                                    CommitCallback on_result) = 0;
 
@@ -474,6 +476,8 @@ class Consumer {
   // Asks the partition leader for the current watermarks. A leader not (yet)
   // known, e.g. of a topic just created or a partition whose leader moves,
   // is asked again until `timeout` has passed; then its error is returned.
+  // Bounded by `timeout` also while the leader's broker is down (librdkafka
+  // 2.0.2's own watermark query is not: it waits minutes).
   virtual absl::StatusOr<Watermarks> QueryWatermarks(const std::string& topic, int32_t partition,
                                                      absl::Duration timeout) = 0;
 

@@ -77,10 +77,15 @@ class RdProducer final : public Producer, public ClientCore {
     return absl::OkStatus();
   }
 
-  int Poll(absl::Duration timeout) override { return rd_kafka_poll(rk_.get(), TimeoutMs(timeout)); }
+  int Poll(absl::Duration timeout) override {
+    const int served = rd_kafka_poll(rk_.get(), TimeoutMs(timeout));
+    CheckBrokersBack(rk_.get());
+    return served;
+  }
 
   absl::Status Flush(absl::Duration timeout) override {
     const rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), TimeoutMs(timeout));
+    CheckBrokersBack(rk_.get());
     if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
       return absl::DeadlineExceededError(absl::StrCat("kafka flush: ", InFlight(),
                                                       " records still undelivered after ",
@@ -252,7 +257,9 @@ class RdProducer final : public Producer, public ClientCore {
     }
     self->in_flight_.fetch_sub(1);
     absl::Status status;
-    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->NoteBrokerAnswered();
+    } else {
       const char* persisted = "";
       switch (rd_kafka_message_status(message)) {
         case RD_KAFKA_MSG_STATUS_NOT_PERSISTED:

@@ -358,21 +358,68 @@ void ClientCore::ReportError(const absl::Status& error, bool fatal) {
 }
 
 void ClientCore::ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-  ClientCore* self = FromOpaque(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+  FromOpaque(opaque)->OnClientError(rk, code, reason, code == RD_KAFKA_RESP_ERR__FATAL);
+}
+
+void ClientCore::OnClientError(rd_kafka_t* rk, rd_kafka_resp_err_t code, const char* reason,
+                               bool fatal) {
+  if (fatal || code == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[512] = "";  // written only when a fatal error is set
     const rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, buf, sizeof buf);
-    self->ReportError(
-        KafkaError(cause == RD_KAFKA_RESP_ERR_NO_ERROR ? code : cause, "fatal client error", buf),
-        /*fatal=*/true);
+    absl::Status s =
+        KafkaError(cause == RD_KAFKA_RESP_ERR_NO_ERROR ? code : cause, "fatal client error",
+                   buf[0] != '\0' ? buf : (reason != nullptr ? reason : ""));
+    if (HealthSnapshot().fatal) {
+      NoteError(s);  // reported once (a consumer may also see it from a poll)
+    } else {
+      ReportError(s, /*fatal=*/true);
+    }
     return;
   }
   if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-    absl::MutexLock lock(&self->mu_);
-    self->health_.all_brokers_down = true;
+    absl::MutexLock lock(&mu_);
+    health_.all_brokers_down = true;
+    all_brokers_down_.store(true, std::memory_order_relaxed);
   }
-  self->ReportError(KafkaError(code, "kafka client error", reason ? reason : ""), false);
+  ReportError(KafkaError(code, "kafka client error", reason ? reason : ""), false);
+}
+
+bool ClientCore::ServeEvent(rd_kafka_t* rk, rd_kafka_event_t* event) {
+  switch (rd_kafka_event_type(event)) {
+    case RD_KAFKA_EVENT_ERROR:
+      OnClientError(rk, rd_kafka_event_error(event), rd_kafka_event_error_string(event),
+                    rd_kafka_event_error_is_fatal(event) != 0);
+      return true;
+    case RD_KAFKA_EVENT_STATS:
+      OnStats(rd_kafka_event_stats(event));
+      return true;
+    default:
+      return false;
+  }
+}
+
+void ClientCore::NoteBrokerAnswered() {
+  if (all_brokers_down_.load(std::memory_order_relaxed)) ClearAllBrokersDown();
+}
+
+void ClientCore::CheckBrokersBack(rd_kafka_t* rk) {
+  if (!all_brokers_down_.load(std::memory_order_relaxed)) return;
+  // With no wait, rd_kafka_metadata() fails with _TRANSPORT when no broker
+  // is up; otherwise it sends the request to one that is (its answer goes
+  // to the client's metadata cache) and times out at once.
+  const rd_kafka_metadata_t* raw = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, nullptr, &raw, 0);
+  RdPtr<const rd_kafka_metadata_t> md(raw);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    ClearAllBrokersDown();
+  }
+}
+
+void ClientCore::ClearAllBrokersDown() {
+  absl::MutexLock lock(&mu_);
+  health_.all_brokers_down = false;
+  all_brokers_down_.store(false, std::memory_order_relaxed);
 }
 
 int ClientCore::StatsCallback(rd_kafka_t* rk, char* json, size_t json_len, void* opaque) {
@@ -435,7 +482,10 @@ void ClientCore::OnStats(std::string_view json) {
   health_.brokers = std::move(brokers);
   health_.brokers_up = up;
   health_.brokers_down = down;
-  if (up > 0) health_.all_brokers_down = false;
+  if (up > 0) {
+    health_.all_brokers_down = false;
+    all_brokers_down_.store(false, std::memory_order_relaxed);
+  }
   health_.stats_time = now;
 }
 

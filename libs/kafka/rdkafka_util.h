@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -113,6 +114,25 @@ class ClientCore {
   // KafkaConfig::clock's time (InfinitePast without a clock).
   absl::Time Now() const;
 
+  // Serves an error or statistics event (from a queue polled with
+  // rd_kafka_queue_poll, where librdkafka does not call the callbacks) as
+  // the error and statistics callbacks would. False for any other event.
+  bool ServeEvent(rd_kafka_t* rk, rd_kafka_event_t* event);
+
+  // A broker answered (a record delivered or fetched, a commit stored):
+  // clears ClientHealth::all_brokers_down. Cheap when it is not set.
+  void NoteBrokerAnswered();
+
+  // Clears ClientHealth::all_brokers_down once some broker is up again.
+  // librdkafka reports all brokers down (an error) but not their return,
+  // which only statistics show, and those may be off
+  // (KafkaConfig::stats_interval zero). Cheap when the flag is not set;
+  // otherwise asks librdkafka, without waiting, for a broker that is up
+  // (connected, its handshake answered), which also makes a client with
+  // sparse connections try one. For the polling thread, after serving
+  // callbacks.
+  void CheckBrokersBack(rd_kafka_t* rk);
+
   // The ClientCore installed as the opaque.
   static ClientCore* FromOpaque(void* opaque) { return static_cast<ClientCore*>(opaque); }
 
@@ -123,6 +143,10 @@ class ClientCore {
                           const char* message);
 
   void OnStats(std::string_view json);
+  // An error from librdkafka's error callback or an error event; `fatal`
+  // when librdkafka says so (the code may be _FATAL or already the cause).
+  void OnClientError(rd_kafka_t* rk, rd_kafka_resp_err_t code, const char* reason, bool fatal);
+  void ClearAllBrokersDown();
 
   const Clock* const clock_;
   const std::function<void(const absl::Status&, bool)> on_error_;
@@ -131,6 +155,9 @@ class ClientCore {
 
   mutable absl::Mutex mu_;
   ClientHealth health_ ABSL_GUARDED_BY(mu_);
+  // health_.all_brokers_down, readable without the lock (checked on every
+  // poll and delivery).
+  std::atomic<bool> all_brokers_down_{false};
 };
 
 }  // namespace tidewatch::kafka::internal

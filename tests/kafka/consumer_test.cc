@@ -489,5 +489,43 @@ TEST_F(ConsumerTest, DISABLED_AConsumerWhoseCloseRanOutOfTimeIsStillDestroyed) {
   EXPECT_TRUE(DestroyReturns(std::move(consumer))) << "destruction did not return";
 }
 
+// CommitAsync and then Close at once (a member leaving right after its last
+// commit): Close serves the commit's result, so the callback runs, once,
+// with the broker's verdict, and the offset is stored for the next member.
+// (Close used to serve only the rebalance: a result that came while it
+// waited was never delivered.)
+TEST_F(ConsumerTest, CloseDeliversTheResultOfACommitSentJustBefore) {
+  ASSERT_TRUE(broker_->CreateTopic("last", 1).ok());
+  ProduceKeyed("last", 10, 1, "l");
+  auto consumer = MakeConsumer(GroupOptions("g-last"), "c");
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_TRUE(consumer->Subscribe({"last"}, nullptr).ok());
+  ASSERT_EQ(ConsumeN(*consumer, 10, absl::Seconds(30)).size(), 10u);
+
+  std::vector<std::pair<int, absl::Status>> results;
+  ASSERT_TRUE(consumer
+                  ->CommitAsync({{"last", 0, 4}},
+                                [&](const absl::Status& s) { results.emplace_back(1, s); })
+                  .ok());
+  ASSERT_TRUE(consumer
+                  ->CommitAsync({{"last", 0, 10}},
+                                [&](const absl::Status& s) { results.emplace_back(2, s); })
+                  .ok());
+  absl::Status closed = consumer->Close();
+  EXPECT_TRUE(closed.ok()) << closed;
+  ASSERT_EQ(results.size(), 2u) << "commit results not delivered by Close";
+  EXPECT_EQ(results[0].first, 1);
+  EXPECT_TRUE(results[0].second.ok()) << results[0].second;
+  EXPECT_EQ(results[1].first, 2);
+  EXPECT_TRUE(results[1].second.ok()) << results[1].second;
+  EXPECT_EQ(consumer->Health().error_count, 0) << consumer->Health().last_error;
+
+  auto next = MakeConsumer(GroupOptions("g-last"), "next");
+  ASSERT_NE(next, nullptr);
+  auto committed = next->Committed({{"last", 0}}, absl::Seconds(5));
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ((*committed)[0].offset, 10);
+}
+
 }  // namespace
 }  // namespace tidewatch::kafka::testing

@@ -9,11 +9,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -442,6 +444,144 @@ TEST_F(FaultsTest, CommitsAndCloseAreBoundedWhileTheBrokerIsDown) {
   EXPECT_LT(took, absl::Seconds(4)) << closed;
   EXPECT_EQ(consumer.Commit({{"t", 0, 5}}, false).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+}
+
+// Close with the broker gone: the errors that come meanwhile (the broker
+// down) reach on_error and Health() as they would from Poll, and a commit
+// still unanswered when Close gives up is told so (its callback runs once,
+// with an error) instead of never. (Close used to drop every event but the
+// rebalance, and left such a callback waiting for a Poll that could no
+// longer come.)
+TEST_F(FaultsTest, CloseReportsErrorsAndAnswersEveryCommit) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
+  {
+    auto producer = NewProducer(TestConfig(*broker_, "p"), {});
+    ASSERT_TRUE(producer.ok());
+    ASSERT_TRUE((*producer)->Produce("t", "k", "v").ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  }
+  KafkaConfig config = TestConfig(*broker_, "c");
+  std::vector<std::string> errors;  // on the polling thread only
+  config.on_error = [&errors](const absl::Status& s, bool fatal) {
+    errors.emplace_back(s.message());
+  };
+  ConsumerOptions options = GroupOptions("g-close-errors");
+  options.close_timeout = absl::Seconds(1);
+  auto c = NewConsumer(config, options);
+  ASSERT_TRUE(c.ok());
+  Consumer& consumer = **c;
+  ASSERT_TRUE(consumer.Subscribe({"t"}, nullptr).ok());
+  ASSERT_EQ(ConsumeN(consumer, 1, absl::Seconds(30)).size(), 1u);
+  ASSERT_TRUE(errors.empty()) << errors.front();
+
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  std::vector<absl::Status> results;
+  ASSERT_TRUE(
+      consumer.CommitAsync({{"t", 0, 1}}, [&](const absl::Status& s) { results.push_back(s); })
+          .ok());
+  const absl::Status closed = consumer.Close();
+  EXPECT_EQ(closed.code(), absl::StatusCode::kDeadlineExceeded) << closed;
+  EXPECT_EQ(results.size(), 1u) << "the commit's callback never ran";
+  if (!results.empty()) {
+    EXPECT_FALSE(results[0].ok());
+  }
+  EXPECT_FALSE(errors.empty()) << "on_error never heard of the broker going down";
+  const ClientHealth h = consumer.Health();
+  EXPECT_TRUE(h.all_brokers_down);
+  EXPECT_GE(h.error_count, static_cast<int64_t>(errors.size()));
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+}
+
+// all_brokers_down, set by librdkafka's "all brokers down" error, clears
+// once a broker is back also with statistics off (they used to be the only
+// thing that cleared it): for an idle producer and an idle consumer, from
+// their polls.
+TEST_F(FaultsTest, AllBrokersDownClearsWithStatisticsOff) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
+  KafkaConfig pconfig = TestConfig(*broker_, "p");
+  pconfig.stats_interval = absl::ZeroDuration();
+  auto producer = NewProducer(pconfig, {});
+  ASSERT_TRUE(producer.ok());
+  Producer& p = **producer;
+  ASSERT_TRUE(p.Produce("t", "k", "v0").ok());
+  ASSERT_TRUE(p.Flush(absl::Seconds(10)).ok());
+  KafkaConfig cconfig = TestConfig(*broker_, "c");
+  cconfig.stats_interval = absl::ZeroDuration();
+  auto consumer = NewConsumer(cconfig, ConsumerOptions{});
+  ASSERT_TRUE(consumer.ok());
+  Consumer& c = **consumer;
+  ASSERT_TRUE(c.Assign(FromBeginning("t", 1)).ok());
+  ASSERT_EQ(ConsumeN(c, 1, absl::Seconds(10)).size(), 1u);
+  auto poll_both = [&] {
+    p.Poll(absl::Milliseconds(25));
+    c.Poll(absl::Milliseconds(25)).IgnoreError();
+  };
+
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  ASSERT_TRUE(PollUntil(
+      poll_both, [&] { return p.Health().all_brokers_down && c.Health().all_brokers_down; },
+      absl::Seconds(10)))
+      << "producer " << p.Health().all_brokers_down << ", consumer " << c.Health().all_brokers_down;
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+  EXPECT_TRUE(PollUntil(
+      poll_both, [&] { return !p.Health().all_brokers_down && !c.Health().all_brokers_down; },
+      absl::Seconds(15)))
+      << "producer " << p.Health().all_brokers_down << ", consumer " << c.Health().all_brokers_down;
+  EXPECT_EQ(p.Health().stats_time, absl::InfinitePast()) << "statistics were on";
+  EXPECT_EQ(c.Health().stats_time, absl::InfinitePast()) << "statistics were on";
+}
+
+// QueryWatermarks with the partition's leader down returns an error within
+// (about) its timeout, without a KafkaConfig::clock. librdkafka's own
+// watermark query waits for its requests' timeouts (minutes) while the
+// leader is down, whatever timeout it is given: the retries around it
+// never ended. Watched by a thread of its own: a call still under way after
+// a minute fails the test.
+TEST_F(FaultsTest, WatermarksReturnAnErrorWhileTheLeaderIsDown) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 1).ok());
+  auto c = NewConsumer(TestConfig(*broker_, "c"), ConsumerOptions{});
+  ASSERT_TRUE(c.ok());
+  std::shared_ptr<Consumer> consumer = std::move(*c);
+  absl::StatusOr<Watermarks> wm = consumer->QueryWatermarks("t", 0, absl::Seconds(10));
+  ASSERT_TRUE(wm.ok()) << wm.status();
+
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  struct Outcome {
+    absl::Notification done;
+    absl::StatusOr<Watermarks> wm;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  std::thread([consumer, outcome] {
+    outcome->wm = consumer->QueryWatermarks("t", 0, absl::Seconds(2));
+    outcome->done.Notify();
+  }).detach();
+  ASSERT_TRUE(outcome->done.WaitForNotificationWithTimeout(absl::Minutes(1)))
+      << "QueryWatermarks did not return";
+  ASSERT_FALSE(outcome->wm.ok());
+  EXPECT_THAT(outcome->wm.status().code(),
+              ::testing::AnyOf(absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kUnavailable))
+      << outcome->wm.status();
+  EXPECT_THAT(outcome->wm.status().message(), HasSubstr("t [0]"));
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+}
+
+// CreateTopics against a cluster that does not answer gives up after its
+// timeout (DeadlineExceeded), not twice that: it used to wait up to the
+// timeout for the cluster id first, then up to the timeout again for the
+// request. (The bound checked is loose: 3 s asked, under 4.5 s taken.)
+TEST_F(FaultsTest, CreateTopicsKeepsToItsTimeoutWhenTheClusterIsDown) {
+  ASSERT_TRUE(broker_->SetBrokerDown(-1).ok());
+  auto admin = NewAdmin(TestConfig(*broker_, "admin"));
+  ASSERT_TRUE(admin.ok());
+  TopicSpec spec;
+  spec.name = "new";
+  spec.partitions = 3;
+  const absl::Time start = absl::Now();
+  const absl::Status s = (*admin)->CreateTopics({spec}, absl::Seconds(3));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_LT(took, absl::Milliseconds(4500)) << s;
+  ASSERT_TRUE(broker_->SetBrokerUp(-1).ok());
 }
 
 }  // namespace
