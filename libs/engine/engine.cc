@@ -589,12 +589,13 @@ void Engine::StandDownWhere(LineEntry& entry, absl::Time e,
 }
 
 void Engine::Page(LineEntry& entry, int lv, int entry_no, const policy::CallUpTemplate& tmpl,
-                  absl::Time e, const std::string& reason, const std::vector<MetricValue>& values) {
+                  absl::Time e, const std::string& reason, const std::vector<MetricValue>& values,
+                  absl::string_view id_suffix) {
   const std::string& line_id = entry.policy->line_id;
   const policy::TierRule& t = entry.policy->tiers[lv - 1];
   CallUp cu;
   cu.set_id(absl::StrCat(line_id, "/t", lv, "/", CompactTime(entry.episode_start), "/", entry_no,
-                         "/", tmpl.team_id));
+                         "/", tmpl.team_id, id_suffix));
   cu.set_line_id(line_id);
   cu.set_level(lv);
   cu.set_tier(t.name);
@@ -640,7 +641,14 @@ void Engine::Page(LineEntry& entry, int lv, int entry_no, const policy::CallUpTe
   entry.called_teams[lv].push_back(tmpl.team_id);
 }
 
-void Engine::PageAddedTeams(LineEntry& entry, absl::Time e, const std::string& note) {
+void Engine::ForgetRemovedTeams(LineEntry& entry) {
+  for (std::vector<std::string>& teams : entry.called_teams) {
+    std::erase_if(teams,
+                  [this](const std::string& team) { return !policy_->teams.contains(team); });
+  }
+}
+
+void Engine::PageAddedTeams(LineEntry& entry, absl::Time e) {
   if (entry.frozen) return;  // its restore pages them
   for (int lv = 1; lv <= entry.level && lv <= static_cast<int>(entry.policy->tiers.size()); ++lv) {
     const int entry_no = lv < static_cast<int>(entry.entries.size()) ? entry.entries[lv] : 0;
@@ -654,7 +662,11 @@ void Engine::PageAddedTeams(LineEntry& entry, absl::Time e, const std::string& n
         entry.called_teams[lv].push_back(tmpl.team_id);
         continue;
       }
-      Page(entry, lv, entry_no, tmpl, e, absl::StrCat("team added to the tier by ", note), {});
+      // Its own id (a team removed and brought back within the entry was
+      // paged before under the entry's plain id): the version's.
+      Page(entry, lv, entry_no, tmpl, e,
+           absl::StrCat("team added to the tier by policy version ", policy_version_), {},
+           absl::StrCat("/v", policy_version_));
     }
   }
 }
@@ -877,7 +889,12 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
     c->set_level(lv);
     for (const std::string& team : entry.called_teams[lv]) c->add_team_ids(team);
   }
-  if (const auto waiting = entry.state.OldestWaiting(kMaxSavedWaitingCalls); !waiting.empty()) {
+  // Calls waiting since before the replay horizon (a recovery's replay
+  // opens the later ones again).
+  if (const auto waiting = entry.state.OldestWaiting(
+          now_ == absl::InfinitePast() ? now_ : now_ - ReplayHorizon(*policy_),
+          kMaxSavedWaitingCalls);
+      !waiting.empty()) {
     s.set_call_fingerprint_version(RecentIdSet::kFingerprintVersion);
     for (const auto& [call, queued] : waiting) {
       tidewatch::v1::WaitingCall* w = s.add_waiting();
@@ -967,7 +984,11 @@ TideStatus Engine::SavedTide(const tidewatch::v1::LineTideState& s) const {
   return out;
 }
 
-absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
+absl::Duration ReplayHorizon(const policy::CompiledPolicy& policy) {
+  return policy.longest_window() + policy.allowed_lateness + policy.evaluation_interval;
+}
+
+absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s, bool page_added_teams) {
   auto it = lines_.find(s.line_id());
   if (it == lines_.end()) return absl::NotFoundError(absl::StrCat("no line '", s.line_id(), "'"));
   LineEntry& entry = *it->second;
@@ -1052,9 +1073,10 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s) {
     const absl::Time at = SavedStateTime(s);
     StandDownWhere(entry, at,
                    [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
+    ForgetRemovedTeams(entry);
     // Teams added to a tier in force since the state was written (a version
     // applied while down, or one whose pages were not committed) are paged.
-    PageAddedTeams(entry, at, absl::StrCat("policy version ", policy_version_));
+    if (page_added_teams) PageAddedTeams(entry, at);
   }
   return totals_status;
 }
@@ -1315,9 +1337,10 @@ absl::Status Engine::ReplacePolicy(std::shared_ptr<const policy::CompiledPolicy>
     if (!entry->owned || at == absl::InfinitePast()) continue;
     StandDownWhere(*entry, at,
                    [this](const CallUp& cu) { return !policy_->teams.contains(cu.team_id()); });
+    ForgetRemovedTeams(*entry);
     // Teams the version adds to a tier in force (or renames) are paged now,
     // not at the tier's next entry.
-    PageAddedTeams(*entry, at, note);
+    PageAddedTeams(*entry, at);
   }
   return absl::OkStatus();
 }

@@ -35,6 +35,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/recent_id_set.h"
 #include "events/event_view.h"
@@ -144,8 +145,15 @@ struct TideStatus {
 // InvalidArgument for a wait bin out of range.
 absl::StatusOr<window::WindowStats> TotalsFromProto(const tidewatch::v1::LineTotals& totals);
 
-// The most waiting calls a line's saved state keeps (the oldest: those a
-// recovery's replay cannot open again).
+// How far back of its clock a recovery replays a partition's input: the
+// longest window + the allowed lateness + one evaluation interval (the
+// windows are rebuilt from it). Calls waiting since before it are kept in
+// the saved state (SnapshotTide).
+absl::Duration ReplayHorizon(const policy::CompiledPolicy& policy);
+
+// The most waiting calls a line's saved state keeps (the oldest of those
+// queued before the replay horizon: a recovery's replay cannot open them
+// again).
 inline constexpr size_t kMaxSavedWaitingCalls = 1000;
 
 // The engine. Not thread-safe: one owner drives it.
@@ -208,9 +216,11 @@ class Engine {
   // it) while events rebuild its windows; RestoreTide sets its tide and
   // call-up state from a snapshot and unfreezes it. Unknown line: NotFound.
   // Saved totals it cannot read: InvalidArgument, the rest restored (the
-  // line unfrozen all the same).
+  // line unfrozen all the same). Teams the policy in force adds to the
+  // restored tiers are paged, unless `page_added_teams` is false (a line
+  // restored only to be dropped by the next version).
   absl::Status FreezeTide(std::string_view line_id);
-  absl::Status RestoreTide(const tidewatch::v1::LineTideState& state);
+  absl::Status RestoreTide(const tidewatch::v1::LineTideState& state, bool page_added_teams = true);
   // The tide `state` would restore for its line under the policy in force
   // (what a recovering line shows until it is restored).
   TideStatus SavedTide(const tidewatch::v1::LineTideState& state) const;
@@ -261,12 +271,19 @@ class Engine {
                       std::string reason, std::vector<tidewatch::v1::MetricValue> values);
   // Pages `tmpl`'s team for level `lv`'s entry number `entry_no` at `e`
   // (a new call-up, emitted and kept open; the team noted as called).
+  // The call-up's id is the entry's plus `id_suffix`.
   void Page(LineEntry& entry, int lv, int entry_no, const policy::CallUpTemplate& tmpl,
             absl::Time e, const std::string& reason,
-            const std::vector<tidewatch::v1::MetricValue>& values);
+            const std::vector<tidewatch::v1::MetricValue>& values,
+            absl::string_view id_suffix = "");
+  // Forgets, among the teams paged at each tier's entry, those the policy in
+  // force no longer has (their call-ups stood down): brought back by a later
+  // version, they are paged again.
+  void ForgetRemovedTeams(LineEntry& entry);
   // Pages the teams of the line's tiers in force (up to its level) not yet
-  // paged at their current entry: those a policy version (`note`) added.
-  void PageAddedTeams(LineEntry& entry, absl::Time e, const std::string& note);
+  // paged at their current entry (those the version in force added), each
+  // with a call-up id of its own ending in "/v<version>".
+  void PageAddedTeams(LineEntry& entry, absl::Time e);
   // Pages the next rota contact of call-ups unacknowledged past their
   // team's ack timeout; the last contact's timeout expires the call-up.
   void RepageDue(LineEntry& entry, absl::Time e);

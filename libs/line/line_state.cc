@@ -150,9 +150,13 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
         return Disposition::kConflict;
       }
       RecordSample(t, window::Sample::Offered(), in_windows);
-      if (auto held = held_.find(id); held != held_.end()) {
-        // The exit came first (without a wait, or after an earlier visit
-        // closed): now its visit is known.
+      // The exit came first (without a wait, or after an earlier visit
+      // closed): now its visit is known. An exit held after a closed visit
+      // is that of a later visit, entered no later than it left (a queued
+      // event of the closed visit, or one after the exit, is not its own).
+      if (auto held = held_.find(id);
+          held != held_.end() &&
+          (!held->second.after_visit || (!of_closed_visit && t <= held->second.time))) {
         const HeldOutcome h = held->second;
         held_.erase(held);
         ApplyHeld(h, t);
@@ -274,13 +278,14 @@ LineState::Disposition LineState::Apply(const events::CallEventView& event, absl
   return Disposition::kConflict;
 }
 
-std::vector<std::pair<Fingerprint, absl::Time>> LineState::OldestWaiting(size_t max) const {
+std::vector<std::pair<Fingerprint, absl::Time>> LineState::OldestWaiting(absl::Time before,
+                                                                         size_t max) const {
   std::vector<std::pair<Fingerprint, absl::Time>> out;
-  if (max == 0 || waiting_.empty()) return out;
+  if (max == 0 || waiting_.empty() || waiting_.begin()->first >= before) return out;
   // The serials of the oldest, then their calls.
   absl::flat_hash_map<uint64_t, size_t> index;  // serial -> position
   for (const auto& [queued, serial] : waiting_) {
-    if (out.size() == max) break;
+    if (out.size() == max || queued >= before) break;
     index.emplace(serial, out.size());
     out.push_back({Fingerprint{}, queued});
   }

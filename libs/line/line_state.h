@@ -12,7 +12,10 @@
 // opens or closes its call and counts in the totals, but no longer in the
 // windows. An answered/abandoned event whose queued event has not been seen
 // uses its own `wait`; without one it is held until its queued event
-// arrives, or counted as an orphan once the lateness has passed.
+// arrives, or counted as an orphan once the lateness has passed. An exit
+// stamped after a visit of its call closed is held likewise, as the exit of
+// a later visit (the call queued again) whose queued event has not arrived:
+// that event closes it, or it is a conflict once the lateness has passed.
 //
 //   LineState line(policy, absl::Seconds(10), windows, absl::Minutes(2));
 //   line.AdvanceTo(now);
@@ -113,9 +116,11 @@ class LineState {
   // Restores one agent from a snapshot unless an event at least as new is
   // already known for it (a replay may have seen a later one).
   void RestoreAgent(const tidewatch::v1::AgentSnapshot& agent);
-  // The calls waiting now, oldest first, at most `max` of them, by the
-  // fingerprint of their call id (recovery snapshots: tidewatch.state).
-  std::vector<std::pair<Fingerprint, absl::Time>> OldestWaiting(size_t max) const;
+  // The calls waiting now that were queued before `before`, oldest first,
+  // at most `max` of them, by the fingerprint of their call id (recovery
+  // snapshots: tidewatch.state).
+  std::vector<std::pair<Fingerprint, absl::Time>> OldestWaiting(absl::Time before,
+                                                                size_t max) const;
   // Restores a call waiting since `queued` (a snapshot's) unless the call is
   // known already (a replay opened it again, or closed it); returns whether
   // it was restored.

@@ -863,7 +863,7 @@ void StreamProcessor::Tick() {
 }
 
 absl::Duration StreamProcessor::HorizonKeep(const policy::CompiledPolicy& policy) {
-  return policy.longest_window() + policy.allowed_lateness + policy.evaluation_interval;
+  return engine::ReplayHorizon(policy);
 }
 
 void StreamProcessor::TrimHorizon(Task& task) const {
@@ -1557,7 +1557,10 @@ void StreamProcessor::ApplyPendingPolicy() {
         ++it;
         continue;
       }
-      if (absl::Status s = task->engine->RestoreTide(it->second); !s.ok()) Error(s);
+      if (absl::Status s = task->engine->RestoreTide(it->second, /*page_added_teams=*/false);
+          !s.ok()) {
+        Error(s);
+      }
       it = task->pending.erase(it);
     }
     if (absl::Status s = task->engine->ReplacePolicy(next, pending_policy_version_); !s.ok()) {

@@ -612,7 +612,7 @@ TEST_F(LifecycleTest, ACallUpOfATeamANewVersionRemovesIsStoodDown) {
   // current entry (not at its next one).
   EXPECT_EQ(out_.callups[2].team_id(), "revenues-team");
   EXPECT_EQ(out_.callups[2].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
-  EXPECT_EQ(out_.callups[2].id(), absl::StrCat(id.substr(0, id.rfind('/')), "/revenues-team"));
+  EXPECT_EQ(out_.callups[2].id(), absl::StrCat(id.substr(0, id.rfind('/')), "/revenues-team/v2"));
   EXPECT_EQ(out_.callups[2].policy_version(), 2);
   EXPECT_EQ(out_.callups[2].reason(),
             "reserves on revenues: team added to the tier by policy "
@@ -656,7 +656,8 @@ TEST_F(LifecycleTest, ATeamAddedToATierInForceIsPagedOnce) {
   EXPECT_EQ(bank.paged_contact(), "Dee");
   EXPECT_EQ(bank.level(), 1);
   EXPECT_EQ(T(bank.created()), kT0 + absl::Minutes(2));
-  EXPECT_EQ(bank.id(), absl::StrCat(first.id().substr(0, first.id().rfind('/')), "/casual-bank"));
+  EXPECT_EQ(bank.id(),
+            absl::StrCat(first.id().substr(0, first.id().rfind('/')), "/casual-bank/v2"));
   // The same version again, or another: nobody paged again.
   ASSERT_TRUE(engine_.ReplacePolicy(added_policy, 3).ok());
   EXPECT_EQ(out_.callups.size(), 2u);
@@ -664,22 +665,28 @@ TEST_F(LifecycleTest, ATeamAddedToATierInForceIsPagedOnce) {
   ASSERT_TRUE(after.ok());
 
   // Restarted on the version with both teams.
-  auto restore = [&](tidewatch::v1::LineTideState state) {
+  auto restore = [&](tidewatch::v1::LineTideState state, bool page_added_teams = true) {
     auto out = std::make_unique<RecordingOutput>();
-    Engine restarted(added_policy, {}, out.get());
+    EngineOptions options;
+    options.policy_version = 3;
+    Engine restarted(added_policy, options, out.get());
     EXPECT_TRUE(restarted.FreezeTide("revenues").ok());
-    EXPECT_TRUE(restarted.RestoreTide(state).ok());
+    EXPECT_TRUE(restarted.RestoreTide(state, page_added_teams).ok());
     return out;
   };
   EXPECT_TRUE(restore(*after)->callups.empty());
   std::unique_ptr<RecordingOutput> from_before = restore(*before);
   ASSERT_EQ(from_before->callups.size(), 1u);
-  EXPECT_EQ(from_before->callups[0].id(), bank.id());
+  EXPECT_EQ(from_before->callups[0].id(),
+            absl::StrCat(first.id().substr(0, first.id().rfind('/')), "/casual-bank/v3"));
+  EXPECT_EQ(from_before->callups[0].team_id(), "casual-bank");
   EXPECT_EQ(from_before->callups[0].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
   EXPECT_EQ(T(from_before->callups[0].created()), kT0 + absl::Minutes(1));  // the state's time
   tidewatch::v1::LineTideState old_format = *before;
   old_format.clear_called_teams();
   EXPECT_TRUE(restore(old_format)->callups.empty());
+  // Restored only to be dropped by the next version: nobody paged.
+  EXPECT_TRUE(restore(*before, /*page_added_teams=*/false)->callups.empty());
 
   // A new entry of the tier pages both teams, under new ids.
   for (int i = 0; i < 7; ++i)
@@ -694,6 +701,33 @@ TEST_F(LifecycleTest, ATeamAddedToATierInForceIsPagedOnce) {
   EXPECT_EQ(out_.callups[n].team_id(), "revenues-bo");
   EXPECT_EQ(out_.callups[n + 1].team_id(), "casual-bank");
   EXPECT_NE(out_.callups[n + 1].id(), bank.id());
+}
+
+// A team renamed and renamed back within a tier's entry (a version rolled
+// back mid-surge): each name is paged when it comes in, the one brought
+// back under an id of its own (its first call-up's id was stood down), so
+// the tier is never left without a call-up.
+TEST_F(LifecycleTest, ATeamRenamedAndRolledBackIsPagedAgain) {
+  const std::string id = Surge().id();
+  std::string renamed = Policy(5);
+  for (size_t at = renamed.find("revenues-bo"); at != std::string::npos;
+       at = renamed.find("revenues-bo", at)) {
+    renamed.replace(at, 11, "revenues-team");
+  }
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(renamed), 2).ok());
+  ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(Policy(5)), 3).ok());
+  ASSERT_EQ(out_.callups.size(), 5u);
+  const std::string prefix = id.substr(0, id.rfind('/'));
+  EXPECT_EQ(out_.callups[1].id(), id);
+  EXPECT_EQ(out_.callups[1].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_EQ(out_.callups[2].id(), prefix + "/revenues-team/v2");
+  EXPECT_EQ(out_.callups[2].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  EXPECT_EQ(out_.callups[3].id(), prefix + "/revenues-team/v2");
+  EXPECT_EQ(out_.callups[3].state(), tidewatch::v1::CALL_UP_STATE_STOOD_DOWN);
+  EXPECT_EQ(out_.callups[4].id(), prefix + "/revenues-bo/v3");
+  EXPECT_EQ(out_.callups[4].state(), tidewatch::v1::CALL_UP_STATE_PAGED);
+  ASSERT_EQ(engine_.OpenCallUps("revenues").size(), 1u);
+  EXPECT_EQ(engine_.OpenCallUps("revenues")[0].team_id(), "revenues-bo");
 }
 
 // The same when the team went while tidewatch was down: a restored call-up

@@ -280,6 +280,46 @@ TEST_F(LineStateTest, AQueuedEventResentForAClosedVisitIsOfferedOnce) {
   EXPECT_EQ(line().calls_waiting(), 1);
 }
 
+// An exit held after a closed visit is matched only by a queued event of a
+// later visit stamped no later than it: the closed visit's own late queued
+// event, or a queued event after the exit (the call queued again, for
+// real, after a spurious exit), is not its own.
+TEST_F(LineStateTest, AHeldExitIsMatchedOnlyByALaterVisitsQueuedEvent) {
+  const window::Counters& c = line().totals().counters;
+  // Visit 1's answer first (with its wait), then an answer after it.
+  ASSERT_EQ(engine_.Apply(b_.Answered("a", kT0 + absl::Seconds(10), absl::Seconds(5))),
+            EventOutcome::kApplied);
+  ASSERT_EQ(engine_.Apply(b_.Answered("a", kT0 + absl::Seconds(50))), EventOutcome::kHeld);
+  // Visit 1's own queued event, late: not the held answer's.
+  EXPECT_EQ(engine_.Apply(b_.Queued("a", kT0 + absl::Seconds(5))), EventOutcome::kApplied);
+  EXPECT_EQ(c.answered, 1);
+  EXPECT_EQ(c.sum_wait_answered_ns, 5'000'000'000);
+  // Visit 2's queued event: the held answer's.
+  EXPECT_EQ(engine_.Apply(b_.Queued("a", kT0 + absl::Seconds(20))), EventOutcome::kApplied);
+  EXPECT_EQ(c.offered, 2);
+  EXPECT_EQ(c.answered, 2);
+  EXPECT_EQ(c.sum_wait_answered_ns, 5'000'000'000 + 30'000'000'000);
+  EXPECT_EQ(line().calls_waiting(), 0);
+
+  // A spurious abandon after a visit, then the call really queued again
+  // after it: that visit waits, and its own answer closes it.
+  ASSERT_EQ(engine_.Apply(b_.Queued("b", kT0 + absl::Seconds(60))), EventOutcome::kApplied);
+  ASSERT_EQ(engine_.Apply(b_.Answered("b", kT0 + absl::Seconds(70))), EventOutcome::kApplied);
+  ASSERT_EQ(engine_.Apply(b_.Abandoned("b", kT0 + absl::Seconds(80))), EventOutcome::kHeld);
+  EXPECT_EQ(engine_.Apply(b_.Queued("b", kT0 + absl::Seconds(90))), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 1);
+  EXPECT_EQ(engine_.Apply(b_.Answered("b", kT0 + absl::Seconds(100))), EventOutcome::kApplied);
+  EXPECT_EQ(line().calls_waiting(), 0);
+  EXPECT_EQ(c.offered, 4);
+  EXPECT_EQ(c.answered, 4);
+  EXPECT_EQ(c.abandoned, 0);
+  EXPECT_EQ(c.sum_wait_answered_ns,
+            5'000'000'000 + 30'000'000'000 + 10'000'000'000 + 10'000'000'000);
+  engine_.AdvanceTo(kT0 + absl::Minutes(5));
+  EXPECT_EQ(engine_.SetAsideCounts().at("conflict"), 1);  // the spurious abandon
+  EXPECT_EQ(c.abandoned, 0);
+}
+
 TEST_F(LineStateTest, RepeatedQueuedForOpenCallIsAConflict) {
   engine_.Apply(b_.Queued("c1", kT0));
   EXPECT_EQ(engine_.Apply(b_.Queued("c1", kT0 + absl::Seconds(1))), EventOutcome::kConflict);
