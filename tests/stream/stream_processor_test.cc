@@ -43,6 +43,7 @@
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim/simulator.h"
+#include "stream/faulty_producer.h"
 #include "stream/partitioner.h"
 
 namespace tidewatch::stream {
@@ -109,6 +110,7 @@ std::string Describe(const StreamStatus& s) {
                       s.producer_health.last_error, "\"");
 }
 
+using ::tidewatch::stream::testing::FaultyProducer;
 using ::tidewatch::testing::BrokerKind;
 
 // A StreamTest's broker, and whether its processors run the engines on a
@@ -1206,63 +1208,6 @@ TEST_P(StreamTest, ALineTheRestartPolicyLacksIsStoodDownAndKeepsItsSequence) {
   EXPECT_EQ(retired.open_callups_size(), 0);
 }
 
-// A producer in front of a real one that loses the first `n` records for
-// one topic: never sent, reported failed at the next Poll or Flush (as a
-// delivery timeout would be).
-class LosingProducer final : public kafka::ForwardingProducer {
- public:
-  LosingProducer(std::unique_ptr<kafka::Producer> real, std::string topic, int n)
-      : ForwardingProducer(std::move(real)), topic_(std::move(topic)), left_(n) {}
-
-  int lost() const { return lost_; }
-  int Poll(absl::Duration timeout) override {
-    const int n = real().Poll(timeout);
-    return n + Report();
-  }
-  absl::Status Flush(absl::Duration timeout) override {
-    absl::Status s = real().Flush(timeout);
-    Report();
-    return s;
-  }
-  int64_t InFlight() const override {
-    return real().InFlight() + static_cast<int64_t>(failing_.size());
-  }
-
- protected:
-  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
-                         std::vector<kafka::Header> headers,
-                         kafka::DeliveryCallback on_delivery) override {
-    if (topic == topic_ && left_ > 0) {
-      --left_;
-      ++lost_;
-      kafka::Record r;
-      r.topic = topic;
-      r.key = std::move(key);
-      r.value = std::move(value);
-      r.headers = std::move(headers);
-      failing_.push_back({std::move(r), std::move(on_delivery)});
-      return absl::OkStatus();
-    }
-    return real().Produce(topic, std::move(key), std::move(value), std::move(headers),
-                          std::move(on_delivery));
-  }
-
- private:
-  int Report() {
-    std::vector<std::pair<kafka::Record, kafka::DeliveryCallback>> failing =
-        std::exchange(failing_, {});
-    for (auto& [r, cb] : failing) {
-      if (cb) cb(absl::UnavailableError("kafka delivery (injected: record lost)"), r);
-    }
-    return static_cast<int>(failing.size());
-  }
-
-  std::string topic_;
-  int left_;
-  int lost_ = 0;
-  std::vector<std::pair<kafka::Record, kafka::DeliveryCallback>> failing_;
-};
-
 // A line the restart's policy lacks is stood down as its partition starts;
 // when those stand-downs are lost on the way they are produced again (they
 // were taken for another task's and dropped: the saved state, committed
@@ -1278,10 +1223,11 @@ TEST_P(StreamTest, ARetiredLinesLostStandDownsAreProducedAgain) {
   const int64_t saved_sequence = surge.sequence;
 
   policy_ = without;
-  LosingProducer* losing = nullptr;
+  FaultyProducer* losing = nullptr;
   Clients clients;
   clients.wrap = [&](std::unique_ptr<kafka::Producer> inner) {
-    auto p = std::make_unique<LosingProducer>(std::move(inner), T("tidewatch.escalations"), 2);
+    auto p = std::make_unique<FaultyProducer>(
+        std::move(inner), FaultyProducer::LoseFirst(T("tidewatch.escalations"), 2));
     losing = p.get();
     return p;
   };
@@ -1428,88 +1374,6 @@ TEST_P(StreamTest, SetAsideCountsStayWhenPartitionsMoveAway) {
   first->processor->Shutdown(absl::Seconds(5)).IgnoreError();
 }
 
-// A producer in front of a real one that holds delivery reports back while
-// its gate is closed (the records are written; their owner is not told), and
-// can report held ones as failed. Held reports are handed over inside the
-// next Poll or Flush, as librdkafka's are.
-class GatedProducer final : public kafka::ForwardingProducer {
- public:
-  using ForwardingProducer::ForwardingProducer;
-
-  void Close() { closed_ = true; }
-  // Lets every held report and all later ones through.
-  void Open() { closed_ = false; }
-  // The next Poll or Flush reports the `n` earliest produced of the held
-  // records as failed (Unavailable) and the rest as delivered; the gate
-  // stays as it is. (Produce order, not report order: a real broker reports
-  // partitions' batches in its own order, and the earliest records are the
-  // ones a commit point taken meanwhile certainly covers.)
-  void FailHeld(size_t n) {
-    fail_ = n;
-    release_ = true;
-  }
-  size_t held() const { return held_.size(); }
-
-  int Poll(absl::Duration timeout) override {
-    const int n = real().Poll(timeout);
-    Release();
-    return n;
-  }
-  absl::Status Flush(absl::Duration timeout) override {
-    absl::Status s = real().Flush(timeout);
-    Release();
-    if (s.ok() && !held_.empty()) {
-      return absl::DeadlineExceededError("gated: delivery reports held back");
-    }
-    return s;
-  }
-  int64_t InFlight() const override {
-    return real().InFlight() + static_cast<int64_t>(held_.size());
-  }
-
- protected:
-  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
-                         std::vector<kafka::Header> headers,
-                         kafka::DeliveryCallback on_delivery) override {
-    return real().Produce(topic, std::move(key), std::move(value), std::move(headers),
-                          [this, order = produced_++, cb = std::move(on_delivery)](
-                              const absl::Status& s, const kafka::Record& r) {
-                            if (closed_ || !held_.empty()) {
-                              held_.push_back({order, s, r, cb});
-                            } else if (cb) {
-                              cb(s, r);
-                            }
-                          });
-  }
-
- private:
-  struct Held {
-    int64_t order;  // of production
-    absl::Status status;
-    kafka::Record record;
-    kafka::DeliveryCallback callback;
-  };
-  void Release() {
-    if (!release_ && closed_) return;
-    release_ = false;
-    std::vector<Held> held = std::exchange(held_, {});
-    std::sort(held.begin(), held.end(),
-              [](const Held& a, const Held& b) { return a.order < b.order; });
-    for (size_t i = 0; i < held.size(); ++i) {
-      absl::Status s = held[i].status;
-      if (i < fail_) s = absl::UnavailableError("kafka delivery (injected failure)");
-      if (held[i].callback) held[i].callback(s, held[i].record);
-    }
-    fail_ = 0;
-  }
-
-  bool closed_ = false;
-  bool release_ = false;
-  size_t fail_ = 0;
-  int64_t produced_ = 0;
-  std::vector<Held> held_;
-};
-
 // The idempotent path on both brokers (the real one too): the offsets of a
 // commit point are committed only once every record produced before it is
 // delivered. While delivery reports are held back, Steps keep processing
@@ -1517,14 +1381,14 @@ class GatedProducer final : public kafka::ForwardingProducer {
 // point is dropped and nothing is committed either; once they are produced
 // again and delivered, the offsets of everything are committed, and the
 // escalations topic has every line's escalations without a gap.
-// A Clients::wrap that puts a closed GatedProducer in front of the
-// instance's producer and points *gate at it.
+// A Clients::wrap that puts a FaultyProducer, its report gate closed, in
+// front of the instance's producer and points *gate at it.
 std::function<std::unique_ptr<kafka::Producer>(std::unique_ptr<kafka::Producer>)> ClosedGate(
-    GatedProducer** gate) {
+    FaultyProducer** gate) {
   return [gate](std::unique_ptr<kafka::Producer> inner) {
-    auto g = std::make_unique<GatedProducer>(std::move(inner));
+    auto g = std::make_unique<FaultyProducer>(std::move(inner));
     *gate = g.get();
-    g->Close();
+    g->CloseGate();
     return g;
   };
 }
@@ -1542,7 +1406,7 @@ TEST_P(StreamTest, TheNextCommitPointFollowsTheOneInFlight) {
   const size_t half = day.events.size() / 2;
   const int64_t n = static_cast<int64_t>(day.events.size());
   Produce(day.events, 0, half);
-  GatedProducer* gate = nullptr;
+  FaultyProducer* gate = nullptr;
   Clients clients;
   clients.clock = &clock;
   clients.wrap = ClosedGate(&gate);
@@ -1553,7 +1417,7 @@ TEST_P(StreamTest, TheNextCommitPointFollowsTheOneInFlight) {
   clock.Advance(absl::Seconds(10));
   RunUntil(
       *in, [](const StreamStatus&) { return false; }, absl::Milliseconds(500));
-  EXPECT_GT(gate->held(), 0u);
+  EXPECT_GT(gate->held_reports(), 0u);
   Produce(day.events, half, day.events.size());
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.events_applied >= n; }));
   // The next interval comes round with that point still in flight.
@@ -1563,7 +1427,7 @@ TEST_P(StreamTest, TheNextCommitPointFollowsTheOneInFlight) {
   EXPECT_EQ(in->processor->Status().commits, 0);
   // The reports come: the first point is committed, and the next, covering
   // the second half, follows it with the clock where it is.
-  gate->Open();
+  gate->OpenGate();
   const std::map<int32_t, int64_t> end = EventsEnd();
   std::map<int32_t, int64_t> committed;
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
@@ -1616,7 +1480,7 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   const size_t half = day.events.size() / 2;
   const int64_t n = static_cast<int64_t>(day.events.size());
   Produce(day.events, 0, half);
-  GatedProducer* gate = nullptr;
+  FaultyProducer* gate = nullptr;
   Clients clients;
   clients.wrap = ClosedGate(&gate);
   auto in = NewInstance(clients);
@@ -1626,7 +1490,7 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   RunUntil(
       *in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
   EXPECT_EQ(in->processor->Status().commits, 0);
-  EXPECT_GT(gate->held(), 0u);
+  EXPECT_GT(gate->held_reports(), 0u);
   // Steps go on processing while the commit waits.
   Produce(day.events, half, day.events.size());
   ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.events_applied >= n; }));
@@ -1636,7 +1500,7 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
   }
   // Three of the held records fail (the earliest produced, which the
   // pending commit point covers): the point is dropped, nothing committed.
-  gate->FailHeld(3);
+  gate->FailHeldReports(3);
   ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commit_failures >= 1; }));
   StreamStatus st = in->processor->Status();
   EXPECT_EQ(st.commits, 0);
@@ -1645,7 +1509,7 @@ TEST_P(StreamTest, ACommitNeverCoversAnUndeliveredRecord) {
     EXPECT_EQ(offset, kafka::kOffsetInvalid) << "partition " << p << " committed";
   }
   // Delivered at last: the next point commits everything.
-  gate->Open();
+  gate->OpenGate();
   const std::map<int32_t, int64_t> end = EventsEnd();
   ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.commits >= 1; }));
   std::map<int32_t, int64_t> committed;
@@ -1670,14 +1534,14 @@ TEST_P(StreamTest, AHandedOverPartitionsFailedRecordsAreLeftToItsNewOwner) {
   const Day& day = SummonsDay();
   const size_t half = day.events.size() / 2;
   Produce(day.events, 0, half);
-  GatedProducer* gate = nullptr;
+  FaultyProducer* gate = nullptr;
   Clients clients;
   clients.wrap = ClosedGate(&gate);
   auto first = NewInstance(clients);
   ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus& s) {
     return s.events_applied >= static_cast<int64_t>(half);
   }));
-  ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus&) { return gate->held() > 0; }))
+  ASSERT_TRUE(RunUntil(*first, [&](const StreamStatus&) { return gate->held_reports() > 0; }))
       << "no delivery report held";
   // A second instance takes some partitions (the first cannot commit
   // anything: its hand-over commit fails), goes on with the rest of the day
@@ -1711,11 +1575,14 @@ TEST_P(StreamTest, AHandedOverPartitionsFailedRecordsAreLeftToItsNewOwner) {
   second.reset();
   // Every held report fails; the first retries what is still its own
   // (it owns every partition again once the second has left).
-  gate->FailHeld(gate->held());
-  gate->Open();
+  const int64_t failed = static_cast<int64_t>(gate->held_reports());
+  gate->FailHeldReports(failed);
+  gate->OpenGate();
   ASSERT_TRUE(RunUntil(
       *first, [&](const StreamStatus& s) { return s.ready && CommittedReach(end); },
       absl::Seconds(90)));
+  // The failures were seen (else nothing here was retried at all).
+  EXPECT_GE(first->processor->Status().delivery_errors, failed);
   ASSERT_TRUE(first->processor->Shutdown(absl::Seconds(5)).ok());
   // A moved line's escalations are there twice: the first instance's
   // (written, though reported failed) and the new owner's. Not a third time
@@ -1743,40 +1610,6 @@ TEST_P(StreamTest, AHandedOverPartitionsFailedRecordsAreLeftToItsNewOwner) {
   ExpectEscalationsComplete();
 }
 
-// A producer in front of a real one that keeps the records for one topic
-// back while closed: they are neither sent nor reported, as a batch still
-// in a client whose process dies. The rest go through.
-class HeldTopicProducer final : public kafka::ForwardingProducer {
- public:
-  HeldTopicProducer(std::unique_ptr<kafka::Producer> real, std::string topic)
-      : ForwardingProducer(std::move(real)), topic_(std::move(topic)) {}
-
-  int64_t held() const { return held_; }
-
-  absl::Status Flush(absl::Duration timeout) override {
-    absl::Status s = real().Flush(timeout);
-    if (s.ok() && held_ > 0) return absl::DeadlineExceededError("held: records not sent");
-    return s;
-  }
-  int64_t InFlight() const override { return real().InFlight() + held_; }
-
- protected:
-  absl::Status DoProduce(const std::string& topic, std::string key, std::string value,
-                         std::vector<kafka::Header> headers,
-                         kafka::DeliveryCallback on_delivery) override {
-    if (topic == topic_) {
-      ++held_;  // never sent, never reported
-      return absl::OkStatus();
-    }
-    return real().Produce(topic, std::move(key), std::move(value), std::move(headers),
-                          std::move(on_delivery));
-  }
-
- private:
-  std::string topic_;
-  int64_t held_ = 0;
-};
-
 // The idempotent path on both brokers: a line's state record is produced
 // only once every record before it is delivered, so it never becomes
 // durable ahead of an escalation it reflects. Here the escalations never
@@ -1792,10 +1625,11 @@ TEST_P(StreamTest, AStateRecordNeverOvertakesAnUndeliveredEscalation) {
   options_.exactly_once = false;  // (SetUp, again in ReferenceEscalations, chose)
   const int64_t n = static_cast<int64_t>(day.events.size());
   Produce(day.events, 0, day.events.size());
-  HeldTopicProducer* held = nullptr;
+  FaultyProducer* held = nullptr;
   Clients clients;
   clients.wrap = [&](std::unique_ptr<kafka::Producer> inner) -> std::unique_ptr<kafka::Producer> {
-    auto h = std::make_unique<HeldTopicProducer>(std::move(inner), T("tidewatch.escalations"));
+    auto h = std::make_unique<FaultyProducer>(
+        std::move(inner), FaultyProducer::HoldTopic(T("tidewatch.escalations")));
     held = h.get();
     return h;
   };
@@ -1806,7 +1640,7 @@ TEST_P(StreamTest, AStateRecordNeverOvertakesAnUndeliveredEscalation) {
     RunUntil(
         *first, [](const StreamStatus&) { return false; }, absl::Seconds(1));
     const StreamStatus st = first->processor->Status();
-    EXPECT_EQ(held->held(), st.escalations_produced);
+    EXPECT_EQ(held->held_records(), st.escalations_produced);
     EXPECT_EQ(st.commits, 0);
     EXPECT_EQ(st.state_records_produced, 0) << "state produced ahead of undelivered escalations";
   }  // dies
