@@ -114,14 +114,13 @@ bool RotatedBefore(std::string_view a, std::string_view b) {
   return a < b;
 }
 
-// The rotated sibling of `path` written next after a file last written at
-// `after_ns` (the least recently modified one modified no earlier; among
-// several modified at the same time, the first rotated by name:
-// RotatedBefore), other than the `finished` ones (unchanged since) and
-// inode `skip`; "" if none.
-template <typename Finished>
-std::string FindNextRotated(const std::string& path, int64_t after_ns,
-                            const std::vector<Finished>& finished, uint64_t skip) {
+// The first rotated (least recently modified; among several modified at
+// the same time, the first by name: RotatedBefore) regular-file sibling of
+// `path` that `accept(name, stat)` takes, other than the `finished` ones
+// (unchanged since) and inode `skip`; "" if none.
+template <typename Finished, typename Accept>
+std::string FirstRotated(const std::string& path, const std::vector<Finished>& finished,
+                         uint64_t skip, Accept accept) {
   const auto [dir, base] = SplitPath(path);
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return "";
@@ -141,7 +140,7 @@ std::string FindNextRotated(const std::string& path, int64_t after_ns,
         })) {
       continue;
     }
-    if (mtime < after_ns) continue;  // (equal times: a coarse clock)
+    if (!accept(full, st)) continue;
     const std::string_view suffix = std::string_view(name).substr(base.size() + 1);
     if (found.empty() || mtime < found_at ||
         (mtime == found_at && RotatedBefore(suffix, found_suffix))) {
@@ -152,6 +151,18 @@ std::string FindNextRotated(const std::string& path, int64_t after_ns,
   }
   closedir(d);
   return found;
+}
+
+// The rotated sibling of `path` written next after a file last written at
+// `after_ns` (the first rotated of those modified no earlier: FirstRotated),
+// other than the `finished` ones and inode `skip`; "" if none.
+template <typename Finished>
+std::string FindNextRotated(const std::string& path, int64_t after_ns,
+                            const std::vector<Finished>& finished, uint64_t skip) {
+  // (Equal times: a coarse clock.)
+  return FirstRotated(path, finished, skip, [after_ns](const std::string&, const struct stat& st) {
+    return MTimeNs(st) >= after_ns;
+  });
 }
 
 // The last up to kFingerprintBytes bytes of `a` followed by `b`.
@@ -189,47 +200,20 @@ bool Holds(int fd, uint64_t end, const Fingerprint& fp) {
 }
 
 // The copy logrotate's copytruncate made of `path` before truncating it: a
-// plain-text rotated sibling (as for FindNextRotated), other than inode
-// `skip` and the `finished` ones, that holds `fp` just before byte `end`
-// (the least recently modified if several; ties by RotatedBefore); "" if
-// none.
+// plain-text rotated sibling, other than inode `skip` and the `finished`
+// ones, that holds `fp` just before byte `end` (the first rotated of
+// those: FirstRotated); "" if none.
 template <typename Finished>
 std::string FindCopy(const std::string& path, uint64_t end, const Fingerprint& fp,
                      const std::vector<Finished>& finished, uint64_t skip) {
-  const auto [dir, base] = SplitPath(path);
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return "";
-  std::string found;
-  std::string found_suffix;
-  int64_t found_at = 0;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (!IsRotatedName(name, base)) continue;
-    const std::string full = absl::StrCat(dir, "/", name);
+  return FirstRotated(path, finished, skip, [&](const std::string& full, const struct stat& st) {
     const int fd = open(full.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    struct stat st;
-    const bool holds = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                       static_cast<uint64_t>(st.st_ino) != skip &&
-                       std::none_of(finished.begin(), finished.end(),
-                                    [&](const Finished& f) {
-                                      return f.inode == static_cast<uint64_t>(st.st_ino) &&
-                                             f.modified_ns == MTimeNs(st);
-                                    }) &&
-                       Holds(fd, end, fp);
+    if (fd < 0) return false;
+    struct stat opened;
+    const bool holds = fstat(fd, &opened) == 0 && opened.st_ino == st.st_ino && Holds(fd, end, fp);
     close(fd);
-    if (!holds) continue;
-    const int64_t mtime = MTimeNs(st);
-    const std::string_view suffix = std::string_view(name).substr(base.size() + 1);
-    if (found.empty() || mtime < found_at ||
-        (mtime == found_at && RotatedBefore(suffix, found_suffix))) {
-      found = full;
-      found_suffix = std::string(suffix);
-      found_at = mtime;
-    }
-  }
-  closedir(d);
-  return found;
+    return holds;
+  });
 }
 
 }  // namespace

@@ -47,6 +47,16 @@ lines:
                       extra_line);
 }
 
+// `policy` with its team revenues-bo renamed `to` (everywhere it appears).
+std::string RenameTeam(std::string policy, const std::string& to) {
+  const std::string from = "revenues-bo";
+  for (size_t at = policy.find(from); at != std::string::npos;
+       at = policy.find(from, at + to.size())) {
+    policy.replace(at, from.size(), to);
+  }
+  return policy;
+}
+
 absl::Time T(const google::protobuf::Timestamp& ts) { return absl::FromUnixSeconds(ts.seconds()); }
 
 class LifecycleTest : public ::testing::Test {
@@ -396,9 +406,7 @@ TEST(LifecycleRestoreTest, AVersionBeforeTheClockStartsStandsRestoredCallUpsDown
   ASSERT_TRUE(out2.callups.empty());
   std::string next = Policy(5, "  waste: {}\n");
   next.erase(next.find("  revenues: {}\n"), std::string("  revenues: {}\n").size());
-  for (size_t at; (at = next.find("revenues-bo")) != std::string::npos;) {
-    next.replace(at, std::string("revenues-bo").size(), "back-office");
-  }
+  next = RenameTeam(next, "back-office");
   ASSERT_TRUE(restarted.ReplacePolicy(MustLoad(next), 2).ok());
   // The renamed team of waste's tier in force is paged in its place.
   ASSERT_EQ(out2.callups.size(), 3u);
@@ -597,11 +605,7 @@ TEST_F(LifecycleTest, LinesDroppedByANewVersionAreStoodDownAndAddedLinesTracked)
 // its alert cannot fire: it is stood down, not left open for ever.
 TEST_F(LifecycleTest, ACallUpOfATeamANewVersionRemovesIsStoodDown) {
   const std::string id = Surge().id();
-  std::string renamed = Policy(5);
-  for (size_t at = renamed.find("revenues-bo"); at != std::string::npos;
-       at = renamed.find("revenues-bo", at)) {
-    renamed.replace(at, 11, "revenues-team");
-  }
+  const std::string renamed = RenameTeam(Policy(5), "revenues-team");
   ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(renamed), 2).ok());
   ASSERT_EQ(out_.callups.size(), 3u);
   EXPECT_EQ(out_.callups[1].id(), id);
@@ -709,11 +713,7 @@ TEST_F(LifecycleTest, ATeamAddedToATierInForceIsPagedOnce) {
 // the tier is never left without a call-up.
 TEST_F(LifecycleTest, ATeamRenamedAndRolledBackIsPagedAgain) {
   const std::string id = Surge().id();
-  std::string renamed = Policy(5);
-  for (size_t at = renamed.find("revenues-bo"); at != std::string::npos;
-       at = renamed.find("revenues-bo", at)) {
-    renamed.replace(at, 11, "revenues-team");
-  }
+  const std::string renamed = RenameTeam(Policy(5), "revenues-team");
   ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(renamed), 2).ok());
   ASSERT_TRUE(engine_.ReplacePolicy(MustLoad(Policy(5)), 3).ok());
   ASSERT_EQ(out_.callups.size(), 5u);
@@ -736,11 +736,7 @@ TEST_F(LifecycleTest, ARestoredCallUpOfATeamThePolicyLacksIsStoodDown) {
   const std::string id = Surge().id();
   absl::StatusOr<tidewatch::v1::LineTideState> st = engine_.SnapshotTide("revenues");
   ASSERT_TRUE(st.ok());
-  std::string renamed = Policy(5);
-  for (size_t at = renamed.find("revenues-bo"); at != std::string::npos;
-       at = renamed.find("revenues-bo", at)) {
-    renamed.replace(at, 11, "revenues-team");
-  }
+  const std::string renamed = RenameTeam(Policy(5), "revenues-team");
   RecordingOutput out;
   Engine restored(MustLoad(renamed), {}, &out);
   ASSERT_TRUE(restored.FreezeTide("revenues").ok());
