@@ -93,6 +93,7 @@ class RdConsumer final : public Consumer, public ClientCore {
 
   ~RdConsumer() override {
     pending_commits_.clear();  // their owners may be gone: never called
+    SilenceCallbacks();        // the same for on_error and on_stats
     if (rk_ != nullptr && !closed_ && !closing_) {
       listener_ = nullptr;  // may already be gone; leave the group silently
       SlicedWait wait(*this, close_timeout_);
@@ -212,12 +213,15 @@ class RdConsumer final : public Consumer, public ClientCore {
         status = ConsumeError(message.get());
         break;
       }
+      // A record returned with (or after) an all-brokers-down error was
+      // fetched after it: a broker answered. Records ahead of the error in
+      // the queue (prefetched before the outage) are not a sign of one.
+      NoteBrokerAnswered();
       Record& r = out->AppendForOverwrite();
       internal::ToRecord(message.get(), read_headers_, r);
       r.epoch = epoch_.load(std::memory_order_relaxed);
     }
     ServeCommitResults(0);
-    if (!out->empty()) NoteBrokerAnswered();
     CheckBrokersBack(rk_.get());
     return status;
   }

@@ -272,7 +272,8 @@ struct KafkaConfig {
   const Clock* clock = nullptr;
   // Called for every error the client reports outside a call's own status
   // (connection loss, failed async commits, fatal errors), on the polling
-  // thread. `fatal` says the client must be recreated.
+  // thread (Close included; never from a consumer's destructor). `fatal`
+  // says the client must be recreated.
   std::function<void(const absl::Status& error, bool fatal)> on_error;
   // Called with librdkafka's statistics JSON every stats_interval, on the
   // polling thread (for metrics).

@@ -354,7 +354,7 @@ void ClientCore::ReportError(const absl::Status& error, bool fatal) {
     health_.fatal = true;
     health_.fatal_error = std::string(error.message());
   }
-  if (on_error_) on_error_(error, fatal);
+  if (on_error_ && !silenced_.load(std::memory_order_relaxed)) on_error_(error, fatal);
 }
 
 void ClientCore::ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -436,7 +436,7 @@ void ClientCore::LogCallback(const rd_kafka_t* rk, int level, const char* facili
 }
 
 void ClientCore::OnStats(std::string_view json) {
-  if (on_stats_) on_stats_(json);
+  if (on_stats_ && !silenced_.load(std::memory_order_relaxed)) on_stats_(json);
   google::protobuf::Struct root;
   if (!google::protobuf::util::JsonStringToMessage(
            google::protobuf::StringPiece(json.data(), json.size()), &root)

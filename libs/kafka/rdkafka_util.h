@@ -133,6 +133,11 @@ class ClientCore {
   // callbacks.
   void CheckBrokersBack(rd_kafka_t* rk);
 
+  // From now on errors and statistics are recorded in the health snapshot
+  // only, no longer passed to KafkaConfig::on_error / on_stats (a client
+  // being destroyed: their owners may be gone).
+  void SilenceCallbacks() { silenced_.store(true, std::memory_order_relaxed); }
+
   // The ClientCore installed as the opaque.
   static ClientCore* FromOpaque(void* opaque) { return static_cast<ClientCore*>(opaque); }
 
@@ -158,6 +163,7 @@ class ClientCore {
   // health_.all_brokers_down, readable without the lock (checked on every
   // poll and delivery).
   std::atomic<bool> all_brokers_down_{false};
+  std::atomic<bool> silenced_{false};  // SilenceCallbacks
 };
 
 }  // namespace tidewatch::kafka::internal

@@ -569,6 +569,42 @@ TEST_F(FaultsTest, WatermarksReturnAnErrorWhileTheLeaderIsDown) {
 // timeout (DeadlineExceeded), not twice that: it used to wait up to the
 // timeout for the cluster id first, then up to the timeout again for the
 // request. (The bound checked is loose: 3 s asked, under 4.5 s taken.)
+// A busy consumer's batch holds records prefetched before all brokers went
+// down, ahead of the error in librdkafka's queue: they do not clear
+// all_brokers_down (which librdkafka reports once per outage).
+TEST_F(FaultsTest, AllBrokersDownSurvivesABatchOfRecordsPrefetchedBeforeIt) {
+  ASSERT_TRUE(broker_->CreateTopic("prefetched", 1).ok());
+  auto producer = NewProducer(TestConfig(*broker_, "p"), {});
+  ASSERT_TRUE(producer.ok());
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE((*producer)->Produce("prefetched", "k", absl::StrCat("v", i)).ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  KafkaConfig config = TestConfig(*broker_, "c");
+  config.stats_interval = absl::ZeroDuration();
+  auto consumer = NewConsumer(config, ConsumerOptions{});
+  ASSERT_TRUE(consumer.ok());
+  ASSERT_TRUE((*consumer)->Assign(FromBeginning("prefetched", 1)).ok());
+  std::optional<Record> first;
+  for (int i = 0; i < 100 && !first.has_value(); ++i) {
+    absl::StatusOr<std::optional<Record>> r = (*consumer)->Poll(absl::Milliseconds(100));
+    if (r.ok()) first = *r;
+  }
+  ASSERT_TRUE(first.has_value());
+  absl::SleepFor(absl::Seconds(1));  // the rest is prefetched
+  ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
+  absl::SleepFor(absl::Seconds(2));  // the error queued behind the records
+  RecordBatch batch;
+  (*consumer)->PollBatch(100000, absl::Milliseconds(100), &batch).IgnoreError();
+  EXPECT_GT(batch.size(), 0u);
+  for (int i = 0; i < 5; ++i) {
+    RecordBatch more;
+    (*consumer)->PollBatch(1000, absl::Milliseconds(100), &more).IgnoreError();
+  }
+  EXPECT_TRUE((*consumer)->Health().all_brokers_down);
+  ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
+}
+
 TEST_F(FaultsTest, CreateTopicsKeepsToItsTimeoutWhenTheClusterIsDown) {
   ASSERT_TRUE(broker_->SetBrokerDown(-1).ok());
   auto admin = NewAdmin(TestConfig(*broker_, "admin"));
@@ -580,7 +616,10 @@ TEST_F(FaultsTest, CreateTopicsKeepsToItsTimeoutWhenTheClusterIsDown) {
   const absl::Status s = (*admin)->CreateTopics({spec}, absl::Seconds(3));
   const absl::Duration took = absl::Now() - start;
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
-  EXPECT_LT(took, absl::Milliseconds(4500)) << s;
+  // It waits the timeout + 0.5 s; twice the timeout (6 s) was the fault.
+  // The bound lies between the two, far from either (a loaded CI machine
+  // delays the fixed wait by tenths of a second, not seconds).
+  EXPECT_LT(took, absl::Milliseconds(5500)) << s;
   ASSERT_TRUE(broker_->SetBrokerUp(-1).ok());
 }
 
