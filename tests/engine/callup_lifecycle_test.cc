@@ -653,7 +653,7 @@ TEST_F(LifecycleTest, ATeamAddedToATierInForceIsPagedOnce) {
   engine_.AdvanceTo(kT0 + absl::Minutes(2));
   ASSERT_TRUE(engine_.ReplacePolicy(added_policy, 2).ok());
   ASSERT_EQ(out_.callups.size(), 2u);
-  const CallUp& bank = out_.callups[1];
+  const CallUp bank = out_.callups[1];  // a copy: out_ grows below
   EXPECT_EQ(bank.team_id(), "casual-bank");
   EXPECT_EQ(bank.state(), tidewatch::v1::CALL_UP_STATE_PAGED);
   EXPECT_EQ(bank.headcount(), 2);

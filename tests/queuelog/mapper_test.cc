@@ -233,7 +233,8 @@ TEST(Utf8SafeTest, EscapesExactlyWhatTheEventDecoderRefuses) {
   const auto decodes = [&](std::string_view call_id) {
     events::EventDecoder decoder;
     events::CallEventView view;
-    const bool ok = decoder.Parse(with_call_id(call_id), view).ok();
+    const std::string bytes = with_call_id(call_id);  // the view refers to it
+    const bool ok = decoder.Parse(bytes, view).ok();
     EXPECT_TRUE(!ok || view.call_id == call_id);
     return ok;
   };
