@@ -50,6 +50,13 @@ inline constexpr int kMaxEventDurationSeconds = 7 * kSecondsPerDay;
 // Intraday weights are relative; bounded so that their integral over a day
 // stays finite.
 inline constexpr double kMaxIntradayWeight = 1e6;
+// Repeat calls one caller makes at most (after their first call): a caller
+// who has already rung back this many times and abandons again gives up
+// (counted as repeats_given_up). Real callers do not redial forever, and
+// without a bound share 1 with a patience and a repeat delay that can both
+// be 0 ms would redial at the same instant without end (and a tiny
+// patience and delay would flood the run).
+inline constexpr int kMaxRepeatCallsPerCaller = 10;
 // Agents in one reinforcement: the most an acknowledgement can carry
 // (engine::kMaxAcknowledgedHeadcount in libs/engine/engine.h; the sim
 // library does not depend on the engine, tests/sim/sim_tide_test.cc checks
@@ -141,7 +148,8 @@ struct CallbackOffer {
 };
 
 // Repeat calls: a share of callers who abandon call the same line again
-// after `delay` (same caller_key).
+// after `delay` (same caller_key). `share` applies at every abandonment, the
+// first call's and each repeat's, up to kMaxRepeatCallsPerCaller repeats.
 struct RepeatCalls {
   double share = 0;
   Distribution delay = Distribution::LogNormal(3600, 3600);

@@ -25,6 +25,9 @@ using Ms = int64_t;  // milliseconds since the Unix epoch, or a duration in ms
 
 constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
 
+static_assert(kMaxRepeatCallsPerCaller >= 0 && kMaxRepeatCallsPerCaller < 255,
+              "a call's repeat count is a uint8_t");
+
 Ms ToMs(double seconds) { return static_cast<Ms>(std::llround(seconds * 1000.0)); }
 
 // A sample of `d` in ms, at most `cap_seconds`: exponential and lognormal
@@ -112,7 +115,7 @@ struct Call {
   CallState state = CallState::kWaiting;
   Renege renege = Renege::kAbandon;
   int8_t resolved = -1;  // -1 not recorded, 0 / 1
-  bool repeat = false;
+  uint8_t repeats = 0;   // 0: the caller's first call; k: their k-th repeat call
   bool will_redial = false;
 };
 
@@ -153,6 +156,7 @@ struct PendingCallback {
 struct Redial {
   uint64_t caller;
   uint32_t line;
+  uint8_t repeats;  // the redial is the caller's repeats-th repeat call
 };
 
 struct LineRuntime {
@@ -465,13 +469,13 @@ class Engine {
         break;
       case Step::kArrival: {
         const uint64_t caller = next_caller_++;
-        OnArrival(p.index, caller, /*repeat=*/false);
+        OnArrival(p.index, caller, /*repeats=*/0);
         ScheduleNextArrival(p.index);
         break;
       }
       case Step::kRedial: {
         const Redial& r = redials_[p.index];
-        OnArrival(r.line, r.caller, /*repeat=*/true);
+        OnArrival(r.line, r.caller, r.repeats);
         break;
       }
       case Step::kRenege:
@@ -482,7 +486,8 @@ class Engine {
 
   // ---- calls --------------------------------------------------------------
 
-  void OnArrival(uint32_t li, uint64_t caller, bool repeat) {
+  // A call from `caller`, its `repeats`-th repeat call (0: the first call).
+  void OnArrival(uint32_t li, uint64_t caller, uint8_t repeats) {
     LineRuntime& line = lines_[li];
     const LineSpec& spec = *line.spec;
     Rng& rng = line.callers;
@@ -490,7 +495,7 @@ class Engine {
     call.queued_at = now_;
     call.caller = caller;
     call.line = li;
-    call.repeat = repeat;
+    call.repeats = repeats;
     double patience;
     if (spec.ivr_abandon.share > 0 && rng.Bernoulli(spec.ivr_abandon.share)) {
       patience = rng.Uniform(spec.ivr_abandon.from, spec.ivr_abandon.to);
@@ -559,8 +564,18 @@ class Engine {
     }
   }
 
+  // The caller of `call`, which abandoned now, calls again after its redial
+  // delay, unless they have already rung back kMaxRepeatCallsPerCaller
+  // times: that bound keeps the run finite when patience and delay can both
+  // be 0 ms (a redial at the very instant of the abandonment, which could
+  // abandon again at once). Whether a call would redial is still drawn for
+  // every call, so the random streams do not depend on the bound.
   void PlanRedial(const Call& call) {
     LineRuntime& line = lines_[call.line];
+    if (call.repeats >= kMaxRepeatCallsPerCaller) {
+      ++line.summary.repeats_given_up;
+      return;
+    }
     const Ms at = now_ + call.redial_delay;
     for (const auto& [open, close] : line.open_windows) {
       if (close <= at) continue;
@@ -569,7 +584,7 @@ class Engine {
         const Ms spread = std::min<Ms>(close - open, 3600 * 1000);
         t = open + static_cast<Ms>(call.redial_spread * static_cast<double>(spread));
       }
-      redials_.push_back({call.caller, call.line});
+      redials_.push_back({call.caller, call.line, static_cast<uint8_t>(call.repeats + 1)});
       Schedule(t, Step::kRedial, static_cast<uint32_t>(redials_.size() - 1));
       return;
     }
@@ -821,7 +836,7 @@ class Engine {
     Stamp(queued_, line.spec->id, idx);
     queued_.mutable_queued()->set_caller_key(keyer_.KeyFor(SyntheticCallerNumber(call.caller)));
     ++line.summary.offered;
-    if (call.repeat) ++line.summary.repeat_calls;
+    if (call.repeats > 0) ++line.summary.repeat_calls;
     Write(queued_);
   }
 

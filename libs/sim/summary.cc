@@ -49,6 +49,7 @@ void AppendLine(const LineSummary& l, std::string& out, absl::string_view indent
   count("callbacks_served", l.callbacks_served);
   count("callbacks_unserved", l.callbacks_unserved);
   count("repeats_beyond_horizon", l.repeats_beyond_horizon);
+  count("repeats_given_up", l.repeats_given_up);
   field("mean_wait_s", Num(l.MeanWaitSeconds()));
   field("asa_s", Num(l.AsaSeconds()));
   field("mean_wait_all_offered_s", Num(l.MeanWaitAllOfferedSeconds()));
@@ -104,6 +105,7 @@ void LineSummary::Add(const LineSummary& o) {
   callbacks_served += o.callbacks_served;
   callbacks_unserved += o.callbacks_unserved;
   repeats_beyond_horizon += o.repeats_beyond_horizon;
+  repeats_given_up += o.repeats_given_up;
   wait_answered_ms += o.wait_answered_ms;
   wait_abandoned_ms += o.wait_abandoned_ms;
   wait_other_ms += o.wait_other_ms;

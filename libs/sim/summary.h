@@ -49,6 +49,8 @@ struct LineSummary {
   int64_t callbacks_served = 0;        // call-backs an agent made before the end
   int64_t callbacks_unserved = 0;      // call-backs still pending at the end
   int64_t repeats_beyond_horizon = 0;  // repeat calls that would fall after the end
+  int64_t repeats_given_up = 0;        // repeat calls not made: the caller had rung
+                                       // back kMaxRepeatCallsPerCaller times
   int64_t wait_answered_ms = 0;        // sums of waits
   int64_t wait_abandoned_ms = 0;
   int64_t wait_other_ms = 0;  // callback_requested and left_queue

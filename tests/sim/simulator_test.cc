@@ -520,8 +520,91 @@ lines:
   EXPECT_GT(l.repeat_calls, 10);
   EXPECT_EQ(repeats_seen, l.repeat_calls);
   EXPECT_EQ(static_cast<int64_t>(keys.size()), l.offered - l.repeat_calls);
-  // Everyone who abandoned calls again, unless the redial falls after close.
-  EXPECT_EQ(l.abandoned, l.repeat_calls + l.repeats_beyond_horizon);
+  // Everyone who abandoned calls again, unless the redial falls after close
+  // or they have already rung back kMaxRepeatCallsPerCaller times.
+  EXPECT_EQ(l.abandoned, l.repeat_calls + l.repeats_beyond_horizon + l.repeats_given_up);
+  std::map<std::string, int> calls_of_key;
+  for (const auto& [call, key] : key_of_call) ++calls_of_key[key];
+  for (const auto& [key, n] : calls_of_key) {
+    EXPECT_LE(n, 1 + kMaxRepeatCallsPerCaller) << key;
+  }
+}
+
+// Keeps the events, but refuses any beyond `limit`, so that a run that
+// would never end stops (with an error) instead of hanging the test.
+class BoundedSink : public EventSink {
+ public:
+  explicit BoundedSink(size_t limit) : limit_(limit) {}
+  absl::Status Write(const CallEvent& e) override {
+    if (events_.size() >= limit_) return absl::ResourceExhaustedError("too many events");
+    events_.push_back(e);
+    return absl::OkStatus();
+  }
+  const std::vector<CallEvent>& events() const { return events_; }
+
+ private:
+  size_t limit_;
+  std::vector<CallEvent> events_;
+};
+
+// Patience 0 s, repeat share 1 and delay 0 s, nobody answering: every call
+// abandons the instant it is queued and its caller rings back that same
+// instant. Without a bound on repeat calls per caller the simulated clock
+// never moves on (a run without end); with it, each caller makes exactly
+// 1 + kMaxRepeatCallsPerCaller calls, all at the instant of the first.
+TEST(SimulatorTest, ImmediateRepeatCallsAreBoundedPerCaller) {
+  const Scenario scenario = ParseOrDie(R"(date: 2022-10-03
+lines:
+  revenues:
+    calls_per_hour: 20
+    patience: 0s
+    repeat:
+      share: 1
+      delay: 0s
+    staffing:
+      - {from: "08:30", to: "17:30", agents: 0}
+)");
+  auto run = [&](BoundedSink& sink) {
+    SimOptions options;
+    options.seed = 5;
+    return Simulate(scenario, options, sink);
+  };
+  // About 180 callers of 11 calls, two events each: far below the limit.
+  BoundedSink sink(200000);
+  const absl::StatusOr<Summary> summary = run(sink);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  CheckStream(sink.events());
+  const LineSummary& l = summary->lines[0];
+  const int64_t callers = l.offered - l.repeat_calls;
+  EXPECT_GT(callers, 100);
+  EXPECT_EQ(l.repeat_calls, callers * kMaxRepeatCallsPerCaller);
+  EXPECT_EQ(l.abandoned, l.offered);
+  EXPECT_EQ(l.repeats_given_up, callers);
+  EXPECT_EQ(l.repeats_beyond_horizon, 0);
+
+  std::map<std::string, int> calls_of_key;
+  std::map<std::string, absl::Time> first_call_of_key;
+  for (const CallEvent& e : sink.events()) {
+    if (!e.has_queued()) continue;
+    const std::string& key = e.queued().caller_key();
+    ++calls_of_key[key];
+    first_call_of_key.emplace(key, events::EventTime(e));
+    EXPECT_EQ(events::EventTime(e), first_call_of_key[key]) << key;
+  }
+  EXPECT_EQ(static_cast<int64_t>(calls_of_key.size()), callers);
+  for (const auto& [key, n] : calls_of_key) {
+    EXPECT_EQ(n, 1 + kMaxRepeatCallsPerCaller) << key;
+  }
+
+  // The same seed gives the same run.
+  BoundedSink again(200000);
+  const absl::StatusOr<Summary> summary2 = run(again);
+  ASSERT_TRUE(summary2.ok()) << summary2.status();
+  ASSERT_EQ(again.events().size(), sink.events().size());
+  for (size_t i = 0; i < sink.events().size(); ++i) {
+    ASSERT_EQ(again.events()[i].SerializeAsString(), sink.events()[i].SerializeAsString()) << i;
+  }
+  EXPECT_EQ(SummaryToJson(*summary2), SummaryToJson(*summary));
 }
 
 TEST(SimulatorTest, CallerKeysDependOnTheSeedNotOnNumbers) {
