@@ -425,14 +425,48 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
   return states;
 }
 
-void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
+StreamProcessor::RecoveryRead StreamProcessor::ReadRecovery(int32_t partition) {
+  RecoveryRead read;
+  read.started = clock_.Now();
+  read.committed = consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
+  read.states = ReadStates(partition);
+  if (options_.exactly_once) {
+    // State and offsets are committed in one transaction, so the state of a
+    // partition with committed offset C says next_offset C. Less means a
+    // transaction of a vanished producer still holds the last stable offset
+    // back (its records are not readable yet): read again until the broker
+    // aborts it (transaction timeout) or the state read limit passes.
+    const int64_t c =
+        read.committed.ok() && !read.committed->empty() ? (*read.committed)[0].offset : -1;
+    const absl::Time deadline = clock_.Now() + options_.state_read_timeout;
+    auto behind = [&] {
+      if (!read.states.ok() || c < 0) return false;
+      int64_t newest = -1;
+      for (const auto& [line, st] : *read.states) {
+        if (PartitionForKey(line, options_.partitions) == partition) {
+          newest = std::max<int64_t>(newest, st.next_offset());
+        }
+      }
+      return newest >= 0 && newest < c;
+    };
+    while (behind() && clock_.Now() < deadline) read.states = ReadStates(partition);
+    if (behind()) {
+      read.states = absl::DeadlineExceededError(
+          absl::StrCat("the newest committed state is still behind the committed offset ", c,
+                       " after ", absl::FormatDuration(options_.state_read_timeout)));
+    }
+  }
+  return read;
+}
+
+void StreamProcessor::StartTask(int32_t partition, bool rewinding, RecoveryRead read) {
   if (status_.fenced) return;  // stopping: the tasks go at the next safe point
   auto task = std::make_unique<Task>();
   task->partition = partition;
   task->serial = ++last_task_serial_;
   task->lines = OwnedLines(partition);
   task->output = std::make_unique<TaskOutput>(this, task.get());
-  task->recovery_started = clock_.Now();
+  task->recovery_started = read.started;
   engine::EngineOptions eo;
   eo.detect_stale_feeds = options_.wall_clock_ticks;
   eo.policy_version = policy_version_;
@@ -443,34 +477,10 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
   task->engine = std::make_unique<engine::Engine>(policy_, eo, task->output.get());
 
   int64_t start = kafka::kOffsetInvalid;  // the committed offset
-  absl::StatusOr<std::map<std::string, LineTideState>> states = ReadStates(partition);
+  absl::StatusOr<std::map<std::string, LineTideState>>& states = read.states;
+  const absl::StatusOr<std::vector<kafka::TopicPartition>>& committed = read.committed;
   if (options_.exactly_once) {
-    // State and offsets are committed in one transaction, so the state of a
-    // partition with committed offset C says next_offset C. Less means a
-    // transaction of a vanished producer still holds the last stable offset
-    // back (its records are not readable yet): read again until the broker
-    // aborts it (transaction timeout) or the state read limit passes.
-    absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
-        consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
-    const int64_t c = committed.ok() && !committed->empty() ? (*committed)[0].offset : -1;
-    task->committed_offset = c;
-    const absl::Time deadline = clock_.Now() + options_.state_read_timeout;
-    auto behind = [&] {
-      if (!states.ok() || c < 0) return false;
-      int64_t newest = -1;
-      for (const auto& [line, st] : *states) {
-        if (PartitionForKey(line, options_.partitions) == partition) {
-          newest = std::max<int64_t>(newest, st.next_offset());
-        }
-      }
-      return newest >= 0 && newest < c;
-    };
-    while (behind() && clock_.Now() < deadline) states = ReadStates(partition);
-    if (behind()) {
-      states = absl::DeadlineExceededError(
-          absl::StrCat("the newest committed state is still behind the committed offset ", c,
-                       " after ", absl::FormatDuration(options_.state_read_timeout)));
-    }
+    task->committed_offset = committed.ok() && !committed->empty() ? (*committed)[0].offset : -1;
   }
   if (!states.ok()) {
     // Starting the lines afresh would reuse their escalation ids (every
@@ -500,8 +510,6 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding) {
     if (replay_from != INT64_MAX) start = std::max<int64_t>(replay_from, 0);
   }
   if (start == kafka::kOffsetInvalid) {
-    absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
-        consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
     if (committed.ok() && !committed->empty() && (*committed)[0].offset >= 0) {
       start = (*committed)[0].offset;
     } else if (rewinding && !committed.ok()) {
@@ -559,22 +567,34 @@ void StreamProcessor::RestoreDue(Task& task, int64_t offset) {
 }
 
 void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& partitions) {
-  absl::MutexLock lock(&mu_);
-  assigned_ = true;
-  // Their recovery below holds mu_ (reading each one's saved state): the
-  // probes (Health) see them recovering meanwhile.
-  status_.ready = false;
+  std::vector<int32_t> assigned;
   for (const kafka::TopicPartition& tp : partitions) {
-    if (tp.topic == options_.events_topic) status_.recovering.push_back(tp.partition);
+    if (tp.topic == options_.events_topic) assigned.push_back(tp.partition);
   }
-  PublishHealth();
-  // A version set before this poll governs the recovery: a line it adds is
-  // restored from its saved state instead of being retired and started
-  // afresh (tidewatchd sets the policy topic's newest version before its
-  // first poll). Here is a batch boundary, as in Bookkeep or ApplyBatch.
-  if (pending_policy_ != nullptr) ApplyPendingPolicy();
-  for (const kafka::TopicPartition& tp : partitions) {
-    if (tp.topic == options_.events_topic) StartTask(tp.partition);
+  {
+    absl::MutexLock lock(&mu_);
+    assigned_ = true;
+    // The probes (Health, Status) see them recovering while their saved
+    // states are read.
+    status_.ready = false;
+    for (int32_t p : assigned) status_.recovering.push_back(p);
+    PublishHealth();
+    // A version set before this poll governs the recovery: a line it adds
+    // is restored from its saved state instead of being retired and started
+    // afresh (tidewatchd sets the policy topic's newest version before its
+    // first poll). Here is a batch boundary, as in Bookkeep or ApplyBatch.
+    if (pending_policy_ != nullptr) ApplyPendingPolicy();
+    if (status_.fenced) assigned.clear();  // stopping: nothing to recover
+  }
+  // Read without mu_: a slow broker holds up these partitions' recovery,
+  // not /metrics, /lines or the worker's batch of the others. (Nothing of
+  // these partitions is polled before this callback returns.)
+  std::vector<RecoveryRead> reads;
+  reads.reserve(assigned.size());
+  for (int32_t p : assigned) reads.push_back(ReadRecovery(p));
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < assigned.size(); ++i) {
+    StartTask(assigned[i], /*rewinding=*/false, std::move(reads[i]));
   }
   UpdateReady();
 }
@@ -1285,11 +1305,11 @@ void StreamProcessor::Rewind() {
     }
   }
   // The probes see them recovering while they restart (their saved state
-  // is read under mu_).
+  // is read under mu_: an abort is rare, and the worker is idle).
   status_.ready = false;
   status_.recovering = partitions;
   PublishHealth();
-  for (int32_t p : partitions) StartTask(p, /*rewinding=*/true);
+  for (int32_t p : partitions) StartTask(p, /*rewinding=*/true, ReadRecovery(p));
   UpdateReady();
 }
 

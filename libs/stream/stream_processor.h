@@ -316,7 +316,20 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // aborted transaction (`rewinding`), a partition with nothing committed
   // goes back to its beginning, and one whose committed offset cannot be
   // read fences the processor rather than guess.
-  void StartTask(int32_t partition, bool rewinding = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a partition's recovery reads from the brokers before its task
+  // starts: its lines' saved states and its committed offset.
+  struct RecoveryRead {
+    absl::Time started;  // when the read began (the recovery's start)
+    absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> states;
+    absl::StatusOr<std::vector<kafka::TopicPartition>> committed;
+  };
+  // Reads them. Needs no lock and takes as long as the brokers do (up to
+  // state_read_timeout): OnAssigned calls it without mu_, so that Status(),
+  // Lines() (/metrics, /lines) and the worker go on meanwhile. Step's
+  // thread only (it asks consumer_).
+  RecoveryRead ReadRecovery(int32_t partition);
+  void StartTask(int32_t partition, bool rewinding, RecoveryRead read)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
   // Decodes a polled batch's events (no lock needed): with the engine
   // thread, the poller decodes the next batch while the worker applies,

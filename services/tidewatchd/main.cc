@@ -564,8 +564,9 @@ int Run() {
               : absl::StrCat("not ready: recovering ", s.recovering, " partition(s)\n");
       return http::HttpResponse{ready ? 200 : 503, "text/plain; charset=utf-8", body};
     };
-    // /lines and /metrics wait for the processor (a partition's recovery
-    // holds it while its saved state is read): at most kHeavyRequests of
+    // /lines and /metrics wait for the processor (a batch being applied;
+    // the rewind after an aborted transaction, which reads the saved states
+    // under its lock): at most kHeavyRequests of
     // them at once, the rest answered 503 at once, so that waiting scrapes
     // never take every server thread from the probes.
     auto heavy = std::make_shared<std::atomic<int>>(0);

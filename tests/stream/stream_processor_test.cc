@@ -801,6 +801,46 @@ TEST_P(StreamTest, HealthAnswersWhileAPartitionRecovers) {
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
+// So do Status() and Lines() (tidewatchd's /metrics and /lines): a
+// partition's saved state is read without holding the processor, so a slow
+// broker delays that partition's recovery, not the scrapes (which waited
+// for it and were cut off at six, the rest answered 503).
+TEST_P(StreamTest, StatusAndLinesAnswerWhileAPartitionRecovers) {
+  const Day& day = SummonsDay();
+  Produce(day.events, 0, 2000);
+  absl::Notification entered, release;
+  Clients clients;
+  clients.wrap_reader = [&](std::unique_ptr<kafka::Consumer> c) {
+    return std::unique_ptr<kafka::Consumer>(
+        new BlockingStateReader(std::move(c), &entered, &release));
+  };
+  auto in = NewInstance(clients);
+  std::thread stepper([&] {
+    RunUntil(*in, [&](const StreamStatus& s) { return release.HasBeenNotified() && s.ready; });
+  });
+  const bool recovering = entered.WaitForNotificationWithTimeout(absl::Seconds(60));
+  std::future<std::pair<StreamStatus, size_t>> asked = std::async(std::launch::async, [&] {
+    StreamStatus st = in->processor->Status();
+    return std::make_pair(st, in->processor->Lines().size());
+  });
+  // (A liveness bound, not a timing: reading the state under the processor's
+  // lock, both wait until the release below.)
+  const bool answered = asked.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  release.Notify();
+  stepper.join();
+  ASSERT_TRUE(recovering) << "no partition read its saved state";
+  ASSERT_TRUE(answered) << "Status() or Lines() waited for the recovery";
+  const auto [st, lines] = asked.get();
+  EXPECT_FALSE(st.ready);
+  EXPECT_FALSE(st.recovering.empty());
+  EXPECT_EQ(st.events_applied, 0);
+  // Recovered: every line reported, and the events applied.
+  ASSERT_TRUE(
+      RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.events_applied >= 2000; }));
+  EXPECT_EQ(in->processor->Lines().size(), day.summary.lines.size());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
 // A state reader that never gets the state topic's watermarks.
 class UnreadableStateReader final : public kafka::ForwardingConsumer {
  public:
