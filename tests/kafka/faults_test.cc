@@ -425,7 +425,8 @@ TEST_F(FaultsTest, CommitsAndCloseAreBoundedWhileTheBrokerIsDown) {
   absl::Status sync = consumer.Commit({{"t", 0, 3}}, /*async=*/false);
   absl::Duration took = absl::Now() - start;
   EXPECT_FALSE(sync.ok());
-  EXPECT_LT(took, absl::Seconds(3)) << sync;
+  // (Bounded by its 1 s timeout; the slack is for a loaded machine.)
+  EXPECT_LT(took, absl::Seconds(5)) << sync;
   std::vector<absl::Status> late;
   ASSERT_TRUE(
       consumer.CommitAsync({{"t", 0, 4}}, [&](const absl::Status& s) { late.push_back(s); }).ok());
@@ -441,7 +442,7 @@ TEST_F(FaultsTest, CommitsAndCloseAreBoundedWhileTheBrokerIsDown) {
   start = absl::Now();
   absl::Status closed = consumer.Close();
   took = absl::Now() - start;
-  EXPECT_LT(took, absl::Seconds(4)) << closed;
+  EXPECT_LT(took, absl::Seconds(6)) << closed;  // (2 s close timeout, as above)
   EXPECT_EQ(consumer.Commit({{"t", 0, 5}}, false).code(), absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
 }

@@ -176,7 +176,9 @@ TEST(RepositionTest, RecordsPolledBeforeARebalanceAreNotAppliedToTheNewTasks) {
   // records was dropped (none is a command: nothing was sent to that topic).
   ASSERT_GT(replayed.stale_returned, 0) << replayed.status.last_error;
   EXPECT_EQ(replayed.status.last_error, "");
-  EXPECT_EQ(replayed.status.stale_records_dropped, replayed.stale_returned);
+  // (At least those: a batch polled before the rebalance and still queued
+  // for the worker is dropped too.)
+  EXPECT_GE(replayed.status.stale_records_dropped, replayed.stale_returned);
   EXPECT_GE(replayed.status.recoveries, 2 * kPartitions);
   ASSERT_FALSE(reference.figures.empty());
   for (const auto& [line, text] : reference.figures) {
