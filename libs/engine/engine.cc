@@ -879,6 +879,9 @@ absl::StatusOr<tidewatch::v1::LineTideState> Engine::SnapshotTide(std::string_vi
     s.add_enter_since_set(set);
     ToProto(set ? t : absl::UnixEpoch(), s.add_enter_since());
   }
+  for (const policy::TierRule& tier : entry.policy->tiers) {
+    s.add_enter_condition(policy::ConditionKey(tier.enter));
+  }
   for (absl::Time t : entry.entered_at) {
     ToProto(t == absl::InfinitePast() ? absl::UnixEpoch() : t, s.add_entered_at());
   }
@@ -1001,7 +1004,14 @@ absl::Status Engine::RestoreTide(const tidewatch::v1::LineTideState& s, bool pag
   for (int i = 0; i < tiers; ++i) {
     const bool set =
         i < s.enter_since_set_size() && s.enter_since_set(i) && i < s.enter_since_size();
-    entry.enter_since[i] = set ? FromProto(s.enter_since(i)) : absl::InfiniteFuture();
+    // Saved under another enter condition (the policy changed while no
+    // instance ran it): that one's holding says nothing of this one, whose
+    // sustain starts again, as at a live policy change (ReplacePolicy).
+    const bool same_condition =
+        i >= s.enter_condition_size() ||
+        s.enter_condition(i) == policy::ConditionKey(entry.policy->tiers[i].enter);
+    entry.enter_since[i] =
+        set && same_condition ? FromProto(s.enter_since(i)) : absl::InfiniteFuture();
   }
   for (int lv = 0; lv <= tiers; ++lv) {
     entry.entered_at[lv] =

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace tidewatch::policy {
 
@@ -58,6 +59,20 @@ std::string WindowLabel(absl::Duration window) {
     return absl::StrCat(window / absl::Minutes(1), "m");
   }
   return absl::StrCat(window / absl::Seconds(1), "s");
+}
+
+std::string ConditionKey(const Condition& condition) {
+  std::string key = condition.all ? "all:" : "any:";
+  for (size_t i = 0; i < condition.clauses.size(); ++i) {
+    const Clause& c = condition.clauses[i];
+    // The metric by number too (a name could be "unspecified"); the window
+    // in nanoseconds and the threshold with every digit, so that no two
+    // conditions share a key.
+    absl::StrAppendFormat(&key, "%s %s#%d %dns %s %.17g", i == 0 ? "" : ";",
+                          std::string(MetricName(c.metric)), static_cast<int>(c.metric),
+                          absl::ToInt64Nanoseconds(c.window), c.above ? ">" : "<", c.threshold);
+  }
+  return key;
 }
 
 std::string_view MetricName(Metric metric) {

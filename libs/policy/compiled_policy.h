@@ -60,6 +60,13 @@ struct Condition {
   friend bool operator==(const Condition&, const Condition&) = default;
 };
 
+// A condition as one line of text that says exactly what it tests, e.g.
+// "all: avg_wait 15m > 180; calls_waiting < 3" (thresholds in full
+// precision): equal for equal conditions and different otherwise, and
+// stable across releases, so that saved tide state can tell whether a tier
+// still enters on the condition it was holding.
+std::string ConditionKey(const Condition& condition);
+
 // A call-up to raise on entering a tier. `team_id` is resolved (roles
 // already looked up) and names a team in CompiledPolicy::teams.
 struct CallUpTemplate {

@@ -122,6 +122,60 @@ TEST_F(TideTest, RisesAfterSustainAndRecedesOneTierAtATime) {
   EXPECT_TRUE(engine_.OpenCallUps("revenues").empty());
 }
 
+// A restart on a policy whose tier enters on another condition: the saved
+// state says since when the old condition held, which says nothing of the
+// new one, whose sustain starts again at the restore (as a live policy
+// change starts it again). On the same condition the saved time stands.
+TEST_F(TideTest, ASustainSavedUnderAnotherEnterConditionStartsAgainAtRestore) {
+  Queue(7, kT0);
+  engine_.AdvanceTo(kT0 + absl::Seconds(40));  // holding since 10:00, 20 s to go
+  EXPECT_EQ(engine_.Tide("revenues").level, 0);
+  absl::StatusOr<tidewatch::v1::LineTideState> st = engine_.SnapshotTide("revenues");
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st->enter_condition_size(), 2);
+  EXPECT_EQ(st->enter_condition(0),
+            policy::ConditionKey(policy_->FindLine("revenues")->tiers[0].enter));
+
+  std::string changed = kPolicy;
+  const std::string from = "enter: {any: [{metric: calls_waiting, above: 5}]}";
+  changed.replace(changed.find(from), from.size(),
+                  "enter: {any: [{metric: calls_waiting, above: 6}]}");
+  auto restart = [&](const std::string& yaml, const tidewatch::v1::LineTideState& state) {
+    auto out = std::make_unique<RecordingOutput>();
+    auto engine = std::make_unique<Engine>(MustLoad(yaml), EngineOptions{}, out.get());
+    EventBuilder b("revenues");
+    EXPECT_TRUE(engine->FreezeTide("revenues").ok());
+    for (int i = 0; i < 7; ++i) engine->Apply(b.Queued(absl::StrCat("c", i), kT0));
+    engine->AdvanceTo(kT0 + absl::Seconds(40));
+    EXPECT_TRUE(engine->RestoreTide(state).ok());
+    return std::make_pair(std::move(engine), std::move(out));
+  };
+  {
+    auto [same, out] = restart(kPolicy, *st);
+    same->AdvanceTo(kT0 + absl::Minutes(1));
+    ASSERT_EQ(out->changes.size(), 1u);
+    EXPECT_EQ(T(out->changes[0].time()), kT0 + absl::Minutes(1));
+  }
+  {
+    auto [other, out] = restart(changed, *st);
+    // 7 waiting is above 6 too, but only known to be since the restore's
+    // first instant (10:00:50): entered a minute later, not at 10:01.
+    other->AdvanceTo(kT0 + absl::Minutes(1) + absl::Seconds(40));
+    EXPECT_TRUE(out->changes.empty());
+    other->AdvanceTo(kT0 + absl::Minutes(1) + absl::Seconds(50));
+    ASSERT_EQ(out->changes.size(), 1u);
+    EXPECT_EQ(T(out->changes[0].time()), kT0 + absl::Minutes(1) + absl::Seconds(50));
+  }
+  // A state without the conditions (written before they were saved): the
+  // saved time stands.
+  tidewatch::v1::LineTideState old = *st;
+  old.clear_enter_condition();
+  auto [legacy, out] = restart(changed, old);
+  legacy->AdvanceTo(kT0 + absl::Minutes(1));
+  ASSERT_EQ(out->changes.size(), 1u);
+  EXPECT_EQ(T(out->changes[0].time()), kT0 + absl::Minutes(1));
+}
+
 TEST_F(TideTest, FlickeringConditionNeverSustains) {
   for (int i = 0; i < 10; ++i) {
     absl::Time t = kT0 + absl::Seconds(40 * i);

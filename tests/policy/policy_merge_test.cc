@@ -197,5 +197,29 @@ TEST(PolicyMergeTest, ParsePolicyYamlMapsWithoutSemanticChecks) {
   EXPECT_EQ(errors[0].path, "bogus");
 }
 
+// ConditionKey (saved with a line's tide state) tells conditions apart by
+// every field, thresholds to the last digit, and is stable text.
+TEST(PolicyMergeTest, ConditionKeysTellConditionsApart) {
+  Condition c;
+  c.all = true;
+  c.clauses.push_back({tidewatch::v1::METRIC_AVG_WAIT, absl::Minutes(15), true, 180});
+  c.clauses.push_back({tidewatch::v1::METRIC_CALLS_WAITING, absl::ZeroDuration(), false, 3});
+  EXPECT_EQ(ConditionKey(c), "all: avg_wait#" + std::to_string(tidewatch::v1::METRIC_AVG_WAIT) +
+                                 " 900000000000ns > 180; calls_waiting#" +
+                                 std::to_string(tidewatch::v1::METRIC_CALLS_WAITING) + " 0ns < 3");
+  EXPECT_EQ(ConditionKey(c), ConditionKey(Condition(c)));
+  std::vector<Condition> others(6, c);
+  others[0].all = false;
+  others[1].clauses[0].threshold = 180.000000000001;
+  others[2].clauses[0].window = absl::Minutes(15) + absl::Nanoseconds(1);
+  others[3].clauses[1].above = true;
+  others[4].clauses[0].metric = tidewatch::v1::METRIC_ABANDON_RATE;
+  others[5].clauses.pop_back();
+  for (const Condition& other : others) {
+    EXPECT_NE(ConditionKey(other), ConditionKey(c)) << ConditionKey(other);
+  }
+  EXPECT_EQ(ConditionKey(Condition{}), "any:");
+}
+
 }  // namespace
 }  // namespace tidewatch::policy
