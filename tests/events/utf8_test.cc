@@ -17,6 +17,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "tidewatch/v1/events.pb.h"
+#include "utf8_cases.h"
 
 namespace tidewatch::events {
 namespace {
@@ -124,11 +125,7 @@ TEST(Utf8Test, ExamplesOfEachRule) {
 // of one and two bytes, and an invalid or multi-byte sequence at each
 // position of a run of ASCII.
 TEST(Utf8Test, ValidPrefixIsRfc3629) {
-  std::vector<std::string> cases;
-  for (int a = 0; a < 256; ++a) {
-    cases.push_back(std::string(1, static_cast<char>(a)));
-    for (int b = 0; b < 256; ++b) cases.push_back({static_cast<char>(a), static_cast<char>(b)});
-  }
+  std::vector<std::string> cases = testing::AllStringsOfOneAndTwoBytes();
   for (std::string_view piece : {"\xff", "\xc3\xa9", "\xc3", "\xed\xa0\x80", "\xf0\x9f\x93\x9e",
                                  "\xf0\x9f\x93", "\xe2\x82\xac"}) {
     for (size_t at = 0; at <= 20; ++at) {
@@ -149,31 +146,14 @@ TEST(Utf8Test, ValidPrefixIsRfc3629) {
 // binary decoder, and the JSON decoder.
 TEST(Utf8Test, DecodersAcceptExactlyTheValidStrings) {
   google::protobuf::LogSilencer silence_protobuf_utf8_errors;
-  CallEvent base;
-  base.set_event_id("e1");
-  base.set_line_id("revenues");
-  base.mutable_event_time()->set_seconds(1664785801);
-  base.mutable_queued();
-  const std::string head = base.SerializeAsString();  // no call_id (field 3)
-  std::vector<std::string> cases;
-  for (int b = 0x80; b < 256; ++b) {
-    for (unsigned char lead : kEdges) {
-      cases.push_back({static_cast<char>(lead), static_cast<char>(b)});
-      for (unsigned char next : kEdges) {
-        cases.push_back({static_cast<char>(lead), static_cast<char>(b), static_cast<char>(next)});
-        cases.push_back({'x', static_cast<char>(lead), static_cast<char>(b),
-                         static_cast<char>(next), static_cast<char>(0x80)});
-      }
-    }
-  }
+  std::vector<unsigned char> high;  // every byte with its top bit set
+  for (int b = 0x80; b < 256; ++b) high.push_back(static_cast<unsigned char>(b));
+  const std::vector<std::string> cases = testing::LeadSecondThirdSequences(kEdges, high, kEdges);
   int valid = 0;
   for (const std::string& s : cases) {
     const bool expected = IsValidUtf8(s);
     valid += expected;
-    std::string bytes = head;
-    bytes.push_back(0x1A);  // field 3, length-delimited
-    bytes.push_back(static_cast<char>(s.size()));
-    bytes += s;
+    const std::string bytes = testing::EventWithCallId(s);
     CallEvent parsed;
     ASSERT_EQ(parsed.ParseFromString(bytes), expected) << absl::CEscape(s);
     EventDecoder decoder;

@@ -806,6 +806,14 @@ class BridgeTest : public ::testing::Test {
     return producer.DeliveredIds();
   }
 
+  // Runs a fresh bridge (as after a restart) on a producer of its own: the
+  // call ids it delivered, in order (none: nothing new since the last run).
+  std::vector<std::string> RestartBridge() {
+    FakeProducer producer;
+    RunBridge(producer);
+    return CallIds(producer);
+  }
+
   static std::vector<std::string> CallIds(const FakeProducer& p) {
     std::vector<std::string> out;
     for (const auto& r : p.delivered) {
@@ -846,28 +854,19 @@ TEST_F(BridgeTest, PublishesKeyedByLineAndCheckpoints) {
 
 TEST_F(BridgeTest, RestartFromCheckpointNeitherSkipsNorRepeats) {
   Append(log_, Calls(1, 4));
-  FakeProducer first;
-  RunBridge(first);
-  EXPECT_EQ(CallIds(first), Names(1, 4));
+  EXPECT_EQ(RestartBridge(), Names(1, 4));
   Append(log_, Calls(5, 9));  // written while the bridge is down
-  FakeProducer second;
-  RunBridge(second);
-  EXPECT_EQ(CallIds(second), Names(5, 9));
-  FakeProducer third;
-  RunBridge(third);
-  EXPECT_TRUE(third.delivered.empty());
+  EXPECT_EQ(RestartBridge(), Names(5, 9));
+  EXPECT_TRUE(RestartBridge().empty());
 }
 
 TEST_F(BridgeTest, RestartAcrossRotationNeitherSkipsNorRepeats) {
   Append(log_, Calls(1, 3));
-  FakeProducer first;
-  RunBridge(first);
+  RestartBridge();
   Append(log_, Calls(4, 6));
   ASSERT_EQ(std::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
   Append(log_, Calls(7, 8));
-  FakeProducer second;
-  RunBridge(second);
-  EXPECT_EQ(CallIds(second), Names(4, 8));
+  EXPECT_EQ(RestartBridge(), Names(4, 8));
 }
 
 // Down across two rotations, and the checkpointed file compressed
@@ -875,17 +874,14 @@ TEST_F(BridgeTest, RestartAcrossRotationNeitherSkipsNorRepeats) {
 // published, before the current one.
 TEST_F(BridgeTest, RestartAfterTheCheckpointedFileWasCompressedReadsTheFilesAfterIt) {
   Append(log_, Calls(1, 3));
-  FakeProducer first;
-  RunBridge(first);
+  RestartBridge();
   ASSERT_EQ(std::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
   Append(log_, Calls(4, 5));
   ASSERT_EQ(std::rename((log_ + ".1").c_str(), (log_ + ".2").c_str()), 0);
   ASSERT_EQ(std::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
   Append(log_, Calls(6, 7));
   Compress(log_ + ".2");
-  FakeProducer second;
-  RunBridge(second);
-  EXPECT_EQ(CallIds(second), Names(4, 7));
+  EXPECT_EQ(RestartBridge(), Names(4, 7));
 }
 
 // As queuelog-bridge --exit-at-eof: a last line without a newline is
@@ -1093,19 +1089,14 @@ TEST_F(BridgeTest, MetricsTextCountsByReasonAndEvent) {
 // truncation are published from the copy, then the new ones, each once.
 TEST_F(BridgeTest, RestartAfterACopyTruncateWhileDownNeitherSkipsNorRepeats) {
   Append(log_, Calls(1, 3));
-  FakeProducer first;
-  RunBridge(first);
+  RestartBridge();
   ASSERT_TRUE((*LoadCheckpoint(checkpoint_))->tail.has_value());
   Append(log_, Calls(4, 6));
   fs::copy_file(log_, log_ + ".1");
   Truncate(log_);
   Append(log_, Calls(7, 12));
-  FakeProducer second;
-  RunBridge(second);
-  EXPECT_EQ(CallIds(second), Names(4, 12));
-  FakeProducer third;
-  RunBridge(third);
-  EXPECT_TRUE(third.delivered.empty());
+  EXPECT_EQ(RestartBridge(), Names(4, 12));
+  EXPECT_TRUE(RestartBridge().empty());
 }
 
 // The same while running, kept at its checkpoint by failed deliveries.

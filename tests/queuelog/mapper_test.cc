@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "events/event_view.h"
 #include "events/events.h"
+#include "events/utf8_cases.h"
 #include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "queuelog/caller_hasher.h"
@@ -216,46 +217,22 @@ TEST(Utf8SafeTest, EscapesEachByteOutsideWellFormedUtf8) {
 // four-byte forms.
 TEST(Utf8SafeTest, EscapesExactlyWhatTheEventDecoderRefuses) {
   google::protobuf::LogSilencer silence_protobuf_utf8_errors;
-  CallEvent base;
-  base.set_event_id("e1");
-  base.set_line_id("revenues");
-  base.mutable_event_time()->set_seconds(1664785801);
-  base.mutable_queued();
-  const std::string head = base.SerializeAsString();  // no call_id (field 3)
-  // The event with `call_id` appended as field 3 (wire type 2).
-  const auto with_call_id = [&](std::string_view call_id) {
-    std::string bytes = head;
-    bytes.push_back(0x1A);
-    bytes.push_back(static_cast<char>(call_id.size()));  // < 128 bytes
-    bytes.append(call_id);
-    return bytes;
-  };
   const auto decodes = [&](std::string_view call_id) {
     events::EventDecoder decoder;
     events::CallEventView view;
-    const std::string bytes = with_call_id(call_id);  // the view refers to it
+    const std::string bytes = events::testing::EventWithCallId(call_id);  // the view refers to it
     const bool ok = decoder.Parse(bytes, view).ok();
     EXPECT_TRUE(!ok || view.call_id == call_id);
     return ok;
   };
-  std::vector<std::string> cases;
-  for (int a = 0; a < 256; ++a) {
-    cases.push_back(std::string(1, static_cast<char>(a)));
-    for (int b = 0; b < 256; ++b) cases.push_back({static_cast<char>(a), static_cast<char>(b)});
-  }
-  for (const unsigned char lead :
-       {0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5}) {
-    for (const unsigned char second : {0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0}) {
-      for (const unsigned char rest : {0x7F, 0x80, 0xBF, 0xC0}) {
-        const char l = static_cast<char>(lead), m = static_cast<char>(second),
-                   r = static_cast<char>(rest);
-        cases.push_back({l, m});
-        cases.push_back({l, m, r});
-        cases.push_back({l, m, r, r});
-        cases.push_back({'x', l, m, r, static_cast<char>(0x80), 'y'});
-      }
-    }
-  }
+  std::vector<std::string> cases = events::testing::AllStringsOfOneAndTwoBytes();
+  constexpr unsigned char kLeads[] = {0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF,
+                                      0xF0, 0xF1, 0xF3, 0xF4, 0xF5};
+  constexpr unsigned char kSeconds[] = {0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0};
+  constexpr unsigned char kRests[] = {0x7F, 0x80, 0xBF, 0xC0};
+  const std::vector<std::string> edges =
+      events::testing::LeadSecondThirdSequences(kLeads, kSeconds, kRests);
+  cases.insert(cases.end(), edges.begin(), edges.end());
   int accepted = 0, refused = 0;
   for (const std::string& c : cases) {
     std::string storage;
@@ -265,7 +242,7 @@ TEST(Utf8SafeTest, EscapesExactlyWhatTheEventDecoderRefuses) {
     ASSERT_EQ(safe == c, ok) << absl::CEscape(c) << " -> " << absl::CEscape(std::string(safe));
     ASSERT_TRUE(decodes(safe)) << absl::CEscape(c) << " -> " << absl::CEscape(std::string(safe));
     CallEvent parsed;
-    ASSERT_EQ(parsed.ParseFromString(with_call_id(c)), ok) << absl::CEscape(c);
+    ASSERT_EQ(parsed.ParseFromString(events::testing::EventWithCallId(c)), ok) << absl::CEscape(c);
   }
   // (128 + 128 * 128 + 30 * 64 two-byte sequences, and the edges.)
   EXPECT_GT(accepted, 18000);

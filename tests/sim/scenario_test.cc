@@ -8,11 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scenario_snippets.h"
 
 namespace tidewatch::sim {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::kDailyCapMondaySurgeError;
 
 std::string ScenarioPath(const std::string& name) {
   return absl::StrCat(TIDEWATCH_SOURCE_DIR, "/deploy/scenarios/", name);
@@ -335,9 +337,7 @@ TEST(ScenarioTest, DailyCapChecksExactlyTheDaysOfTheRun) {
   EXPECT_TRUE(CheckRun(*s, s->date).ok());
   // From a Sunday, day 2 is a Monday: x12, then the surge.
   EXPECT_EQ(std::string(CheckRun(*s, absl::CivilDay(2022, 10, 9)).message()),
-            "surges[0].multiplier: gives line revenues 1.20107e+07 expected calls on day 2 "
-            "(2022-10-10, a mon, volume x day_of_week x the surges of the day); must be at most "
-            "10000000 a line a day");
+            kDailyCapMondaySurgeError);
   // From a Saturday, day 1 alone is too big (one problem per line).
   EXPECT_EQ(std::string(CheckRun(*s, absl::CivilDay(2022, 10, 8)).message()),
             "lines.revenues.calls_per_day: gives 2e+07 expected calls on day 1 (2022-10-08, a sat, "
@@ -345,10 +345,7 @@ TEST(ScenarioTest, DailyCapChecksExactlyTheDaysOfTheRun) {
   // The scenario's own date is held to the same, with the YAML line.
   std::string sunday = kWeekdayExtremes;
   sunday.replace(sunday.find("2022-10-03"), 10, "2022-10-09");
-  EXPECT_EQ(Error(sunday),
-            "bad.yaml:11: surges[0].multiplier: gives line revenues 1.20107e+07 expected "
-            "calls on day 2 (2022-10-10, a mon, volume x day_of_week x the surges of the day); "
-            "must be at most 10000000 a line a day");
+  EXPECT_EQ(Error(sunday), absl::StrCat("bad.yaml:11: ", kDailyCapMondaySurgeError));
 }
 
 // Intraday weights are relative, but a huge one made the day's weight

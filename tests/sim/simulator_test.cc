@@ -16,6 +16,7 @@
 #include "events/events.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scenario_snippets.h"
 #include "sim/event_sink.h"
 #include "sim/scenario.h"
 #include "sim_test_util.h"
@@ -27,6 +28,8 @@ using testing::CheckStream;
 using ::testing::Contains;
 using testing::ExpectSummaryMatches;
 using ::testing::Gt;
+using testing::kDailyCapMondaySurgeError;
+using testing::kDailyCapScenario;
 using testing::LoadOrDie;
 using testing::ParseOrDie;
 using testing::RunScenario;
@@ -415,25 +418,14 @@ lines:
 // A start date is held to the expected-calls cap on the days it simulates:
 // here day 2 becomes a Monday (x12) with its surge.
 TEST(SimulatorTest, StartDateIsHeldToTheDailyCap) {
-  const Scenario scenario = ParseOrDie(R"(date: 2022-10-03
-days: 2
-lines:
-  revenues:
-    calls_per_day: 1000
-    day_of_week: {mon: 12}
-    staffing: []
-surges:
-  - {line: revenues, day: 2, from: "09:00", to: "10:00", multiplier: 9000}
-)");
+  const Scenario scenario = ParseOrDie(kDailyCapScenario);
   CollectingSink sink;
   SimOptions options;
   options.start_date = absl::CivilDay(2022, 10, 9);
   absl::StatusOr<Summary> s = Simulate(scenario, options, sink);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(std::string(s.status().message()),
-            "start date: surges[0].multiplier: gives line revenues 1.20107e+07 expected calls on "
-            "day 2 (2022-10-10, a mon, volume x day_of_week x the surges of the day); must be at "
-            "most 10000000 a line a day");
+            absl::StrCat("start date: ", kDailyCapMondaySurgeError));
   EXPECT_TRUE(sink.events().empty());
 }
 
