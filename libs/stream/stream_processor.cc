@@ -425,10 +425,25 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
   return states;
 }
 
-StreamProcessor::RecoveryRead StreamProcessor::ReadRecovery(int32_t partition) {
+absl::StatusOr<std::vector<kafka::TopicPartition>> StreamProcessor::CommittedEvents(
+    const std::vector<int32_t>& partitions) {
+  std::vector<kafka::TopicPartition> asked;
+  for (int32_t p : partitions) asked.push_back({options_.events_topic, p});
+  return consumer_.Committed(asked, absl::Seconds(10));
+}
+
+StreamProcessor::RecoveryRead StreamProcessor::ReadRecovery(
+    int32_t partition, const absl::StatusOr<std::vector<kafka::TopicPartition>>& committed) {
   RecoveryRead read;
   read.started = clock_.Now();
-  read.committed = consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
+  if (committed.ok()) {
+    read.committed.emplace();
+    for (const kafka::TopicPartition& tp : *committed) {
+      if (tp.partition == partition) read.committed->push_back(tp);
+    }
+  } else {
+    read.committed = committed.status();
+  }
   read.states = ReadStates(partition);
   if (options_.exactly_once) {
     // State and offsets are committed in one transaction, so the state of a
@@ -478,7 +493,7 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding, RecoveryRead 
 
   int64_t start = kafka::kOffsetInvalid;  // the committed offset
   absl::StatusOr<std::map<std::string, LineTideState>>& states = read.states;
-  const absl::StatusOr<std::vector<kafka::TopicPartition>>& committed = read.committed;
+  absl::StatusOr<std::vector<kafka::TopicPartition>>& committed = read.committed;
   if (options_.exactly_once) {
     task->committed_offset = committed.ok() && !committed->empty() ? (*committed)[0].offset : -1;
   }
@@ -510,6 +525,9 @@ void StreamProcessor::StartTask(int32_t partition, bool rewinding, RecoveryRead 
     if (replay_from != INT64_MAX) start = std::max<int64_t>(replay_from, 0);
   }
   if (start == kafka::kOffsetInvalid) {
+    if (!committed.ok()) {  // asked once more (the question for all of them failed)
+      committed = consumer_.Committed({{options_.events_topic, partition}}, absl::Seconds(10));
+    }
     if (committed.ok() && !committed->empty() && (*committed)[0].offset >= 0) {
       start = (*committed)[0].offset;
     } else if (rewinding && !committed.ok()) {
@@ -577,7 +595,10 @@ void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& parti
     // The probes (Health, Status) see them recovering while their saved
     // states are read.
     status_.ready = false;
-    for (int32_t p : assigned) status_.recovering.push_back(p);
+    for (int32_t p : assigned) {
+      status_.recovering.push_back(p);
+      status_.partitions.push_back(p);  // owned already (UpdateReady below)
+    }
     PublishHealth();
     // A version set before this poll governs the recovery: a line it adds
     // is restored from its saved state instead of being retired and started
@@ -588,12 +609,19 @@ void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& parti
   }
   // Read without mu_: a slow broker holds up these partitions' recovery,
   // not /metrics, /lines or the worker's batch of the others. (Nothing of
-  // these partitions is polled before this callback returns.)
+  // these partitions is polled before this callback returns.) The
+  // committed offsets first, all in one question.
   std::vector<RecoveryRead> reads;
-  reads.reserve(assigned.size());
-  for (int32_t p : assigned) reads.push_back(ReadRecovery(p));
+  if (!assigned.empty()) {
+    const absl::StatusOr<std::vector<kafka::TopicPartition>> committed = CommittedEvents(assigned);
+    for (int32_t p : assigned) {
+      reads.push_back(ReadRecovery(p, committed));
+      // Its task fences the processor: the others need not be read.
+      if (!reads.back().states.ok()) break;
+    }
+  }
   absl::MutexLock lock(&mu_);
-  for (size_t i = 0; i < assigned.size(); ++i) {
+  for (size_t i = 0; i < reads.size(); ++i) {
     StartTask(assigned[i], /*rewinding=*/false, std::move(reads[i]));
   }
   UpdateReady();
@@ -832,7 +860,12 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
   }
   if (decoded.source != RecordSource::kEvents) return;
   auto it = tasks_.find(record.partition);
-  if (it == tasks_.end()) return;
+  if (it == tasks_.end()) {
+    // Polled before the partition was revoked (or before its task starts,
+    // while its recovery reads): it comes again to its owner.
+    ++status_.stale_records_dropped;
+    return;
+  }
   Task& task = *it->second;
   // Polled before the task (re)started: the partition was repositioned and
   // the record comes again in order.
@@ -1305,11 +1338,16 @@ void StreamProcessor::Rewind() {
     }
   }
   // The probes see them recovering while they restart (their saved state
-  // is read under mu_: an abort is rare, and the worker is idle).
+  // is read under mu_: an abort is rare, and the worker waits for it).
   status_.ready = false;
   status_.recovering = partitions;
   PublishHealth();
-  for (int32_t p : partitions) StartTask(p, /*rewinding=*/true, ReadRecovery(p));
+  const absl::StatusOr<std::vector<kafka::TopicPartition>> events_committed =
+      CommittedEvents(partitions);
+  for (int32_t p : partitions) {
+    if (status_.fenced) break;  // a task could not recover: the others need not read
+    StartTask(p, /*rewinding=*/true, ReadRecovery(p, events_committed));
+  }
   UpdateReady();
 }
 

@@ -323,11 +323,17 @@ class StreamProcessor final : public kafka::RebalanceListener {
     absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> states;
     absl::StatusOr<std::vector<kafka::TopicPartition>> committed;
   };
-  // Reads them. Needs no lock and takes as long as the brokers do (up to
-  // state_read_timeout): OnAssigned calls it without mu_, so that Status(),
-  // Lines() (/metrics, /lines) and the worker go on meanwhile. Step's
-  // thread only (it asks consumer_).
-  RecoveryRead ReadRecovery(int32_t partition);
+  // The committed offsets of `partitions` of the events topic, in one
+  // question (Step's thread: it asks consumer_).
+  absl::StatusOr<std::vector<kafka::TopicPartition>> CommittedEvents(
+      const std::vector<int32_t>& partitions);
+  // Reads a partition's saved states, given the answer CommittedEvents had
+  // for it (asked first: see ReadRecovery's exactly-once loop). Needs no
+  // lock and takes as long as the brokers do (up to state_read_timeout):
+  // OnAssigned calls it without mu_, so that Status(), Lines() (/metrics,
+  // /lines) and the worker go on meanwhile.
+  RecoveryRead ReadRecovery(int32_t partition,
+                            const absl::StatusOr<std::vector<kafka::TopicPartition>>& committed);
   void StartTask(int32_t partition, bool rewinding, RecoveryRead read)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);

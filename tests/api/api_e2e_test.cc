@@ -182,21 +182,28 @@ TEST_F(ApiE2eTest, ReconnectGetsEveryOpenCallUpAndNoDuplicates) {
   // The board may still be moving on a loaded machine: a reconnect whose
   // board changed while it synced is tried again (the sync is checked
   // against a board that held still around it).
+  auto board = [&] {
+    std::map<std::string, v1::CallUpState> open;
+    for (const v1::CallUp& c : front.board->Open({})) open[c.id()] = c.state();
+    return open;
+  };
   std::unique_ptr<Watcher> again;
   int synced = -1;
   std::set<std::string> open;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    std::set<std::string> before;
-    for (const v1::CallUp& c : front.board->Open({})) before.insert(c.id());
+  bool held_still = false;
+  for (int attempt = 0; attempt < 5 && !held_still; ++attempt) {
+    if (attempt > 0) absl::SleepFor(absl::Milliseconds(500));
+    const auto before = board();
     again = std::make_unique<Watcher>(Insecure(front.address), kViewerToken, "");
     synced = again->WaitFor([](const CallUpEvent& e) { return e.kind() == CallUpEvent::SYNCED; },
                             absl::Seconds(10));
     ASSERT_GE(synced, 0);
+    const auto after = board();
+    held_still = after == before;
     open.clear();
-    for (const v1::CallUp& c : front.board->Open({})) open.insert(c.id());
-    if (open == before) break;
-    absl::SleepFor(absl::Milliseconds(500));
+    for (const auto& [id, state] : after) open.insert(id);
   }
+  ASSERT_TRUE(held_still) << "the board kept changing: the events produced were not all applied";
   std::vector<CallUpEvent> got = again->events();
   std::multiset<std::string> ids;
   for (int i = 0; i < synced; ++i) {

@@ -821,9 +821,12 @@ TEST_P(StreamTest, HealthStatusAndLinesAnswerWhileAPartitionRecovers) {
   EXPECT_GT(a.health.recovering, 0u);
   EXPECT_FALSE(a.status.ready);
   EXPECT_FALSE(a.status.recovering.empty());
+  EXPECT_EQ(a.status.partitions.size(), static_cast<size_t>(kPartitions));  // owned already
   EXPECT_EQ(a.status.events_applied, 0);
+  EXPECT_EQ(a.lines, 0u);  // a recovering partition's lines come once restored
   // Once recovered: ready, nothing recovering, every line reported.
-  ASSERT_TRUE(RunUntil(*in, [](const StreamStatus& s) { return s.ready; }));
+  ASSERT_TRUE(
+      RunUntil(*in, [](const StreamStatus& s) { return s.ready && s.events_applied >= 2000; }));
   const StreamHealth after = in->processor->Health();
   EXPECT_TRUE(after.ready);
   EXPECT_EQ(after.recovering, 0u);
@@ -855,12 +858,18 @@ TEST_P(StreamTest, AnUnreadableSavedStateStopsTheInstanceInsteadOfStartingAfresh
   const size_t states = ReadAll(T("tidewatch.state"), kPartitions).size();
   ASSERT_GT(escalations, 0u);
   options_.state_read_timeout = absl::Milliseconds(300);
+  std::atomic<int> readers{0};
   Clients clients;
-  clients.wrap_reader = [](std::unique_ptr<kafka::Consumer> c) {
+  clients.wrap_reader = [&readers](std::unique_ptr<kafka::Consumer> c) {
+    ++readers;
     return std::unique_ptr<kafka::Consumer>(new UnreadableStateReader(std::move(c)));
   };
   auto second = NewInstance(clients);
   ASSERT_TRUE(RunUntil(*second, [](const StreamStatus& s) { return s.fenced; }));
+  // The first unreadable partition stops it: the others' states are not
+  // read (each read waits up to state_read_timeout: with a broker that
+  // cannot serve them, minutes inside the rebalance).
+  EXPECT_EQ(readers.load(), 1);
   const StreamStatus st = second->processor->Status();
   EXPECT_THAT(st.fenced_reason, ::testing::HasSubstr("its saved state on " + T("tidewatch.state") +
                                                      " cannot be read (injected: the state topic"));
