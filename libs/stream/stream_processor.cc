@@ -425,27 +425,38 @@ absl::StatusOr<std::map<std::string, LineTideState>> StreamProcessor::ReadStates
   return states;
 }
 
-absl::StatusOr<std::vector<kafka::TopicPartition>> StreamProcessor::CommittedEvents(
+std::vector<StreamProcessor::RecoveryRead> StreamProcessor::ReadRecoveries(
     const std::vector<int32_t>& partitions) {
-  std::vector<kafka::TopicPartition> asked;
-  for (int32_t p : partitions) asked.push_back({options_.events_topic, p});
-  return consumer_.Committed(asked, absl::Seconds(10));
-}
-
-StreamProcessor::RecoveryRead StreamProcessor::ReadRecovery(
-    int32_t partition, const absl::StatusOr<std::vector<kafka::TopicPartition>>& committed) {
-  RecoveryRead read;
-  read.started = clock_.Now();
-  if (committed.ok()) {
-    read.committed.emplace();
-    for (const kafka::TopicPartition& tp : *committed) {
-      if (tp.partition == partition) read.committed->push_back(tp);
-    }
-  } else {
-    read.committed = committed.status();
+  std::vector<RecoveryRead> reads;
+  for (int32_t p : partitions) {
+    RecoveryRead& read = reads.emplace_back();
+    read.partition = p;
+    read.started = clock_.Now();
+    read.states = ReadStates(p);
+    // Its task fences the processor: the others need not be read (each
+    // read waits up to state_read_timeout for a broker that cannot serve).
+    if (!read.states.ok()) break;
   }
-  read.states = ReadStates(partition);
-  if (options_.exactly_once) {
+  if (reads.empty()) return reads;
+  // Then their committed offsets, in one question. After the states:
+  // exactly-once, a state behind its committed offset is read again below,
+  // while a state read after the offset could be ahead of it (a
+  // transaction committed in between), and the offset, which a transaction
+  // with nothing consumed sends again, would be stale.
+  std::vector<kafka::TopicPartition> asked;
+  for (const RecoveryRead& read : reads) asked.push_back({options_.events_topic, read.partition});
+  const absl::StatusOr<std::vector<kafka::TopicPartition>> committed =
+      consumer_.Committed(asked, absl::Seconds(10));
+  for (RecoveryRead& read : reads) {
+    if (committed.ok()) {
+      read.committed.emplace();
+      for (const kafka::TopicPartition& tp : *committed) {
+        if (tp.partition == read.partition) read.committed->push_back(tp);
+      }
+    } else {
+      read.committed = committed.status();
+    }
+    if (!options_.exactly_once || !read.states.ok()) continue;
     // State and offsets are committed in one transaction, so the state of a
     // partition with committed offset C says next_offset C. Less means a
     // transaction of a vanished producer still holds the last stable offset
@@ -458,23 +469,24 @@ StreamProcessor::RecoveryRead StreamProcessor::ReadRecovery(
       if (!read.states.ok() || c < 0) return false;
       int64_t newest = -1;
       for (const auto& [line, st] : *read.states) {
-        if (PartitionForKey(line, options_.partitions) == partition) {
+        if (PartitionForKey(line, options_.partitions) == read.partition) {
           newest = std::max<int64_t>(newest, st.next_offset());
         }
       }
       return newest >= 0 && newest < c;
     };
-    while (behind() && clock_.Now() < deadline) read.states = ReadStates(partition);
+    while (behind() && clock_.Now() < deadline) read.states = ReadStates(read.partition);
     if (behind()) {
       read.states = absl::DeadlineExceededError(
           absl::StrCat("the newest committed state is still behind the committed offset ", c,
                        " after ", absl::FormatDuration(options_.state_read_timeout)));
     }
   }
-  return read;
+  return reads;
 }
 
-void StreamProcessor::StartTask(int32_t partition, bool rewinding, RecoveryRead read) {
+void StreamProcessor::StartTask(bool rewinding, RecoveryRead read) {
+  const int32_t partition = read.partition;
   if (status_.fenced) return;  // stopping: the tasks go at the next safe point
   auto task = std::make_unique<Task>();
   task->partition = partition;
@@ -609,21 +621,10 @@ void StreamProcessor::OnAssigned(const std::vector<kafka::TopicPartition>& parti
   }
   // Read without mu_: a slow broker holds up these partitions' recovery,
   // not /metrics, /lines or the worker's batch of the others. (Nothing of
-  // these partitions is polled before this callback returns.) The
-  // committed offsets first, all in one question.
-  std::vector<RecoveryRead> reads;
-  if (!assigned.empty()) {
-    const absl::StatusOr<std::vector<kafka::TopicPartition>> committed = CommittedEvents(assigned);
-    for (int32_t p : assigned) {
-      reads.push_back(ReadRecovery(p, committed));
-      // Its task fences the processor: the others need not be read.
-      if (!reads.back().states.ok()) break;
-    }
-  }
+  // these partitions is polled before this callback returns.)
+  std::vector<RecoveryRead> reads = ReadRecoveries(assigned);
   absl::MutexLock lock(&mu_);
-  for (size_t i = 0; i < reads.size(); ++i) {
-    StartTask(assigned[i], /*rewinding=*/false, std::move(reads[i]));
-  }
+  for (RecoveryRead& read : reads) StartTask(/*rewinding=*/false, std::move(read));
   UpdateReady();
 }
 
@@ -1342,11 +1343,8 @@ void StreamProcessor::Rewind() {
   status_.ready = false;
   status_.recovering = partitions;
   PublishHealth();
-  const absl::StatusOr<std::vector<kafka::TopicPartition>> events_committed =
-      CommittedEvents(partitions);
-  for (int32_t p : partitions) {
-    if (status_.fenced) break;  // a task could not recover: the others need not read
-    StartTask(p, /*rewinding=*/true, ReadRecovery(p, events_committed));
+  for (RecoveryRead& read : ReadRecoveries(partitions)) {
+    StartTask(/*rewinding=*/true, std::move(read));
   }
   UpdateReady();
 }

@@ -312,30 +312,28 @@ class StreamProcessor final : public kafka::RebalanceListener {
   enum class RecordSource : uint8_t;
   struct DecodedEvent;
 
-  // Recovers a partition's task (state, then the events position). After an
-  // aborted transaction (`rewinding`), a partition with nothing committed
-  // goes back to its beginning, and one whose committed offset cannot be
-  // read fences the processor rather than guess.
   // What a partition's recovery reads from the brokers before its task
   // starts: its lines' saved states and its committed offset.
   struct RecoveryRead {
+    int32_t partition = -1;
     absl::Time started;  // when the read began (the recovery's start)
     absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> states;
     absl::StatusOr<std::vector<kafka::TopicPartition>> committed;
   };
-  // The committed offsets of `partitions` of the events topic, in one
-  // question (Step's thread: it asks consumer_).
-  absl::StatusOr<std::vector<kafka::TopicPartition>> CommittedEvents(
-      const std::vector<int32_t>& partitions);
-  // Reads a partition's saved states, given the answer CommittedEvents had
-  // for it (asked first: see ReadRecovery's exactly-once loop). Needs no
-  // lock and takes as long as the brokers do (up to state_read_timeout):
-  // OnAssigned calls it without mu_, so that Status(), Lines() (/metrics,
-  // /lines) and the worker go on meanwhile.
-  RecoveryRead ReadRecovery(int32_t partition,
-                            const absl::StatusOr<std::vector<kafka::TopicPartition>>& committed);
-  void StartTask(int32_t partition, bool rewinding, RecoveryRead read)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads them for `partitions` (of the events topic): each one's saved
+  // states, stopping at the first that cannot be read (its task fences the
+  // processor), then their committed offsets in one question. Needs no lock
+  // and takes as long as the brokers do (up to state_read_timeout a
+  // partition): OnAssigned calls it without mu_, so that Status(), Lines()
+  // (/metrics, /lines) and the worker go on meanwhile. Step's thread only
+  // (it asks consumer_).
+  std::vector<RecoveryRead> ReadRecoveries(const std::vector<int32_t>& partitions);
+  // Recovers a partition's task from what ReadRecoveries read (state, then
+  // the events position). After an aborted transaction (`rewinding`), a
+  // partition with nothing committed goes back to its beginning, and one
+  // whose committed offset cannot be read fences the processor rather than
+  // guess.
+  void StartTask(bool rewinding, RecoveryRead read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> ReadStates(int32_t partition);
   // Decodes a polled batch's events (no lock needed): with the engine
   // thread, the poller decodes the next batch while the worker applies,
