@@ -61,10 +61,11 @@ struct Condition {
 };
 
 // A condition as one line of text that says exactly what it tests, e.g.
-// "all: avg_wait 15m > 180; calls_waiting < 3" (thresholds in full
-// precision): equal for equal conditions and different otherwise, and
-// stable across releases, so that saved tide state can tell whether a tier
-// still enters on the condition it was holding.
+// "all: avg_wait#8 900000000000ns > 180; calls_waiting#20 0ns < 3" (each
+// clause's metric by name and number, its window in nanoseconds, its
+// threshold with every digit): equal for equal conditions and different
+// otherwise, and stable across releases, so that saved tide state can tell
+// whether a tier still enters on the condition it was holding.
 std::string ConditionKey(const Condition& condition);
 
 // A call-up to raise on entering a tier. `team_id` is resolved (roles
