@@ -5,6 +5,7 @@
 // connections are retried by the idempotent producer without loss,
 // duplication or reordering; transactional errors say abortable or fatal;
 // commits and Close stay bounded while the broker is down.
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <set>
@@ -13,7 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -487,8 +490,14 @@ TEST_F(FaultsTest, CloseReportsErrorsAndAnswersEveryCommit) {
     EXPECT_FALSE(results[0].ok());
   }
   EXPECT_FALSE(errors.empty()) << "on_error never heard of the broker going down";
+  // Health says what the errors served said: all brokers down once
+  // librdkafka has said so (whether it does within the 1 s close depends on
+  // its reconnect attempts: a loaded machine saw only connection errors).
+  const bool told_all_down = std::any_of(errors.begin(), errors.end(), [](const std::string& e) {
+    return absl::StrContains(e, "_ALL_BROKERS_DOWN");
+  });
   const ClientHealth h = consumer.Health();
-  EXPECT_TRUE(h.all_brokers_down);
+  EXPECT_EQ(h.all_brokers_down, told_all_down) << absl::StrJoin(errors, "\n");
   EXPECT_GE(h.error_count, static_cast<int64_t>(errors.size()));
   ASSERT_TRUE(broker_->SetBrokerUp(1).ok());
 }
