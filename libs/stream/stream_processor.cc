@@ -462,8 +462,7 @@ std::vector<StreamProcessor::RecoveryRead> StreamProcessor::ReadRecoveries(
     // transaction of a vanished producer still holds the last stable offset
     // back (its records are not readable yet): read again until the broker
     // aborts it (transaction timeout) or the state read limit passes.
-    const int64_t c =
-        read.committed.ok() && !read.committed->empty() ? (*read.committed)[0].offset : -1;
+    const int64_t c = read.CommittedOffset();
     const absl::Time deadline = clock_.Now() + options_.state_read_timeout;
     auto behind = [&] {
       if (!read.states.ok() || c < 0) return false;
@@ -507,7 +506,7 @@ void StreamProcessor::StartTask(bool rewinding, RecoveryRead read) {
   absl::StatusOr<std::map<std::string, LineTideState>>& states = read.states;
   absl::StatusOr<std::vector<kafka::TopicPartition>>& committed = read.committed;
   if (options_.exactly_once) {
-    task->committed_offset = committed.ok() && !committed->empty() ? (*committed)[0].offset : -1;
+    task->committed_offset = read.CommittedOffset();
   }
   if (!states.ok()) {
     // Starting the lines afresh would reuse their escalation ids (every

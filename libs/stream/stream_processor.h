@@ -319,6 +319,10 @@ class StreamProcessor final : public kafka::RebalanceListener {
     absl::Time started;  // when the read began (the recovery's start)
     absl::StatusOr<std::map<std::string, tidewatch::v1::LineTideState>> states;
     absl::StatusOr<std::vector<kafka::TopicPartition>> committed;
+    // The committed offset, or -1 (none, or not known).
+    int64_t CommittedOffset() const {
+      return committed.ok() && !committed->empty() ? (*committed)[0].offset : -1;
+    }
   };
   // Reads them for `partitions` (of the events topic): each one's saved
   // states, stopping at the first that cannot be read (its task fences the
