@@ -87,6 +87,14 @@ constexpr int kBookkeepingPatienceSteps = 64;
 constexpr absl::Duration kCommitUnderWayPoll = absl::Milliseconds(5);
 constexpr absl::Duration kCommitUnderWayFor = absl::Seconds(10);
 
+// The most escalations and dead letters held before they are produced
+// anyway (see held_): a backlog that is never caught up, with commit points
+// held back, still sends them in requests of this many.
+constexpr size_t kMaxHeldRecords = 4096;
+// The same in bytes (keys and values): dead letters carry their input
+// record's value, which may be large.
+constexpr size_t kMaxHeldBytes = 4 << 20;
+
 // How long Start waits for the cluster to describe the output topics.
 constexpr absl::Duration kPrepareTopicsTimeout = absl::Seconds(2);
 
@@ -150,7 +158,7 @@ struct StreamProcessor::Batch {
 struct StreamProcessor::Task {
   int32_t partition = -1;
   // Tells this task from an earlier or later one of the same partition
-  // (StreamProcessor::Retry); never 0.
+  // (StreamProcessor::TaskRecord); never 0.
   uint64_t serial = 0;
   // The consumer's position epoch once the task had positioned its
   // partitions: records polled before (lower epoch) are not applied.
@@ -720,20 +728,46 @@ void StreamProcessor::Produce(const std::string& topic, const std::string& key, 
       txn_error_ = s;
       return;
     }
-    Retry& r = retry_.emplace_back();
-    r.record.topic = topic;
-    r.record.key = key;
-    r.record.value = std::move(value);
-    r.record.headers = std::move(headers);
-    r.partition = partition;
-    r.task = task;
+    retry_.push_back(
+        TaskRecord::Of(topic, key, std::move(value), std::move(headers), partition, task));
     return;
   }
 }
 
+StreamProcessor::TaskRecord StreamProcessor::TaskRecord::Of(const std::string& topic,
+                                                            const std::string& key,
+                                                            std::string value,
+                                                            std::vector<kafka::Header> headers,
+                                                            int32_t partition, uint64_t task) {
+  TaskRecord r;
+  r.record.topic = topic;
+  r.record.key = key;
+  r.record.value = std::move(value);
+  r.record.headers = std::move(headers);
+  r.partition = partition;
+  r.task = task;
+  return r;
+}
+
+void StreamProcessor::Hold(const std::string& topic, const std::string& key, std::string value,
+                           std::vector<kafka::Header> headers, int32_t partition, uint64_t task) {
+  held_.push_back(
+      TaskRecord::Of(topic, key, std::move(value), std::move(headers), partition, task));
+  held_bytes_ += held_.back().Bytes();
+  if (held_.size() >= kMaxHeldRecords || held_bytes_ >= kMaxHeldBytes) ReleaseHeld();
+}
+
+void StreamProcessor::ReleaseHeld() {
+  held_bytes_ = 0;
+  for (TaskRecord& r : std::exchange(held_, {})) {
+    Produce(r.record.topic, r.record.key, std::move(r.record.value), std::move(r.record.headers),
+            r.partition, r.task);
+  }
+}
+
 void StreamProcessor::ProduceEscalation(const Escalation& e, int32_t partition, uint64_t task) {
-  Produce(options_.escalations_topic, e.line_id(), e.SerializeAsString(),
-          {{"tidewatch-escalation-id", e.id()}}, partition, task);
+  Hold(options_.escalations_topic, e.line_id(), e.SerializeAsString(),
+       {{"tidewatch-escalation-id", e.id()}}, partition, task);
   ++status_.escalations_produced;
   if (options_.on_escalation) options_.on_escalation(e);
 }
@@ -792,12 +826,12 @@ void StreamProcessor::HandleCommand(const kafka::Record& record) {
       ++status_.rejected["malformed_command"];
       ++status_.dead_lettered;
     }
-    Produce(options_.dead_letter_topic, record.key, record.value,
-            {{"tidewatch-error", error},
-             {"tidewatch-reason", "malformed_command"},
-             {"tidewatch-source",
-              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
-            record.partition, task.serial);
+    Hold(options_.dead_letter_topic, record.key, record.value,
+         {{"tidewatch-error", error},
+          {"tidewatch-reason", "malformed_command"},
+          {"tidewatch-source",
+           absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
+         record.partition, task.serial);
     return;
   }
   // Commands keep their order behind any already waiting for a recovery.
@@ -887,12 +921,12 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
       ++status_.rejected[name];
       ++status_.dead_lettered;
     }
-    Produce(options_.dead_letter_topic, record.key, record.value,
-            {{"tidewatch-error", std::string(decoded.error.message())},
-             {"tidewatch-reason", name},
-             {"tidewatch-source",
-              absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
-            record.partition, task.serial);
+    Hold(options_.dead_letter_topic, record.key, record.value,
+         {{"tidewatch-error", std::string(decoded.error.message())},
+          {"tidewatch-reason", name},
+          {"tidewatch-source",
+           absl::StrCat(record.topic, "/", record.partition, "@", record.offset)}},
+         record.partition, task.serial);
     return;
   }
   task.engine->Apply(decoded.event);
@@ -982,6 +1016,11 @@ bool StreamProcessor::HasUncommittedInput() const {
   return false;
 }
 
+bool StreamProcessor::IdleCommits() const {
+  return options_.idle_commit_gap > absl::ZeroDuration() &&
+         options_.idle_commit_gap < options_.commit_interval;
+}
+
 void StreamProcessor::MaybeCommit(absl::Time now, bool idle) {
   if (!options_.exactly_once) {
     ServeCommitPoint();
@@ -989,11 +1028,13 @@ void StreamProcessor::MaybeCommit(absl::Time now, bool idle) {
     // (if it is due by then), not an interval or an idle gap after it.
     if (point_.has_value()) return;
   }
-  const absl::Duration since = now - last_commit_;
-  const bool idle_due = idle && options_.idle_commit_gap > absl::ZeroDuration() &&
-                        since >= options_.idle_commit_gap && HasUncommittedInput();
-  if (since < options_.commit_interval && !idle_due) return;
+  const bool interval_due = now - last_commit_ >= options_.commit_interval;
+  const bool idle_due = idle && IdleCommits() &&
+                        now - last_idle_commit_ >= options_.idle_commit_gap &&
+                        HasUncommittedInput();
+  if (!interval_due && !idle_due) return;
   last_commit_ = now;
+  if (idle_due) last_idle_commit_ = now;
   if (options_.exactly_once) {
     CommitTransaction();
     return;
@@ -1003,7 +1044,7 @@ void StreamProcessor::MaybeCommit(absl::Time now, bool idle) {
 }
 
 void StreamProcessor::ProduceRetries() {
-  for (Retry& r : std::exchange(retry_, {})) {
+  for (TaskRecord& r : std::exchange(retry_, {})) {
     if (TaskSerial(r.partition) != r.task) continue;  // see retry_
     Produce(r.record.topic, r.record.key, std::move(r.record.value), std::move(r.record.headers),
             r.partition, r.task);
@@ -1016,7 +1057,7 @@ uint64_t StreamProcessor::TaskSerial(int32_t partition) const {
 }
 
 bool StreamProcessor::RetryingFor(const std::vector<Task*>& tasks) const {
-  for (const Retry& r : retry_) {
+  for (const TaskRecord& r : retry_) {
     for (const Task* t : tasks) {
       if (t->partition == r.partition && t->serial == r.task) return true;
     }
@@ -1041,6 +1082,7 @@ std::vector<kafka::TopicPartition> StreamProcessor::OffsetsToCommit(
 void StreamProcessor::TakeCommitPoint() {
   const std::vector<Task*> all = AllTasks();
   ProduceRetries();
+  ReleaseHeld();
   if (!retry_.empty()) {
     // Records that could not even be enqueued: what they reflect is not
     // durable; they are tried again at the next interval.
@@ -1197,6 +1239,7 @@ bool StreamProcessor::CommitTasks(const std::vector<Task*>& tasks, bool write_st
   // Everything produced so far first, then the state that reflects it
   // (never ahead of it: see CommitPoint), then the positions.
   ProduceRetries();
+  ReleaseHeld();
   auto flush = [&] {
     if (absl::Status s = producer_.Flush(options_.flush_timeout); !s.ok()) {
       Error(s);
@@ -1351,6 +1394,7 @@ void StreamProcessor::Rewind() {
 bool StreamProcessor::CommitTransaction() {
   if (status_.fenced) return false;
   if (abort_pending_ && !FinishAbort()) return false;
+  ReleaseHeld();  // into the transaction, ahead of the states
   WriteStates(AllTasks());
   if (!txn_error_.ok()) {  // a produce failed: this transaction cannot commit
     TxnFailed(std::exchange(txn_error_, absl::OkStatus()));
@@ -1528,18 +1572,34 @@ absl::Status StreamProcessor::Bookkeep(const absl::Status& poll, bool idle, bool
     last_lag_ = now;
   }
   was_idle_ = idle;
+  // Caught up: what the batches (and the tick) produced leaves now (see
+  // held_), not at the next commit.
+  if (idle || caught_up) ReleaseHeld();
   producer_.Poll(absl::ZeroDuration());
   MaybeCommit(now, idle || caught_up);
+  if ((idle || caught_up) && !options_.exactly_once) {
+    // Nothing to apply: wait for the point's deliveries here, first those of
+    // the records before it, then its states' (a flush sends at once, not
+    // after linger.ms), rather than Step after Step (kCommitUnderWayPoll
+    // each, plus the linger). A backlog's last events, and at low traffic
+    // each escalation, are committed that much sooner.
+    for (int stage = 0; stage < 2 && point_.has_value() && !point_->sent && !point_->failed;
+         ++stage) {
+      // DeadlineExceeded: still in flight (the broker slow or away); the
+      // next Steps serve the point as before.
+      if (!producer_.Flush(kCommitUnderWayPoll).ok()) break;
+      ServeCommitPoint();
+    }
+  }
   // A commit point waits for its records' delivery reports, then for the
   // commit's result: both come within milliseconds, served by the next
   // Steps, which then poll only briefly (an idle Step would wait out the
   // caller's whole poll timeout first).
   commit_under_way_ = point_.has_value() && clock_.Now() - point_->taken_at < kCommitUnderWayFor;
-  idle_commit_due_ = (idle || caught_up) && !point_.has_value() &&
-                             options_.idle_commit_gap > absl::ZeroDuration() &&
-                             HasUncommittedInput()
-                         ? last_commit_ + options_.idle_commit_gap
-                         : absl::InfiniteFuture();
+  idle_commit_due_ =
+      (idle || caught_up) && !point_.has_value() && IdleCommits() && HasUncommittedInput()
+          ? last_idle_commit_ + options_.idle_commit_gap
+          : absl::InfiniteFuture();
   if (status_.fenced) ClearTasks();
   UpdateReady();
   if (status_.fenced) return absl::AbortedError(absl::StrCat("fenced: ", status_.fenced_reason));
@@ -1631,12 +1691,17 @@ void StreamProcessor::ApplyPendingPolicy() {
 }
 
 void StreamProcessor::EraseTask(int32_t partition) {
+  // Its records awaiting a retry or held go with it (see retry_, held_),
+  // also those of a task that never got into tasks_ (a restart that failed
+  // after raising them).
+  std::erase_if(retry_, [partition](const TaskRecord& r) { return r.partition == partition; });
+  std::erase_if(held_, [partition](const TaskRecord& r) { return r.partition == partition; });
+  held_bytes_ = 0;
+  for (const TaskRecord& r : held_) held_bytes_ += r.Bytes();
   auto it = tasks_.find(partition);
   if (it == tasks_.end()) return;
   for (const auto& [k, v] : it->second->engine->SetAsideCounts()) gone_set_aside_[k] += v;
   tasks_.erase(it);
-  // Its records awaiting a retry go with it (see retry_).
-  std::erase_if(retry_, [partition](const Retry& r) { return r.partition == partition; });
 }
 
 void StreamProcessor::ClearTasks() {

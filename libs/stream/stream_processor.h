@@ -116,11 +116,12 @@ struct StreamOptions {
   // events partition to the high watermark the consumer last heard of)
   // commits what has been consumed since the last commit without waiting
   // for commit_interval, once at least this long has passed since the last
-  // one (the next Step polls no longer than until then): at low traffic a
-  // tide change reaches read_committed readers within about this long
-  // rather than the interval, and a backlog is committed as soon as it is
-  // processed. Zero, or not shorter than commit_interval: commits at the
-  // interval only.
+  // commit a caught-up Step made (the next Step polls no longer than until
+  // then): at low traffic a tide change reaches read_committed readers
+  // within about this long rather than the interval, and a backlog is
+  // committed as soon as it is processed (the interval's commits while it
+  // was read do not hold that last one back). Zero, or not shorter than
+  // commit_interval: commits at the interval only.
   absl::Duration idle_commit_gap = absl::Milliseconds(100);
   // Live: wall-clock ticks move engine time (windows slide, stale feeds are
   // noticed). Off: engine time is event time only (replaying recorded or
@@ -415,6 +416,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // idle_commit_gap is, with input consumed since the last commit), takes
   // the next one (or commits the transaction).
   void MaybeCommit(absl::Time now, bool idle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether caught-up Steps commit before the interval (idle_commit_gap is
+  // set and shorter than commit_interval).
+  bool IdleCommits() const;
   // Every owned partition's task, in partition order.
   std::vector<Task*> AllTasks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Some task has consumed input whose offsets are not committed yet.
@@ -451,6 +455,13 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void Produce(const std::string& topic, const std::string& key, std::string value,
                std::vector<kafka::Header> headers, int32_t partition, uint64_t task)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same, held in held_ until the next ReleaseHeld (escalations and
+  // dead letters: what applying a batch produces).
+  void Hold(const std::string& topic, const std::string& key, std::string value,
+            std::vector<kafka::Header> headers, int32_t partition, uint64_t task)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Produces the held records, in the order they were held.
+  void ReleaseHeld() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The serial of `partition`'s task; 0 when there is none.
   uint64_t TaskSerial(int32_t partition) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a record of one of `tasks` awaits a retry.
@@ -511,24 +522,46 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // applies), reset after the batch.
   const std::unique_ptr<events::EventDecoder> apply_decoder_ ABSL_GUARDED_BY(mu_);
   absl::Time last_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The last commit a caught-up Step made because idle_commit_gap had
+  // passed (the gap counts from it; not from the interval's commits).
+  absl::Time last_idle_commit_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // When status_.lag was last refreshed (each idle Step, else at most every
   // kLagRefresh: asking librdkafka costs a lock and a copy per partition).
   absl::Time last_lag_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool was_idle_ ABSL_GUARDED_BY(mu_) = true;  // the last Step polled nothing
-  // A record whose delivery failed (or that could not be enqueued), to be
-  // produced again before its task's next commit, with that task: the one
-  // (partition, Task::serial) whose input it reflects.
-  struct Retry {
+  // A record with the task whose input it reflects: (partition,
+  // Task::serial).
+  struct TaskRecord {
     kafka::Record record;
     int32_t partition = -1;
     uint64_t task = 0;
+
+    // A TaskRecord of those fields.
+    static TaskRecord Of(const std::string& topic, const std::string& key, std::string value,
+                         std::vector<kafka::Header> headers, int32_t partition, uint64_t task);
+    // Its key's and value's bytes (what held_bytes_ counts).
+    size_t Bytes() const { return record.key.size() + record.value.size(); }
   };
-  // Records to produce again. Those of a task that has gone (its partition
-  // handed over or lost) are dropped instead: its next owner produces them
-  // again from the committed position, and produced late by this instance
-  // they would land after that owner's records (an older state record last
-  // in the compacted state topic, an escalation sequence going back).
-  std::vector<Retry> retry_ ABSL_GUARDED_BY(mu_);
+  // Records whose delivery failed (or that could not be enqueued), to be
+  // produced again before their task's next commit. Those of a task that
+  // has gone (its partition handed over or lost) are dropped instead: its
+  // next owner produces them again from the committed position, and
+  // produced late by this instance they would land after that owner's
+  // records (an older state record last in the compacted state topic, an
+  // escalation sequence going back).
+  std::vector<TaskRecord> retry_ ABSL_GUARDED_BY(mu_);
+  // Escalations and dead letters not handed to the producer yet (Hold).
+  // Produced one by one while a backlog is read, each would leave in a
+  // produce request of its own every linger.ms: ~200 requests per 2 M
+  // events, most of the CPU the broker spent serving the core
+  // (docs/performance.md). Released, in order, at the end of a Step that
+  // read every events partition to its end or polled nothing (so a
+  // caught-up instance's escalations leave within the Step that applied
+  // them), before every commit (a commit never covers a held record), and
+  // at kMaxHeldRecords or kMaxHeldBytes. A task's go with it, as its
+  // retries do.
+  std::vector<TaskRecord> held_ ABSL_GUARDED_BY(mu_);
+  size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // their keys' and values'
   // The last Task::serial given.
   uint64_t last_task_serial_ ABSL_GUARDED_BY(mu_) = 0;
   // Records produced (the last one's sequence number) and those among them
@@ -628,7 +661,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // caller's poll timeout.
   bool commit_under_way_ = false;  // Step's thread only
   // Caught up at the last bookkeeping with input not committed yet, too
-  // soon after the last commit (idle_commit_gap): when that commit is due.
+  // soon after the last caught-up commit (idle_commit_gap): when the next is
+  // due.
   // Step polls no longer than until then, so that it is made on time
   // rather than after the caller's whole poll timeout. InfiniteFuture: none.
   absl::Time idle_commit_due_ = absl::InfiniteFuture();  // Step's thread only

@@ -186,6 +186,8 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     absl::Duration commit_timeout = absl::Seconds(5);
     absl::Duration close_timeout = absl::Seconds(10);
     absl::Duration delivery_timeout = absl::Minutes(2);
+    // The producer's linger.ms (ZeroDuration: the library's default).
+    absl::Duration linger = absl::ZeroDuration();
     std::function<std::unique_ptr<kafka::Producer>(std::unique_ptr<kafka::Producer>)> wrap;
     // A wrapper for the consumers that read the state topic at recovery.
     std::function<std::unique_ptr<kafka::Consumer>(std::unique_ptr<kafka::Consumer>)> wrap_reader;
@@ -211,6 +213,7 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     in->consumer = *kafka::NewConsumer(config_, co);
     kafka::ProducerOptions po;
     po.delivery_timeout = clients.delivery_timeout;
+    if (clients.linger > absl::ZeroDuration()) po.linger = clients.linger;
     if (options_.exactly_once) {
       po.transactional_id = T(absl::StrCat("tidewatch-", ++instances_));
       po.transaction_timeout = absl::Seconds(10);
@@ -1828,6 +1831,117 @@ TEST_P(StreamTest, ReadingEveryPartitionToItsEndCommitsWithoutAnEmptyPoll) {
       EXPECT_EQ(committed[p], high) << "partition " << p;
     }
   }
+  ExpectTotalsEqualSummary(in->processor->Lines());
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
+// While a backlog is read, escalations are not handed to the producer one
+// by one as batches raise them (each would leave in a produce request of
+// its own every linger.ms): they are held until a commit or the Step that
+// catches up, and go together. The day is produced before the instance
+// starts, so that its first fetch brings all of it and no Step in between
+// runs dry; with no interval commit (an hour) they go at the end.
+TEST_P(StreamTest, WhileABacklogIsReadEscalationsGoTogetherAtTheEnd) {
+  options_.commit_interval = absl::Hours(1);
+  options_.max_batch = 50;  // hundreds of Steps
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, day.events.size());
+  auto produced = std::make_shared<std::atomic<int64_t>>(0);
+  Clients clients;
+  const std::string escalations = options_.escalations_topic;
+  clients.wrap = [produced, escalations](std::unique_ptr<kafka::Producer> inner) {
+    return std::make_unique<FaultyProducer>(std::move(inner), [=](const kafka::Record& r) {
+      if (r.topic == escalations) ++*produced;
+      return FaultyProducer::Fate::Forward();
+    });
+  };
+  auto in = NewInstance(clients);
+  // Steps in which the core raised escalations, and in which some reached
+  // the producer.
+  int raising_steps = 0;
+  int producing_steps = 0;
+  int64_t raised = 0;
+  int64_t seen = 0;
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    if (s.escalations_produced > raised) ++raising_steps;
+    if (*produced > seen) ++producing_steps;
+    raised = s.escalations_produced;
+    seen = *produced;
+    return s.events_applied >= n && *produced >= raised;
+  })) << Describe(in->processor->Status());
+  EXPECT_GE(raised, 20);
+  EXPECT_GE(raising_steps, 10);  // spread over the backlog's Steps
+  // Released when a Step caught up (once, or a few times should Steps run
+  // dry on the way), not as raised (each raising Step a producing one).
+  EXPECT_LT(producing_steps * 3, raising_steps) << producing_steps << " Steps produced some";
+  EXPECT_EQ(*produced, raised);
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
+// A commit point's deliveries are not left to the producer's linger.ms once
+// a Step has caught up: they are flushed at once, and the end of a backlog
+// is committed without waiting for the linger (here 30 s; the limit is
+// half that).
+TEST_P(StreamTest, CaughtUpCommitPointsDoNotWaitForTheLinger) {
+  options_.exactly_once = false;  // commit points
+  options_.commit_interval = absl::Hours(1);
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, day.events.size());
+  const std::map<int32_t, int64_t> end = EventsEnd();
+  Clients clients;
+  clients.linger = absl::Seconds(30);
+  auto in = NewInstance(clients);
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) { return s.events_applied >= n; }));
+  std::map<int32_t, int64_t> committed;
+  EXPECT_TRUE(RunUntil(
+      *in, [&](const StreamStatus& s) { return s.commits > 0 && CommittedReach(end, &committed); },
+      absl::Seconds(15)))
+      << Describe(in->processor->Status());
+  EXPECT_GT(in->processor->Status().escalations_produced, 0);
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+}
+
+// idle_commit_gap counts from the last commit a caught-up Step made, not
+// from the interval's: a backlog whose interval commit came while it was
+// read is committed as soon as it is read. The processor's clock stands
+// still from that interval on, so a gap counted from it would never pass.
+TEST_P(StreamTest, TheIntervalsCommitDoesNotHoldBackTheCaughtUpOne) {
+  options_.commit_interval = absl::Seconds(10);
+  options_.idle_commit_gap = absl::Seconds(5);
+  options_.max_batch = 5;  // hundreds of Steps behind
+  SimulatedClock clock(absl::FromUnixSeconds(1'700'000'000));
+  const Day& day = SummonsDay();
+  const size_t half = day.events.size() / 2;
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  Produce(day.events, 0, half);
+  const std::map<int32_t, int64_t> half_end = EventsEnd();
+  Clients clients;
+  clients.clock = &clock;
+  auto in = NewInstance(clients);
+  // The first half read and all of it committed by caught-up Steps. A Step
+  // may catch up with part of it (some partitions fetched before others)
+  // and commit that much: the clock moves on by a gap for the rest.
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.events_applied >= static_cast<int64_t>(half);
+  })) << Describe(in->processor->Status());
+  clock.Advance(options_.idle_commit_gap);
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus&) { return CommittedReach(half_end); }))
+      << Describe(in->processor->Status());
+  // The second half, fetched before the next Step (a Step that found a
+  // partition's part not yet fetched would count as caught up, and its
+  // commit would rightly be the last one until the clock moves), is read
+  // with the interval due: its commit comes while the processor is behind,
+  // then the clock stands still.
+  Produce(day.events, half, day.events.size());
+  absl::SleepFor(absl::Seconds(2));
+  clock.Advance(options_.commit_interval);
+  const std::map<int32_t, int64_t> end = EventsEnd();
+  std::map<int32_t, int64_t> committed;
+  EXPECT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    return s.events_applied >= n && CommittedReach(end, &committed);
+  })) << Describe(in->processor->Status());
   ExpectTotalsEqualSummary(in->processor->Lines());
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
