@@ -87,14 +87,6 @@ constexpr int kBookkeepingPatienceSteps = 64;
 constexpr absl::Duration kCommitUnderWayPoll = absl::Milliseconds(5);
 constexpr absl::Duration kCommitUnderWayFor = absl::Seconds(10);
 
-// The most escalations and dead letters held before they are produced
-// anyway (see held_): a backlog that is never caught up, with commit points
-// held back, still sends them in requests of this many.
-constexpr size_t kMaxHeldRecords = 4096;
-// The same in bytes (keys and values): dead letters carry their input
-// record's value, which may be large.
-constexpr size_t kMaxHeldBytes = 4 << 20;
-
 // How long Start waits for the cluster to describe the output topics.
 constexpr absl::Duration kPrepareTopicsTimeout = absl::Seconds(2);
 
@@ -754,7 +746,9 @@ void StreamProcessor::Hold(const std::string& topic, const std::string& key, std
   held_.push_back(
       TaskRecord::Of(topic, key, std::move(value), std::move(headers), partition, task));
   held_bytes_ += held_.back().Bytes();
-  if (held_.size() >= kMaxHeldRecords || held_bytes_ >= kMaxHeldBytes) ReleaseHeld();
+  if (held_.size() >= options_.max_held_records || held_bytes_ >= options_.max_held_bytes) {
+    ReleaseHeld();
+  }
 }
 
 void StreamProcessor::ReleaseHeld() {

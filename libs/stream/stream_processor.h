@@ -129,6 +129,14 @@ struct StreamOptions {
   bool wall_clock_ticks = true;
   // Records taken per Step.
   size_t max_batch = 2000;
+  // Escalations and dead letters are held back and handed to the producer
+  // together (at the end of a Step that caught up, before every commit):
+  // at this many held, or this many bytes of their keys and values (a dead
+  // letter carries its input record, which may be large), they go at once.
+  // A backlog that is never caught up, with its commits held back, still
+  // sends them in requests of this size. 0 or 1: each goes as raised.
+  size_t max_held_records = 4096;
+  size_t max_held_bytes = 4 << 20;
   // Run the partition engines on a worker thread, overlapping them with
   // polling and decoding (see the file comment). Off (the library's
   // default, deterministic Step by Step): all on Step's thread.
@@ -558,7 +566,7 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // read every events partition to its end or polled nothing (so a
   // caught-up instance's escalations leave within the Step that applied
   // them), before every commit (a commit never covers a held record), and
-  // at kMaxHeldRecords or kMaxHeldBytes. A task's go with it, as its
+  // at StreamOptions::max_held_records or max_held_bytes. A task's go with it, as its
   // retries do.
   std::vector<TaskRecord> held_ ABSL_GUARDED_BY(mu_);
   size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // their keys' and values'

@@ -1879,6 +1879,70 @@ TEST_P(StreamTest, WhileABacklogIsReadEscalationsGoTogetherAtTheEnd) {
   ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
 }
 
+// Held escalations and dead letters go at once when either cap is reached
+// (here 8 records, or 32 KiB: three of the 10 KiB dead letters), however
+// far behind the processor is: after every Step, what the processor has
+// raised and the producer has not been given stays under both.
+TEST_P(StreamTest, HeldRecordsGoWhenACapIsReached) {
+  options_.commit_interval = absl::Hours(1);
+  options_.max_batch = 50;  // hundreds of Steps
+  options_.max_held_records = 8;
+  options_.max_held_bytes = 32 << 10;
+  const Day& day = SummonsDay();
+  const int64_t n = static_cast<int64_t>(day.events.size());
+  const std::string garbage = "\xff\xfe not a protobuf" + std::string(10 << 10, 'x');
+  int64_t garbage_count = 0;
+  {
+    auto producer = *kafka::NewProducer(config_, {});
+    for (size_t i = 0; i < day.events.size(); ++i) {
+      const tidewatch::v1::CallEvent& e = day.events[i];
+      ASSERT_TRUE(
+          producer->Produce(T("telephony.call-events"), e.line_id(), e.SerializeAsString()).ok());
+      if (i % 300 == 0) {
+        ASSERT_TRUE(producer->Produce(T("telephony.call-events"), "revenues", garbage).ok());
+        ++garbage_count;
+      }
+    }
+    ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
+  }
+  auto escalations = std::make_shared<std::atomic<int64_t>>(0);
+  auto dead_letters = std::make_shared<std::atomic<int64_t>>(0);
+  Clients clients;
+  const std::string esc_topic = options_.escalations_topic;
+  const std::string dead_topic = options_.dead_letter_topic;
+  clients.wrap = [=](std::unique_ptr<kafka::Producer> inner) {
+    return std::make_unique<FaultyProducer>(std::move(inner), [=](const kafka::Record& r) {
+      if (r.topic == esc_topic) ++*escalations;
+      if (r.topic == dead_topic) ++*dead_letters;
+      return FaultyProducer::Fate::Forward();
+    });
+  };
+  auto in = NewInstance(clients);
+  int64_t most_records = 0;
+  int64_t most_dead = 0;
+  int over = 0;
+  ASSERT_TRUE(RunUntil(*in, [&](const StreamStatus& s) {
+    // Given to the producer after the status was read: never more held.
+    const int64_t held_escalations = s.escalations_produced - *escalations;
+    const int64_t held_dead = s.dead_lettered - *dead_letters;
+    most_records = std::max(most_records, held_escalations + held_dead);
+    most_dead = std::max(most_dead, held_dead);
+    if (held_escalations + held_dead >= 8 || held_dead > 3) ++over;
+    return s.events_applied >= n && s.dead_lettered >= garbage_count &&
+           *escalations >= s.escalations_produced && *dead_letters >= s.dead_lettered;
+  })) << Describe(in->processor->Status());
+  EXPECT_EQ(over, 0) << "held at most " << most_records << " records, " << most_dead
+                     << " dead letters";
+  const StreamStatus st = in->processor->Status();
+  EXPECT_GE(st.escalations_produced, 20);
+  EXPECT_EQ(st.dead_lettered, garbage_count);
+  EXPECT_EQ(*escalations, st.escalations_produced);
+  EXPECT_EQ(*dead_letters, garbage_count);
+  ASSERT_TRUE(in->processor->Shutdown(absl::Seconds(5)).ok());
+  in.reset();
+  EXPECT_EQ(static_cast<int64_t>(ReadAll(T("tidewatch.dead-letter"), 1).size()), garbage_count);
+}
+
 // A commit point's deliveries are not left to the producer's linger.ms once
 // a Step has caught up: they are flushed at once, and the end of a backlog
 // is committed without waiting for the linger (here 30 s; the limit is
