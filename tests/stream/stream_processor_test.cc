@@ -194,6 +194,24 @@ class StreamTest : public ::testing::TestWithParam<StreamParam> {
     // The processor's clock (the fixture's real one when null).
     const Clock* clock = nullptr;
   };
+  // Counts the records handed to the instance's producer, per topic: the
+  // returned counters (escalations, dead letters) go up as Produce is called.
+  struct ProducedCounts {
+    std::shared_ptr<std::atomic<int64_t>> escalations = std::make_shared<std::atomic<int64_t>>(0);
+    std::shared_ptr<std::atomic<int64_t>> dead_letters = std::make_shared<std::atomic<int64_t>>(0);
+  };
+  ProducedCounts CountProduced(Clients& clients) const {
+    ProducedCounts counts;
+    clients.wrap = [counts, escalations = options_.escalations_topic,
+                    dead = options_.dead_letter_topic](std::unique_ptr<kafka::Producer> inner) {
+      return std::make_unique<FaultyProducer>(std::move(inner), [=](const kafka::Record& r) {
+        if (r.topic == escalations) ++*counts.escalations;
+        if (r.topic == dead) ++*counts.dead_letters;
+        return FaultyProducer::Fate::Forward();
+      });
+    };
+    return counts;
+  }
   std::unique_ptr<Instance> NewInstance() { return NewInstance(Clients{}); }
   std::unique_ptr<Instance> NewInstance(const Clients& clients) {
     std::unique_ptr<Instance> in = UnstartedInstance(clients);
@@ -1847,15 +1865,8 @@ TEST_P(StreamTest, WhileABacklogIsReadEscalationsGoTogetherAtTheEnd) {
   const Day& day = SummonsDay();
   const int64_t n = static_cast<int64_t>(day.events.size());
   Produce(day.events, 0, day.events.size());
-  auto produced = std::make_shared<std::atomic<int64_t>>(0);
   Clients clients;
-  const std::string escalations = options_.escalations_topic;
-  clients.wrap = [produced, escalations](std::unique_ptr<kafka::Producer> inner) {
-    return std::make_unique<FaultyProducer>(std::move(inner), [=](const kafka::Record& r) {
-      if (r.topic == escalations) ++*produced;
-      return FaultyProducer::Fate::Forward();
-    });
-  };
+  const std::shared_ptr<std::atomic<int64_t>> produced = CountProduced(clients).escalations;
   auto in = NewInstance(clients);
   // Steps in which the core raised escalations, and in which some reached
   // the producer.
@@ -1905,18 +1916,10 @@ TEST_P(StreamTest, HeldRecordsGoWhenACapIsReached) {
     }
     ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
   }
-  auto escalations = std::make_shared<std::atomic<int64_t>>(0);
-  auto dead_letters = std::make_shared<std::atomic<int64_t>>(0);
   Clients clients;
-  const std::string esc_topic = options_.escalations_topic;
-  const std::string dead_topic = options_.dead_letter_topic;
-  clients.wrap = [=](std::unique_ptr<kafka::Producer> inner) {
-    return std::make_unique<FaultyProducer>(std::move(inner), [=](const kafka::Record& r) {
-      if (r.topic == esc_topic) ++*escalations;
-      if (r.topic == dead_topic) ++*dead_letters;
-      return FaultyProducer::Fate::Forward();
-    });
-  };
+  const ProducedCounts counts = CountProduced(clients);
+  const std::shared_ptr<std::atomic<int64_t>> escalations = counts.escalations;
+  const std::shared_ptr<std::atomic<int64_t>> dead_letters = counts.dead_letters;
   auto in = NewInstance(clients);
   int64_t most_records = 0;
   int64_t most_dead = 0;
