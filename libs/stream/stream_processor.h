@@ -155,9 +155,10 @@ struct StreamOptions {
   // Limit on each transactional call (send offsets, commit, abort), retries of
   // retriable errors included.
   absl::Duration txn_call_timeout = absl::Seconds(10);
-  // Called for every escalation produced (under the processor's lock, on
-  // the engine thread when engine_thread is on: keep it short and
-  // thread-safe, e.g. a log line).
+  // Called for every escalation raised, as it is held for the producer
+  // (see max_held_records; under the processor's lock, on the engine
+  // thread when engine_thread is on: keep it short and thread-safe, e.g. a
+  // log line).
   std::function<void(const tidewatch::v1::Escalation&)> on_escalation;
 };
 
@@ -203,6 +204,10 @@ struct StreamStatus {
   // Decode failures by reason, plus the engines' set-aside counts.
   std::map<std::string, int64_t> rejected;
   int64_t dead_lettered = 0;
+  // Escalations the engines raised, counted as raised: each goes to the
+  // producer at the next release of held records (StreamOptions::
+  // max_held_records). One whose partition moves away before then is
+  // dropped here and produced by the partition's next owner.
   int64_t escalations_produced = 0;
   int64_t state_records_produced = 0;
   int64_t delivery_errors = 0;

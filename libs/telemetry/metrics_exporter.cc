@@ -173,7 +173,8 @@ std::vector<MetricFamily> MetricsExporter::Collect(
                                            "Records written to the dead-letter topic.", kCounter);
   const size_t escalations = fam.Declare("tidewatch_escalations_produced_total",
                                          "Escalations (tide changes, call-ups, feed status) "
-                                         "produced to the escalations topic.",
+                                         "raised for the escalations topic (counted as raised; "
+                                         "produced with the next batch of them).",
                                          kCounter);
   const size_t state_records = fam.Declare("tidewatch_state_records_produced_total",
                                            "Line state records written for recovery.", kCounter);
