@@ -190,6 +190,13 @@ struct StreamProcessor::Task {
   // replaying one keeps its committed position: committing its replay
   // position would move the committed offset back).
   bool Committable() const { return uncommitted && !Recovering(); }
+  // Whether RestoreDue has anything to do: lines to restore, commands
+  // deferred, or a recovery whose end is still to be timed. (Asked per
+  // record: nearly always false.)
+  bool RestoreMayBeDue() const {
+    return !pending.empty() || !deferred_commands.empty() ||
+           recovery_started != absl::InfinitePast();
+  }
 };
 
 // Routes a partition engine's escalations to the producer. Each one changes
@@ -902,7 +909,7 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
     return;
   }
   if (record.offset < task.next_offset) return;  // fetched before a seek
-  RestoreDue(task, record.offset);
+  if (task.RestoreMayBeDue()) RestoreDue(task, record.offset);
   task.next_offset = record.offset + 1;
   task.dirty = true;
   task.uncommitted = true;
@@ -924,11 +931,8 @@ void StreamProcessor::Handle(const kafka::Record& record, const DecodedEvent& de
     return;
   }
   task.engine->Apply(decoded.event);
+  // (Trimmed at the batch's tick.)
   task.horizon.emplace_back(events::EventTime(decoded.event), record.offset);
-  // Trimmed as it grows, not only when states are written: between two
-  // commits it would hold every event applied (~50 MB a second at full
-  // speed, each page new to the heap).
-  TrimHorizon(task);
   events_applied_.store(++status_.events_applied, std::memory_order_relaxed);
 }
 
@@ -936,6 +940,10 @@ void StreamProcessor::Tick() {
   const absl::Time now = clock_.Now();
   for (auto& [p, task] : tasks_) {
     RestoreDue(*task, -1);
+    // Trimmed as it grows, a batch at a time, not only when states are
+    // written: between two commits it would hold every event applied (~50 MB
+    // a second at full speed, each page new to the heap).
+    TrimHorizon(*task);
     // A recovering task replays the last window's events to rebuild its
     // lines' windows: its clock follows them until the replay reaches the
     // saved position (the wall clock would make each of them late).
