@@ -1357,7 +1357,11 @@ void StreamProcessor::Rewind() {
   std::vector<int32_t> partitions;
   for (const auto& [p, task] : tasks_) partitions.push_back(p);
   ClearTasks();
+  // Whatever the tasks' erasure left of the aborted transaction's records
+  // (retries, held) goes too.
   retry_.clear();
+  held_.clear();
+  held_bytes_ = 0;
   // Commands consumed in the aborted transaction are read again: back to
   // the committed commands offsets (recovery seeks the events partitions).
   std::vector<kafka::TopicPartition> commands;

@@ -571,8 +571,8 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // read every events partition to its end or polled nothing (so a
   // caught-up instance's escalations leave within the Step that applied
   // them), before every commit (a commit never covers a held record), and
-  // at StreamOptions::max_held_records or max_held_bytes. A task's go with it, as its
-  // retries do.
+  // at StreamOptions::max_held_records or max_held_bytes. A task's go with
+  // it, as its retries do.
   std::vector<TaskRecord> held_ ABSL_GUARDED_BY(mu_);
   size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // their keys' and values'
   // The last Task::serial given.

@@ -1930,7 +1930,11 @@ TEST_P(StreamTest, HeldRecordsGoWhenACapIsReached) {
     const int64_t held_dead = s.dead_lettered - *dead_letters;
     most_records = std::max(most_records, held_escalations + held_dead);
     most_dead = std::max(most_dead, held_dead);
-    if (held_escalations + held_dead >= 8 || held_dead > 3) ++over;
+    if (held_escalations + held_dead >= static_cast<int64_t>(options_.max_held_records) ||
+        held_dead * static_cast<int64_t>(garbage.size()) >=
+            static_cast<int64_t>(options_.max_held_bytes)) {
+      ++over;
+    }
     return s.events_applied >= n && s.dead_lettered >= garbage_count &&
            *escalations >= s.escalations_produced && *dead_letters >= s.dead_lettered;
   })) << Describe(in->processor->Status());
