@@ -27,6 +27,7 @@ using internal::FromList;
 using internal::KafkaError;
 using internal::ListError;
 using internal::RdPtr;
+using internal::SeekPartitionsTimeout;
 using internal::TakeError;
 using internal::TimeoutMs;
 using internal::ToList;
@@ -324,7 +325,9 @@ class RdConsumer final : public Consumer, public ClientCore {
     const std::string context =
         absl::StrCat("kafka seek ", internal::PartitionName(position.topic, position.partition));
     if (absl::Status s =
-            TakeError(rd_kafka_seek_partitions(rk_.get(), list.get(), TimeoutMs(timeout)), context);
+            TakeError(rd_kafka_seek_partitions(rk_.get(), list.get(),
+                                               SeekPartitionsTimeout(timeout, rd_kafka_version())),
+                      context);
         !s.ok()) {
       return s;
     }

@@ -453,8 +453,10 @@ class Consumer {
 
   // Moves an assigned partition's fetch position to `position.offset` (an
   // absolute offset, kOffsetBeginning or kOffsetEnd); records fetched before
-  // are discarded. Inside RebalanceListener::OnAssigned it sets the start
-  // offset instead (`timeout` unused).
+  // are discarded. `timeout` bounds the wait for librdkafka's own thread to
+  // take the seek (DeadlineExceeded after it: the seek may still happen).
+  // Inside RebalanceListener::OnAssigned it sets the start offset instead
+  // (`timeout` unused).
   virtual absl::Status Seek(const TopicPartition& position, absl::Duration timeout) = 0;
 
   // A counter that moves on every rebalance (before the listener is told),

@@ -48,6 +48,15 @@ int TimeoutMs(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
 }
 
+int SeekPartitionsTimeout(absl::Duration d, int version) {
+  constexpr int kFixedIn = 0x020100ff;  // 2.1.0
+  if (version >= kFixedIn) return TimeoutMs(d);
+  if (d == absl::InfiniteDuration()) return -1;
+  if (d <= absl::ZeroDuration()) return 0;
+  const int64_t us = absl::ToInt64Microseconds(absl::Ceil(d, absl::Microseconds(1)));
+  return static_cast<int>(std::min<int64_t>(us, INT_MAX));  // INT_MAX us: 35 min
+}
+
 absl::StatusCode CodeFor(rd_kafka_resp_err_t err) {
   switch (err) {
     case RD_KAFKA_RESP_ERR_NO_ERROR:

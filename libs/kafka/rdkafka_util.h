@@ -50,6 +50,14 @@ using RdPtr = std::unique_ptr<T, RdDeleter>;
 // librdkafka timeout in ms: rounded up, clamped to int, -1 for infinite.
 int TimeoutMs(absl::Duration d);
 
+// The timeout argument of rd_kafka_seek_partitions for a wait of `d` with
+// librdkafka `version` (rd_kafka_version()). Before 2.1.0 it waits for the
+// seeks' acknowledgements in microseconds, not the milliseconds documented
+// (librdkafka #4230): 5 s asked meant 5 ms, and a seek a busy client thread
+// served a few milliseconds late was reported as timed out (it still goes
+// ahead). For those versions the wait is given in microseconds.
+int SeekPartitionsTimeout(absl::Duration d, int version);
+
 // The absl code for a librdkafka / broker error.
 absl::StatusCode CodeFor(rd_kafka_resp_err_t err);
 

@@ -1,13 +1,16 @@
 // Consumer against the in-process broker: a group reads every record exactly
 // once; a new member resumes after the committed offsets; Seek (also from
-// inside OnAssigned) rewinds; two members split the partitions through the
-// rebalance listener and the survivor takes all when one closes; pause and
+// inside OnAssigned) rewinds, and waits for a seek librdkafka serves late; two members split the
+// partitions through the rebalance listener and the survivor takes all when one closes; pause and
 // resume; group-less (Assign) use; Close with a backlog of fetched records
 // serves the revoke, and a close cut short still lets the consumer go.
+#include <atomic>
+#include <climits>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -20,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "kafka/embedded_broker.h"
 #include "kafka/kafka.h"
+#include "kafka/rdkafka_util.h"
 #include "murmur2.h"
 #include "test_util.h"
 
@@ -255,6 +259,54 @@ TEST_F(ConsumerTest, SeekSetsStartInOnAssignedAndRewinds) {
       consumer->OffsetsForTimes({{"s", 0}}, absl::Now() - absl::Hours(1), absl::Seconds(5)).ok());
 
   EXPECT_FALSE(consumer->Seek({"not-assigned", 0, 1}, absl::Seconds(1)).ok());
+}
+
+// librdkafka serves a seek on its main thread; Seek waits for it as long as
+// it is asked to. (librdkafka before 2.1.0 waits that long in microseconds:
+// a seek served 100 ms late, its main thread busy, was reported timed out
+// after 5 ms of the 5 s asked; a rewind after an aborted transaction then
+// fenced the processor.)
+TEST_F(ConsumerTest, SeekWaitsForASeekServedLate) {
+  ASSERT_TRUE(broker_->CreateTopic("late", 1).ok());
+  ProduceKeyed("late", 10, 1, "l");
+  KafkaConfig config = TestConfig(*broker_, "c");
+  config.extra["debug"] = "topic";  // the main thread logs each op it serves
+  std::atomic<bool> slow{false};
+  std::atomic<int> served_late{0};
+  config.on_log = [&](int, std::string_view facility, std::string_view message) {
+    if (slow.load() && facility == "OP" &&
+        message.find("received op SEEK") != std::string_view::npos) {
+      absl::SleepFor(absl::Milliseconds(100));  // on librdkafka's main thread
+      served_late.fetch_add(1);
+    }
+  };
+  absl::StatusOr<std::unique_ptr<Consumer>> consumer = NewConsumer(config, GroupOptions("g-late"));
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  RecordingListener listener;
+  ASSERT_TRUE((*consumer)->Subscribe({"late"}, &listener).ok());
+  ASSERT_EQ(ConsumeN(**consumer, 10, absl::Seconds(20)).size(), 10u);
+
+  slow.store(true);
+  const absl::Status seek = (*consumer)->Seek({"late", 0, 4}, absl::Seconds(5));
+  ASSERT_TRUE(seek.ok()) << seek;
+  EXPECT_EQ(served_late.load(), 1);
+  slow.store(false);
+  std::vector<Record> got = ConsumeN(**consumer, 6, absl::Seconds(10));
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(got.front().offset, 4);
+  EXPECT_EQ(got.back().offset, 9);
+}
+
+// The wait handed to rd_kafka_seek_partitions: microseconds before 2.1.0.
+TEST(SeekPartitionsTimeoutTest, MicrosecondsBeforeLibrdkafka210) {
+  using internal::SeekPartitionsTimeout;
+  constexpr int k202 = 0x020002ff, k210 = 0x020100ff;
+  EXPECT_EQ(SeekPartitionsTimeout(absl::Seconds(5), k202), 5'000'000);
+  EXPECT_EQ(SeekPartitionsTimeout(absl::Seconds(5), k210), 5'000);
+  EXPECT_EQ(SeekPartitionsTimeout(absl::Microseconds(1500), k210), 2);  // rounded up
+  EXPECT_EQ(SeekPartitionsTimeout(absl::Hours(1), k202), INT_MAX);      // clamped
+  EXPECT_EQ(SeekPartitionsTimeout(absl::InfiniteDuration(), k202), -1);
+  EXPECT_EQ(SeekPartitionsTimeout(absl::ZeroDuration(), k202), 0);
 }
 
 // A second member joins a group whose first member owns all 12 partitions:
