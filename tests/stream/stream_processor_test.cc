@@ -107,7 +107,8 @@ std::string Describe(const StreamStatus& s) {
                       "), delivery errors ", s.delivery_errors, ", last error \"", s.last_error,
                       "\", consumer's \"", s.consumer_health.last_error, "\"",
                       s.consumer_health.all_brokers_down ? " (all down)" : "", ", producer's \"",
-                      s.producer_health.last_error, "\"");
+                      s.producer_health.last_error, "\"",
+                      s.fenced ? absl::StrCat(", fenced: ", s.fenced_reason) : "");
 }
 
 using ::tidewatch::stream::testing::FaultyProducer;
@@ -2167,7 +2168,8 @@ TEST_P(StreamExactlyOnceTest, AbortableCommitRewindsAndRetriableIsRetried) {
       },
       absl::Seconds(60)))
       << total_offered() << " of " << offered << " offered, " << in->processor->Status().txn_aborts
-      << " aborts, " << faults->commits_seen << " transaction commits";
+      << " aborts, " << faults->commits_seen << " transaction commits; "
+      << Describe(in->processor->Status());
   RunUntil(
       *in, [](const StreamStatus&) { return false; }, absl::Seconds(1));
   StreamStatus st = in->processor->Status();
@@ -2216,7 +2218,8 @@ TEST_P(StreamExactlyOnceTest, AnAbortedFirstTransactionRewindsToTheBeginning) {
       },
       absl::Seconds(60)))
       << total_offered() << " of " << offered << " offered, " << in->processor->Status().txn_aborts
-      << " aborts, " << faults->commits_seen << " transaction commits";
+      << " aborts, " << faults->commits_seen << " transaction commits; "
+      << Describe(in->processor->Status());
   StreamStatus st = in->processor->Status();
   EXPECT_EQ(st.txn_aborts, 1);
   EXPECT_FALSE(st.fenced);
