@@ -174,6 +174,11 @@ struct StreamProcessor::Task {
   // Exactly-once: the events offset known committed for the partition (by
   // this instance's transactions, or read at assignment); -1: none.
   int64_t committed_offset = -1;
+  // Exactly-once: its engine's set-aside counts at its last commit.
+  std::map<std::string, int64_t> committed_set_aside;
+  // After a rewind: the counts its replay sets aside again that StreamStatus
+  // already reported (gone_set_aside_ holds them): not reported twice.
+  std::map<std::string, int64_t> set_aside_credit;
   // Commands for lines still recovering (with their offsets), applied
   // once they are restored.
   std::deque<std::pair<tidewatch::v1::Command, int64_t>> deferred_commands;
@@ -1355,7 +1360,20 @@ bool StreamProcessor::FinishAbort() {
 void StreamProcessor::Rewind() {
   txn_error_ = absl::OkStatus();
   std::vector<int32_t> partitions;
-  for (const auto& [p, task] : tasks_) partitions.push_back(p);
+  // The replay sets aside again what the aborted transaction did: reported
+  // once (StreamStatus::rejected feeds counters, which must neither count
+  // it twice nor go down meanwhile).
+  std::map<int32_t, std::map<std::string, int64_t>> credits;
+  for (const auto& [p, task] : tasks_) {
+    partitions.push_back(p);
+    const std::map<std::string, int64_t> at_commit =
+        ReportedSetAside(*task, task->committed_set_aside);
+    for (const auto& [k, v] : ReportedSetAside(*task, task->engine->SetAsideCounts())) {
+      auto c = at_commit.find(k);
+      const int64_t since = v - (c == at_commit.end() ? 0 : c->second);
+      if (since > 0) credits[p][k] = since;
+    }
+  }
   ClearTasks();
   // Whatever the tasks' erasure left of the aborted transaction's records
   // (retries, held) goes too.
@@ -1393,6 +1411,9 @@ void StreamProcessor::Rewind() {
   PublishHealth();
   for (RecoveryRead& read : ReadRecoveries(partitions)) {
     StartTask(/*rewinding=*/true, std::move(read));
+  }
+  for (auto& [p, credit] : credits) {
+    if (auto it = tasks_.find(p); it != tasks_.end()) it->second->set_aside_credit = credit;
   }
   UpdateReady();
 }
@@ -1455,6 +1476,7 @@ bool StreamProcessor::CommitTransaction() {
   }
   for (auto& [p, task] : tasks_) {
     if (!task->Recovering()) task->uncommitted = false;
+    task->committed_set_aside = task->engine->SetAsideCounts();
   }
   // Delivery reports arrive during the commit's flush.
   if (!txn_error_.ok()) {
@@ -1706,8 +1728,23 @@ void StreamProcessor::EraseTask(int32_t partition) {
   for (const TaskRecord& r : held_) held_bytes_ += r.Bytes();
   auto it = tasks_.find(partition);
   if (it == tasks_.end()) return;
-  for (const auto& [k, v] : it->second->engine->SetAsideCounts()) gone_set_aside_[k] += v;
+  const Task& task = *it->second;
+  for (const auto& [k, v] : ReportedSetAside(task, task.engine->SetAsideCounts())) {
+    gone_set_aside_[k] += v;
+  }
   tasks_.erase(it);
+}
+
+std::map<std::string, int64_t> StreamProcessor::ReportedSetAside(
+    const Task& task, const std::map<std::string, int64_t>& counts) {
+  if (task.set_aside_credit.empty()) return counts;
+  std::map<std::string, int64_t> out;
+  for (const auto& [k, v] : counts) {
+    auto c = task.set_aside_credit.find(k);
+    const int64_t n = v - (c == task.set_aside_credit.end() ? 0 : c->second);
+    if (n > 0) out[k] = n;
+  }
+  return out;
 }
 
 void StreamProcessor::ClearTasks() {
@@ -1721,7 +1758,9 @@ StreamStatus StreamProcessor::Status() const {
   StreamStatus s = status_;
   for (const auto& [k, v] : gone_set_aside_) s.rejected[k] += v;
   for (const auto& [p, task] : tasks_) {
-    for (const auto& [k, v] : task->engine->SetAsideCounts()) s.rejected[k] += v;
+    for (const auto& [k, v] : ReportedSetAside(*task, task->engine->SetAsideCounts())) {
+      s.rejected[k] += v;
+    }
   }
   s.consumer_health = consumer_.Health();
   s.producer_health = producer_.Health();

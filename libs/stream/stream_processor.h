@@ -405,6 +405,10 @@ class StreamProcessor final : public kafka::RebalanceListener {
   // gone_set_aside_.
   void EraseTask(int32_t partition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearTasks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A task's engine counts `counts` as StreamStatus::rejected reports them:
+  // less what its replay after a rewind counts again (Task::set_aside_credit).
+  static std::map<std::string, int64_t> ReportedSetAside(
+      const Task& task, const std::map<std::string, int64_t>& counts);
   void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the task's horizon entries older than horizon_keep_ before its
   // engine's clock.
@@ -611,8 +615,9 @@ class StreamProcessor final : public kafka::RebalanceListener {
   std::optional<CommitPoint> point_ ABSL_GUARDED_BY(mu_);
   // Set-aside counts of the tasks dropped so far (partitions revoked or
   // lost, a rewind, a fence): StreamStatus::rejected feeds counters, which
-  // must not go down when a partition moves. (A partition read again, after
-  // a rewind or back from another member, counts its replay again.)
+  // must not go down when a partition moves. (A partition back from another
+  // member counts its replay again; the replay after an aborted transaction
+  // does not: see Task::set_aside_credit.)
   std::map<std::string, int64_t> gone_set_aside_ ABSL_GUARDED_BY(mu_);
   int64_t last_point_id_ ABSL_GUARDED_BY(mu_) = 0;
   // Commit results from the consumer's callbacks (which may run while mu_
