@@ -1366,13 +1366,10 @@ void StreamProcessor::Rewind() {
   std::map<int32_t, std::map<std::string, int64_t>> credits;
   for (const auto& [p, task] : tasks_) {
     partitions.push_back(p);
-    const std::map<std::string, int64_t> at_commit =
-        ReportedSetAside(*task, task->committed_set_aside);
-    for (const auto& [k, v] : ReportedSetAside(*task, task->engine->SetAsideCounts())) {
-      auto c = at_commit.find(k);
-      const int64_t since = v - (c == at_commit.end() ? 0 : c->second);
-      if (since > 0) credits[p][k] = since;
-    }
+    std::map<std::string, int64_t> since_commit =
+        ReportedSetAside(*task, task->engine->SetAsideCounts());
+    SubtractCounts(since_commit, ReportedSetAside(*task, task->committed_set_aside));
+    if (!since_commit.empty()) credits[p] = std::move(since_commit);
   }
   ClearTasks();
   // Whatever the tasks' erasure left of the aborted transaction's records
@@ -1735,16 +1732,20 @@ void StreamProcessor::EraseTask(int32_t partition) {
   tasks_.erase(it);
 }
 
-std::map<std::string, int64_t> StreamProcessor::ReportedSetAside(
-    const Task& task, const std::map<std::string, int64_t>& counts) {
-  if (task.set_aside_credit.empty()) return counts;
-  std::map<std::string, int64_t> out;
-  for (const auto& [k, v] : counts) {
-    auto c = task.set_aside_credit.find(k);
-    const int64_t n = v - (c == task.set_aside_credit.end() ? 0 : c->second);
-    if (n > 0) out[k] = n;
+void StreamProcessor::SubtractCounts(std::map<std::string, int64_t>& counts,
+                                     const std::map<std::string, int64_t>& less) {
+  for (const auto& [k, v] : less) {
+    auto it = counts.find(k);
+    if (it == counts.end()) continue;
+    it->second -= v;
+    if (it->second <= 0) counts.erase(it);
   }
-  return out;
+}
+
+std::map<std::string, int64_t> StreamProcessor::ReportedSetAside(
+    const Task& task, std::map<std::string, int64_t> counts) {
+  SubtractCounts(counts, task.set_aside_credit);
+  return counts;
 }
 
 void StreamProcessor::ClearTasks() {

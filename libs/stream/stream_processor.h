@@ -407,8 +407,12 @@ class StreamProcessor final : public kafka::RebalanceListener {
   void ClearTasks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A task's engine counts `counts` as StreamStatus::rejected reports them:
   // less what its replay after a rewind counts again (Task::set_aside_credit).
-  static std::map<std::string, int64_t> ReportedSetAside(
-      const Task& task, const std::map<std::string, int64_t>& counts);
+  static std::map<std::string, int64_t> ReportedSetAside(const Task& task,
+                                                         std::map<std::string, int64_t> counts);
+  // counts[k] -= less[k] for every k of both; the counts left at or below 0
+  // are dropped.
+  static void SubtractCounts(std::map<std::string, int64_t>& counts,
+                             const std::map<std::string, int64_t>& less);
   void RestoreDue(Task& task, int64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the task's horizon entries older than horizon_keep_ before its
   // engine's clock.
