@@ -111,6 +111,19 @@ std::string Describe(const StreamStatus& s) {
                       s.fenced ? absl::StrCat(", fenced: ", s.fenced_reason) : "");
 }
 
+// The first `limit` of `events` with each line's first event twice (the
+// second a duplicate the engines set aside); the lines go into `lines`.
+std::vector<tidewatch::v1::CallEvent> WithFirstEventsTwice(
+    const std::vector<tidewatch::v1::CallEvent>& events, size_t limit,
+    std::set<std::string>& lines) {
+  std::vector<tidewatch::v1::CallEvent> out;
+  for (size_t i = 0; i < limit && i < events.size(); ++i) {
+    out.push_back(events[i]);
+    if (lines.insert(events[i].line_id()).second) out.push_back(events[i]);
+  }
+  return out;
+}
+
 using ::tidewatch::stream::testing::FaultyProducer;
 using ::tidewatch::testing::BrokerKind;
 
@@ -1397,12 +1410,9 @@ TEST_P(StreamTest, RecoveryOnTheWallClockRebuildsTheWindows) {
 // the first still counts every duplicate it set aside.
 TEST_P(StreamTest, SetAsideCountsStayWhenPartitionsMoveAway) {
   const Day& day = SummonsDay();
-  std::vector<tidewatch::v1::CallEvent> events;
   std::set<std::string> lines;
-  for (size_t i = 0; i < 3000 && i < day.events.size(); ++i) {
-    events.push_back(day.events[i]);
-    if (lines.insert(day.events[i].line_id()).second) events.push_back(day.events[i]);
-  }
+  const std::vector<tidewatch::v1::CallEvent> events =
+      WithFirstEventsTwice(day.events, 3000, lines);
   const int64_t duplicates = static_cast<int64_t>(lines.size());
   ASSERT_GE(duplicates, 4);
   Produce(events, 0, events.size());
@@ -2202,12 +2212,9 @@ TEST_P(StreamExactlyOnceTest, AnAbortedFirstTransactionRewindsToTheBeginning) {
   const Day& day = SummonsDay();
   const std::map<std::string, std::string> reference = ReferenceEscalations(day);
   ASSERT_FALSE(HasFailure());
-  std::vector<tidewatch::v1::CallEvent> events;
   std::set<std::string> lines;
-  for (const tidewatch::v1::CallEvent& e : day.events) {
-    events.push_back(e);
-    if (lines.insert(e.line_id()).second) events.push_back(e);
-  }
+  const std::vector<tidewatch::v1::CallEvent> events =
+      WithFirstEventsTwice(day.events, day.events.size(), lines);
   ASSERT_GE(lines.size(), 4u);
   Produce(events, 0, events.size());
   FlakyTxnProducer* faults = nullptr;
