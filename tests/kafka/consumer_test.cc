@@ -1,9 +1,10 @@
 // Consumer against the in-process broker: a group reads every record exactly
 // once; a new member resumes after the committed offsets; Seek (also from
-// inside OnAssigned) rewinds, and waits for a seek librdkafka serves late; two members split the
-// partitions through the rebalance listener and the survivor takes all when one closes; pause and
-// resume; group-less (Assign) use; Close with a backlog of fetched records
-// serves the revoke, and a close cut short still lets the consumer go.
+// inside OnAssigned) rewinds, and waits for a seek librdkafka serves late;
+// two members split the partitions through the rebalance listener and the
+// survivor takes all when one closes; pause and resume; group-less (Assign)
+// use; Close with a backlog of fetched records serves the revoke, and a
+// close cut short still lets the consumer go.
 #include <atomic>
 #include <climits>
 #include <map>
